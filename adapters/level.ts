@@ -1,0 +1,258 @@
+/**
+ * The embedded EventLog on LevelDB (`level`), the default. One database, three sublevels:
+ * `e` event pages (key: stream NUL 12-hex-digit revision of the page's first event; value: the
+ * msgpack'd events of one append), `h` stream heads, `s` snapshots. An append, its head and its
+ * snapshot go in one chained batch: one write, one fsync, never out of step after a crash.
+ * Pages rather than one key per event because LevelDB's per-key cost dwarfs decoding.
+ */
+import { Level } from "level";
+import { Packr, Unpackr } from "msgpackr";
+import { CkptError, ErrorCode } from "../core/errors.ts";
+import type { CkptEvent } from "../core/events.ts";
+import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
+import { checkExpected } from "./expected.ts";
+
+export type Durability = "sync" | "os";
+
+export interface LevelLogOptions {
+  /** "sync" (default): every append is fsynced before it is acknowledged, surviving a power cut.
+   *  "os": written to the OS before it is acknowledged, surviving a process crash but not a power cut. */
+  durability?: Durability;
+}
+
+interface Head {
+  head: number;
+  first: number;
+  updatedAt: number;
+}
+
+type Bytes = Uint8Array;
+
+const SEP = "\x00";
+const END = "\x01";
+const pageKey = (stream: string, revision: number) => stream + SEP + revision.toString(16).padStart(12, "0");
+const revisionOf = (key: string) => parseInt(key.slice(key.lastIndexOf(SEP) + 1), 16);
+// A fresh Packr per value: its sequential records describe themselves, so each value decodes alone.
+const pack = (v: unknown): Bytes => new Packr({ useRecords: true, sequential: true }).pack(v);
+const unpacker = new Unpackr({ useRecords: true, sequential: true });
+
+/**
+ * Opens (creating if needed) the LevelDB folder at `path`.
+ * @example const log = await levelLog("./.ckpt", { durability: "sync" })
+ */
+export async function levelLog(path: string, options: LevelLogOptions = {}): Promise<EventLog> {
+  const sync = (options.durability ?? "sync") === "sync";
+  const db = new Level<string, Bytes>(path, { keyEncoding: "utf8", valueEncoding: "view" });
+  try {
+    await db.open();
+  } catch (err) {
+    throw openError(path, err);
+  }
+  const pages = db.sublevel<string, Bytes>("e", { keyEncoding: "utf8", valueEncoding: "view" });
+  const heads = db.sublevel<string, Bytes>("h", { keyEncoding: "utf8", valueEncoding: "view" });
+  const snaps = db.sublevel<string, Bytes>("s", { keyEncoding: "utf8", valueEncoding: "view" });
+  // This process holds LevelDB's lock, so a cached head can never go stale.
+  const headCache = new Map<string, Head | null>();
+  let closed = false;
+
+  const check = () => {
+    if (closed) throw new CkptError(ErrorCode.CLOSED, `The store at ${path} is closed.`);
+  };
+  const io = (what: string, err: unknown) =>
+    err instanceof CkptError ? err : new CkptError(ErrorCode.IO, `${what} in the store at ${path} failed: ${(err as Error)?.message ?? err}`, { cause: err });
+  const decode = <T>(bytes: Bytes, what: string): T => {
+    try {
+      return unpacker.unpack(bytes) as T;
+    } catch (err) {
+      throw new CkptError(ErrorCode.CORRUPT, `Cannot decode ${what} in the store at ${path}: ${(err as Error).message}. Run \`ckpt verify\`.`, { cause: err });
+    }
+  };
+
+  async function getHead(stream: string): Promise<Head | undefined> {
+    const cached = headCache.get(stream);
+    if (cached !== undefined) return cached ?? undefined;
+    const raw = await heads.get(stream);
+    const h = raw === undefined ? null : decode<Head>(raw, `the head of "${stream}"`);
+    if (!headCache.has(stream)) headCache.set(stream, h);
+    return headCache.get(stream) ?? undefined;
+  }
+
+  /** The key of the page holding `revision` (the last page starting at or before it). */
+  async function pageStartAtOrBefore(stream: string, revision: number): Promise<string | undefined> {
+    for await (const key of pages.keys({ gte: stream + SEP, lte: pageKey(stream, revision), reverse: true, limit: 1 })) return key;
+    return undefined;
+  }
+
+  return {
+    supports: { durable: true, multiProcess: false, atomicSnapshot: true, reclaimsSpace: true },
+    location: path,
+
+    async append(stream: string, events: readonly CkptEvent[], o: AppendOptions) {
+      check();
+      const prev = await getHead(stream);
+      checkExpected(stream, o.expectedRevision, prev?.head, path);
+      if (events.length === 0) return { head: prev?.head ?? -1 };
+      const start = (prev?.head ?? -1) + 1;
+      const next: Head = { head: start + events.length - 1, first: prev?.first ?? 0, updatedAt: Date.now() };
+      // Claim the revisions before awaiting, so a concurrent append sees the new head and conflicts.
+      headCache.set(stream, next);
+      const batch = db.batch();
+      batch.put(pageKey(stream, start), pack(events), { sublevel: pages });
+      batch.put(stream, pack(next), { sublevel: heads });
+      if (o.snapshot) batch.put(stream, pack(o.snapshot), { sublevel: snaps });
+      try {
+        await batch.write({ sync });
+      } catch (err) {
+        headCache.set(stream, prev ?? null);
+        throw io(`Appending to "${stream}"`, err);
+      }
+      return { head: next.head };
+    },
+
+    async *read(stream: string, o: ReadOptions = {}): AsyncGenerator<RecordedEvent> {
+      check();
+      const h = await getHead(stream);
+      if (!h) return;
+      const limit = o.limit ?? Infinity;
+      let n = 0;
+      if (o.direction === "backward") {
+        let at = Math.min(o.from ?? h.head, h.head);
+        if (at < h.first) return;
+        const startKey = await pageStartAtOrBefore(stream, at);
+        if (!startKey) return;
+        for await (const [key, value] of pages.iterator({ gte: stream + SEP, lte: startKey, reverse: true })) {
+          const first = revisionOf(key);
+          const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`);
+          for (let i = Math.min(at - first, events.length - 1); i >= 0 && n < limit; i--, n++) {
+            if (first + i < h.first) return;
+            yield { revision: first + i, event: events[i]! };
+          }
+          if (n >= limit) return;
+          at = first - 1;
+        }
+        return;
+      }
+      const from = Math.max(o.from ?? 0, h.first);
+      if (from > h.head) return;
+      const startKey = (await pageStartAtOrBefore(stream, from)) ?? stream + SEP;
+      const it = pages.iterator({ gte: startKey, lt: stream + END });
+      try {
+        for (;;) {
+          const entries = await it.nextv(64);
+          if (entries.length === 0) return;
+          for (const [key, value] of entries) {
+            const first = revisionOf(key);
+            const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`);
+            for (let i = Math.max(0, from - first); i < events.length; i++) {
+              if (n++ >= limit) return;
+              yield { revision: first + i, event: events[i]! };
+            }
+          }
+        }
+      } finally {
+        await it.close();
+      }
+    },
+
+    async streams(o: { prefix?: string } = {}) {
+      check();
+      const out: StreamInfo[] = [];
+      const range = o.prefix ? { gte: o.prefix, lt: o.prefix + "\uffff" } : {};
+      for await (const [stream, value] of heads.iterator(range)) {
+        const h = decode<Head>(value, `the head of "${stream}"`);
+        out.push({ stream, head: h.head, first: h.first, updatedAt: h.updatedAt });
+      }
+      return out;
+    },
+
+    async info(stream: string) {
+      check();
+      const h = await getHead(stream);
+      return h && { stream, head: h.head, first: h.first, updatedAt: h.updatedAt };
+    },
+
+    async saveSnapshot(stream: string, snapshot: Snapshot) {
+      check();
+      const h = await getHead(stream);
+      if (!h || snapshot.revision > h.head) return;
+      const current = await snaps.get(stream);
+      if (current && decode<Snapshot>(current, `the snapshot of "${stream}"`).revision > snapshot.revision) return;
+      await db.batch().put(stream, pack(snapshot), { sublevel: snaps }).write({ sync }).catch((e: unknown) => {
+        throw io(`Saving the snapshot of "${stream}"`, e);
+      });
+    },
+
+    async loadSnapshot(stream: string, which: "latest" | "base" = "latest") {
+      check();
+      const raw = await snaps.get(which === "base" ? stream + SEP + "base" : stream);
+      return raw === undefined ? undefined : decode<Snapshot>(raw, `the ${which} snapshot of "${stream}"`);
+    },
+
+    async truncateBefore(stream: string, revision: number, base: Snapshot) {
+      check();
+      const h = await getHead(stream);
+      if (!h || revision <= h.first) return;
+      const to = Math.min(revision, h.head + 1);
+      const keys: string[] = [];
+      for await (const key of pages.keys({ gte: stream + SEP, lte: pageKey(stream, to), reverse: false })) keys.push(key);
+      // The last page starting at or before `to` may still hold events from `to` on: keep it.
+      const last = keys[keys.length - 1];
+      if (last !== undefined && revisionOf(last) <= to && to <= h.head) keys.pop();
+      const batch = db.batch();
+      for (const key of keys) batch.del(key, { sublevel: pages });
+      batch.put(stream + SEP + "base", pack(base), { sublevel: snaps });
+      const latest = await snaps.get(stream);
+      if (!latest || decode<Snapshot>(latest, `the snapshot of "${stream}"`).revision < base.revision) batch.put(stream, pack(base), { sublevel: snaps });
+      const next: Head = { ...h, first: to };
+      batch.put(stream, pack(next), { sublevel: heads });
+      try {
+        await batch.write({ sync });
+      } catch (err) {
+        throw io(`Truncating "${stream}"`, err);
+      }
+      headCache.set(stream, next);
+      await compact(pages, pageKey(stream, 0), pageKey(stream, to));
+    },
+
+    async delete(stream: string) {
+      check();
+      const batch = db.batch();
+      for await (const key of pages.keys({ gte: stream + SEP, lt: stream + END })) batch.del(key, { sublevel: pages });
+      batch.del(stream, { sublevel: heads });
+      batch.del(stream, { sublevel: snaps });
+      batch.del(stream + SEP + "base", { sublevel: snaps });
+      try {
+        await batch.write({ sync });
+      } catch (err) {
+        throw io(`Deleting "${stream}"`, err);
+      }
+      headCache.set(stream, null);
+      await compact(pages, stream + SEP, stream + END);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.close();
+    },
+  };
+}
+
+/** Asks LevelDB to rewrite the key range now, so deleted pages free disk space right away. */
+async function compact(sub: { prefixKey(key: string, fmt: "utf8"): string; parent: unknown }, from: string, to: string): Promise<void> {
+  const root = sub.parent as { compactRange?: (a: string, b: string, o: object) => Promise<void> };
+  if (typeof root.compactRange !== "function") return;
+  await root.compactRange(sub.prefixKey(from, "utf8"), sub.prefixKey(to, "utf8"), { keyEncoding: "utf8" }).catch(() => undefined);
+}
+
+function openError(path: string, err: unknown): CkptError {
+  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
+  if (e?.code === "LEVEL_LOCKED" || e?.cause?.code === "LEVEL_LOCKED") {
+    return new CkptError(
+      ErrorCode.LOCKED,
+      `The store at ${path} is open in another process (LevelDB allows one). To share it between processes, run \`npx ckpt-server --store ${path}\` and open({ url }) from each worker.`,
+      { cause: err, details: { path } },
+    );
+  }
+  return new CkptError(ErrorCode.IO, `Cannot open the store at ${path}: ${e?.cause?.message ?? e?.message ?? err}`, { cause: err, details: { path } });
+}

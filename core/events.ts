@@ -1,0 +1,141 @@
+/**
+ * The events a stage's log holds: one zod schema per type, each versioned (`v`) so later
+ * releases can upcast old events. Anything that does not match is refused before it is written.
+ */
+import { z } from "zod";
+import { CkptError, ErrorCode } from "./errors.ts";
+
+const at = z.number().int().nonnegative();
+const label = z.string().max(2048);
+const index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const count = z.number().int().nonnegative();
+const cost = z.number().finite().nonnegative();
+const metadata = z.record(z.string().max(200), z.unknown());
+const owner = z.strictObject({ host: z.string().max(255), pid: z.number().int(), runId: z.string().max(64) });
+
+/** The outcome of one item: it succeeded, failed for good, or was deliberately skipped. */
+export const Outcome = z.enum(["ok", "failed", "skipped"]);
+export type Outcome = z.infer<typeof Outcome>;
+
+function event<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
+  return z.strictObject({ type: z.literal(type), v: z.literal(1), at, ...shape });
+}
+
+export const RunStarted = event("run.started", {
+  runId: z.string().min(1).max(64),
+  owner: owner.optional(),
+  total: count.optional(),
+  /** SHA-256 (hex) of the input file or bytes the run works through. */
+  input: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** SHA-256 (hex) of the config as canonical JSON. */
+  config: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** How long (ms) the owner may stay silent before another process may take the stage over. */
+  leaseMs: z.number().int().positive().optional(),
+});
+
+export const ItemDone = event("item", {
+  index,
+  outcome: Outcome,
+  item: label.optional(),
+  batch: z.string().max(256).optional(),
+  cost: cost.optional(),
+  error: label.optional(),
+});
+
+export const ItemReopened = event("item.reopened", { index, reason: label.optional() });
+
+export const Progress = event("progress", {
+  total: count.optional(),
+  /** Items counted without an index (for pipelines that only count). */
+  ok: count.optional(),
+  failed: count.optional(),
+  skipped: count.optional(),
+  cost: cost.optional(),
+  message: label.optional(),
+});
+
+export const UnitUpdated = event("unit", {
+  key: z.string().min(1).max(512),
+  status: z.enum(["running", "complete", "failed"]),
+  /** Last page fully written; resume from the next one. */
+  page: count.optional(),
+  records: count.optional(),
+  retryable: z.boolean().optional(),
+  error: label.optional(),
+});
+
+export const ErrorRecorded = event("error", {
+  message: label,
+  retryable: z.boolean(),
+  index: index.optional(),
+  item: label.optional(),
+});
+
+export const Paused = event("paused", { reason: label.optional() });
+export const Resumed = event("resumed", {});
+export const CrashDetected = event("crash.detected", {
+  runId: z.string().max(64).optional(),
+  owner: owner.optional(),
+  reason: label.optional(),
+});
+export const Completed = event("completed", { metadata: metadata.optional() });
+export const Failed = event("failed", { message: label, retryable: z.boolean().optional() });
+export const Reset = event("reset", { reason: label.optional() });
+export const MetadataSet = event("metadata", { metadata });
+export const Heartbeat = event("heartbeat", { runId: z.string().max(64) });
+
+export const CkptEvent = z.discriminatedUnion("type", [
+  RunStarted,
+  ItemDone,
+  ItemReopened,
+  Progress,
+  UnitUpdated,
+  ErrorRecorded,
+  Paused,
+  Resumed,
+  CrashDetected,
+  Completed,
+  Failed,
+  Reset,
+  MetadataSet,
+  Heartbeat,
+]);
+export type CkptEvent = z.infer<typeof CkptEvent>;
+export type EventType = CkptEvent["type"];
+export type EventOf<T extends EventType> = Extract<CkptEvent, { type: T }>;
+
+/** Every event type, in schema order. */
+export const EVENT_TYPES: readonly EventType[] = CkptEvent.options.map((o) => o.shape.type.value);
+
+/** The event as callers pass it: `v` and `at` are filled in by ckpt. */
+export type NewEvent = { [T in EventType]: Omit<EventOf<T>, "v" | "at"> & { at?: number } }[EventType];
+
+/**
+ * Parses an untrusted value into an event, or throws CKPT_INVALID listing every problem.
+ * @example parseEvent({ type: "item", v: 1, at: Date.now(), index: 3, outcome: "ok" })
+ */
+export function parseEvent(value: unknown): CkptEvent {
+  const r = CkptEvent.safeParse(value);
+  if (r.success) return r.data;
+  throw new CkptError(ErrorCode.INVALID, `Invalid event: ${z.prettifyError(r.error)}`, {
+    issues: r.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })),
+  });
+}
+
+/** Stage names: what a file name, URL segment and EventStoreDB stream can all hold safely. */
+export const StageName = z
+  .string()
+  .min(1, "stage name is empty")
+  .max(200, "stage name is longer than 200 characters")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@=+-]*$/, "stage names use letters, digits and . _ : @ = + - and start with a letter or digit")
+  .refine((s) => !s.includes(".."), "stage names may not contain '..'");
+
+/** Throws CKPT_INVALID unless `name` is a valid stage name. */
+export function checkStageName(name: unknown): string {
+  const r = StageName.safeParse(name);
+  if (r.success) return r.data;
+  const why = r.error.issues.map((i) => i.message).join("; ");
+  throw new CkptError(ErrorCode.INVALID, `Invalid stage name ${JSON.stringify(name)}: ${why}.`, {
+    issues: r.error.issues.map((i) => ({ path: ["stage"], message: i.message })),
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * The EventLog contract: the few dumb primitives every adapter (memory, LevelDB, EventStoreDB, …)
+ * implements. Core validates and encodes once; adapters only store, in order, atomically.
+ */
+import type { CkptEvent } from "./events.ts";
+
+/** 0-based position of an event in its stream. Revisions never change and are never reused. */
+export type Revision = number;
+
+/**
+ * What the writer believes the stream's head is: the revision of its last event,
+ * `"no_stream"` (nothing was ever appended, or it was deleted), or `"any"` (no check).
+ */
+export type ExpectedRevision = Revision | "no_stream" | "any";
+
+export interface RecordedEvent {
+  revision: Revision;
+  event: CkptEvent;
+}
+
+/**
+ * Projected state as of `revision` (the last event it covers), produced by reducer `version`.
+ * A snapshot never runs ahead of the events it covers.
+ */
+export interface Snapshot {
+  revision: Revision;
+  version: number;
+  state: unknown;
+}
+
+export interface StreamInfo {
+  stream: string;
+  /** Revision of the last event. */
+  head: Revision;
+  /** Revision of the first event still stored (greater than 0 after truncation). */
+  first: Revision;
+  /** Wall-clock ms of the last append. */
+  updatedAt: number;
+}
+
+export interface AppendOptions {
+  expectedRevision: ExpectedRevision;
+  /** Written in the same atomic write as the events, when the adapter can (see `supports.atomicSnapshot`). */
+  snapshot?: Snapshot;
+}
+
+export interface ReadOptions {
+  /** First revision to read (inclusive). Forward default 0; backward default head. */
+  from?: Revision;
+  direction?: "forward" | "backward";
+  limit?: number;
+}
+
+/** What an adapter can do; tests and core read this instead of asking for an adapter by name. */
+export interface Supports {
+  /** Acknowledged appends survive a process crash. */
+  durable: boolean;
+  /** Several processes may write the same log at once (so core must expect conflicts and use leases). */
+  multiProcess: boolean;
+  /** Events and a snapshot can be written in one atomic call. */
+  atomicSnapshot: boolean;
+  /** `truncateBefore` frees space right away (LevelDB, memory) rather than after a server-side scavenge. */
+  reclaimsSpace: boolean;
+}
+
+export interface EventLog {
+  readonly supports: Supports;
+  /** Human-readable location (folder, connection string without credentials) for messages. */
+  readonly location: string;
+
+  /**
+   * Appends `events` atomically after checking `expectedRevision`.
+   * Resolves with the new head once the write is as durable as the adapter promises.
+   * A mismatch rejects with CKPT_CONFLICT and writes nothing.
+   */
+  append(stream: string, events: readonly CkptEvent[], options: AppendOptions): Promise<{ head: Revision }>;
+
+  /** Events in order; a stream that does not exist yields nothing. */
+  read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent>;
+
+  /** Streams that exist (were appended to and not deleted), sorted by name. */
+  streams(options?: { prefix?: string }): Promise<StreamInfo[]>;
+
+  /** Head information for one stream, or undefined when it does not exist. */
+  info(stream: string): Promise<StreamInfo | undefined>;
+
+  /** Replaces the stream's latest snapshot (ignored when older than the one stored). */
+  saveSnapshot(stream: string, snapshot: Snapshot): Promise<void>;
+  /**
+   * `"latest"` (default): the newest snapshot, to resume from.
+   * `"base"`: the state just before the first stored event, written by `truncateBefore`, to replay from.
+   */
+  loadSnapshot(stream: string, which?: "latest" | "base"): Promise<Snapshot | undefined>;
+
+  /**
+   * Removes events before `revision`. `base` (the state as of `revision - 1`) is stored as the
+   * stream's base snapshot first, in the same atomic step where the adapter can, and also as its
+   * latest snapshot when that one is older — so state is never lost.
+   */
+  truncateBefore(stream: string, revision: Revision, base: Snapshot): Promise<void>;
+
+  /** Removes the stream, its snapshot and head. Appending again starts from "no_stream". */
+  delete(stream: string): Promise<void>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,293 @@
+/**
+ * A run: one process working through a stage. Every method records an event; `done()` resolves
+ * once that event is durable, `mark()` does not wait (durability comes with `flush()`), and both
+ * slow the caller down rather than let memory grow when the write path falls behind.
+ */
+import { CkptError, ErrorCode } from "./errors.ts";
+import { type CkptEvent, parseEvent } from "./events.ts";
+import { rangeCount, wouldAddRange } from "./resume-set.ts";
+import { isDone, type StageState, type UnitState } from "./state.ts";
+import type { StageWriter } from "./writer.ts";
+
+export interface ItemOptions {
+  /** false records a failure (still done: it will not be redone on resume). Default true. */
+  ok?: boolean;
+  /** Recorded as deliberately skipped. */
+  skipped?: boolean;
+  /** A label for the item: its URL, file, id. */
+  item?: string;
+  batch?: string;
+  cost?: number;
+  /** Why it failed (with ok: false). */
+  error?: string;
+}
+
+export interface ResumeInfo {
+  /** The status the stage was in before this run began. */
+  from: StageState["status"];
+  /** A previous run died without pausing, completing or failing. */
+  crashed: boolean;
+  /** Items already done that this run will skip. */
+  skipped: number;
+  /** Done items the `verify` check rejected, reopened to be redone. */
+  reopened: number;
+  /** The stage was reset because its input or config changed (`onChange: "restart"`). */
+  restarted: boolean;
+  message: string;
+}
+
+export interface RunLimits {
+  /** Most ranges of out-of-order items kept beyond the watermark before callers wait. */
+  maxRanges: number;
+  /** How long a caller waits for out-of-order ranges to close before CKPT_TOO_SPARSE. */
+  sparseTimeoutMs: number;
+}
+
+/** Per-unit progress for paged work: one keyed sub-task such as `org/repo:pulls`. */
+export interface Unit {
+  readonly key: string;
+  /** The unit's progress so far, or undefined before its first update. */
+  readonly state: UnitState | undefined;
+  /** The page to fetch next: one past the last page written, or `firstPage`. */
+  nextPage(firstPage?: number): number;
+  /** Records page `page` (and the records it held) as written. */
+  page(page: number, options?: { records?: number }): Promise<void>;
+  complete(options?: { records?: number }): Promise<void>;
+  fail(error: string | Error, options?: { retryable?: boolean }): Promise<void>;
+  readonly done: boolean;
+}
+
+const NO_OPTIONS: ItemOptions = {};
+
+export class Run {
+  private closed = false;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly writer: StageWriter,
+    readonly id: string,
+    readonly resumed: ResumeInfo,
+    private readonly limits: RunLimits,
+    private readonly onEnd: (run: Run) => void,
+    leaseMs: number | null,
+  ) {
+    if (leaseMs) {
+      // Only logs shared by several processes use leases: an idle owner renews its claim.
+      this.heartbeat = setInterval(() => {
+        if (this.writer.state.status === "running" && Date.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 3) {
+          this.writer.waitFor(this.writer.enqueue([{ type: "heartbeat", v: 1, at: Date.now(), runId: id }])).catch(() => undefined);
+        }
+      }, Math.max(50, Math.floor(leaseMs / 3)));
+      (this.heartbeat as { unref?: () => void }).unref?.();
+    }
+  }
+
+  get stage(): string {
+    return this.writer.stream;
+  }
+
+  /** The state including updates not yet durable. Read-only: a live view, not a copy. */
+  get state(): Readonly<StageState> {
+    return this.writer.state;
+  }
+
+  /** Has `index` been recorded (in this run or any before it)? */
+  isDone(index: number): boolean {
+    return isDone(this.writer.state, index);
+  }
+
+  /**
+   * Records item `index` and resolves once the record is durable.
+   * Save the item's output first, then call `done`: a crash in between redoes the item, never skips it.
+   * @example for (const i of todo) { await save(i); await run.done(i, { item: urls[i] }) }
+   */
+  async done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
+    const event = this.itemEvent(index, options);
+    if (this.needsRoom(index)) await this.waitForRoom(index);
+    await this.writer.waitFor(this.writer.enqueue([event]));
+  }
+
+  /**
+   * Records item `index` without waiting for it to be durable; `await run.flush()` confirms.
+   * Returns a promise only when the write path is behind (or too many items are done out of
+   * order): await it then, and memory stays bounded.
+   * @example for (const i of todo) { work(i); const wait = run.mark(i); if (wait) await wait } await run.flush()
+   */
+  mark(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> | undefined {
+    const event = this.itemEvent(index, options);
+    if (this.needsRoom(index)) return this.waitForRoom(index).then(() => void this.mark(index, options));
+    this.writer.enqueue([event]);
+    return this.writer.overHighWater ? this.writer.belowHighWater() : undefined;
+  }
+
+  /** Resolves once everything recorded so far is durable. */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  /** Counts items without indices, or updates the total. */
+  progress(p: { total?: number; ok?: number; failed?: number; skipped?: number; cost?: number; message?: string }): Promise<void> {
+    return this.record({ type: "progress", ...p });
+  }
+
+  /** Records an error that did not stop the run. */
+  error(error: string | Error, options: { retryable?: boolean; index?: number; item?: string } = {}): Promise<void> {
+    return this.record({ type: "error", message: messageOf(error), retryable: options.retryable ?? false, ...pick(options, "index", "item") });
+  }
+
+  /** Merges `metadata` into the stage's metadata (kept across runs). */
+  metadata(metadata: Record<string, unknown>): Promise<void> {
+    return this.record({ type: "metadata", metadata });
+  }
+
+  unit(key: string): Unit {
+    const run = this;
+    return {
+      key,
+      get state() {
+        return run.writer.state.units[key];
+      },
+      get done() {
+        return run.writer.state.units[key]?.status === "complete";
+      },
+      nextPage(firstPage = 1) {
+        const page = run.writer.state.units[key]?.page;
+        return page === null || page === undefined ? firstPage : page + 1;
+      },
+      page: (page, o = {}) => run.record({ type: "unit", key, status: "running", page, ...pick(o, "records") }),
+      complete: (o = {}) => run.record({ type: "unit", key, status: "complete", ...pick(o, "records") }),
+      fail: (error, o = {}) =>
+        run.record({ type: "unit", key, status: "failed", error: messageOf(error), retryable: o.retryable ?? true }),
+    };
+  }
+
+  pause(reason?: string): Promise<void> {
+    return this.record({ type: "paused", ...(reason === undefined ? {} : { reason }) });
+  }
+
+  resume(): Promise<void> {
+    return this.record({ type: "resumed" });
+  }
+
+  /** Marks the stage completed, merging `metadata`, and ends the run. */
+  async complete(metadata?: Record<string, unknown>): Promise<void> {
+    await this.record({ type: "completed", ...(metadata ? { metadata } : {}) });
+    this.end();
+  }
+
+  /** Marks the stage failed and ends the run. */
+  async fail(error: string | Error, options: { retryable?: boolean } = {}): Promise<void> {
+    await this.record({ type: "failed", message: messageOf(error), ...pick(options, "retryable") });
+    this.end();
+  }
+
+  /** Writes what is pending and releases the stage without changing its status. */
+  async close(): Promise<void> {
+    await this.writer.flush();
+    this.end();
+  }
+
+  get ended(): boolean {
+    return this.closed;
+  }
+
+  private end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.onEnd(this);
+  }
+
+  private async record(partial: Record<string, unknown>): Promise<void> {
+    this.checkOpen();
+    const event = parseEvent({ v: 1, at: Date.now(), ...partial });
+    await this.writer.waitFor(this.writer.enqueue([event]));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new CkptError(ErrorCode.CLOSED, `Run ${this.id} of stage "${this.stage}" has ended; call stage.begin() for a new one.`);
+  }
+
+  /**
+   * The hot path builds item events by hand rather than through zod (it runs millions of times);
+   * the checks mirror the `item` schema exactly, and a test holds the two to the same verdicts.
+   */
+  private itemEvent(index: number, o: ItemOptions): CkptEvent {
+    this.checkOpen();
+    if (!Number.isSafeInteger(index) || index < 0) {
+      throw new CkptError(ErrorCode.INVALID, `Item index must be a non-negative integer, got ${String(index)}.`, {
+        issues: [{ path: ["index"], message: "expected a non-negative safe integer" }],
+      });
+    }
+    if (o === NO_OPTIONS) return { type: "item", v: 1, at: Date.now(), index, outcome: "ok" };
+    const event = parseItemOptions(index, o);
+    return event;
+  }
+
+  private needsRoom(index: number): boolean {
+    const r = this.writer.state.resume;
+    return rangeCount(r) >= this.limits.maxRanges && wouldAddRange(r, index);
+  }
+
+  /** Too many items done out of order: wait for the gaps below them to fill. */
+  private waitForRoom(index: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(
+          new CkptError(
+            ErrorCode.TOO_SPARSE,
+            `Stage "${this.stage}" has ${this.limits.maxRanges} ranges of items done out of order beyond index ${this.writer.state.resume.watermark}; ` +
+              `item ${index} waited ${this.limits.sparseTimeoutMs} ms for the gaps to fill. Finish the lower items first, or raise maxRanges.`,
+          ),
+        );
+      }, this.limits.sparseTimeoutMs);
+      const off = this.writer.onCommit(() => {
+        if (!this.needsRoom(index)) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    });
+  }
+}
+
+function parseItemOptions(index: number, o: ItemOptions): CkptEvent {
+  const outcome = o.skipped ? "skipped" : o.ok === false ? "failed" : "ok";
+  const e: Record<string, unknown> = { type: "item", v: 1, at: Date.now(), index, outcome };
+  if (o.item !== undefined) e.item = o.item;
+  if (o.batch !== undefined) e.batch = o.batch;
+  if (o.cost !== undefined) e.cost = o.cost;
+  if (o.error !== undefined) e.error = o.error;
+  if (
+    (o.item === undefined || (typeof o.item === "string" && o.item.length <= 2048)) &&
+    (o.batch === undefined || (typeof o.batch === "string" && o.batch.length <= 256)) &&
+    (o.cost === undefined || (typeof o.cost === "number" && Number.isFinite(o.cost) && o.cost >= 0)) &&
+    (o.error === undefined || (typeof o.error === "string" && o.error.length <= 2048)) &&
+    (o.ok === undefined || typeof o.ok === "boolean") &&
+    (o.skipped === undefined || typeof o.skipped === "boolean")
+  ) {
+    return e as CkptEvent;
+  }
+  for (const k of ["ok", "skipped"] as const) {
+    if (o[k] !== undefined && typeof o[k] !== "boolean") {
+      throw new CkptError(ErrorCode.INVALID, `Item option "${k}" must be a boolean, got ${JSON.stringify(o[k])}.`, {
+        issues: [{ path: [k], message: "expected boolean" }],
+      });
+    }
+  }
+  // Let the schema name every other problem.
+  return parseEvent(e);
+}
+
+function messageOf(error: string | Error): string {
+  const m = typeof error === "string" ? error : error?.message ?? String(error);
+  return m.length > 2048 ? m.slice(0, 2045) + "..." : m;
+}
+
+function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

@@ -1,0 +1,311 @@
+/**
+ * A stage: one named step of a pipeline with its own log. Begins runs (detecting crashes and
+ * changed inputs), and reads state, history, replays and live events.
+ */
+import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
+import type { CkptEvent } from "./events.ts";
+import { configDigest, sha256 } from "./fingerprint.ts";
+import { cloneHistory, type History } from "./history.ts";
+import { applyToProjection, fromSnapshot, initialProjection, type Projection } from "./projection.ts";
+import { indices, size } from "./resume-set.ts";
+import { type ResumeInfo, Run } from "./run.ts";
+import { cloneState, type StageState } from "./state.ts";
+import type { StoreContext } from "./store-context.ts";
+
+/** Where a stage's input comes from: a file path, bytes, or a SHA-256 computed elsewhere. */
+export type InputSource = string | Uint8Array | { file: string } | { bytes: Uint8Array } | { sha256: string };
+
+export interface BeginOptions {
+  /** How many items the stage has, when known. */
+  total?: number;
+  /** The input the stage works through; a different input on resume is CKPT_INPUT_CHANGED. */
+  input?: InputSource;
+  /** Settings that change the output; a different config on resume is CKPT_CONFIG_CHANGED. */
+  config?: unknown;
+  /** What to do when input or config changed: refuse (default) or reset and start over. */
+  onChange?: "error" | "restart";
+  /** On resume, confirms a done item's output is still valid; items it rejects are redone. */
+  verify?: (index: number) => boolean | Promise<boolean>;
+  /** For logs shared by several processes: how long this run's claim lasts without updates. */
+  leaseMs?: number;
+}
+
+export interface ReplayEntry {
+  revision: number;
+  event: CkptEvent;
+  /** State right after this event: a live view, valid until the next iteration (copy it to keep it). */
+  state: Readonly<StageState>;
+}
+
+export interface ReplayOptions {
+  /** First revision to yield (inclusive). */
+  from?: number;
+  /** Last revision to yield (inclusive). */
+  to?: number;
+  /** Only events at or after this time (ms since epoch). */
+  since?: number;
+  /** Only events at or before this time (ms since epoch). */
+  until?: number;
+}
+
+const DEFAULT_LEASE_MS = 30_000;
+
+export class Stage {
+  constructor(
+    private readonly ctx: StoreContext,
+    readonly name: string,
+  ) {}
+
+  /**
+   * Starts (or resumes) a run. A stage left running by a process that is gone gets a
+   * crash-detected event first; a changed input or config is refused unless `onChange: "restart"`.
+   * @example const run = await store.stage("fetch").begin({ total: urls.length, input: "urls.txt" })
+   */
+  async begin(options: BeginOptions = {}): Promise<Run> {
+    this.ctx.checkOpen();
+    checkBeginOptions(options);
+    const writer = await this.ctx.writer(this.name);
+    const active = this.ctx.activeRun(this.name);
+    if (active) {
+      throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" already has an active run (${active.id}) in this process; complete, pause or close it first.`, {
+        details: { stage: this.name, runId: active.id },
+      });
+    }
+    const multi = this.ctx.log.supports.multiProcess;
+    if (multi) await writer.catchUp();
+    const [input, config] = await Promise.all([this.fingerprint(options.input), options.config === undefined ? undefined : configDigest(options.config)]);
+    const st = writer.state;
+    const now = Date.now();
+    const events: CkptEvent[] = [];
+    const from = st.status;
+    let crashed = false;
+    if (st.status === "running" || st.status === "recovering") {
+      const lease = st.run?.leaseMs;
+      if (multi && lease && st.updatedAt !== null && now - st.updatedAt < lease) {
+        const o = st.run?.owner;
+        throw new CkptError(
+          ErrorCode.LOCKED,
+          `Stage "${this.name}" is owned by run ${st.run?.id}${o ? ` (pid ${o.pid} on ${o.host})` : ""}, last heard from ${now - st.updatedAt} ms ago; its lease lasts ${lease} ms. Try again after it expires.`,
+          { details: { stage: this.name, owner: o, runId: st.run?.id } },
+        );
+      }
+      crashed = true;
+      events.push({
+        type: "crash.detected",
+        v: 1,
+        at: now,
+        ...(st.run ? { runId: st.run.id } : {}),
+        ...(st.run?.owner ? { owner: st.run.owner } : {}),
+        reason: "the previous run stopped without pausing, completing or failing",
+      });
+    }
+    let restarted = false;
+    const changed = changedFingerprint(st, input, config);
+    if (changed) {
+      if (options.onChange !== "restart") throw changeError(this.name, changed);
+      events.push({ type: "reset", v: 1, at: now, reason: `${changed.what} changed` });
+      restarted = true;
+    }
+    const runId = crypto.randomUUID();
+    const owner = { host: this.ctx.platform.hostname(), pid: this.ctx.platform.pid(), runId };
+    const leaseMs = multi ? options.leaseMs ?? DEFAULT_LEASE_MS : undefined;
+    events.push({
+      type: "run.started",
+      v: 1,
+      at: now,
+      runId,
+      owner,
+      ...(options.total !== undefined ? { total: options.total } : {}),
+      ...(input !== undefined ? { input } : {}),
+      ...(config !== undefined ? { config } : {}),
+      ...(leaseMs !== undefined ? { leaseMs } : {}),
+    });
+    try {
+      await writer.waitFor(writer.enqueue(events));
+    } catch (err) {
+      if (isCkptError(err, ErrorCode.CONFLICT)) {
+        throw new CkptError(ErrorCode.CONFLICT, `Another process began or changed stage "${this.name}" at the same moment; try again.`, { cause: err });
+      }
+      throw err;
+    }
+    const reopened = options.verify ? await this.reopenInvalid(writer, options.verify) : 0;
+    const done = size(writer.state.resume);
+    const info: ResumeInfo = {
+      from,
+      crashed,
+      skipped: done,
+      reopened,
+      restarted,
+      message: resumeMessage(this.name, from, crashed, restarted, done, reopened),
+    };
+    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs ?? null);
+    this.ctx.startRun(this.name, run);
+    return run;
+  }
+
+  /** The current state (the resume point), including updates not yet durable. */
+  async state(): Promise<StageState> {
+    this.ctx.checkOpen();
+    return cloneState((await this.ctx.writer(this.name)).state);
+  }
+
+  /** Every run and status change. */
+  async history(): Promise<History> {
+    this.ctx.checkOpen();
+    const w = await this.ctx.writer(this.name);
+    await w.flush();
+    return cloneHistory(w.durableProjection.history);
+  }
+
+  /** Does the stage have any events? */
+  async exists(): Promise<boolean> {
+    this.ctx.checkOpen();
+    return (await this.ctx.log.info(this.name)) !== undefined;
+  }
+
+  /**
+   * The history event by event with the state after each: from the base snapshot when the stage
+   * was compacted, or from the latest snapshot when `from` is past it.
+   */
+  async *replay(options: ReplayOptions = {}): AsyncGenerator<ReplayEntry> {
+    this.ctx.checkOpen();
+    await (await this.ctx.writer(this.name)).flush();
+    const log = this.ctx.log;
+    const info = await log.info(this.name);
+    if (!info) return;
+    let p: Projection | undefined;
+    const from = options.from ?? 0;
+    const latest = from > info.first ? await log.loadSnapshot(this.name) : undefined;
+    if (latest && latest.revision < from) p = fromSnapshot(this.name, latest);
+    if (!p && info.first > 0) {
+      p = fromSnapshot(this.name, await log.loadSnapshot(this.name, "base"));
+      if (!p) throw new CkptError(ErrorCode.CORRUPT, `Stage "${this.name}" was compacted but its base snapshot is missing; run \`ckpt verify ${this.name}\`.`);
+    }
+    p = p ? structuredClone(p) : initialProjection(this.name);
+    for await (const { revision, event } of log.read(this.name, { from: p.state.revision + 1 })) {
+      if (options.to !== undefined && revision > options.to) break;
+      if (options.until !== undefined && event.at > options.until) break;
+      applyToProjection(p, event, revision);
+      if (revision < from || (options.since !== undefined && event.at < options.since)) continue;
+      yield { revision, event, state: p.state };
+    }
+  }
+
+  /**
+   * New events as they are written, with the state after each, until `signal` aborts.
+   * @example for await (const { event, state } of stage.watch({ signal })) console.log(state.counters)
+   */
+  async *watch(options: { signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<ReplayEntry> {
+    this.ctx.checkOpen();
+    const writer = await this.ctx.writer(this.name);
+    const buffered: ReplayEntry[] = [];
+    let wake: (() => void) | undefined;
+    const off = writer.onCommit((events, state) => {
+      const snapshot = cloneState(state);
+      for (const { revision, event } of events) buffered.push({ revision, event, state: snapshot });
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    options.signal?.addEventListener("abort", onAbort);
+    // Other processes' writes (shared logs) only show up by reading.
+    const poll = this.ctx.log.supports.multiProcess
+      ? setInterval(() => void writer.catchUp().catch(() => undefined), options.pollMs ?? 500)
+      : undefined;
+    try {
+      while (!options.signal?.aborted && !this.ctx.closed) {
+        if (buffered.length === 0) {
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+          continue;
+        }
+        yield buffered.shift()!;
+      }
+    } finally {
+      off();
+      options.signal?.removeEventListener("abort", onAbort);
+      if (poll !== undefined) clearInterval(poll);
+    }
+  }
+
+  /** Starts the stage over: state and resume point return to empty; the history keeps what happened. */
+  async reset(options: { reason?: string } = {}): Promise<void> {
+    this.ctx.checkOpen();
+    const active = this.ctx.activeRun(this.name);
+    if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before resetting.`);
+    const writer = await this.ctx.writer(this.name);
+    await writer.waitFor(writer.enqueue([{ type: "reset", v: 1, at: Date.now(), ...(options.reason ? { reason: options.reason } : {}) }]));
+  }
+
+  /** Removes the stage and its whole history. */
+  async delete(): Promise<void> {
+    this.ctx.checkOpen();
+    const active = this.ctx.activeRun(this.name);
+    if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before deleting.`);
+    await this.ctx.dropWriter(this.name);
+    await this.ctx.log.delete(this.name);
+  }
+
+  private async fingerprint(input: InputSource | undefined): Promise<string | undefined> {
+    if (input === undefined) return undefined;
+    if (typeof input === "string") return this.ctx.platform.sha256File(input);
+    if (input instanceof Uint8Array) return sha256(input);
+    if ("file" in input) return this.ctx.platform.sha256File(input.file);
+    if ("bytes" in input) return sha256(input.bytes);
+    return input.sha256.toLowerCase();
+  }
+
+  private async reopenInvalid(writer: Awaited<ReturnType<StoreContext["writer"]>>, verify: (i: number) => boolean | Promise<boolean>): Promise<number> {
+    const bad: number[] = [];
+    const check = async (i: number) => {
+      if (!(await verify(i))) bad.push(i);
+    };
+    let inFlight: Promise<void>[] = [];
+    for (const i of indices(cloneState(writer.state).resume)) {
+      inFlight.push(check(i));
+      if (inFlight.length >= 64) await Promise.all(inFlight.splice(0));
+    }
+    await Promise.all(inFlight);
+    inFlight = [];
+    if (bad.length === 0) return 0;
+    bad.sort((a, b) => a - b);
+    const at = Date.now();
+    await writer.waitFor(writer.enqueue(bad.map((index) => ({ type: "item.reopened", v: 1, at, index, reason: "verify check failed" }) as CkptEvent)));
+    return bad.length;
+  }
+}
+
+function checkBeginOptions(o: BeginOptions): void {
+  const bad = (path: string, message: string) => new CkptError(ErrorCode.INVALID, `begin(): ${path} ${message}.`, { issues: [{ path: [path], message }] });
+  if (o.total !== undefined && (!Number.isSafeInteger(o.total) || o.total < 0)) throw bad("total", "must be a non-negative integer");
+  if (o.onChange !== undefined && o.onChange !== "error" && o.onChange !== "restart") throw bad("onChange", 'must be "error" or "restart"');
+  if (o.verify !== undefined && typeof o.verify !== "function") throw bad("verify", "must be a function");
+  if (o.leaseMs !== undefined && (!Number.isSafeInteger(o.leaseMs) || o.leaseMs <= 0)) throw bad("leaseMs", "must be a positive integer");
+  const i = o.input;
+  if (i !== undefined && typeof i === "object" && !(i instanceof Uint8Array)) {
+    if ("sha256" in i && !/^[0-9a-fA-F]{64}$/.test(String(i.sha256))) throw bad("input.sha256", "must be 64 hex digits");
+    if (!("sha256" in i) && !("file" in i) && !("bytes" in i)) throw bad("input", "must be a file path, bytes, { file }, { bytes } or { sha256 }");
+  } else if (i !== undefined && typeof i !== "string" && !(i instanceof Uint8Array)) throw bad("input", "must be a file path, bytes, { file }, { bytes } or { sha256 }");
+}
+
+function changedFingerprint(st: StageState, input: string | undefined, config: string | undefined) {
+  if (input !== undefined && st.input !== null && st.input !== input) return { what: "input" as const, was: st.input, now: input };
+  if (config !== undefined && st.config !== null && st.config !== config) return { what: "config" as const, was: st.config, now: config };
+  return undefined;
+}
+
+function changeError(stage: string, c: { what: "input" | "config"; was: string; now: string }): CkptError {
+  return new CkptError(
+    c.what === "input" ? ErrorCode.INPUT_CHANGED : ErrorCode.CONFIG_CHANGED,
+    `Stage "${stage}" was started with a different ${c.what} (sha256 ${c.was.slice(0, 12)}…, now ${c.now.slice(0, 12)}…). ` +
+      `Its progress refers to the old ${c.what}. Restore the old ${c.what}, or start over with begin({ onChange: "restart" }) or \`ckpt reset ${stage}\`.`,
+    { details: { stage, was: c.was, now: c.now } },
+  );
+}
+
+function resumeMessage(stage: string, from: string, crashed: boolean, restarted: boolean, done: number, reopened: number): string {
+  const n = (x: number) => x.toLocaleString("en-US");
+  if (restarted) return `Stage "${stage}": input or config changed; starting over.`;
+  if (from === "initialized") return `Stage "${stage}": starting fresh.`;
+  const why = crashed ? "after a crash" : `from ${from}`;
+  return `Stage "${stage}": resuming ${why}; ${n(done)} items done will be skipped` + (reopened ? `, ${n(reopened)} reopened to redo.` : ".");
+}

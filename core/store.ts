@@ -1,0 +1,151 @@
+/**
+ * The store: a set of stages over one EventLog. Owns one writer per stage (so one process
+ * never races itself) and the runs active in this process.
+ */
+import { CkptError, ErrorCode } from "./errors.ts";
+import { checkStageName } from "./events.ts";
+import type { EventLog } from "./log.ts";
+import { nullPlatform, type Platform } from "./platform.ts";
+import { type ProgressFigures, progressOf } from "./progress.ts";
+import type { Run, RunLimits } from "./run.ts";
+import { Stage } from "./stage.ts";
+import { cloneState, type StageState, type Status } from "./state.ts";
+import type { StoreContext } from "./store-context.ts";
+import { DEFAULT_WRITER_OPTIONS, StageWriter, type WriterOptions } from "./writer.ts";
+
+export interface StoreOptions extends Partial<WriterOptions>, Partial<RunLimits> {
+  platform?: Platform;
+  /** A running stage silent for this long is flagged stale. Default 5 minutes. */
+  staleAfterMs?: number;
+}
+
+export interface StageSummary {
+  stage: string;
+  status: Status;
+  state: StageState;
+  progress: ProgressFigures;
+}
+
+export class Store {
+  private readonly writers = new Map<string, Promise<StageWriter>>();
+  private readonly runs = new Map<string, Run>();
+  private isClosed = false;
+  private readonly writerOptions: WriterOptions;
+  private readonly ctx: StoreContext;
+  readonly staleAfterMs: number;
+
+  constructor(
+    readonly log: EventLog,
+    options: StoreOptions = {},
+  ) {
+    this.writerOptions = {
+      snapshotEvery: options.snapshotEvery ?? DEFAULT_WRITER_OPTIONS.snapshotEvery,
+      maxBatch: options.maxBatch ?? DEFAULT_WRITER_OPTIONS.maxBatch,
+      highWater: options.highWater ?? DEFAULT_WRITER_OPTIONS.highWater,
+    };
+    this.staleAfterMs = options.staleAfterMs ?? 5 * 60_000;
+    const limits: RunLimits = { maxRanges: options.maxRanges ?? 50_000, sparseTimeoutMs: options.sparseTimeoutMs ?? 60_000 };
+    const self = this;
+    this.ctx = {
+      log,
+      platform: options.platform ?? nullPlatform,
+      limits,
+      get closed() {
+        return self.isClosed;
+      },
+      checkOpen: () => this.checkOpen(),
+      writer: (name) => this.writer(name),
+      dropWriter: async (name) => {
+        const w = this.writers.get(name);
+        this.writers.delete(name);
+        if (w) await (await w).close();
+      },
+      activeRun: (name) => this.runs.get(name),
+      startRun: (name, run) => void this.runs.set(name, run),
+      endRun: (name, run) => {
+        if (this.runs.get(name) === run) this.runs.delete(name);
+      },
+    };
+  }
+
+  /**
+   * A stage by name (letters, digits and `. _ : @ = + -`; CKPT_INVALID otherwise).
+   * @example const stage = store.stage("fetch-pages")
+   */
+  stage(name: string): Stage {
+    this.checkOpen();
+    return new Stage(this.ctx, checkStageName(name));
+  }
+
+  /** Every stage with its state and progress figures, sorted by name. */
+  async stages(options: { prefix?: string; status?: Status | Status[] } = {}): Promise<StageSummary[]> {
+    this.checkOpen();
+    const infos = await this.log.streams(options.prefix === undefined ? {} : { prefix: options.prefix });
+    const want = options.status === undefined ? undefined : new Set(Array.isArray(options.status) ? options.status : [options.status]);
+    const now = Date.now();
+    const out: StageSummary[] = [];
+    for (const info of infos) {
+      const state = cloneState((await this.writer(info.stream)).state);
+      if (want && !want.has(state.status)) continue;
+      out.push({ stage: info.stream, status: state.status, state, progress: progressOf(state, now, this.staleAfterMs) });
+    }
+    return out;
+  }
+
+  /** Runs active in this process, by stage. */
+  activeRuns(): Run[] {
+    return [...this.runs.values()];
+  }
+
+  /** Everything recorded so far is durable when this resolves. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.writers.values()].map(async (w) => (await w).flush()));
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Writes what is pending, records runs still active as paused (a clean stop, not a crash),
+   * and closes the log.
+   */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    for (const run of this.activeRuns()) {
+      if (run.state.status === "running") await run.pause("store closed").catch(() => undefined);
+      await run.close().catch(() => undefined);
+    }
+    await Promise.all([...this.writers.values()].map(async (w) => (await w.catch(() => undefined))?.close()));
+    this.isClosed = true;
+    await this.log.close();
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw new CkptError(ErrorCode.CLOSED, `The store at ${this.log.location} is closed; open it again.`);
+  }
+
+  private writer(name: string): Promise<StageWriter> {
+    let w = this.writers.get(name);
+    if (!w) {
+      w = StageWriter.load(this.log, name, this.writerOptions);
+      this.writers.set(name, w);
+      w.catch(() => this.writers.delete(name));
+    }
+    return w;
+  }
+}
+
+/**
+ * Records every active run as paused (flushing what it had first), then closes the store.
+ * What a SIGINT / SIGTERM handler should do; see `runtime/signals.ts`.
+ */
+export async function shutdown(store: Store, reason = "shutdown"): Promise<void> {
+  if (store.closed) return;
+  for (const run of store.activeRuns()) {
+    await run.flush().catch(() => undefined);
+    if (run.state.status === "running") await run.pause(reason).catch(() => undefined);
+    await run.close().catch(() => undefined);
+  }
+  await store.close();
+}

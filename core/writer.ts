@@ -1,0 +1,316 @@
+/**
+ * One stage's write path. Events are checked against the projected state, queued, and written
+ * by a single loop: whatever queued while one append was in flight goes out in the next one
+ * (group commit), so many concurrent `await run.done(i)` share one write and one fsync.
+ * A caller's promise resolves only after the append that carries its event is acknowledged.
+ */
+import type { CkptEvent } from "./events.ts";
+import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
+import type { EventLog, RecordedEvent } from "./log.ts";
+import { applyToProjection, cloneProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "./projection.ts";
+import { ALLOWED_FROM, apply, checkTransition, cloneState, nextStatus, type StageState } from "./state.ts";
+
+export interface WriterOptions {
+  /** Snapshot after this many events since the last one (and at every lifecycle change). */
+  snapshotEvery: number;
+  /** Most events carried by one append. */
+  maxBatch: number;
+  /** Queued (not yet written) events above which `mark()` asks callers to wait. */
+  highWater: number;
+}
+
+export const DEFAULT_WRITER_OPTIONS: WriterOptions = { snapshotEvery: 10_000, maxBatch: 20_000, highWater: 100_000 };
+
+/** Events that never trigger a snapshot on their own: the hot path. */
+const HOT = new Set<CkptEvent["type"]>(["item", "progress", "unit", "heartbeat", "error", "metadata"]);
+
+export type CommitListener = (events: RecordedEvent[], state: Readonly<StageState>) => void;
+
+interface Waiter {
+  seq: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export interface LoadStats {
+  /** Events read from the log to rebuild state (after the snapshot, if one was used). */
+  eventsRead: number;
+  snapshotRevision: number | null;
+}
+
+export class StageWriter {
+  private durable: Projection;
+  private projected: StageState;
+  private queue: CkptEvent[] = [];
+  private waiters: Waiter[] = [];
+  private drainWaiters: Array<() => void> = [];
+  private enqueued = 0;
+  private committed = 0;
+  private writing = false;
+  private lastSnapshotRevision: number;
+  private listeners = new Set<CommitListener>();
+  private closedError: CkptError | undefined;
+
+  private constructor(
+    private readonly log: EventLog,
+    readonly stream: string,
+    projection: Projection,
+    snapshotRevision: number,
+    private readonly options: WriterOptions,
+    readonly loadStats: LoadStats,
+  ) {
+    this.durable = projection;
+    this.projected = cloneState(projection.state);
+    this.lastSnapshotRevision = snapshotRevision;
+  }
+
+  /** Rebuilds a stage: latest snapshot plus the events after it (never more). */
+  static async load(log: EventLog, stream: string, options: WriterOptions): Promise<StageWriter> {
+    const { projection, snapshotRevision, eventsRead } = await loadProjection(log, stream);
+    return new StageWriter(log, stream, projection, snapshotRevision, options, {
+      eventsRead,
+      snapshotRevision: snapshotRevision < 0 ? null : snapshotRevision,
+    });
+  }
+
+  /** State including queued events (what callers see right away). */
+  get state(): Readonly<StageState> {
+    return this.projected;
+  }
+
+  /** State and history as of the last acknowledged write. */
+  get durableProjection(): Readonly<Projection> {
+    return this.durable;
+  }
+
+  /** Events recorded but not yet acknowledged by the log. */
+  get pending(): number {
+    return this.enqueued - this.committed;
+  }
+
+  get overHighWater(): boolean {
+    return this.enqueued - this.committed >= this.options.highWater;
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Checks `events` against the projected state (all or nothing), queues them and returns the
+   * sequence number to `waitFor`. Throws CKPT_BAD_TRANSITION / CKPT_CLOSED without queueing.
+   */
+  enqueue(events: readonly CkptEvent[]): number {
+    if (this.closedError) throw this.closedError;
+    let status = this.projected.status;
+    for (const e of events) {
+      if (!ALLOWED_FROM[e.type].includes(status)) {
+        checkTransition({ ...this.projected, status }, e);
+      }
+      status = nextStatus(status, e);
+    }
+    let rev = this.projected.revision;
+    for (const e of events) apply(this.projected, e, ++rev);
+    for (const e of events) this.queue.push(e);
+    this.enqueued += events.length;
+    if (!this.writing) {
+      this.writing = true;
+      queueMicrotask(() => void this.drain());
+    }
+    return this.enqueued;
+  }
+
+  /** Resolves once every event up to `seq` is acknowledged by the log. */
+  waitFor(seq: number): Promise<void> {
+    if (seq <= this.committed) return Promise.resolve();
+    if (this.closedError && this.queue.length === 0 && !this.writing) return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
+  }
+
+  /** Resolves once everything queued so far is written. */
+  flush(): Promise<void> {
+    return this.waitFor(this.enqueued);
+  }
+
+  /** Resolves when the queue is back under half the high-water mark. */
+  belowHighWater(): Promise<void> {
+    if (!this.overHighWater) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Writes queued events until none are left, one append per batch. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.options.maxBatch);
+        await this.commit(batch);
+      }
+    } finally {
+      this.writing = false;
+      // Something may have been queued between the last check and here.
+      if (this.queue.length > 0) {
+        this.writing = true;
+        queueMicrotask(() => void this.drain());
+      }
+    }
+  }
+
+  private async commit(batch: CkptEvent[]): Promise<void> {
+    const from = this.durable.state.revision;
+    const wantSnapshot =
+      from + batch.length - this.lastSnapshotRevision >= this.options.snapshotEvery || batch.some((e) => !HOT.has(e.type));
+    let next: Projection | undefined;
+    if (wantSnapshot) {
+      next = cloneProjection(this.durable);
+      let rev = from;
+      for (const e of batch) applyToProjection(next, e, ++rev);
+    }
+    const snapshot = next && toSnapshot(next);
+    try {
+      await this.appendWithRebase(batch, from, this.log.supports.atomicSnapshot ? snapshot : undefined);
+    } catch (err) {
+      this.failPending(batch, err);
+      return;
+    }
+    const recorded: RecordedEvent[] = [];
+    let rev = this.durable.state.revision;
+    if (next && this.durable.state.revision === from) {
+      this.durable = next;
+      for (const e of batch) recorded.push({ revision: ++rev, event: e });
+    } else {
+      for (const e of batch) {
+        applyToProjection(this.durable, e, ++rev);
+        recorded.push({ revision: rev, event: e });
+      }
+    }
+    if (snapshot) {
+      this.lastSnapshotRevision = this.durable.state.revision;
+      if (!this.log.supports.atomicSnapshot) {
+        // Written after the events it covers, so it can never run ahead of them.
+        await this.log.saveSnapshot(this.stream, toSnapshot(this.durable)).catch(() => undefined);
+      }
+    }
+    this.committed += batch.length;
+    this.settle();
+    for (const l of this.listeners) l(recorded, this.durable.state);
+  }
+
+  /**
+   * Appends at the durable head. On logs shared by several processes a conflict means another
+   * writer got there first: fold its events in, re-check ours against the new state, retry.
+   */
+  private async appendWithRebase(batch: CkptEvent[], from: number, snapshot: ReturnType<typeof toSnapshot> | undefined) {
+    for (let attempt = 0; ; attempt++) {
+      const head = this.durable.state.revision;
+      try {
+        await this.log.append(this.stream, batch, {
+          expectedRevision: head < 0 ? "no_stream" : head,
+          ...(snapshot && head === from ? { snapshot } : {}),
+        });
+        return;
+      } catch (err) {
+        // Item-like events commute, so they can be re-checked and retried; a lifecycle change that
+        // lost a race must surface as CKPT_CONFLICT for its caller to decide.
+        const commutes = batch.every((e) => HOT.has(e.type));
+        if (!isCkptError(err, ErrorCode.CONFLICT) || !this.log.supports.multiProcess || !commutes || attempt >= 20) throw err;
+        await this.catchUp();
+        const probe = cloneState(this.durable.state);
+        let rev = probe.revision;
+        for (const e of batch) apply(probe, e, ++rev); // throws CKPT_BAD_TRANSITION if ours no longer fit
+      }
+    }
+  }
+
+  /** Folds in events other writers appended since our durable head, telling listeners. */
+  async catchUp(): Promise<number> {
+    const recorded: RecordedEvent[] = [];
+    for await (const { revision, event } of this.log.read(this.stream, { from: this.durable.state.revision + 1 })) {
+      applyToProjection(this.durable, event, revision);
+      recorded.push({ revision, event });
+    }
+    if (recorded.length > 0) {
+      if (this.queue.length === 0 && !this.writing) this.projected = cloneState(this.durable.state);
+      for (const l of this.listeners) l(recorded, this.durable.state);
+    }
+    return recorded.length;
+  }
+
+  /** The failed batch and everything queued behind it was checked against a state that never became durable. */
+  private failPending(batch: CkptEvent[], err: unknown): void {
+    const dropped = batch.length + this.queue.length;
+    this.queue.length = 0;
+    this.enqueued -= dropped;
+    this.projected = cloneState(this.durable.state);
+    const error = isCkptError(err)
+      ? err
+      : new CkptError(ErrorCode.IO, `Writing stage "${this.projected.stage}" to ${this.log.location} failed: ${String(err)}`, { cause: err });
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(error);
+    this.releaseDrainWaiters();
+  }
+
+  private settle(): void {
+    let k = 0;
+    while (k < this.waiters.length && this.waiters[k]!.seq <= this.committed) this.waiters[k++]!.resolve();
+    if (k > 0) this.waiters.splice(0, k);
+    if (this.enqueued - this.committed < this.options.highWater / 2) this.releaseDrainWaiters();
+  }
+
+  private releaseDrainWaiters(): void {
+    const d = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const r of d) r();
+  }
+
+  /** Writes what is queued, then refuses further events with CKPT_CLOSED. */
+  async close(): Promise<void> {
+    await this.flush().catch(() => undefined);
+    this.closedError = new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`);
+  }
+
+  /** Replaces the in-memory projection after an out-of-band change (reset, compaction, delete). */
+  async reload(): Promise<void> {
+    await this.flush().catch(() => undefined);
+    const { projection, snapshotRevision } = await loadProjection(this.log, this.stream);
+    this.durable = projection;
+    this.projected = cloneState(projection.state);
+    this.lastSnapshotRevision = snapshotRevision;
+  }
+}
+
+/** Latest usable snapshot + the events after it; full replay when the snapshot is from another reducer version. */
+export async function loadProjection(
+  log: EventLog,
+  stream: string,
+): Promise<{ projection: Projection; snapshotRevision: number; eventsRead: number }> {
+  const info = await log.info(stream);
+  if (!info) return { projection: initialProjection(stream), snapshotRevision: -1, eventsRead: 0 };
+  const snap = await log.loadSnapshot(stream);
+  let projection = snap && snap.revision <= info.head ? fromSnapshot(stream, snap) : undefined;
+  const snapshotRevision = projection ? snap!.revision : -1;
+  if (!projection) {
+    if (info.first > 0) {
+      throw new CkptError(
+        ErrorCode.CORRUPT,
+        `Stage "${stream}" was compacted up to revision ${info.first} but its base snapshot is missing or from another ckpt version; its state cannot be rebuilt. Restore it from an export, or reset the stage.`,
+        { details: { stage: stream, first: info.first } },
+      );
+    }
+    projection = initialProjection(stream);
+  } else {
+    projection = cloneProjection(projection);
+  }
+  let eventsRead = 0;
+  try {
+    for await (const { revision, event } of log.read(stream, { from: projection.state.revision + 1 })) {
+      applyToProjection(projection, event, revision);
+      eventsRead++;
+    }
+  } catch (err) {
+    if (isCkptError(err) && err.code !== ErrorCode.BAD_TRANSITION) throw err;
+    throw new CkptError(ErrorCode.CORRUPT, `Stage "${stream}" does not replay cleanly at revision ${projection.state.revision + 1}: ${String((err as Error).message ?? err)}. Run \`ckpt verify ${stream}\`.`, { cause: err });
+  }
+  return { projection, snapshotRevision, eventsRead };
+}

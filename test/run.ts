@@ -1,0 +1,80 @@
+/**
+ * Runs every `*.test.ts` under test/ as its own process, on Node (tsx) and on Deno, two at a
+ * time, and ends with one "N passed, N failed" line. Usage: tsx test/run.ts [node|deno|all] [filter]
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import process from "node:process";
+
+type RuntimeName = "node" | "deno";
+const root = new URL("..", import.meta.url).pathname;
+const which = (process.argv[2] ?? "all") as RuntimeName | "all";
+const filter = process.argv[3];
+const runtimes: RuntimeName[] = which === "all" ? ["node", "deno"] : [which];
+const parallel = Number(process.env.CKPT_TEST_JOBS ?? 2);
+
+function find(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return name === "node_modules" || name === "fixtures" ? [] : find(p);
+    return name.endsWith(".test.ts") ? [p] : [];
+  });
+}
+
+const files = find(join(root, "test")).filter((f) => !filter || f.includes(filter)).sort();
+const bin = (r: RuntimeName) =>
+  r === "node" ? [process.execPath, ["--import", "tsx"]] as const : [join(root, "node_modules/.bin/deno"), ["run", "-A", "--quiet"]] as const;
+
+interface Result {
+  file: string;
+  runtime: RuntimeName;
+  code: number | null;
+  passed: number;
+  failed: number;
+  skipped: number;
+  output: string;
+  ms: number;
+}
+
+function runOne(file: string, runtime: RuntimeName): Promise<Result> {
+  const [cmd, args] = bin(runtime);
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, [...args, file], { cwd: root, env: { ...process.env, CKPT_TEST_RUNTIME: runtime, FORCE_COLOR: "0" } });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.on("close", (code) => {
+      // uvu prints one summary per file (one suite each); sum in case a file runs several.
+      const sum = (label: string) => [...output.matchAll(new RegExp(`${label}:\\s+(\\d+)`, "g"))].reduce((a, m) => a + Number(m[1]), 0);
+      const total = sum("Total");
+      const passed = sum("Passed");
+      const skipped = sum("Skipped");
+      const failed = Math.max(total - passed - skipped, code === 0 ? 0 : 1);
+      resolve({ file: relative(root, file), runtime, code, passed, failed, skipped, output, ms: Date.now() - started });
+    });
+  });
+}
+
+const jobs = runtimes.flatMap((r) => files.map((f) => [f, r] as const));
+const results: Result[] = [];
+let next = 0;
+async function worker() {
+  while (next < jobs.length) {
+    const [f, r] = jobs[next++]!;
+    const res = await runOne(f, r);
+    results.push(res);
+    const mark = res.code === 0 ? "ok  " : "FAIL";
+    console.log(`${mark} ${r.padEnd(4)} ${res.file} (${res.passed} passed${res.skipped ? `, ${res.skipped} skipped` : ""}, ${(res.ms / 1000).toFixed(1)}s)`);
+    for (const line of res.output.split("\n")) if (/^skipped:/i.test(line.trim())) console.log(`     ${line.trim()}`);
+    if (res.code !== 0) console.log(res.output.split("\n").map((l) => "     | " + l).join("\n"));
+  }
+}
+await Promise.all(Array.from({ length: parallel }, worker));
+const passed = results.reduce((a, r) => a + r.passed, 0);
+const failed = results.reduce((a, r) => a + r.failed, 0);
+const skipped = results.reduce((a, r) => a + r.skipped, 0);
+console.log(`\n${files.length} files × ${runtimes.join(" + ")}`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exit(failed > 0 || results.some((r) => r.code !== 0) || files.length === 0 ? 1 : 0);
