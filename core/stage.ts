@@ -28,6 +28,11 @@ export interface BeginOptions {
   verify?: (index: number) => boolean | Promise<boolean>;
   /** For logs shared by several processes: how long this run's claim lasts without updates. */
   leaseMs?: number;
+  /**
+   * Join the stage's live run instead of refusing with CKPT_LOCKED: for several worker processes
+   * sharing one stage through a shared log (sidecar, EventStoreDB). Starts a run if none is live.
+   */
+  join?: boolean;
 }
 
 export interface ReplayEntry {
@@ -61,9 +66,13 @@ export class Stage {
    * crash-detected event first; a changed input or config is refused unless `onChange: "restart"`.
    * @example const run = await store.stage("fetch").begin({ total: urls.length, input: "urls.txt" })
    */
-  async begin(options: BeginOptions = {}): Promise<Run> {
+  begin(options: BeginOptions = {}): Promise<Run> {
     this.ctx.checkOpen();
     checkBeginOptions(options);
+    return this.start(options, 0);
+  }
+
+  private async start(options: BeginOptions, attempt: number): Promise<Run> {
     const writer = await this.ctx.writer(this.name);
     const active = this.ctx.activeRun(this.name);
     if (active) {
@@ -82,6 +91,7 @@ export class Stage {
     if (st.status === "running" || st.status === "recovering") {
       const lease = st.run?.leaseMs;
       if (multi && lease && st.updatedAt !== null && now - st.updatedAt < lease) {
+        if (options.join && st.status === "running" && st.run) return this.joinRun(writer, st.run.id, from, lease);
         const o = st.run?.owner;
         throw new CkptError(
           ErrorCode.LOCKED,
@@ -123,6 +133,9 @@ export class Stage {
     try {
       await writer.waitFor(writer.enqueue(events));
     } catch (err) {
+      if (isCkptError(err, ErrorCode.CONFLICT) && options.join && attempt < 5) {
+        return this.start(options, attempt + 1); // another worker started the run first: join it
+      }
       if (isCkptError(err, ErrorCode.CONFLICT)) {
         throw new CkptError(ErrorCode.CONFLICT, `Another process began or changed stage "${this.name}" at the same moment; try again.`, { cause: err });
       }
@@ -146,7 +159,9 @@ export class Stage {
   /** The current state (the resume point), including updates not yet durable. */
   async state(): Promise<StageState> {
     this.ctx.checkOpen();
-    return cloneState((await this.ctx.writer(this.name)).state);
+    const w = await this.ctx.writer(this.name);
+    if (this.ctx.log.supports.multiProcess) await w.catchUp();
+    return cloneState(w.state);
   }
 
   /** Every run and status change. */
@@ -154,7 +169,23 @@ export class Stage {
     this.ctx.checkOpen();
     const w = await this.ctx.writer(this.name);
     await w.flush();
+    if (this.ctx.log.supports.multiProcess) await w.catchUp();
     return cloneHistory(w.durableProjection.history);
+  }
+
+  private joinRun(writer: Awaited<ReturnType<StoreContext["writer"]>>, runId: string, from: StageState["status"], leaseMs: number): Run {
+    const done = size(writer.state.resume);
+    const info: ResumeInfo = {
+      from,
+      crashed: false,
+      skipped: done,
+      reopened: 0,
+      restarted: false,
+      message: `Stage "${this.name}": joining live run ${runId}; ${done.toLocaleString("en-US")} items done will be skipped.`,
+    };
+    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs);
+    this.ctx.startRun(this.name, run);
+    return run;
   }
 
   /** Does the stage have any events? */
