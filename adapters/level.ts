@@ -89,7 +89,9 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
 
     async append(stream: string, events: readonly CkptEvent[], o: AppendOptions) {
       check();
-      const prev = await getHead(stream);
+      await getHead(stream);
+      // Re-read after the await: another append may have claimed revisions meanwhile.
+      const prev = headCache.get(stream) ?? undefined;
       checkExpected(stream, o.expectedRevision, prev?.head, path);
       if (events.length === 0) return { head: prev?.head ?? -1 };
       const start = (prev?.head ?? -1) + 1;

@@ -58,9 +58,12 @@ export interface Unit {
 }
 
 const NO_OPTIONS: ItemOptions = {};
+/** What updates get once the process is shutting down: they are not recorded and never settle. */
+const NEVER: Promise<void> = new Promise(() => {});
 
 export class Run {
   private closed = false;
+  private halted = false;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -102,6 +105,7 @@ export class Run {
    * @example for (const i of todo) { await save(i); await run.done(i, { item: urls[i] }) }
    */
   async done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
+    if (this.halted) return NEVER;
     const event = this.itemEvent(index, options);
     if (this.needsRoom(index)) await this.waitForRoom(index);
     await this.writer.waitFor(this.writer.enqueue([event]));
@@ -114,6 +118,7 @@ export class Run {
    * @example for (const i of todo) { work(i); const wait = run.mark(i); if (wait) await wait } await run.flush()
    */
   mark(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> | undefined {
+    if (this.halted) return undefined;
     const event = this.itemEvent(index, options);
     if (this.needsRoom(index)) return this.waitForRoom(index).then(() => void this.mark(index, options));
     this.writer.enqueue([event]);
@@ -162,7 +167,7 @@ export class Run {
   }
 
   pause(reason?: string): Promise<void> {
-    return this.record({ type: "paused", ...(reason === undefined ? {} : { reason }) });
+    return this.record({ type: "paused", ...(reason === undefined ? {} : { reason }) }, true);
   }
 
   resume(): Promise<void> {
@@ -198,7 +203,17 @@ export class Run {
     this.onEnd(this);
   }
 
-  private async record(partial: Record<string, unknown>): Promise<void> {
+  /**
+   * Stops recording for a graceful shutdown: later updates from workers still in flight are
+   * dropped (their items will be redone, never skipped) instead of throwing into user code
+   * while the process exits.
+   */
+  halt(): void {
+    this.halted = true;
+  }
+
+  private async record(partial: Record<string, unknown>, force = false): Promise<void> {
+    if (this.halted && !force) return NEVER;
     this.checkOpen();
     const event = parseEvent({ v: 1, at: Date.now(), ...partial });
     await this.writer.waitFor(this.writer.enqueue([event]));

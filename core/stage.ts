@@ -66,7 +66,7 @@ export class Stage {
    * crash-detected event first; a changed input or config is refused unless `onChange: "restart"`.
    * @example const run = await store.stage("fetch").begin({ total: urls.length, input: "urls.txt" })
    */
-  begin(options: BeginOptions = {}): Promise<Run> {
+  async begin(options: BeginOptions = {}): Promise<Run> {
     this.ctx.checkOpen();
     checkBeginOptions(options);
     return this.start(options, 0);

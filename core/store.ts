@@ -142,7 +142,9 @@ export class Store {
  */
 export async function shutdown(store: Store, reason = "shutdown"): Promise<void> {
   if (store.closed) return;
-  for (const run of store.activeRuns()) {
+  const runs = store.activeRuns();
+  for (const run of runs) run.halt();
+  for (const run of runs) {
     await run.flush().catch(() => undefined);
     if (run.state.status === "running") await run.pause(reason).catch(() => undefined);
     await run.close().catch(() => undefined);

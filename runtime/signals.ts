@@ -1,9 +1,14 @@
 /**
  * Graceful shutdown on SIGINT / SIGTERM: flush, record active runs as paused, close the store,
- * then exit (130 / 143, the shell's convention). `node:process` signals work on Node and Deno.
+ * then exit (130 / 143, the shell's convention), on Node and on Deno.
  */
 import process from "node:process";
 import { shutdown, type Store } from "../core/store.ts";
+
+interface DenoSignals {
+  addSignalListener(signal: string, handler: () => void): void;
+  removeSignalListener(signal: string, handler: () => void): void;
+}
 
 export interface SignalOptions {
   /** Called before exiting; default exits the process. Tests pass their own. */
@@ -27,8 +32,14 @@ export function handleSignals(store: Store, options: SignalOptions = {}): () => 
       () => exit(1),
     );
   };
+  const deno = (globalThis as { Deno?: DenoSignals }).Deno;
   const installed = signals.map((s) => {
     const h = () => handler(s);
+    // Deno's node:process does not deliver signals to process.on(); its own API does.
+    if (deno) {
+      deno.addSignalListener(s, h);
+      return () => deno.removeSignalListener(s, h);
+    }
     process.on(s, h);
     return () => process.off(s, h);
   });

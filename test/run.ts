@@ -67,7 +67,7 @@ async function worker() {
     results.push(res);
     const mark = res.code === 0 ? "ok  " : "FAIL";
     console.log(`${mark} ${r.padEnd(4)} ${res.file} (${res.passed} passed${res.skipped ? `, ${res.skipped} skipped` : ""}, ${(res.ms / 1000).toFixed(1)}s)`);
-    for (const line of res.output.split("\n")) if (/^skipped:/i.test(line.trim())) console.log(`     ${line.trim()}`);
+    for (const line of res.output.split("\n")) if (/^skipped: /.test(line.trim())) console.log(`     ${line.trim()}`);
     if (res.code !== 0) console.log(res.output.split("\n").map((l) => "     | " + l).join("\n"));
   }
 }
