@@ -52,4 +52,6 @@ export type { BeginOptions, InputSource, ReplayEntry, ReplayOptions } from "./co
 export { shutdown } from "./core/store.ts";
 export type { StageSummary } from "./core/store.ts";
 export { canonicalJson, configDigest, sha256 } from "./core/fingerprint.ts";
+export { parseDuration } from "./core/retention.ts";
+export type { CompactionProgress, CompactionReport, RetentionPolicy, StageReport } from "./core/retention.ts";
 export { handleSignals } from "./runtime/signals.ts";

@@ -5,6 +5,8 @@
  * snapshot go in one chained batch: one write, one fsync, never out of step after a crash.
  * Pages rather than one key per event because LevelDB's per-key cost dwarfs decoding.
  */
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { Level } from "level";
 import { Packr, Unpackr } from "msgpackr";
 import { CkptError, ErrorCode } from "../core/errors.ts";
@@ -230,6 +232,12 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
       }
       headCache.set(stream, null);
       await compact(pages, stream + SEP, stream + END);
+    },
+
+    async sizeBytes() {
+      let total = 0;
+      for (const name of await readdir(path)) total += (await stat(join(path, name))).size;
+      return total;
     },
 
     async close() {

@@ -102,5 +102,8 @@ export interface EventLog {
   /** Removes the stream, its snapshot and head. Appending again starts from "no_stream". */
   delete(stream: string): Promise<void>;
 
+  /** Bytes the log takes on disk, where the adapter can tell (for compaction reports). */
+  sizeBytes?(): Promise<number>;
+
   close(): Promise<void>;
 }

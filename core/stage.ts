@@ -170,7 +170,10 @@ export class Stage {
     const w = await this.ctx.writer(this.name);
     await w.flush();
     if (this.ctx.log.supports.multiProcess) await w.catchUp();
-    return cloneHistory(w.durableProjection.history);
+    const h = cloneHistory(w.durableProjection.history);
+    // Every event before the first stored one was folded into the base snapshot by compaction.
+    h.compactedEvents = (await this.ctx.log.info(this.name))?.first ?? 0;
+    return h;
   }
 
   private joinRun(writer: Awaited<ReturnType<StoreContext["writer"]>>, runId: string, from: StageState["status"], leaseMs: number): Run {

@@ -7,6 +7,7 @@ import { checkStageName } from "./events.ts";
 import type { EventLog } from "./log.ts";
 import { nullPlatform, type Platform } from "./platform.ts";
 import { type ProgressFigures, progressOf } from "./progress.ts";
+import { type CompactionProgress, type CompactionReport, compactLog, type RetentionPolicy } from "./retention.ts";
 import type { Run, RunLimits } from "./run.ts";
 import { Stage } from "./stage.ts";
 import { cloneState, type StageState, type Status } from "./state.ts";
@@ -90,6 +91,31 @@ export class Store {
       out.push({ stage: info.stream, status: state.status, state, progress: progressOf(state, now, this.staleAfterMs) });
     }
     return out;
+  }
+
+  /**
+   * Applies a retention policy to every stage (see core/retention.ts): folds old events into a
+   * base snapshot, removes stages past their TTL, never touches running stages.
+   * @example await store.compact({ maxAgeMs: 7 * 86_400_000, minEvents: 1000 })
+   */
+  async compact(policy: RetentionPolicy, options: { onProgress?: (p: CompactionProgress) => void } = {}): Promise<CompactionReport> {
+    this.checkOpen();
+    const log = this.log;
+    return compactLog(log, policy, {
+      statusOf: async (name) => {
+        const st = (await this.writer(name)).state;
+        return { status: st.status, updatedAt: st.updatedAt };
+      },
+      isActive: (name) => this.runs.has(name),
+      beforeChange: async (name) => (await this.writer(name)).flush(),
+      afterChange: async (name) => {
+        const w = this.writers.get(name);
+        this.writers.delete(name);
+        if (w) await (await w).close();
+      },
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(log.sizeBytes ? { sizeBytes: () => log.sizeBytes!() } : {}),
+    });
   }
 
   /** Runs active in this process, by stage. */
