@@ -85,6 +85,31 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
     return undefined;
   }
 
+async function* readBatches(stream: string, o: { from?: number } = {}): AsyncGenerator<RecordedEvent[]> {
+    check();
+    const h = await getHead(stream);
+    if (!h) return;
+    const from = Math.max(o.from ?? 0, h.first);
+    if (from > h.head) return;
+    const startKey = (await pageStartAtOrBefore(stream, from)) ?? stream + SEP;
+    const it = pages.iterator({ gte: startKey, lt: stream + END });
+    try {
+      for (;;) {
+        const entries = await it.nextv(64);
+        if (entries.length === 0) return;
+        const out: RecordedEvent[] = [];
+        for (const [key, value] of entries) {
+          const first = revisionOf(key);
+          const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`);
+          for (let i = Math.max(0, from - first); i < events.length; i++) out.push({ revision: first + i, event: events[i]! });
+        }
+        yield out;
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
   return {
     supports: { durable: true, multiProcess: false, atomicSnapshot: true, reclaimsSpace: true },
     location: path,
@@ -136,27 +161,15 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
         }
         return;
       }
-      const from = Math.max(o.from ?? 0, h.first);
-      if (from > h.head) return;
-      const startKey = (await pageStartAtOrBefore(stream, from)) ?? stream + SEP;
-      const it = pages.iterator({ gte: startKey, lt: stream + END });
-      try {
-        for (;;) {
-          const entries = await it.nextv(64);
-          if (entries.length === 0) return;
-          for (const [key, value] of entries) {
-            const first = revisionOf(key);
-            const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`);
-            for (let i = Math.max(0, from - first); i < events.length; i++) {
-              if (n++ >= limit) return;
-              yield { revision: first + i, event: events[i]! };
-            }
-          }
+      for await (const batch of readBatches(stream, { from: o.from ?? 0 })) {
+        for (const e of batch) {
+          if (n++ >= limit) return;
+          yield e;
         }
-      } finally {
-        await it.close();
       }
     },
+
+    readBatches,
 
     async streams(o: { prefix?: string } = {}) {
       check();

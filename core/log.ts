@@ -78,6 +78,12 @@ export interface EventLog {
   /** Events in order; a stream that does not exist yields nothing. */
   read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent>;
 
+  /**
+   * Optional, for speed: the same events as `read` (forward only), a page at a time, so hot
+   * replays pay one async step per page instead of per event. Core falls back to `read`.
+   */
+  readBatches?(stream: string, options?: { from?: Revision }): AsyncIterable<RecordedEvent[]>;
+
   /** Streams that exist (were appended to and not deleted), sorted by name. */
   streams(options?: { prefix?: string }): Promise<StreamInfo[]>;
 
@@ -106,4 +112,21 @@ export interface EventLog {
   sizeBytes?(): Promise<number>;
 
   close(): Promise<void>;
+}
+
+/** Forward read in batches: the adapter's own `readBatches` when it has one, else `read` in chunks. */
+export async function* readForward(log: EventLog, stream: string, from: Revision): AsyncGenerator<RecordedEvent[]> {
+  if (log.readBatches) {
+    yield* log.readBatches(stream, { from });
+    return;
+  }
+  let batch: RecordedEvent[] = [];
+  for await (const e of log.read(stream, { from })) {
+    batch.push(e);
+    if (batch.length >= 256) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }

@@ -4,7 +4,7 @@
  * state and the run summaries are identical before and after; running stages are never touched.
  */
 import { CkptError, ErrorCode } from "./errors.ts";
-import type { EventLog, StreamInfo } from "./log.ts";
+import { type EventLog, readForward, type StreamInfo } from "./log.ts";
 import { applyToProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "./projection.ts";
 
 export interface RetentionPolicy {
@@ -104,9 +104,11 @@ export async function baseAt(log: EventLog, info: StreamInfo, cut: number): Prom
   let p: Projection | undefined = info.first > 0 ? fromSnapshot(info.stream, await log.loadSnapshot(info.stream, "base")) : initialProjection(info.stream);
   if (!p) throw new CkptError(ErrorCode.CORRUPT, `Stage "${info.stream}" was compacted before but its base snapshot is missing; run \`ckpt verify ${info.stream}\`.`);
   p = structuredClone(p);
-  for await (const { revision, event } of log.read(info.stream, { from: p.state.revision + 1 })) {
-    if (revision >= cut) break;
-    applyToProjection(p, event, revision);
+  for await (const batch of readForward(log, info.stream, p.state.revision + 1)) {
+    for (const { revision, event } of batch) {
+      if (revision >= cut) return p;
+      applyToProjection(p, event, revision);
+    }
   }
   return p;
 }

@@ -11,6 +11,7 @@ import { indices, size } from "./resume-set.ts";
 import { type ResumeInfo, Run } from "./run.ts";
 import { cloneState, type StageState } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
+import { readForward } from "./log.ts";
 
 /** Where a stage's input comes from: a file path, bytes, or a SHA-256 computed elsewhere. */
 export type InputSource = string | Uint8Array | { file: string } | { bytes: Uint8Array } | { sha256: string };
@@ -216,12 +217,14 @@ export class Stage {
       if (!p) throw new CkptError(ErrorCode.CORRUPT, `Stage "${this.name}" was compacted but its base snapshot is missing; run \`ckpt verify ${this.name}\`.`);
     }
     p = p ? structuredClone(p) : initialProjection(this.name);
-    for await (const { revision, event } of log.read(this.name, { from: p.state.revision + 1 })) {
-      if (options.to !== undefined && revision > options.to) break;
-      if (options.until !== undefined && event.at > options.until) break;
-      applyToProjection(p, event, revision);
-      if (revision < from || (options.since !== undefined && event.at < options.since)) continue;
-      yield { revision, event, state: p.state };
+    for await (const batch of readForward(log, this.name, p.state.revision + 1)) {
+      for (const { revision, event } of batch) {
+        if (options.to !== undefined && revision > options.to) return;
+        if (options.until !== undefined && event.at > options.until) return;
+        applyToProjection(p, event, revision);
+        if (revision < from || (options.since !== undefined && event.at < options.since)) continue;
+        yield { revision, event, state: p.state };
+      }
     }
   }
 

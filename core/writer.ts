@@ -6,7 +6,7 @@
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
-import type { EventLog, RecordedEvent } from "./log.ts";
+import { type EventLog, type RecordedEvent, readForward } from "./log.ts";
 import { applyToProjection, cloneProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "./projection.ts";
 import { ALLOWED_FROM, apply, checkTransition, cloneState, nextStatus, type StageState } from "./state.ts";
 
@@ -225,9 +225,11 @@ export class StageWriter {
   /** Folds in events other writers appended since our durable head, telling listeners. */
   async catchUp(): Promise<number> {
     const recorded: RecordedEvent[] = [];
-    for await (const { revision, event } of this.log.read(this.stream, { from: this.durable.state.revision + 1 })) {
-      applyToProjection(this.durable, event, revision);
-      recorded.push({ revision, event });
+    for await (const batch of readForward(this.log, this.stream, this.durable.state.revision + 1)) {
+      for (const r of batch) {
+        applyToProjection(this.durable, r.event, r.revision);
+        recorded.push(r);
+      }
     }
     if (recorded.length > 0) {
       if (this.queue.length === 0 && !this.writing) this.projected = cloneState(this.durable.state);
@@ -304,9 +306,9 @@ export async function loadProjection(
   }
   let eventsRead = 0;
   try {
-    for await (const { revision, event } of log.read(stream, { from: projection.state.revision + 1 })) {
-      applyToProjection(projection, event, revision);
-      eventsRead++;
+    for await (const batch of readForward(log, stream, projection.state.revision + 1)) {
+      for (const { revision, event } of batch) applyToProjection(projection, event, revision);
+      eventsRead += batch.length;
     }
   } catch (err) {
     if (isCkptError(err) && err.code !== ErrorCode.BAD_TRANSITION) throw err;

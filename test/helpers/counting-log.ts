@@ -30,6 +30,20 @@ export function countingLog(inner: EventLog): { log: EventLog; counts: Counts } 
         }
       })();
     },
+    ...(inner.readBatches
+      ? {
+        readBatches: (stream: string, o?: { from?: number }) => {
+          counts.reads++;
+          const it = inner.readBatches!(stream, o);
+          return (async function* (): AsyncGenerator<RecordedEvent[]> {
+            for await (const batch of it) {
+              counts.eventsRead += batch.length;
+              yield batch;
+            }
+          })();
+        },
+      }
+      : {}),
     streams: (o) => inner.streams(o),
     info: (s) => inner.info(s),
     saveSnapshot: (s, snap) => inner.saveSnapshot(s, snap),
