@@ -3,7 +3,7 @@
  * workers, saves each output, then records it. Kill it at any moment (Ctrl+C or kill -9) and
  * run it again: it continues where it stopped, redoing nothing that was recorded.
  *
- *   npx tsx examples/pipeline.ts [--items 2000] [--store ./.ckpt] [--out ./out] [--delay-ms 2]
+ *   npx tsx examples/pipeline.ts [--items 2000] [--store ./.ckpt] [--out ./out] [--delay-ms 20]
  */
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,7 +16,7 @@ const arg = (name: string, fallback: string) => {
 };
 const items = Number(arg("items", "2000"));
 const outDir = arg("out", "./out");
-const delayMs = Number(arg("delay-ms", "2"));
+const delayMs = Number(arg("delay-ms", "20"));
 const workers = 8;
 
 const store = await open({ path: arg("store", process.env.CKPT_STORE ?? "./.ckpt") });
