@@ -77,10 +77,11 @@ export class Run {
     if (leaseMs) {
       // Only logs shared by several processes use leases: an idle owner renews its claim.
       this.heartbeat = setInterval(() => {
-        if (this.writer.state.status === "running" && Date.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 3) {
+        // Renewing at a quarter of the lease leaves room for a busy event loop before the claim lapses.
+        if (this.writer.state.status === "running" && Date.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4) {
           this.writer.waitFor(this.writer.enqueue([{ type: "heartbeat", v: 1, at: Date.now(), runId: id }])).catch(() => undefined);
         }
-      }, Math.max(50, Math.floor(leaseMs / 3)));
+      }, Math.max(50, Math.floor(leaseMs / 4)));
       (this.heartbeat as { unref?: () => void }).unref?.();
     }
   }

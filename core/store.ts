@@ -86,7 +86,9 @@ export class Store {
     const now = Date.now();
     const out: StageSummary[] = [];
     for (const info of infos) {
-      const state = cloneState((await this.writer(info.stream)).state);
+      const w = await this.writer(info.stream);
+      if (this.log.supports.multiProcess) await w.catchUp();
+      const state = cloneState(w.state);
       if (want && !want.has(state.status)) continue;
       out.push({ stage: info.stream, status: state.status, state, progress: progressOf(state, now, this.staleAfterMs) });
     }

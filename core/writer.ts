@@ -50,6 +50,9 @@ export class StageWriter {
   private lastSnapshotRevision: number;
   private listeners = new Set<CommitListener>();
   private closedError: CkptError | undefined;
+  private ioLock: Promise<unknown> = Promise.resolve();
+  /** Inside commit(): the batch being written is in neither the queue nor the durable state. */
+  private committing = false;
 
   private constructor(
     private readonly log: EventLog,
@@ -143,8 +146,8 @@ export class StageWriter {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.options.maxBatch);
-        await this.commit(batch);
+        // Taken from the queue only once the lock is ours, so a catch-up never sees an event in neither place.
+        await this.exclusive(() => this.commit(this.queue.splice(0, this.options.maxBatch)));
       }
     } finally {
       this.writing = false;
@@ -157,6 +160,16 @@ export class StageWriter {
   }
 
   private async commit(batch: CkptEvent[]): Promise<void> {
+    if (batch.length === 0) return;
+    this.committing = true;
+    try {
+      await this.commitBatch(batch);
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commitBatch(batch: CkptEvent[]): Promise<void> {
     const from = this.durable.state.revision;
     const wantSnapshot =
       from + batch.length - this.lastSnapshotRevision >= this.options.snapshotEvery || batch.some((e) => !HOT.has(e.type));
@@ -175,7 +188,8 @@ export class StageWriter {
     }
     const recorded: RecordedEvent[] = [];
     let rev = this.durable.state.revision;
-    if (next && this.durable.state.revision === from) {
+    const rebased = rev !== from;
+    if (next && !rebased) {
       this.durable = next;
       for (const e of batch) recorded.push({ revision: ++rev, event: e });
     } else {
@@ -193,6 +207,7 @@ export class StageWriter {
     }
     this.committed += batch.length;
     this.settle();
+    if (rebased) this.reproject();
     for (const l of this.listeners) l(recorded, this.durable.state);
   }
 
@@ -210,20 +225,44 @@ export class StageWriter {
         });
         return;
       } catch (err) {
-        // Item-like events commute, so they can be re-checked and retried; a lifecycle change that
-        // lost a race must surface as CKPT_CONFLICT for its caller to decide.
-        const commutes = batch.every((e) => HOT.has(e.type));
-        if (!isCkptError(err, ErrorCode.CONFLICT) || !this.log.supports.multiProcess || !commutes || attempt >= 20) throw err;
-        await this.catchUp();
+        if (!isCkptError(err, ErrorCode.CONFLICT) || !this.log.supports.multiProcess || attempt >= 20) throw err;
+        // A writer in a tight loop would win every race against one that must read before it retries.
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 100)));
+        await this.catchUpAlone();
         const probe = cloneState(this.durable.state);
         let rev = probe.revision;
-        for (const e of batch) apply(probe, e, ++rev); // throws CKPT_BAD_TRANSITION if ours no longer fit
+        try {
+          for (const e of batch) apply(probe, e, ++rev);
+        } catch (bad) {
+          // Item-like events commute, so a failed re-check means the stage itself moved on (say, completed).
+          // A lifecycle change that no longer fits lost a race: that is the caller's CKPT_CONFLICT.
+          if (batch.every((e) => HOT.has(e.type))) throw bad;
+          throw new CkptError(
+            ErrorCode.CONFLICT,
+            `Another process changed stage "${this.projected.stage}" first (it is now ${probe.status}); ${(bad as Error).message}`,
+            { cause: bad },
+          );
+        }
       }
     }
   }
 
+  /**
+   * Runs `fn` with no other commit or catch-up in flight: a catch-up that read the log while one of
+   * our appends was landing would fold that batch in, and the commit would then fold it in again.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.ioLock.then(fn, fn);
+    this.ioLock = p.catch(() => undefined);
+    return p;
+  }
+
   /** Folds in events other writers appended since our durable head, telling listeners. */
-  async catchUp(): Promise<number> {
+  catchUp(): Promise<number> {
+    return this.exclusive(() => this.catchUpAlone());
+  }
+
+  private async catchUpAlone(): Promise<number> {
     const recorded: RecordedEvent[] = [];
     for await (const batch of readForward(this.log, this.stream, this.durable.state.revision + 1)) {
       for (const r of batch) {
@@ -232,10 +271,26 @@ export class StageWriter {
       }
     }
     if (recorded.length > 0) {
-      if (this.queue.length === 0 && !this.writing) this.projected = cloneState(this.durable.state);
+      if (!this.committing) this.reproject();
       for (const l of this.listeners) l(recorded, this.durable.state);
     }
     return recorded.length;
+  }
+
+  /**
+   * After other writers' events were folded in, the local view is the durable state plus what is
+   * still queued; queued events that no longer fit (the stage moved on) are failed.
+   */
+  private reproject(): void {
+    const view = cloneState(this.durable.state);
+    let rev = view.revision;
+    try {
+      for (const e of this.queue) apply(view, e, ++rev);
+      this.projected = view;
+    } catch (err) {
+      const queued = this.queue.splice(0);
+      this.failPending(queued, err);
+    }
   }
 
   /** The failed batch and everything queued behind it was checked against a state that never became durable. */
