@@ -38,6 +38,52 @@ const revisionOf = (key: string) => parseInt(key.slice(key.lastIndexOf(SEP) + 1)
 const pack = (v: unknown): Bytes => new Packr({ useRecords: true, sequential: true }).pack(v);
 const unpacker = new Unpackr({ useRecords: true, sequential: true });
 
+/** A page of nothing but plain successful items, stored as delta-encoded columns. */
+interface ItemColumns {
+  c: 1;
+  at: number[];
+  index: number[];
+}
+
+const isPlainOk = (e: CkptEvent) =>
+  e.type === "item" && e.outcome === "ok" && e.item === undefined && e.batch === undefined && e.cost === undefined && e.error === undefined;
+
+/**
+ * The hot path's pages (thousands of bare `done(i)`) become two columns of small deltas: about
+ * 2 bytes an event instead of 20, and several times faster to pack and unpack. Any other page is
+ * an array of event objects.
+ */
+function encodePage(events: readonly CkptEvent[]): Bytes {
+  if (events.length < 8 || !events.every(isPlainOk)) return pack(events);
+  const at: number[] = new Array(events.length);
+  const index: number[] = new Array(events.length);
+  let lastAt = 0;
+  let lastIndex = 0;
+  for (let k = 0; k < events.length; k++) {
+    const e = events[k] as Extract<CkptEvent, { type: "item" }>;
+    at[k] = e.at - lastAt;
+    index[k] = e.index - lastIndex;
+    lastAt = e.at;
+    lastIndex = e.index;
+  }
+  return pack({ c: 1, at, index } satisfies ItemColumns);
+}
+
+function decodePage(value: unknown): CkptEvent[] {
+  if (Array.isArray(value)) return value as CkptEvent[];
+  const cols = value as ItemColumns;
+  if (cols?.c !== 1 || !Array.isArray(cols.at) || !Array.isArray(cols.index)) throw new Error("unknown page format");
+  const out: CkptEvent[] = new Array(cols.at.length);
+  let at = 0;
+  let index = 0;
+  for (let k = 0; k < cols.at.length; k++) {
+    at += cols.at[k]!;
+    index += cols.index[k]!;
+    out[k] = { type: "item", v: 1, at, index, outcome: "ok" };
+  }
+  return out;
+}
+
 /**
  * Opens (creating if needed) the LevelDB folder at `path`.
  * @example const log = await levelLog("./.ckpt", { durability: "sync" })
@@ -62,9 +108,10 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
   };
   const io = (what: string, err: unknown) =>
     err instanceof CkptError ? err : new CkptError(ErrorCode.IO, `${what} in the store at ${path} failed: ${(err as Error)?.message ?? err}`, { cause: err });
-  const decode = <T>(bytes: Bytes, what: string): T => {
+  const decode = <T>(bytes: Bytes, what: string, page = false): T => {
     try {
-      return unpacker.unpack(bytes) as T;
+      const value = unpacker.unpack(bytes);
+      return (page ? decodePage(value) : value) as T;
     } catch (err) {
       throw new CkptError(ErrorCode.CORRUPT, `Cannot decode ${what} in the store at ${path}: ${(err as Error).message}. Run \`ckpt verify\`.`, { cause: err });
     }
@@ -85,7 +132,7 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
     return undefined;
   }
 
-async function* readBatches(stream: string, o: { from?: number } = {}): AsyncGenerator<RecordedEvent[]> {
+  async function* readBatches(stream: string, o: { from?: number } = {}): AsyncGenerator<RecordedEvent[]> {
     check();
     const h = await getHead(stream);
     if (!h) return;
@@ -97,13 +144,16 @@ async function* readBatches(stream: string, o: { from?: number } = {}): AsyncGen
       for (;;) {
         const entries = await it.nextv(64);
         if (entries.length === 0) return;
-        const out: RecordedEvent[] = [];
+        // One page per yield: a whole nextv() of big pages at once would keep far more alive than needed.
         for (const [key, value] of entries) {
           const first = revisionOf(key);
-          const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`);
-          for (let i = Math.max(0, from - first); i < events.length; i++) out.push({ revision: first + i, event: events[i]! });
+          const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`, true);
+          const skip = Math.max(0, from - first);
+          if (skip >= events.length) continue;
+          const out: RecordedEvent[] = new Array(events.length - skip);
+          for (let i = skip; i < events.length; i++) out[i - skip] = { revision: first + i, event: events[i]! };
+          yield out;
         }
-        yield out;
       }
     } finally {
       await it.close();
@@ -126,7 +176,7 @@ async function* readBatches(stream: string, o: { from?: number } = {}): AsyncGen
       // Claim the revisions before awaiting, so a concurrent append sees the new head and conflicts.
       headCache.set(stream, next);
       const batch = db.batch();
-      batch.put(pageKey(stream, start), pack(events), { sublevel: pages });
+      batch.put(pageKey(stream, start), encodePage(events), { sublevel: pages });
       batch.put(stream, pack(next), { sublevel: heads });
       if (o.snapshot) batch.put(stream, pack(o.snapshot), { sublevel: snaps });
       try {
@@ -151,7 +201,7 @@ async function* readBatches(stream: string, o: { from?: number } = {}): AsyncGen
         if (!startKey) return;
         for await (const [key, value] of pages.iterator({ gte: stream + SEP, lte: startKey, reverse: true })) {
           const first = revisionOf(key);
-          const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`);
+          const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`, true);
           for (let i = Math.min(at - first, events.length - 1); i >= 0 && n < limit; i--, n++) {
             if (first + i < h.first) return;
             yield { revision: first + i, event: events[i]! };

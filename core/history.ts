@@ -64,7 +64,13 @@ function reasonOf(e: CkptEvent): string | null {
 }
 
 /** Applies one event IN PLACE, given the state just before and just after it. */
-export function applyHistory(h: History, e: CkptEvent, revision: number, before: Readonly<StageState>, after: Readonly<StageState>): History {
+export function applyHistory(
+  h: History,
+  e: CkptEvent,
+  revision: number,
+  before: Readonly<Pick<StageState, "status" | "counters" | "cost">>,
+  after: Readonly<StageState>,
+): History {
   const current = h.runs[h.runs.length - 1];
   const open = current !== undefined && current.endedAt === null ? current : undefined;
   if (open) {

@@ -20,10 +20,25 @@ export function cloneProjection(p: Projection): Projection {
   return { state: cloneState(p.state), history: cloneHistory(p.history) };
 }
 
+/** What the history projection reads of the state before an event; one scratch copy, reused. */
+const before = {
+  status: "initialized" as StageState["status"],
+  counters: { processed: 0, successful: 0, failed: 0, skipped: 0, duplicates: 0, reopened: 0 },
+  cost: 0,
+};
+
 /** Folds one event into `p` IN PLACE (a private working copy). */
 export function applyToProjection(p: Projection, event: CkptEvent, revision: number): void {
   const s = p.state;
-  const before = { status: s.status, counters: { ...s.counters }, cost: s.cost } as StageState;
+  // Copied field by field: replays fold millions of events and must not allocate per event.
+  before.status = s.status;
+  const c = s.counters;
+  const b = before.counters;
+  b.processed = c.processed;
+  b.successful = c.successful;
+  b.failed = c.failed;
+  b.skipped = c.skipped;
+  before.cost = s.cost;
   apply(s, event, revision);
   applyHistory(p.history, event, revision, before, s);
 }

@@ -12,6 +12,9 @@ import { type ResumeInfo, Run } from "./run.ts";
 import { cloneState, type StageState } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
 import { readForward } from "./log.ts";
+import { type ReplayEntry, replayIterator } from "./replay.ts";
+
+export type { ReplayEntry } from "./replay.ts";
 
 /** Where a stage's input comes from: a file path, bytes, or a SHA-256 computed elsewhere. */
 export type InputSource = string | Uint8Array | { file: string } | { bytes: Uint8Array } | { sha256: string };
@@ -36,12 +39,6 @@ export interface BeginOptions {
   join?: boolean;
 }
 
-export interface ReplayEntry {
-  revision: number;
-  event: CkptEvent;
-  /** State right after this event: a live view, valid until the next iteration (copy it to keep it). */
-  state: Readonly<StageState>;
-}
 
 export interface ReplayOptions {
   /** First revision to yield (inclusive). */
@@ -202,30 +199,24 @@ export class Stage {
    * The history event by event with the state after each: from the base snapshot when the stage
    * was compacted, or from the latest snapshot when `from` is past it.
    */
-  async *replay(options: ReplayOptions = {}): AsyncGenerator<ReplayEntry> {
+  replay(options: ReplayOptions = {}): AsyncIterableIterator<ReplayEntry> {
     this.ctx.checkOpen();
-    await (await this.ctx.writer(this.name)).flush();
-    const log = this.ctx.log;
-    const info = await log.info(this.name);
-    if (!info) return;
-    let p: Projection | undefined;
     const from = options.from ?? 0;
-    const latest = from > info.first ? await log.loadSnapshot(this.name) : undefined;
-    if (latest && latest.revision < from) p = fromSnapshot(this.name, latest);
-    if (!p && info.first > 0) {
-      p = fromSnapshot(this.name, await log.loadSnapshot(this.name, "base"));
-      if (!p) throw new CkptError(ErrorCode.CORRUPT, `Stage "${this.name}" was compacted but its base snapshot is missing; run \`ckpt verify ${this.name}\`.`);
-    }
-    p = p ? structuredClone(p) : initialProjection(this.name);
-    for await (const batch of readForward(log, this.name, p.state.revision + 1)) {
-      for (const { revision, event } of batch) {
-        if (options.to !== undefined && revision > options.to) return;
-        if (options.until !== undefined && event.at > options.until) return;
-        applyToProjection(p, event, revision);
-        if (revision < from || (options.since !== undefined && event.at < options.since)) continue;
-        yield { revision, event, state: p.state };
+    return replayIterator(async () => {
+      await (await this.ctx.writer(this.name)).flush();
+      const log = this.ctx.log;
+      const info = await log.info(this.name);
+      if (!info) return undefined;
+      let p: Projection | undefined;
+      const latest = from > info.first ? await log.loadSnapshot(this.name) : undefined;
+      if (latest && latest.revision < from) p = fromSnapshot(this.name, latest);
+      if (!p && info.first > 0) {
+        p = fromSnapshot(this.name, await log.loadSnapshot(this.name, "base"));
+        if (!p) throw new CkptError(ErrorCode.CORRUPT, `Stage "${this.name}" was compacted but its base snapshot is missing; run \`ckpt verify ${this.name}\`.`);
       }
-    }
+      p = p ? structuredClone(p) : initialProjection(this.name);
+      return { p, pages: readForward(log, this.name, p.state.revision + 1) };
+    }, { from, ...pickBounds(options) });
   }
 
   /**
@@ -345,4 +336,12 @@ function resumeMessage(stage: string, from: string, crashed: boolean, restarted:
   if (from === "initialized") return `Stage "${stage}": starting fresh.`;
   const why = crashed ? "after a crash" : `from ${from}`;
   return `Stage "${stage}": resuming ${why}; ${n(done)} items done will be skipped` + (reopened ? `, ${n(reopened)} reopened to redo.` : ".");
+}
+
+function pickBounds(o: ReplayOptions): { to?: number; since?: number; until?: number } {
+  const b: { to?: number; since?: number; until?: number } = {};
+  if (o.to !== undefined) b.to = o.to;
+  if (o.since !== undefined) b.since = o.since;
+  if (o.until !== undefined) b.until = o.until;
+  return b;
 }
