@@ -3,6 +3,7 @@
  * pass) and wires in the runtime. Everything else is re-exported from core.
  */
 import { levelLog, type Durability } from "./adapters/level.ts";
+import { connectHttpLog, httpLog } from "./adapters/http.ts";
 import { memoryLog } from "./adapters/memory.ts";
 import type { EventLog } from "./core/log.ts";
 import { Store, type StoreOptions } from "./core/store.ts";
@@ -17,6 +18,17 @@ export interface OpenOptions extends StoreOptions {
   memory?: boolean;
   /** Any EventLog (EventStoreDB, HTTP, your own). */
   log?: EventLog;
+  /**
+   * An EventStoreDB / KurrentDB connection string (`esdb://host:2113?tls=false`), or `$CKPT_EVENTSTORE`:
+   * stages shared across machines.
+   */
+  eventstore?: string;
+  /** Stream name prefix on EventStoreDB (default "ckpt-"). */
+  eventstorePrefix?: string;
+  /** A ckpt-server URL (or `$CKPT_URL`): worker processes share one store through the sidecar. */
+  url?: string;
+  /** Bearer token for the sidecar (or `$CKPT_TOKEN`). */
+  token?: string;
 }
 
 /**
@@ -28,12 +40,31 @@ export interface OpenOptions extends StoreOptions {
  * await run.complete(); await store.close()
  */
 export async function open(options: OpenOptions = {}): Promise<Store> {
-  const log = options.log ??
-    (options.memory ? memoryLog() : await levelLog(options.path ?? runtimePlatform.env("CKPT_STORE") ?? "./.ckpt", options.durability === undefined ? {} : { durability: options.durability }));
-  return new Store(log, { platform: runtimePlatform, ...options });
+  return new Store(await chooseLog(options), { platform: runtimePlatform, ...options });
 }
 
-export { levelLog, memoryLog, Store };
+async function chooseLog(o: OpenOptions): Promise<EventLog> {
+  if (o.log) return o.log;
+  if (o.memory) return memoryLog();
+  const env = runtimePlatform.env;
+  // An explicit path wins over a sidecar or EventStoreDB named in the environment.
+  const url = o.url ?? (o.path === undefined && o.eventstore === undefined ? env("CKPT_URL") : undefined);
+  if (url) {
+    const token = o.token ?? env("CKPT_TOKEN");
+    return connectHttpLog({ url, ...(token ? { token } : {}) });
+  }
+  const eventstore = o.eventstore ?? (o.path === undefined ? env("CKPT_EVENTSTORE") : undefined);
+  if (eventstore) {
+    // Loaded on demand: the gRPC client costs startup time that embedded users should not pay.
+    const { eventStoreLog } = await import("./adapters/eventstoredb.ts");
+    return eventStoreLog({ connectionString: eventstore, ...(o.eventstorePrefix ? { prefix: o.eventstorePrefix } : {}) });
+  }
+  const path = o.path ?? runtimePlatform.env("CKPT_STORE") ?? "./.ckpt";
+  return levelLog(path, o.durability === undefined ? {} : { durability: o.durability });
+}
+
+export { connectHttpLog, httpLog, levelLog, memoryLog, Store };
+export type { HttpLogOptions } from "./adapters/http.ts";
 export type { Durability, EventLog, StoreOptions };
 export { CkptError, ErrorCode, isCkptError } from "./core/errors.ts";
 export type { Issue } from "./core/errors.ts";

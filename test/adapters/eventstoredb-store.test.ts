@@ -1,0 +1,106 @@
+/**
+ * The library over EventStoreDB (through the real client and the protocol double): several processes
+ * share a stage with every update landing once, lifecycle races are CKPT_CONFLICT, and run leases
+ * refuse a second owner until they expire.
+ */
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { eventStoreLog } from "../../adapters/eventstoredb.ts";
+import { Store } from "../../core/store.ts";
+import { runtimePlatform } from "../../runtime/platform.ts";
+import { startDouble } from "../esdb-double/index.ts";
+
+const worker = new URL("./esdb-worker.ts", import.meta.url).pathname;
+const isDeno = "Deno" in globalThis;
+const command = isDeno ? [process.execPath, "run", "-A", worker] : [process.execPath, "--import", "tsx", worker];
+
+async function code(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
+const newStore = (connectionString: string, prefix: string) => new Store(eventStoreLog({ connectionString, prefix }), { platform: runtimePlatform });
+
+test("three worker processes on one stage: every item lands exactly once", async () => {
+  const esdb = await startDouble();
+  const prefix = `ckpt-w${crypto.randomUUID().slice(0, 6)}-`;
+  const total = 240;
+  const outputs = await Promise.all(
+    [0, 1, 2].map(
+      (k) =>
+        new Promise<string>((resolve, reject) => {
+          const p = spawn(command[0]!, [...command.slice(1), esdb.connectionString, prefix, "shared", String(k), "3", String(total)]);
+          let out = "";
+          p.stdout.on("data", (d) => (out += d));
+          p.stderr.on("data", (d) => (out += d));
+          p.on("close", (c) => (c === 0 ? resolve(out) : reject(new Error(`worker ${k} exited ${c}: ${out}`))));
+        }),
+    ),
+  );
+  assert.ok(outputs.every((o, k) => o.includes(`worker ${k} done`)));
+  const store = newStore(esdb.connectionString, prefix);
+  const s = await store.stage("shared").state();
+  assert.is(s.counters.processed, total);
+  assert.is(s.counters.duplicates, 0);
+  assert.is(s.cost, total);
+  assert.is(s.resume.watermark, total);
+  assert.is(s.runs, 1, "the workers joined one run");
+  await store.log.close();
+  await esdb.close();
+});
+
+test("a lifecycle change that lost a race is CKPT_CONFLICT, and nothing is duplicated", async () => {
+  const esdb = await startDouble();
+  const prefix = `ckpt-c${crypto.randomUUID().slice(0, 6)}-`;
+  const a = newStore(esdb.connectionString, prefix);
+  const b = newStore(esdb.connectionString, prefix);
+  const runA = await a.stage("s").begin({ leaseMs: 60_000 });
+  const runB = await b.stage("s").begin({ join: true });
+  await runA.done(0);
+  await runB.done(1); // items rebase over each other
+  await runA.pause("a stops it");
+  assert.is(await code(runB.complete()), "CKPT_CONFLICT");
+  const s = await a.stage("s").state();
+  assert.is(s.status, "paused");
+  assert.is(s.counters.processed, 2);
+  await a.log.close();
+  await b.log.close();
+  await esdb.close();
+});
+
+test("a live lease refuses a second owner with CKPT_LOCKED; once it expires the stage is taken over", async () => {
+  const esdb = await startDouble();
+  const prefix = `ckpt-l${crypto.randomUUID().slice(0, 6)}-`;
+  const a = newStore(esdb.connectionString, prefix);
+  const b = newStore(esdb.connectionString, prefix);
+  const runA = await a.stage("leased").begin({ leaseMs: 1500 });
+  await runA.done(0);
+  try {
+    await b.stage("leased").begin();
+    assert.unreachable("the lease is live");
+  } catch (e) {
+    assert.is((e as { code: string }).code, "CKPT_LOCKED");
+    assert.match((e as Error).message, String(process.pid));
+  }
+  // While A is alive its heartbeats keep the lease: still refused after longer than the lease.
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.is(await code(b.stage("leased").begin()), "CKPT_LOCKED");
+  // A dies without a word: its heartbeats stop.
+  runA.halt();
+  await a.log.close();
+  await new Promise((r) => setTimeout(r, 1800));
+  const runB = await b.stage("leased").begin();
+  assert.is(runB.resumed.crashed, true);
+  assert.is(runB.resumed.skipped, 1);
+  await runB.complete();
+  await b.log.close();
+  await esdb.close();
+});
+
+test.run();
