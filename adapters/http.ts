@@ -1,0 +1,296 @@
+/**
+ * The EventLog over a ckpt-server sidecar, so many worker processes share one store: each worker's
+ * own Store checks and group-commits as usual, one HTTP request carries a whole batch, and an
+ * append resolves only once the sidecar's log acknowledged it (durable when that log is).
+ * It says `multiProcess`, so core expects conflicts, rebases item batches and uses run leases.
+ */
+import { CkptError, ErrorCode } from "../core/errors.ts";
+import type { CkptEvent } from "../core/events.ts";
+import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo, Supports } from "../core/log.ts";
+
+export interface HttpLogOptions {
+  /** The sidecar's base URL, e.g. `http://127.0.0.1:7410`. */
+  url: string;
+  /** A bearer token with the write role (read is enough for read-only use). */
+  token?: string;
+  /** A fetch to use instead of the global one (tests, proxies, custom agents). */
+  fetch?: typeof fetch;
+  /** What the sidecar's log supports. `connectHttpLog` asks the sidecar; otherwise conservative defaults. */
+  supports?: Partial<Supports>;
+  /** How long to keep retrying while the sidecar refuses connections, is restarting (503) or busy (429). Default 10 s. */
+  retryForMs?: number;
+  /** Time limit for one request (reads that stream are not limited). Default 60 s. */
+  timeoutMs?: number;
+  /** Largest request body the sidecar takes (bytes); bigger batches are refused here with a clear message. */
+  maxBodyBytes?: number;
+}
+
+const CONSERVATIVE: Supports = { durable: false, multiProcess: true, atomicSnapshot: false, reclaimsSpace: false };
+const CODES = new Set<string>(Object.values(ErrorCode));
+
+interface Client {
+  readonly location: string;
+  closed: boolean;
+  request(method: string, path: string, init?: { body?: unknown; headers?: Record<string, string>; streaming?: boolean }): Promise<Response>;
+  json<T>(res: Response): Promise<T>;
+  none(res: Response): Promise<void>;
+  /** `undefined` for a 404 about a missing stream or snapshot; the parsed body otherwise. */
+  maybe<T>(res: Response): Promise<T | undefined>;
+}
+
+function client(options: HttpLogOptions): Client {
+  const base = parseBase(options.url);
+  const location = base.origin + base.pathname.replace(/\/$/, "");
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const retryForMs = options.retryForMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+
+  const c: Client = {
+    location,
+    closed: false,
+
+    async request(method, p, init = {}) {
+      if (c.closed) throw new CkptError(ErrorCode.CLOSED, `The connection to the sidecar at ${location} is closed.`);
+      const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...init.headers };
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      let body: string | undefined;
+      if (init.body !== undefined) {
+        body = JSON.stringify(init.body);
+        headers["content-type"] = "application/json";
+        const max = options.maxBodyBytes;
+        if (max !== undefined && body.length > max && new TextEncoder().encode(body).length > max) {
+          throw new CkptError(ErrorCode.INVALID, `A request of ${body.length.toLocaleString("en-US")} bytes is over the sidecar's limit of ${max.toLocaleString("en-US")}; lower the store's maxBatch or raise --log-body-limit.`);
+        }
+      }
+      const deadline = Date.now() + retryForMs;
+      for (let attempt = 0; ; attempt++) {
+        let res: Response;
+        try {
+          res = await doFetch(location + p, {
+            method,
+            headers,
+            ...(body === undefined ? {} : { body }),
+            ...(init.streaming ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+          });
+        } catch (err) {
+          // Refused means the request never reached the sidecar, so even an append is safe to send again.
+          if (refused(err) && Date.now() < deadline) {
+            await sleep(backoff(attempt));
+            continue;
+          }
+          throw new CkptError(ErrorCode.UNAVAILABLE, `Cannot reach the ckpt sidecar at ${location}: ${describe(err)}. Is \`npx ckpt-server\` running there?`, { cause: err });
+        }
+        // 429 and 503 are answered before anything is written, so retrying cannot write twice.
+        if ((res.status === 429 || res.status === 503) && Date.now() < deadline) {
+          await res.body?.cancel().catch(() => undefined);
+          const after = Number(res.headers.get("retry-after"));
+          await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 2000) : backoff(attempt));
+          continue;
+        }
+        return res;
+      }
+    },
+
+    async json<T>(res: Response) {
+      if (!res.ok) throw await errorOf(res, location);
+      return (await res.json()) as T;
+    },
+
+    async none(res) {
+      if (!res.ok) throw await errorOf(res, location);
+      await res.body?.cancel().catch(() => undefined);
+    },
+
+    async maybe<T>(res: Response) {
+      if (res.status === 404) {
+        const e = await errorOf(res, location);
+        if (e.code === ErrorCode.NOT_FOUND && e.details?.stream !== undefined) return undefined;
+        throw e;
+      }
+      return c.json<T>(res);
+    },
+  };
+  return c;
+}
+
+/**
+ * An EventLog over the sidecar with the given (or conservative) `supports`; `connectHttpLog` asks the sidecar instead.
+ * @example const store = new Store(httpLog({ url: "http://127.0.0.1:7410", token: process.env.CKPT_TOKEN }))
+ */
+export function httpLog(options: HttpLogOptions): EventLog {
+  const c = client(options);
+  const { location } = c;
+  const supports: Supports = { ...CONSERVATIVE, ...options.supports, multiProcess: true };
+  const path = (stream: string, rest = "") => `/v1/log/streams/${encodeURIComponent(stream)}${rest}`;
+
+  async function* events(stream: string, o: ReadOptions): AsyncGenerator<RecordedEvent[]> {
+    const q = new URLSearchParams();
+    if (o.from !== undefined) q.set("from", String(Math.max(0, o.from)));
+    if (o.direction !== undefined) q.set("direction", o.direction);
+    if (o.limit !== undefined) q.set("limit", String(Math.max(0, o.limit)));
+    const qs = q.size > 0 ? `?${q}` : "";
+    const res = await c.request("GET", path(stream, `/events${qs}`), { streaming: true });
+    if (!res.ok) throw await errorOf(res, location);
+    yield* ndjsonBatches(res, location);
+  }
+
+  return {
+    supports,
+    location,
+
+    async append(stream: string, evs: readonly CkptEvent[], o: AppendOptions) {
+      const headers: Record<string, string> = {};
+      if (typeof o.expectedRevision === "number") headers["if-match"] = `"${o.expectedRevision}"`;
+      else if (o.expectedRevision === "no_stream") headers["if-none-match"] = "*";
+      const body = o.snapshot ? { events: evs, snapshot: o.snapshot } : { events: evs };
+      return c.json<{ head: number }>(await c.request("POST", path(stream, "/events"), { body, headers }));
+    },
+
+    async *read(stream: string, o: ReadOptions = {}) {
+      for await (const batch of events(stream, o)) yield* batch;
+    },
+
+    readBatches(stream: string, o: { from?: number } = {}) {
+      return events(stream, o.from === undefined ? {} : { from: o.from });
+    },
+
+    async streams(o: { prefix?: string } = {}) {
+      const qs = o.prefix ? `?${new URLSearchParams({ prefix: o.prefix })}` : "";
+      return (await c.json<{ streams: StreamInfo[] }>(await c.request("GET", `/v1/log/streams${qs}`))).streams;
+    },
+
+    async info(stream: string) {
+      return c.maybe<StreamInfo>(await c.request("GET", path(stream)));
+    },
+
+    async saveSnapshot(stream: string, snapshot: Snapshot) {
+      await c.none(await c.request("PUT", path(stream, "/snapshot"), { body: snapshot }));
+    },
+
+    async loadSnapshot(stream: string, which: "latest" | "base" = "latest") {
+      return c.maybe<Snapshot>(await c.request("GET", path(stream, `/snapshot?which=${which}`)));
+    },
+
+    async truncateBefore(stream: string, revision: number, base: Snapshot) {
+      await c.none(await c.request("POST", path(stream, "/truncate"), { body: { revision, base } }));
+    },
+
+    async delete(stream: string) {
+      await c.none(await c.request("DELETE", path(stream)));
+    },
+
+    async close() {
+      c.closed = true;
+    },
+  };
+}
+
+/**
+ * Asks the sidecar what its log supports (and checks the URL and token) before returning the log.
+ * @example const store = new Store(await connectHttpLog({ url, token }), { platform })
+ */
+export async function connectHttpLog(options: HttpLogOptions): Promise<EventLog> {
+  const c = client(options);
+  const info = await c.json<{ supports: Supports; limits?: { logBodyLimit?: number } }>(await c.request("GET", "/v1/log"));
+  return httpLog({
+    ...options,
+    supports: { ...info.supports, ...options.supports },
+    ...(options.maxBodyBytes === undefined && info.limits?.logBodyLimit ? { maxBodyBytes: info.limits.logBodyLimit } : {}),
+  });
+}
+
+/** NDJSON lines, a network chunk at a time; a `{"error":…}` line (a failure mid-stream) becomes a throw. */
+async function* ndjsonBatches(res: Response, location: string): AsyncGenerator<RecordedEvent[]> {
+  if (!res.body) return;
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  let finished = false;
+  /** The events on these lines; an error line ends them (what came before it is still delivered). */
+  const parse = (lines: string[]): { batch: RecordedEvent[]; error?: CkptError } => {
+    const batch: RecordedEvent[] = [];
+    for (const line of lines) {
+      if (line === "") continue;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch {
+        return { batch, error: new CkptError(ErrorCode.IO, `The sidecar at ${location} sent a line that is not JSON: ${line.slice(0, 80)}`) };
+      }
+      const e = (v as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }).error;
+      if (e) return { batch, error: toCkptError(e, 500, location) };
+      batch.push(v as RecordedEvent);
+    }
+    return { batch };
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      const last = done ? buf : undefined;
+      if (!done) buf += value;
+      const cut = done ? buf.length : buf.lastIndexOf("\n");
+      if (cut < 0) continue;
+      const { batch, error } = parse((last ?? buf.slice(0, cut)).split("\n"));
+      buf = done ? "" : buf.slice(cut + 1);
+      if (batch.length > 0) yield batch;
+      if (error) throw error;
+      if (done) break;
+    }
+    finished = true;
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
+  }
+}
+
+async function errorOf(res: Response, location: string): Promise<CkptError> {
+  let body: { error?: { code?: string; message?: string; issues?: unknown; details?: Record<string, unknown> } } | undefined;
+  try {
+    body = await res.json();
+  } catch {
+    body = undefined;
+  }
+  if (!body?.error) {
+    return new CkptError(res.status >= 500 ? ErrorCode.IO : ErrorCode.UNAVAILABLE, `The sidecar at ${location} answered ${res.status} ${res.statusText} without a ckpt error; is the URL right?`, {
+      details: { status: res.status },
+    });
+  }
+  return toCkptError(body.error, res.status, location);
+}
+
+/** The sidecar's code when core knows it; its own codes (CKPT_UNAUTHORIZED, CKPT_FORBIDDEN, …) are passed through as they are. */
+function toCkptError(e: { code?: string; message?: string; issues?: unknown; details?: Record<string, unknown> }, status: number, location: string): CkptError {
+  const code = typeof e.code === "string" && e.code.startsWith("CKPT_") ? e.code : status >= 500 ? ErrorCode.IO : ErrorCode.INVALID;
+  const message = `${e.message ?? "The sidecar refused the request."}${CODES.has(code) ? "" : ` (sidecar at ${location})`}`;
+  return new CkptError(code as ErrorCode, message, {
+    ...(Array.isArray(e.issues) ? { issues: e.issues as CkptError["issues"] & object } : {}),
+    details: { ...e.details, status },
+  });
+}
+
+function parseBase(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new CkptError(ErrorCode.INVALID, `The sidecar URL ${JSON.stringify(url)} is not a URL; use e.g. http://127.0.0.1:7410.`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new CkptError(ErrorCode.INVALID, `The sidecar URL must be http:// or https://, got ${u.protocol}`);
+  u.username = "";
+  u.password = "";
+  u.search = "";
+  u.hash = "";
+  return u;
+}
+
+function refused(err: unknown): boolean {
+  const e = err as { cause?: { code?: string; message?: string }; code?: string; message?: string };
+  const text = `${e?.code ?? ""} ${e?.message ?? ""} ${e?.cause?.code ?? ""} ${e?.cause?.message ?? ""}`;
+  return /ECONNREFUSED|connection refused/i.test(text);
+}
+
+function describe(err: unknown): string {
+  const e = err as { cause?: { code?: string; message?: string }; message?: string };
+  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const backoff = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);

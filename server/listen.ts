@@ -1,0 +1,14 @@
+/** What node.ts and deno.ts each provide: serve a fetch handler, and stop gracefully. */
+
+export interface Listener {
+  /** e.g. http://127.0.0.1:7410 */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes what is left. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export type Listen = (fetch: (req: Request) => Response | Promise<Response>, options: { host: string; port: number }) => Promise<Listener>;
+
+/** Brackets IPv6 hosts for URLs. */
+export const urlHost = (host: string) => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);

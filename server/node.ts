@@ -1,0 +1,63 @@
+/** ckpt-server on Node: listens through @hono/node-server; main.ts does the rest. Run it with `npx ckpt-server`. */
+import { realpathSync } from "node:fs";
+import type { Server } from "node:http";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { serve } from "@hono/node-server";
+import { type Listen, urlHost } from "./listen.ts";
+import { main, type MainIo, type Signal } from "./main.ts";
+
+export const listen: Listen = (fetch, { host, port }) =>
+  new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname: host, port }, (info) => {
+      server.off("error", reject);
+      resolve({
+        url: `http://${urlHost(host)}:${info.port}`,
+        port: info.port,
+        close: (graceMs = 10_000) =>
+          new Promise<void>((done) => {
+            // close() stops accepting and waits for open connections; idle keep-alive ones go now, the rest after the grace.
+            const force = setTimeout(() => server.closeAllConnections(), graceMs);
+            server.close(() => {
+              clearTimeout(force);
+              done();
+            });
+            server.closeIdleConnections();
+          }),
+      });
+    }) as Server;
+    server.once("error", reject);
+  });
+
+export const nodeIo: MainIo = {
+  listen,
+  env: process.env,
+  stdout: (line) => void process.stdout.write(line + "\n"),
+  stderr: (line) => void process.stderr.write(line + "\n"),
+  onSignal(handler) {
+    const subs = (["SIGINT", "SIGTERM"] as Signal[]).map((s) => {
+      const h = () => handler(s);
+      process.on(s, h);
+      return () => void process.off(s, h);
+    });
+    return () => subs.forEach((off) => off());
+  },
+};
+
+/** Runs the sidecar and exits with its code (sockets or timers left behind must not keep the process alive). */
+export async function run(argv: readonly string[]): Promise<never> {
+  const code = await main(argv, nodeIo);
+  process.stdout.write("", () => process.exit(code));
+  return new Promise<never>(() => undefined);
+}
+
+/** Started directly (`tsx server/node.ts`) rather than imported by bin.mjs or a test. */
+function isEntry(): boolean {
+  try {
+    return process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) await run(process.argv.slice(2));

@@ -1,0 +1,88 @@
+/**
+ * A route is data: method, path, role, zod schemas for params / query / body, and a handler.
+ * `mount` turns it into a Hono handler that authenticates, authorizes and validates, in that
+ * order, before the handler sees anything; openapi.ts documents the same objects.
+ */
+import type { Context, Hono } from "hono";
+import { z } from "zod";
+import { ErrorCode, type Issue } from "../core/errors.ts";
+import { authenticate, authorize, type Role, type TokenTable } from "./auth.ts";
+import { readJson } from "./body.ts";
+import { HttpError } from "./errors.ts";
+
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+/** The route pattern a request matched, kept for metrics labels. */
+export type AppEnv = { Variables: { route: string } };
+
+export interface Input<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  role: Role;
+}
+
+export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
+  method: Method;
+  path: string;
+  /** null: public (health, OpenAPI). */
+  role: Role | null;
+  summary: string;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  /** The body may be left out entirely. */
+  bodyOptional?: boolean;
+  /** "log": the raw log endpoints, whose batches and snapshots may be larger. Default "api". */
+  bodyLimit?: "api" | "log";
+  /** Request headers the route reads, for the docs. */
+  headers?: { name: string; description: string }[];
+  produces?: "application/json" | "application/x-ndjson" | "text/event-stream" | "text/plain";
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handle(c: Context<AppEnv>, input: Input<P, Q, B>): Response | Promise<Response>;
+}
+
+/** Keeps the handler's input typed from the schemas. */
+export function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+export interface MountOptions {
+  tokens: TokenTable;
+  bodyLimit: number;
+  logBodyLimit: number;
+}
+
+export function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void {
+  app.on(spec.method, spec.path, async (c) => {
+    c.set("route", spec.path);
+    const role = spec.role === null ? "admin" : authenticate(o.tokens, c.req.header("authorization") ?? null, spec.role);
+    if (spec.role !== null) authorize(role, spec.role);
+    const params = spec.params ? check(spec.params, c.req.param(), "path") : {};
+    const query = spec.query ? check(spec.query, singleQuery(c.req.queries()), "query") : {};
+    let body: unknown;
+    if (spec.body) {
+      const raw = await readJson(c.req.raw, spec.bodyLimit === "log" ? o.logBodyLimit : o.bodyLimit, spec.bodyOptional);
+      body = raw === undefined ? undefined : check(spec.body, raw, "body");
+    }
+    return spec.handle(c, { params, query, body, role });
+  });
+}
+
+function singleQuery(q: Record<string, string[]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(q)) {
+    if (v.length !== 1) throw new HttpError(ErrorCode.INVALID, `Query parameter "${k}" is given ${v.length} times; give it once.`, { issues: [{ path: ["query", k], message: "repeated" }] });
+    out[k] = v[0]!;
+  }
+  return out;
+}
+
+/** Parses `value` with `schema` or throws a 400 listing every problem with its path. */
+export function check<T>(schema: z.ZodType<T>, value: unknown, where: "path" | "query" | "body"): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issues: Issue[] = r.error.issues.map((i) => ({ path: [where, ...i.path.map((p) => (typeof p === "symbol" ? String(p) : p))], message: i.message }));
+  const first = issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  throw new HttpError(ErrorCode.INVALID, `Invalid request ${where}: ${first}${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ""}. Nothing was written.`, { issues });
+}

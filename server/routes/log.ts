@@ -1,0 +1,185 @@
+/**
+ * The raw EventLog over HTTP (/v1/log): what adapters/http.ts needs so a worker's own Store can
+ * use the sidecar as its log. Every write goes through the guarded log, so a worker's batch is
+ * checked against the stage's true state before it is written.
+ */
+import type { Context } from "hono";
+import { CkptError, ErrorCode } from "../../core/errors.ts";
+import type { ExpectedRevision } from "../../core/log.ts";
+import type { ServerContext } from "../context.ts";
+import { HttpError } from "../errors.ts";
+import { ndjson } from "../ndjson.ts";
+import { route, type RouteSpec } from "../route.ts";
+import {
+  AppendBody,
+  ErrorResponse,
+  HeadResponse,
+  LogInfoResponse,
+  NoQuery,
+  PrefixQuery,
+  ReadQuery,
+  RecordedEventLine,
+  SnapshotBody,
+  SnapshotQuery,
+  StreamInfoResponse,
+  StreamParams,
+  StreamsResponse,
+  TruncateBody,
+} from "../schemas.ts";
+
+const err = (description: string) => ({ description, schema: ErrorResponse });
+
+export function logRoutes(ctx: ServerContext): RouteSpec[] {
+  const log = ctx.log;
+  return [
+    route({
+      method: "GET",
+      path: "/v1/log",
+      role: "read",
+      summary: "What the sidecar's log supports and the body limits, for HTTP adapters",
+      query: NoQuery,
+      responses: { 200: { description: "log information", schema: LogInfoResponse } },
+      handle: (c) =>
+        c.json({
+          supports: log.supports,
+          limits: { bodyLimit: ctx.limits.bodyLimit, logBodyLimit: ctx.limits.logBodyLimit },
+          server: `ckpt-server ${ctx.version}`,
+        }),
+    }),
+    route({
+      method: "GET",
+      path: "/v1/log/streams",
+      role: "read",
+      summary: "Streams (stages) that exist, with head revision and last update time",
+      query: PrefixQuery,
+      responses: { 200: { description: "streams sorted by name", schema: StreamsResponse } },
+      handle: async (c, { query }) => c.json({ streams: await log.streams(query.prefix === undefined ? {} : { prefix: query.prefix }) }),
+    }),
+    route({
+      method: "GET",
+      path: "/v1/log/streams/:stream",
+      role: "read",
+      summary: "One stream's head information",
+      params: StreamParams,
+      query: NoQuery,
+      responses: { 200: { description: "head information", schema: StreamInfoResponse }, 404: err("no such stream") },
+      handle: async (c, { params }) => {
+        const info = await log.info(params.stream);
+        if (!info) throw notFound(params.stream);
+        return c.json(info, 200, { etag: `"${info.head}"` });
+      },
+    }),
+    route({
+      method: "GET",
+      path: "/v1/log/streams/:stream/events",
+      role: "read",
+      summary: "A stream's events as NDJSON ({revision, event} per line); a missing stream has none",
+      params: StreamParams,
+      query: ReadQuery,
+      produces: "application/x-ndjson",
+      responses: { 200: { description: "one recorded event per line", schema: RecordedEventLine } },
+      handle: (_c, { params, query }) => ndjson(log.read(params.stream, query)),
+    }),
+    route({
+      method: "POST",
+      path: "/v1/log/streams/:stream/events",
+      role: "write",
+      summary: 'Appends events atomically. If-Match: "<revision>" expects that head; If-None-Match: * expects no stream; neither: any',
+      params: StreamParams,
+      query: NoQuery,
+      body: AppendBody,
+      bodyLimit: "log",
+      headers: [
+        { name: "If-Match", description: 'the head revision the writer expects, e.g. "41"' },
+        { name: "If-None-Match", description: "* when the writer expects the stream not to exist" },
+      ],
+      responses: {
+        200: { description: "the new head (durable when the server's log is)", schema: HeadResponse },
+        400: err("invalid events, or events not allowed in the stage's status"),
+        409: err("CKPT_CONFLICT: the head is not the expected one; CKPT_BAD_TRANSITION: an event is not allowed now"),
+      },
+      handle: async (c, { params, body }) => {
+        const expectedRevision = expectedFrom(c);
+        const r = await log.append(params.stream, body.events, { expectedRevision, ...(body.snapshot ? { snapshot: body.snapshot } : {}) });
+        return c.json({ head: r.head }, 200, { etag: `"${r.head}"` });
+      },
+    }),
+    route({
+      method: "GET",
+      path: "/v1/log/streams/:stream/snapshot",
+      role: "read",
+      summary: "The stream's latest (or base) snapshot",
+      params: StreamParams,
+      query: SnapshotQuery,
+      responses: { 200: { description: "the snapshot", schema: SnapshotBody }, 404: err("no snapshot") },
+      handle: async (c, { params, query }) => {
+        const s = await log.loadSnapshot(params.stream, query.which ?? "latest");
+        if (!s) throw new CkptError(ErrorCode.NOT_FOUND, `Stream "${params.stream}" has no ${query.which ?? "latest"} snapshot.`, { details: { stream: params.stream } });
+        return c.json(s);
+      },
+    }),
+    route({
+      method: "PUT",
+      path: "/v1/log/streams/:stream/snapshot",
+      role: "write",
+      summary: "Saves a snapshot (ignored when older than the stored one or ahead of the head)",
+      params: StreamParams,
+      query: NoQuery,
+      body: SnapshotBody,
+      bodyLimit: "log",
+      responses: { 204: { description: "saved or ignored" } },
+      handle: async (c, { params, body }) => {
+        await log.saveSnapshot(params.stream, body);
+        return c.body(null, 204);
+      },
+    }),
+    route({
+      method: "POST",
+      path: "/v1/log/streams/:stream/truncate",
+      role: "admin",
+      summary: "Removes events before a revision, keeping the state as the base snapshot",
+      params: StreamParams,
+      query: NoQuery,
+      body: TruncateBody,
+      bodyLimit: "log",
+      responses: { 204: { description: "truncated" } },
+      handle: async (c, { params, body }) => {
+        await log.truncateBefore(params.stream, body.revision, body.base);
+        return c.body(null, 204);
+      },
+    }),
+    route({
+      method: "DELETE",
+      path: "/v1/log/streams/:stream",
+      role: "admin",
+      summary: "Removes the stream, its snapshots and head",
+      params: StreamParams,
+      query: NoQuery,
+      responses: { 204: { description: "deleted (or did not exist)" }, 409: err("CKPT_LOCKED: the sidecar holds a live run on it") },
+      handle: async (c, { params }) => {
+        // Through the store, so its writer for this stage is dropped with the stream.
+        await ctx.runs.withStage(params.stream, () => ctx.store.stage(params.stream).delete());
+        return c.body(null, 204);
+      },
+    }),
+  ];
+}
+
+/** If-Match: "41" → 41; If-None-Match: * → "no_stream"; neither → "any". */
+function expectedFrom(c: Context): ExpectedRevision {
+  const match = c.req.header("if-match");
+  const noneMatch = c.req.header("if-none-match");
+  if (match !== undefined && noneMatch !== undefined) throw new HttpError(ErrorCode.INVALID, "Send If-Match or If-None-Match, not both.");
+  if (noneMatch !== undefined) {
+    if (noneMatch.trim() !== "*") throw new HttpError(ErrorCode.INVALID, 'If-None-Match on an append must be "*" (expect no stream).');
+    return "no_stream";
+  }
+  if (match === undefined) return "any";
+  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(match);
+  if (!m) throw new HttpError(ErrorCode.INVALID, `If-Match must be the expected head revision, like "41" (got ${JSON.stringify(match)}).`);
+  return Number(m[1]);
+}
+
+function notFound(stream: string): CkptError {
+  return new CkptError(ErrorCode.NOT_FOUND, `Stream "${stream}" does not exist.`, { details: { stream } });
+}

@@ -1,0 +1,61 @@
+/** Operations endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document. */
+import type { ServerContext } from "../context.ts";
+import { openApiDocument } from "../openapi.ts";
+import { route, type RouteSpec } from "../route.ts";
+import { NoQuery } from "../schemas.ts";
+
+export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): RouteSpec[] {
+  let doc: unknown;
+  return [
+    route({
+      method: "GET",
+      path: "/healthz",
+      role: null,
+      summary: "Liveness: the process answers",
+      responses: { 200: { description: "alive" } },
+      handle: (c) => c.json({ ok: true }),
+    }),
+    route({
+      method: "GET",
+      path: "/readyz",
+      role: null,
+      summary: "Readiness: the store is open and its log answers; 503 while shutting down",
+      responses: { 200: { description: "ready" }, 503: { description: "not ready" } },
+      handle: async (c) => {
+        if (ctx.status.draining || ctx.store.closed) return c.json({ ok: false, reason: "shutting down" }, 503);
+        try {
+          await ctx.log.streams({ prefix: "~" }); // no stage name starts with "~": a cheap round trip
+        } catch (err) {
+          return c.json({ ok: false, reason: `the log does not answer: ${(err as Error).message}` }, 503);
+        }
+        return c.json({ ok: true });
+      },
+    }),
+    route({
+      method: "GET",
+      path: "/metrics",
+      role: "read",
+      summary: "Prometheus metrics: requests by status, appends, append latency, stages by status",
+      query: NoQuery,
+      produces: "text/plain",
+      responses: { 200: { description: "Prometheus text format 0.0.4" } },
+      handle: async (c) => {
+        const stagesByStatus: Record<string, number> = {};
+        for (const info of await ctx.log.streams()) {
+          const p = await ctx.log.projection(info.stream);
+          if (p) stagesByStatus[p.state.status] = (stagesByStatus[p.state.status] ?? 0) + 1;
+        }
+        const text = ctx.metrics.render({ inFlight: ctx.status.inFlight, watchers: ctx.watchers.size, runsHeld: ctx.runs.size, stagesByStatus });
+        return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+      },
+    }),
+    route({
+      method: "GET",
+      path: "/openapi.json",
+      role: null,
+      summary: "This API as an OpenAPI 3.1 document",
+      responses: { 200: { description: "the document" } },
+      handle: (c) => c.json((doc ??= openApiDocument(all(), ctx.version))),
+    }),
+  ];
+}

@@ -1,0 +1,207 @@
+/**
+ * Runs the sidecar holds for HTTP clients that are not ckpt libraries (other languages, scripts).
+ * The sidecar's Run renews its own lease, so it also watches its clients: a run nobody has
+ * touched for its lease is released (not paused: its client is gone, which is a crash), and once
+ * the lease runs out the next begin() records the crash and resumes.
+ */
+import { CkptError, ErrorCode } from "../core/errors.ts";
+import type { CkptEvent } from "../core/events.ts";
+import type { Run } from "../core/run.ts";
+import { ALLOWED_FROM, checkTransition, nextStatus } from "../core/state.ts";
+import type { BeginOptions } from "../core/stage.ts";
+import type { Store } from "../core/store.ts";
+import type { GuardedLog } from "./guarded-log.ts";
+import type { Update } from "./schemas.ts";
+
+export interface HeldRun {
+  readonly run: Run;
+  readonly stage: string;
+  readonly leaseMs: number;
+  lastSeen: number;
+}
+
+export const DEFAULT_LEASE_MS = 30_000;
+
+const EVENT_OF: Readonly<Record<Update["type"], CkptEvent["type"]>> = {
+  item: "item",
+  progress: "progress",
+  unit: "unit",
+  error: "error",
+  metadata: "metadata",
+  pause: "paused",
+  resume: "resumed",
+  complete: "completed",
+  fail: "failed",
+};
+
+export class RunRegistry {
+  private readonly byStage = new Map<string, HeldRun>();
+  private readonly stageLocks = new Map<string, Promise<unknown>>();
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: GuardedLog,
+    reapEveryMs = 1000,
+  ) {
+    this.timer = setInterval(() => void this.reap(), reapEveryMs);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  get size(): number {
+    return this.byStage.size;
+  }
+
+  /** Runs `fn` with no other begin, reset or delete of `stage` in flight. */
+  withStage<T>(stage: string, fn: () => Promise<T>): Promise<T> {
+    const p = (this.stageLocks.get(stage) ?? Promise.resolve()).then(fn, fn);
+    const tail = p.catch(() => undefined);
+    this.stageLocks.set(stage, tail);
+    void tail.then(() => this.stageLocks.get(stage) === tail && this.stageLocks.delete(stage));
+    return p;
+  }
+
+  /** Begins (or, with `join`, shares) the stage's run. */
+  begin(stage: string, options: Omit<BeginOptions, "verify">): Promise<{ held: HeldRun; joined: boolean }> {
+    return this.withStage(stage, async () => {
+      const live = this.live(stage);
+      if (live) {
+        if (!options.join) {
+          throw new CkptError(
+            ErrorCode.LOCKED,
+            `Stage "${stage}" has a live run (${live.run.id}) held by this sidecar for another client; pass "join": true to share it, or wait until it is released or silent for ${live.leaseMs} ms.`,
+            { details: { stage, runId: live.run.id } },
+          );
+        }
+        live.lastSeen = Date.now();
+        return { held: live, joined: true };
+      }
+      // Copied out now: the projection is live and the begin below changes it.
+      const before = (await this.log.projection(stage))?.state;
+      const liveId = before?.status === "running" ? before.run?.id : undefined;
+      const liveLease = before?.run?.leaseMs ?? undefined;
+      const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+      const run = await this.store.stage(stage).begin({ ...options, leaseMs });
+      const joined = liveId !== undefined && liveId === run.id;
+      const held: HeldRun = { run, stage, leaseMs: joined ? liveLease ?? leaseMs : leaseMs, lastSeen: Date.now() };
+      this.byStage.set(stage, held);
+      return { held, joined };
+    });
+  }
+
+  /** The live run `runId` of `stage`, its lease renewed; CKPT_NOT_FOUND when it is not held here. */
+  get(stage: string, runId: string): HeldRun {
+    const held = this.live(stage);
+    if (!held || held.run.id !== runId) {
+      throw new CkptError(
+        ErrorCode.NOT_FOUND,
+        `Run ${runId} of stage "${stage}" is not live on this sidecar: it ended, was released, went silent past its lease, or the sidecar restarted. Begin again (with "join": true to share a live run).`,
+        { details: { stage, runId } },
+      );
+    }
+    held.lastSeen = Date.now();
+    return held;
+  }
+
+  /**
+   * Applies `updates` in order, all or nothing as far as checks go: the whole batch is checked
+   * against the run's status and recorded in the same synchronous step (nothing else can run in
+   * between), so concurrent requests for one run share group commits. Resolves once all are durable.
+   */
+  async update(held: HeldRun, updates: readonly Update[], expectedRevision?: number): Promise<void> {
+    const run = held.run;
+    if (run.ended) throw this.notLive(held);
+    if (expectedRevision !== undefined && run.state.revision !== expectedRevision) {
+      throw new CkptError(ErrorCode.CONFLICT, `Stage "${held.stage}" is at revision ${run.state.revision}, but If-Match expected ${expectedRevision}.`, {
+        details: { stream: held.stage, expected: expectedRevision, actual: run.state.revision },
+      });
+    }
+    let status = run.state.status;
+    for (const u of updates) {
+      const e = { type: EVENT_OF[u.type] } as CkptEvent;
+      if (!ALLOWED_FROM[e.type].includes(status)) checkTransition({ ...run.state, status }, e);
+      status = nextStatus(status, e);
+    }
+    // Called in order without awaiting: each records its event before returning its promise.
+    const settled = await Promise.allSettled(updates.map((u) => record(run, u)));
+    held.lastSeen = Date.now();
+    if (run.ended) this.drop(held);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /** Writes what is pending and lets go of the run without changing the stage's status. */
+  async release(held: HeldRun): Promise<void> {
+    this.drop(held);
+    await held.run.close();
+  }
+
+  /** Releases runs whose clients have been silent for longer than their lease. */
+  async reap(now = Date.now()): Promise<number> {
+    let n = 0;
+    for (const held of [...this.byStage.values()]) {
+      if (held.run.ended) this.drop(held);
+      else if (now - held.lastSeen > held.leaseMs) {
+        n++;
+        await this.release(held).catch(() => undefined);
+      }
+    }
+    return n;
+  }
+
+  /** Stops the reaper; the runs still held are left for the store's shutdown() to pause. */
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private live(stage: string): HeldRun | undefined {
+    const held = this.byStage.get(stage);
+    if (held?.run.ended) {
+      this.drop(held);
+      return undefined;
+    }
+    return held;
+  }
+
+  private drop(held: HeldRun): void {
+    if (this.byStage.get(held.stage) === held) this.byStage.delete(held.stage);
+  }
+
+  private notLive(held: HeldRun): CkptError {
+    return new CkptError(ErrorCode.NOT_FOUND, `Run ${held.run.id} of stage "${held.stage}" has ended.`, { details: { stage: held.stage, runId: held.run.id } });
+  }
+}
+
+function record(run: Run, u: Update): Promise<void> {
+  switch (u.type) {
+    case "item":
+      return run.done(u.index, strip({ ok: u.ok, skipped: u.skipped, item: u.item, batch: u.batch, cost: u.cost, error: u.error }));
+    case "progress":
+      return run.progress(strip({ total: u.total, ok: u.ok, failed: u.failed, skipped: u.skipped, cost: u.cost, message: u.message }));
+    case "unit": {
+      const unit = run.unit(u.key);
+      if (u.status === "running") return unit.page(u.page!, strip({ records: u.records }));
+      if (u.status === "complete") return unit.complete(strip({ records: u.records }));
+      return unit.fail(u.error ?? "unit failed", strip({ retryable: u.retryable }));
+    }
+    case "error":
+      return run.error(u.message, strip({ retryable: u.retryable, index: u.index, item: u.item }));
+    case "metadata":
+      return run.metadata(u.metadata as Record<string, unknown>);
+    case "pause":
+      return run.pause(u.reason);
+    case "resume":
+      return run.resume();
+    case "complete":
+      return run.complete(u.metadata as Record<string, unknown> | undefined);
+    case "fail":
+      return run.fail(u.message, strip({ retryable: u.retryable }));
+  }
+}
+
+/** Drops undefined keys: core's options treat a present-but-undefined key as set. */
+function strip<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
+}

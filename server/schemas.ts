@@ -1,0 +1,192 @@
+/**
+ * The sidecar's request and response shapes as zod schemas: requests are parsed with them (so bad
+ * input is a 400 before anything is written) and /openapi.json is generated from them. Event and
+ * update fields reuse core's schemas, so the limits cannot drift apart.
+ */
+import { z } from "zod";
+import { CkptEvent, ErrorRecorded, ItemDone, Progress, StageName, UnitUpdated } from "../core/events.ts";
+import { Status } from "../core/state.ts";
+
+const nat = (what: string) =>
+  z.string().regex(/^\d{1,15}$/, `${what} must be a non-negative integer`).transform(Number).describe(`${what} (non-negative integer)`);
+
+/** Milliseconds since the epoch, or an ISO 8601 date. */
+const time = z
+  .string()
+  .max(40)
+  .transform((s, ctx) => {
+    const ms = /^\d{1,15}$/.test(s) ? Number(s) : Date.parse(s);
+    if (Number.isNaN(ms)) ctx.addIssue({ code: "custom", message: "expected ms since the epoch or an ISO 8601 date" });
+    return ms;
+  })
+  .describe("ms since the epoch, or an ISO 8601 date");
+
+const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits (SHA-256)");
+const STATUSES = Object.values(Status) as [Status, ...Status[]];
+
+// ---- params and queries ----
+
+export const StageParams = z.strictObject({ stage: StageName });
+export const StreamParams = z.strictObject({ stream: StageName });
+export const RunParams = z.strictObject({ stage: StageName, runId: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, "not a run id") });
+
+export const ListQuery = z.strictObject({
+  prefix: z.string().max(200).optional(),
+  status: z
+    .string()
+    .max(200)
+    .transform((s, ctx) => {
+      const list = s.split(",").map((x) => x.trim()).filter(Boolean);
+      const bad = list.filter((x) => !(STATUSES as string[]).includes(x));
+      if (bad.length) ctx.addIssue({ code: "custom", message: `unknown status ${bad.join(", ")}; use ${STATUSES.join(", ")}` });
+      return list as Status[];
+    })
+    .describe(`comma-separated statuses: ${STATUSES.join(", ")}`)
+    .optional(),
+});
+
+export const ReadQuery = z.strictObject({
+  from: nat("from").optional(),
+  direction: z.enum(["forward", "backward"]).optional(),
+  limit: nat("limit").optional(),
+});
+
+export const ReplayQuery = z.strictObject({
+  from: nat("from").optional(),
+  to: nat("to").optional(),
+  since: time.optional(),
+  until: time.optional(),
+  state: z.enum(["none", "summary", "full"]).optional().describe("what to send with each event: nothing (default), status and counters, or the whole state"),
+});
+
+export const WatchQuery = z.strictObject({
+  from: nat("from").optional().describe("replay from this revision first (the Last-Event-ID header does the same on reconnect)"),
+});
+
+export const PrefixQuery = z.strictObject({ prefix: z.string().max(200).optional() });
+export const SnapshotQuery = z.strictObject({ which: z.enum(["latest", "base"]).optional() });
+export const NoQuery = z.strictObject({});
+
+// ---- bodies ----
+
+export const SnapshotBody = z.strictObject({
+  revision: z.number().int().nonnegative(),
+  version: z.number().int().nonnegative(),
+  state: z.unknown().refine((v) => v !== undefined, "state is required"),
+});
+
+export const AppendBody = z.strictObject({
+  events: z.array(CkptEvent),
+  snapshot: SnapshotBody.optional(),
+});
+
+export const TruncateBody = z.strictObject({ revision: z.number().int().nonnegative(), base: SnapshotBody });
+
+export const BeginBody = z.strictObject({
+  total: z.number().int().nonnegative().optional(),
+  input: z.strictObject({ sha256: hex64 }).optional().describe("fingerprint of the input the run works through"),
+  config: z.json().optional().describe("settings that change the output; the sidecar keeps their SHA-256 over canonical JSON"),
+  onChange: z.enum(["error", "restart"]).optional(),
+  leaseMs: z.number().int().min(100).max(24 * 3_600_000).optional().describe("how long the run stays claimed without a request from its client"),
+  join: z.boolean().optional().describe("share the stage's live run instead of refusing with CKPT_LOCKED"),
+});
+
+const I = ItemDone.shape;
+const P = Progress.shape;
+const U = UnitUpdated.shape;
+const E = ErrorRecorded.shape;
+const label = z.string().max(2048);
+const metadata = z.record(z.string().max(200), z.json());
+
+export const Update = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("item"), index: I.index, ok: z.boolean().optional(), skipped: z.boolean().optional(), item: I.item, batch: I.batch, cost: I.cost, error: I.error }),
+  z.strictObject({ type: z.literal("progress"), total: P.total, ok: P.ok, failed: P.failed, skipped: P.skipped, cost: P.cost, message: P.message }),
+  z
+    .strictObject({ type: z.literal("unit"), key: U.key, status: U.status, page: U.page, records: U.records, error: U.error, retryable: U.retryable })
+    .refine((u) => u.status !== "running" || u.page !== undefined, { message: "a running unit update needs the page just written", path: ["page"] }),
+  z.strictObject({ type: z.literal("error"), message: E.message, retryable: z.boolean().optional(), index: E.index, item: E.item }),
+  z.strictObject({ type: z.literal("metadata"), metadata }),
+  z.strictObject({ type: z.literal("pause"), reason: label.optional() }),
+  z.strictObject({ type: z.literal("resume") }),
+  z.strictObject({ type: z.literal("complete"), metadata: metadata.optional() }),
+  z.strictObject({ type: z.literal("fail"), message: label, retryable: z.boolean().optional() }),
+]);
+export type Update = z.infer<typeof Update>;
+
+export const UpdatesBody = z.strictObject({
+  updates: z.array(Update).max(20_000).describe("applied in order, all or nothing; an empty list only renews the run's lease"),
+});
+
+export const ResetBody = z.strictObject({ reason: label.optional() });
+const ms = z.number().int().nonnegative();
+export const CompactBody = z.strictObject({
+  maxAgeMs: ms.optional().describe("events older than this are folded into the base snapshot and removed"),
+  maxEvents: ms.optional().describe("keep at most this many events per stage"),
+  minEvents: ms.optional().describe("always keep at least this many recent events (default 100)"),
+  stageTtlMs: ms.optional().describe("stages finished or idle for longer than this are removed whole"),
+  prefix: z.string().max(200).optional(),
+  dryRun: z.boolean().optional().describe("report what would go; change nothing"),
+});
+
+// ---- responses (documentation) ----
+
+export const ErrorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() })).optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+export const StreamInfoResponse = z.object({ stream: z.string(), head: z.number().int(), first: z.number().int(), updatedAt: z.number() });
+export const StreamsResponse = z.object({ streams: z.array(StreamInfoResponse) });
+export const HeadResponse = z.object({ head: z.number().int() });
+export const LogInfoResponse = z.object({
+  supports: z.object({ durable: z.boolean(), multiProcess: z.boolean(), atomicSnapshot: z.boolean(), reclaimsSpace: z.boolean() }),
+  limits: z.object({ bodyLimit: z.number(), logBodyLimit: z.number() }),
+  server: z.string(),
+});
+
+const Counters = z.object({ processed: z.number(), successful: z.number(), failed: z.number(), skipped: z.number(), duplicates: z.number(), reopened: z.number() });
+const ProgressFigures = z.object({
+  done: z.number(),
+  total: z.number().nullable(),
+  percent: z.number().nullable(),
+  successRate: z.number().nullable(),
+  throughput: z.number().nullable(),
+  etaSeconds: z.number().nullable(),
+  idleMs: z.number().nullable(),
+  stale: z.boolean(),
+});
+
+export const StageSummary = z.object({
+  stage: z.string(),
+  status: z.enum(STATUSES),
+  revision: z.number().int(),
+  total: z.number().nullable(),
+  counters: Counters,
+  cost: z.number(),
+  errors: z.object({ count: z.number(), lastMessage: z.string().nullable() }),
+  runId: z.string().nullable(),
+  updatedAt: z.number().nullable(),
+  progress: ProgressFigures,
+});
+export const StagesResponse = z.object({ stages: z.array(StageSummary) });
+export const StateResponse = z.looseObject({ stage: z.string(), revision: z.number().int(), status: z.enum(STATUSES), counters: Counters, progress: ProgressFigures }).describe("the whole StageState (resume point, units, errors, metadata, fingerprints…) plus progress figures");
+export const HistoryResponse = z.looseObject({ stage: z.string(), runs: z.array(z.looseObject({ runId: z.string(), outcome: z.string() })), statusChanges: z.array(z.looseObject({ revision: z.number(), from: z.string(), to: z.string() })) });
+export const BeginResponse = z.object({
+  runId: z.string(),
+  joined: z.boolean(),
+  leaseMs: z.number(),
+  resumed: z.object({ from: z.string(), crashed: z.boolean(), skipped: z.number(), reopened: z.number(), restarted: z.boolean(), message: z.string() }),
+  state: StateResponse,
+});
+export const UpdatesResponse = z.object({ revision: z.number().int(), status: z.enum(STATUSES), counters: Counters, ended: z.boolean() });
+export const ReportResponse = z.object({
+  generatedAt: z.number(),
+  totals: z.object({ stages: z.number(), byStatus: z.record(z.string(), z.number()), processed: z.number(), successful: z.number(), failed: z.number(), skipped: z.number(), cost: z.number() }),
+  stages: z.array(StageSummary),
+});
+export const RecordedEventLine = z.object({ revision: z.number().int(), event: CkptEvent }).describe("one JSON object per line");
+
