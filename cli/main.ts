@@ -1,0 +1,100 @@
+/**
+ * The `ckpt` executable: the one file that touches argv, env, signals, stdin/stdout and exit.
+ * Node: `npx ckpt` (cli/bin.mjs registers tsx first). Deno: `deno task ckpt`.
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import { createInterface } from "node:readline";
+import { CkptError, ErrorCode } from "../core/errors.ts";
+import type { Out } from "./context.ts";
+import { openOutput, readText } from "./files.ts";
+import { type Io, runCli } from "./run.ts";
+
+const controller = new AbortController();
+const deno = (globalThis as { Deno?: DenoSignals }).Deno;
+let interrupts = 0;
+/** While `ckpt serve` runs, the sidecar handles signals itself (its graceful stop must not be cut short). */
+let serving = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  const handler = () => {
+    if (serving) return;
+    // The first Ctrl+C lets the command stop cleanly (restore the cursor, close the store); a second one does not wait.
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+  };
+  // Deno's node:process does not deliver signals to process.on(); its own API does.
+  if (deno) deno.addSignalListener(signal, handler);
+  else process.on(signal, handler);
+}
+
+interface DenoSignals {
+  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+}
+
+const writer = (stream: NodeJS.WriteStream): Out => ({
+  write: (text) => (stream.write(text) ? undefined : new Promise((resolve) => stream.once("drain", () => resolve()))),
+});
+// `ckpt replay x | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => (e.code === "EPIPE" ? process.exit(0) : undefined));
+
+const stdout = writer(process.stdout);
+const io: Io = {
+  stdout,
+  stderr: writer(process.stderr),
+  isTTY: { stdin: process.stdin.isTTY === true, stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true },
+  columns: process.stdout.columns || 80,
+  env: process.env,
+  now: () => Date.now(),
+  signal: controller.signal,
+  prompt: (question) =>
+    new Promise((resolve) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      let answered = false;
+      rl.on("SIGINT", () => rl.close());
+      rl.on("close", () => answered || resolve(null));
+      rl.question(question, (answer) => {
+        answered = true;
+        rl.close();
+        resolve(answer);
+      });
+    }),
+  readText: (path) => readText(path, readStdin),
+  openOutput: (path) => openOutput(path, stdout),
+  serve,
+  version: version(),
+};
+
+async function readStdin(): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+  return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+}
+
+/** Runs the sidecar in this process: server/main.ts with the listener of this runtime (node.ts or deno.ts). */
+async function serve(argv: readonly string[]): Promise<number> {
+  const at = (file: string) => new URL(`../server/${file}`, import.meta.url).href;
+  let server: { main?: (argv: readonly string[], io: unknown) => Promise<number> };
+  let runtime: { nodeIo?: unknown; denoIo?: unknown };
+  try {
+    // Computed specifiers: the sidecar (hono and friends) loads only for `ckpt serve`.
+    [server, runtime] = await Promise.all([import(at("main.ts")), import(at(deno ? "deno.ts" : "node.ts"))]);
+  } catch (err) {
+    throw new CkptError(ErrorCode.UNAVAILABLE, `The sidecar (server/) cannot be loaded: ${(err as Error)?.message ?? err}`, { cause: err });
+  }
+  const serverIo = deno ? runtime.denoIo : runtime.nodeIo;
+  if (typeof server.main !== "function" || !serverIo) throw new CkptError(ErrorCode.UNAVAILABLE, "server/main.ts has no main(argv, io); this build cannot start the sidecar.");
+  serving = true;
+  return server.main(argv, serverIo);
+}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+const code = await runCli(process.argv.slice(2), io);
+// Exit explicitly: an adapter's sockets or timers must not keep a finished command alive.
+process.stdout.write("", () => process.exit(code));

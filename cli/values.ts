@@ -1,0 +1,59 @@
+/** Flag values: counts, durations ("7d") and points in a history (a revision, an ISO time, or "10m" ago). */
+import { checkStageName } from "../core/events.ts";
+import { isCkptError } from "../core/errors.ts";
+import { str, type ParsedArgs } from "./args.ts";
+import { UsageError } from "./errors.ts";
+
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/**
+ * Milliseconds in "500ms", "30s", "15m", "12h", "7d", "2w" (or "1h30m").
+ * @example parseDuration("7d") // 604800000
+ */
+export function parseDuration(text: string, flag: string, command: string): number {
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
+    throw new UsageError(`${flag} expects a duration such as 30s, 15m, 12h or 7d; got ${JSON.stringify(text)}.`, command);
+  }
+  return parts.reduce((ms, p) => ms + Number(p[1]) * UNITS[p[2] as keyof typeof UNITS], 0);
+}
+
+/** A whole number ≥ `min`. */
+export function parseCount(text: string, flag: string, command: string, min = 0): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} expects a whole number${min > 0 ? ` ≥ ${min}` : ""}; got ${JSON.stringify(text)}.`, command);
+  return n;
+}
+
+/** A point in a stage's history: a revision, or a moment in time (ms since epoch). */
+export type Point = { revision: number } | { at: number };
+
+/**
+ * "42" is revision 42; "2026-11-23T10:00:00Z" (or any ISO date/time) is that moment;
+ * "15m" or "2h" means that long before `now`.
+ */
+export function parsePoint(text: string, flag: string, command: string, now: number): Point {
+  if (/^\d+$/.test(text)) return { revision: Number(text) };
+  if (/^(\d+(?:\.\d+)?(ms|s|m|h|d|w))+$/.test(text)) return { at: now - parseDuration(text, flag, command) };
+  const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(at)) {
+    throw new UsageError(`${flag} expects a revision (42), an ISO time (2026-11-23T10:00:00Z) or a time ago (15m); got ${JSON.stringify(text)}.`, command);
+  }
+  return { at };
+}
+
+/** The optional string flag parsed with `parse`, or undefined when absent. */
+export function optional<T>(args: ParsedArgs, name: string, parse: (text: string, flag: string) => T): T | undefined {
+  const v = str(args, name);
+  return v === undefined ? undefined : parse(v, `--${name}`);
+}
+
+/** A stage name from the command line; a bad one is a usage error carrying core's CKPT_INVALID. */
+export function stageName(text: string, command: string): string {
+  try {
+    return checkStageName(text);
+  } catch (e) {
+    if (isCkptError(e)) throw new UsageError(e.message, command, e.code);
+    throw e;
+  }
+}
