@@ -1,0 +1,63 @@
+/** ckpt itself as a bench subject: a store on LevelDB (sync or os durability) or in memory, one run, `await run.done(i)` per update. */
+import { levelLog, memoryLog, open, type EventLog, type Run, type Store } from "../mod.ts";
+import type { Subject } from "./subject.ts";
+import { du, removeDir, tempDir } from "./tmp.ts";
+
+export type CkptKind = "sync" | "os" | "memory";
+
+export const CKPT_LABEL: Record<CkptKind, string> = { sync: "ckpt LevelDB sync", os: "ckpt LevelDB os", memory: "ckpt memory" };
+
+/** Wraps a log to count appends and the events they carry (the group-commit size). */
+export function counting(log: EventLog): EventLog & { appends: number; events: number } {
+  const counted = Object.create(log) as EventLog & { appends: number; events: number };
+  counted.appends = 0;
+  counted.events = 0;
+  counted.append = (stream, events, options) => {
+    counted.appends++;
+    counted.events += events.length;
+    return log.append(stream, events, options);
+  };
+  return counted;
+}
+
+export interface OpenedCkpt {
+  store: Store;
+  run: Run;
+  log: ReturnType<typeof counting>;
+  dir: string | undefined;
+}
+
+/** A fresh store with one running stage, on a temp folder (or in memory). */
+export async function openCkpt(kind: CkptKind, name = "bench"): Promise<OpenedCkpt> {
+  const dir = kind === "memory" ? undefined : tempDir(kind);
+  const log = counting(kind === "memory" || dir === undefined ? memoryLog() : await levelLog(dir, { durability: kind }));
+  const store = await open({ log });
+  const run = await store.stage(name).begin({ total: 1_000_000_000 });
+  return { store, run, log, dir };
+}
+
+export async function ckptSubject(kind: CkptKind): Promise<Subject> {
+  const { store, run, log, dir } = await openCkpt(kind);
+  let appends = 0;
+  let events = 0;
+  return {
+    label: CKPT_LABEL[kind],
+    key: `ckpt-${kind}`,
+    update: (i) => run.done(i),
+    groupSize() {
+      const g = log.appends > appends ? (log.events - events) / (log.appends - appends) : undefined;
+      appends = log.appends;
+      events = log.events;
+      return g;
+    },
+    async close(): Promise<Record<string, number>> {
+      const written = run.state.revision + 1;
+      await run.complete();
+      await store.close();
+      if (dir === undefined) return { events: written };
+      const bytes = du(dir);
+      removeDir(dir);
+      return { events: written, bytes, bytesPerEvent: bytes / written };
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/** `npm run bench` / `deno task bench` [--full] [--rounds N]: every workload, every adapter and baseline; a table on stdout, JSON in bench/results/. */
+import process from "node:process";
+import { jsonFileSubject } from "./baseline-json.ts";
+import { sqliteAutocommitSubject, sqliteGroupSubject } from "./baseline-sqlite.ts";
+import { ckptSubject } from "./ckpt.ts";
+import { ensureDeps } from "./deps.ts";
+import { diskAsWritten, diskCompacted } from "./disk.ts";
+import { durableUpdates } from "./durable.ts";
+import { load1, machine, runtime } from "./env.ts";
+import { buildHistory, type History } from "./history.ts";
+import { hotLoops } from "./hotloop.ts";
+import { replaySpeed } from "./replay.ts";
+import { type BenchResults, writeResults } from "./results.ts";
+import { resumeTimes } from "./resume.ts";
+import { buildRows } from "./rows.ts";
+import { sidecarLoad } from "./sidecar.ts";
+import { stateSizePipeline, stateSizeReducer } from "./state-size.ts";
+import type { Subject } from "./subject.ts";
+import { renderTable } from "./table.ts";
+import { removeAll, removeDir } from "./tmp.ts";
+import { pow10 } from "./format.ts";
+import { DEFAULT_WRITER_OPTIONS } from "../core/writer.ts";
+
+const argv = process.argv.slice(2);
+const full = argv.includes("--full");
+const roundsArg = argv.indexOf("--rounds");
+
+/** Quick mode fits in under 3 minutes on a 2-core machine; --full is the long, steadier run. */
+const config = {
+  rounds: roundsArg >= 0 ? Number(argv[roundsArg + 1]) : full ? 5 : 3,
+  workers: [1, 8, 64],
+  cellMs: full ? 2000 : 500,
+  hotEvents: full ? 10_000_000 : 1_000_000,
+  histories: full ? [1e3, 1e4, 1e5, 1e6, 1e7] : [1e3, 1e4, 1e5, 1e6],
+  /** Events after the latest snapshot in every history (a longest-tail one is added). */
+  resumeTail: 500,
+  replayEvents: 1e6,
+  stateItems: 1e7,
+  statePipeline: full,
+  sidecarSeconds: full ? 10 : 2,
+  sidecarLibraryEvents: full ? 1_000_000 : 200_000,
+};
+
+/** 1-minute load averages seen at each progress line: the run's figures are only as clean as the machine was quiet. */
+const loads: number[] = [];
+const progress = (line: string) => {
+  loads.push(load1());
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const skipped: string[] = [];
+  const depsProblem = runtime === "node" ? ensureDeps() : undefined;
+  // Deno runs baseline B on its built-in node:sqlite; Node needs better-sqlite3 from bench/node_modules.
+  const sqlite = runtime === "deno" || depsProblem === undefined;
+  if (runtime === "deno") skipped.push("B runs on Deno's built-in node:sqlite here (better-sqlite3 is a V8/nan addon Deno cannot load); the sidecar rows need autocannon: `npm run bench`");
+  else if (depsProblem) skipped.push(`B: SQLite baselines and the sidecar rows skipped: ${depsProblem}`);
+  const m = machine();
+  progress(`${full ? "full" : "quick"} mode on ${m.runtime}, ${m.cpu}, ${m.cores} cores; ${config.rounds} rounds`);
+
+  const subjects: Subject[] = [
+    await ckptSubject("sync"),
+    await ckptSubject("os"),
+    await ckptSubject("memory"),
+    jsonFileSubject(),
+    ...(sqlite ? [await sqliteAutocommitSubject(), await sqliteGroupSubject()] : []),
+  ];
+  const durable = await durableUpdates(subjects, { workers: config.workers, rounds: config.rounds, ms: config.cellMs, progress });
+  const hot = await hotLoops({ events: config.hotEvents, rounds: config.rounds, sqlite, progress });
+
+  const histories: History[] = [];
+  const worstTail = DEFAULT_WRITER_OPTIONS.snapshotEvery - 1;
+  for (const [n, tail] of [...config.histories.map((n) => [n, config.resumeTail]), [1e6, worstTail]] as const) {
+    const t0 = performance.now();
+    histories.push(await buildHistory(n, tail));
+    progress(`built a history of ${pow10(n)} events (tail ${tail}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const forDisk = histories.find((h) => h.events === config.replayEvents) ?? histories[histories.length - 1]!;
+  const asWritten = diskAsWritten(forDisk);
+  // Each resume takes milliseconds, so many rounds are cheap and tame the noise of LevelDB's open.
+  const resumeRounds = Math.max(15, config.rounds * 3);
+  const resume = await resumeTimes(histories, { rounds: resumeRounds, compacted: false, progress });
+  const replay = await replaySpeed(forDisk, { rounds: config.rounds, progress });
+  // Compacting tells LevelDB's share of resume (level-0 tables a crash leaves unmerged) from ckpt's.
+  const hotLoopDisk = await diskCompacted(forDisk, asWritten);
+  resume.push(...(await resumeTimes([histories[0]!, forDisk], { rounds: resumeRounds, compacted: true, progress })).slice(1));
+  for (const h of histories) removeDir(h.dir);
+
+  const stateSize = [stateSizeReducer(config.stateItems)];
+  progress(`state size via reducer: ${stateSize[0]!.finalBytes} B final, ${stateSize[0]!.peakBytes} B peak`);
+  if (config.statePipeline) stateSize.push(await stateSizePipeline(config.stateItems));
+
+  const sidecar =
+    runtime === "deno"
+      ? { available: false as const, reason: "sidecar: measured on Node only (autocannon drives it): `npm run bench`" }
+      : depsProblem
+        ? { available: false as const, reason: `sidecar: ${depsProblem}` }
+        : await sidecarLoad({ seconds: config.sidecarSeconds, rounds: config.rounds, libraryEvents: config.sidecarLibraryEvents, progress });
+
+  const workersDisk = durable.find((s) => s.key === "ckpt-sync")?.closed;
+  const atMillion = resume.find((x) => x.events === 1e6 && x.tail === config.resumeTail && !x.compacted);
+  const results: BenchResults = {
+    machine: m,
+    mode: full ? "full" : "quick",
+    command: runtime === "node" ? `npm run bench${full ? " -- --full" : ""}` : `deno task bench${full ? " --full" : ""}`,
+    startedAt,
+    seconds: 0,
+    load: { cores: m.cores, min: Math.min(...loads), max: Math.max(...loads) },
+    config,
+    skipped,
+    durable,
+    hot,
+    resume,
+    ...(atMillion?.vsFirst ? { resumeRatio: atMillion.vsFirst } : {}),
+    replay,
+    disk: {
+      hotLoop: hotLoopDisk,
+      ...(workersDisk?.bytes ? { workers: { events: workersDisk.events!, bytes: workersDisk.bytes, bytesPerEvent: workersDisk.bytesPerEvent! } } : {}),
+    },
+    stateSize,
+    sidecar,
+    targets: [],
+  };
+  const { rows, targets } = buildRows(results);
+  results.targets = targets;
+  results.seconds = (performance.now() - started) / 1000;
+  const file = writeResults(new URL("./results/", import.meta.url).pathname, results);
+
+  const out = [
+    `ckpt bench (${results.mode}) — ${m.runtime} on ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, ${m.os}; ${config.rounds} interleaved rounds; median [min–max]`,
+    `load average during the run: ${results.load.min.toFixed(1)}–${results.load.max.toFixed(1)} on ${m.cores} cores${results.load.max > m.cores * 1.5 ? " (a busy machine: expect noisy figures; rerun when it is quiet)" : ""}`,
+    `baselines: A = whole ~1 KB JSON state to a temp file + fsync + rename per update; B = ${runtime === "node" ? "better-sqlite3" : "node:sqlite"}, WAL, synchronous=FULL, one row per update`,
+    "",
+    renderTable(rows),
+    "",
+    ...skipped.map((s) => `note: ${s}`),
+    `targets: ${targets.filter((t) => t.met).length} met, ${targets.filter((t) => !t.met).length} missed; ${results.seconds.toFixed(0)} s; results in ${file} and bench/results/latest.json`,
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+const cleanup = () => removeAll();
+process.on("SIGINT", () => {
+  cleanup();
+  process.exit(130);
+});
+try {
+  await main();
+} finally {
+  cleanup();
+}

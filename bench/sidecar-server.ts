@@ -1,0 +1,40 @@
+/** Starts a real ckpt-server (server/node.ts) in its own process on 127.0.0.1 and a free port, and stops it with SIGTERM. */
+import { spawn } from "node:child_process";
+import { commandFor, repoRoot } from "./child.ts";
+import { removeDir, tempDir } from "./tmp.ts";
+
+export interface SidecarProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export function startSidecar(durability: "sync" | "os"): Promise<SidecarProcess> {
+  const dir = tempDir("sidecar");
+  const [cmd, args] = commandFor("server/node.ts", ["--store", dir, "--host", "127.0.0.1", "--port", "0", "--durability", durability]);
+  const child = spawn(cmd, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null) child.kill("SIGTERM");
+    await exited;
+    removeDir(dir);
+  };
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => fail(new Error("ckpt-server did not report listening within 30 s")), 30_000);
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      void stop().finally(() => reject(new Error(`${e.message}: ${(out + err).trim().slice(-1500)}`)));
+    };
+    child.stderr.on("data", (d) => (err += d));
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1]!, stop });
+      }
+    });
+    child.once("exit", (code) => fail(new Error(`ckpt-server exited with ${code} before listening`)));
+  });
+}
