@@ -17,14 +17,17 @@ test("mod.ts exports exactly this", () => {
     "canonicalJson",
     "checkStageName",
     "configDigest",
+    "connectHttpLog",
     "evolve",
     "handleSignals",
+    "httpLog",
     "initialState",
     "isCkptError",
     "isDone",
     "levelLog",
     "memoryLog",
     "open",
+    "parseDuration",
     "parseEvent",
     "progressOf",
     "sha256",
@@ -40,7 +43,7 @@ test("every error code is CKPT_ prefixed and unique", () => {
 
 test("Store and Stage prototype methods (TS-private ones included)", () => {
   const methods = (c: { prototype: object }) => Object.getOwnPropertyNames(c.prototype).filter((n) => n !== "constructor" && !n.startsWith("_")).sort();
-  assert.equal(methods(ckpt.Store), ["activeRuns", "close", "closed", "flush", "stage", "stages", "writer", "checkOpen"].sort());
+  assert.equal(methods(ckpt.Store), ["activeRuns", "checkOpen", "close", "closed", "compact", "flush", "stage", "stages", "writer"].sort());
   assert.equal(methods(ckpt.Stage), ["begin", "delete", "exists", "fingerprint", "history", "joinRun", "reopenInvalid", "replay", "reset", "start", "state", "watch"].sort());
 });
 
