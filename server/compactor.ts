@@ -13,7 +13,9 @@ export type Trigger = "schedule" | "request";
 export type CompactionNotice =
   | { kind: "report"; trigger: Trigger; report: CompactionReport }
   | { kind: "failed"; trigger: Trigger; error: unknown }
-  | { kind: "skipped"; trigger: Trigger; reason: string };
+  | { kind: "skipped"; trigger: Trigger; reason: string }
+  /** A graceful shutdown stopped it between two stages: not a failure, the next run carries on. */
+  | { kind: "stopped"; trigger: Trigger; error: CkptError };
 
 /** Thrown out of compactLog's progress callback to stop between two stages (each stage is atomic). */
 class Stopped extends Error {}
@@ -83,13 +85,17 @@ export class Compactor {
       }
       return report;
     } catch (err) {
-      const error = err instanceof Stopped ? shuttingDown(`after ${done} of ${of} stages`) : err;
+      if (err instanceof Stopped) {
+        const error = shuttingDown(`after ${done} of ${of} stages`);
+        this.notify({ kind: "stopped", trigger, error });
+        throw error;
+      }
       // A policy the caller got wrong is their 400, not a failure of the sidecar.
       if (!(err instanceof CkptError && err.code === ErrorCode.INVALID)) {
         this.metrics.compactionFailures++;
-        this.notify({ kind: "failed", trigger, error });
+        this.notify({ kind: "failed", trigger, error: err });
       }
-      throw error;
+      throw err;
     } finally {
       this.metrics.compactionRunning = false;
     }
@@ -106,6 +112,7 @@ function shuttingDown(when: string): CkptError {
 /** One line for the sidecar's log, e.g. "compaction (schedule): 2 stages touched, 700 events removed, 1.2 MiB reclaimed, 41 ms". */
 export function describeCompaction(n: CompactionNotice): string {
   if (n.kind === "skipped") return `compaction (${n.trigger}) skipped: ${n.reason}`;
+  if (n.kind === "stopped") return `compaction (${n.trigger}) stopped: ${n.error.message}`;
   if (n.kind === "failed") return `compaction (${n.trigger}) failed: ${(n.error as Error)?.message ?? String(n.error)}`;
   const r = n.report;
   const deleted = r.stagesDeleted > 0 ? ` (${r.stagesDeleted} deleted)` : "";

@@ -141,9 +141,9 @@ function describeSchedule({ everyMs, policy: p }: CompactionSchedule): string {
   return `every ${ms(everyMs)} (${parts.join(", ")}), first run in ${ms(everyMs)}`;
 }
 
-/** 3600000 → "1h": the largest unit that divides evenly, as the flags are written. */
+/** 3600000 → "1h": the largest unit that divides evenly, as the flags are usually written (7d, not 1w). */
 function ms(n: number): string {
-  for (const [unit, size] of [["w", 604_800_000], ["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
     if (n >= size && n % size === 0) return `${n / size}${unit}`;
   }
   return `${n}ms`;

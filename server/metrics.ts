@@ -88,7 +88,7 @@ export class Metrics {
     for (const [status, n] of Object.entries(g.stagesByStatus).sort()) out.push(`ckpt_stages{status="${esc(status)}"} ${n}`);
     metric("ckpt_compactions_total", "counter", "Compactions that changed the log (dry runs not counted), by trigger: the --compact-every schedule or POST /v1/compact.");
     for (const [trigger, n] of Object.entries(this.compactions)) out.push(`ckpt_compactions_total{trigger="${trigger}"} ${n}`);
-    metric("ckpt_compaction_failures_total", "counter", "Compactions that failed or were stopped by a shutdown.");
+    metric("ckpt_compaction_failures_total", "counter", "Compactions that failed (a shutdown stopping one between stages is not a failure).");
     out.push(`ckpt_compaction_failures_total ${this.compactionFailures}`);
     metric("ckpt_compaction_stages_touched_total", "counter", "Stages compacted or removed by compactions.");
     out.push(`ckpt_compaction_stages_touched_total ${this.compactedStages}`);
