@@ -1,6 +1,7 @@
 /**
  * Runs every `*.test.ts` under test/ as its own process, on Node (tsx) and on Deno, two at a
  * time, and ends with one "N passed, N failed" line. Usage: tsx test/run.ts [node|deno|all] [filter]
+ * Env: CKPT_TEST_JOBS (files at once, 2), CKPT_TEST_TIMEOUT (seconds before a file is killed as hung, 300).
  */
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -13,6 +14,9 @@ const which = (process.argv[2] ?? "all") as RuntimeName | "all";
 const filter = process.argv[3];
 const runtimes: RuntimeName[] = which === "all" ? ["node", "deno"] : [which];
 const parallel = Number(process.env.CKPT_TEST_JOBS ?? 2);
+// A file that hangs (an open handle after a failed assertion) must fail CI, not stall it: no file takes
+// more than a few seconds on a quiet machine, so minutes mean stuck.
+const timeoutMs = Number(process.env.CKPT_TEST_TIMEOUT ?? 300) * 1000;
 
 function find(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -45,7 +49,12 @@ function runOne(file: string, runtime: RuntimeName): Promise<Result> {
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
+    const timer = setTimeout(() => {
+      output += `\ntest/run.ts: killed after ${timeoutMs / 1000}s (CKPT_TEST_TIMEOUT): the file did not exit\n`;
+      child.kill("SIGKILL");
+    }, timeoutMs);
     child.on("close", (code) => {
+      clearTimeout(timer);
       // uvu prints one summary per file (one suite each); sum in case a file runs several.
       const sum = (label: string) => [...output.matchAll(new RegExp(`${label}:\\s+(\\d+)`, "g"))].reduce((a, m) => a + Number(m[1]), 0);
       const total = sum("Total");

@@ -25,17 +25,38 @@ async function code(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
-const newStore = (connectionString: string, prefix: string) => new Store(eventStoreLog({ connectionString, prefix }), { platform: runtimePlatform });
+type Opened = { newStore(prefix: string): Store; connectionString: string };
 
-test("three worker processes on one stage: every item lands exactly once", async () => {
-  const esdb = await startDouble();
+/**
+ * Runs a test against a fresh double; every store it opens and the double are closed even when an
+ * assertion fails, so a failing file ends instead of hanging on open gRPC handles.
+ */
+function withDouble(name: string, body: (t: Opened) => Promise<void>): void {
+  test(name, async () => {
+    const esdb = await startDouble();
+    const logs: { close(): Promise<void> }[] = [];
+    const newStore = (prefix: string) => {
+      const log = eventStoreLog({ connectionString: esdb.connectionString, prefix });
+      logs.push(log);
+      return new Store(log, { platform: runtimePlatform });
+    };
+    try {
+      await body({ newStore, connectionString: esdb.connectionString });
+    } finally {
+      for (const log of logs) await log.close().catch(() => undefined);
+      await esdb.close();
+    }
+  });
+}
+
+withDouble("three worker processes on one stage: every item lands exactly once", async ({ newStore, connectionString }) => {
   const prefix = `ckpt-w${crypto.randomUUID().slice(0, 6)}-`;
   const total = 240;
   const outputs = await Promise.all(
     [0, 1, 2].map(
       (k) =>
         new Promise<string>((resolve, reject) => {
-          const p = spawn(command[0]!, [...command.slice(1), esdb.connectionString, prefix, "shared", String(k), "3", String(total)]);
+          const p = spawn(command[0]!, [...command.slice(1), connectionString, prefix, "shared", String(k), "3", String(total)]);
           let out = "";
           p.stdout.on("data", (d) => (out += d));
           p.stderr.on("data", (d) => (out += d));
@@ -44,22 +65,19 @@ test("three worker processes on one stage: every item lands exactly once", async
     ),
   );
   assert.ok(outputs.every((o, k) => o.includes(`worker ${k} done`)));
-  const store = newStore(esdb.connectionString, prefix);
+  const store = newStore(prefix);
   const s = await store.stage("shared").state();
   assert.is(s.counters.processed, total);
   assert.is(s.counters.duplicates, 0);
   assert.is(s.cost, total);
   assert.is(s.resume.watermark, total);
   assert.is(s.runs, 1, "the workers joined one run");
-  await store.log.close();
-  await esdb.close();
 });
 
-test("a lifecycle change that lost a race is CKPT_CONFLICT, and nothing is duplicated", async () => {
-  const esdb = await startDouble();
+withDouble("a lifecycle change that lost a race is CKPT_CONFLICT, and nothing is duplicated", async ({ newStore }) => {
   const prefix = `ckpt-c${crypto.randomUUID().slice(0, 6)}-`;
-  const a = newStore(esdb.connectionString, prefix);
-  const b = newStore(esdb.connectionString, prefix);
+  const a = newStore(prefix);
+  const b = newStore(prefix);
   const runA = await a.stage("s").begin({ leaseMs: 60_000 });
   const runB = await b.stage("s").begin({ join: true });
   await runA.done(0);
@@ -69,16 +87,12 @@ test("a lifecycle change that lost a race is CKPT_CONFLICT, and nothing is dupli
   const s = await a.stage("s").state();
   assert.is(s.status, "paused");
   assert.is(s.counters.processed, 2);
-  await a.log.close();
-  await b.log.close();
-  await esdb.close();
 });
 
-test("a live lease refuses a second owner with CKPT_LOCKED; once it expires the stage is taken over", async () => {
-  const esdb = await startDouble();
+withDouble("a live lease refuses a second owner with CKPT_LOCKED; once it expires the stage is taken over", async ({ newStore }) => {
   const prefix = `ckpt-l${crypto.randomUUID().slice(0, 6)}-`;
-  const a = newStore(esdb.connectionString, prefix);
-  const b = newStore(esdb.connectionString, prefix);
+  const a = newStore(prefix);
+  const b = newStore(prefix);
   const runA = await a.stage("leased").begin({ leaseMs: 1500 });
   await runA.done(0);
   try {
@@ -99,8 +113,6 @@ test("a live lease refuses a second owner with CKPT_LOCKED; once it expires the 
   assert.is(runB.resumed.crashed, true);
   assert.is(runB.resumed.skipped, 1);
   await runB.complete();
-  await b.log.close();
-  await esdb.close();
 });
 
 test.run();

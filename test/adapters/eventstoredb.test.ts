@@ -215,6 +215,40 @@ for (const target of targets) {
     }
   });
 
+  // Found by CI: three workers beginning one stage at once; one saw it "compacted up to revision 1"
+  // because the stream was created between its backwards read and its probe for hidden events.
+  it(`[${target.name}] a stream created by another writer during info() is not taken for a compacted one`, async () => {
+    const server = await target.start();
+    const prefix = `ckpt-r${crypto.randomUUID().slice(0, 8)}-`;
+    const client = EventStoreDBClient.connectionString(server.connectionString);
+    const other = eventStoreLog({ connectionString: server.connectionString, prefix });
+    let raced = 0;
+    // The real client, except that the hidden-head probe (an empty append) lets the other writer in first.
+    const racing = new Proxy(client, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== "appendToStream" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+        return async (name: string, events: unknown, options: unknown) => {
+          if (Array.isArray(events) && events.length === 0 && raced++ === 0) {
+            await other.append("r", [item(0)], { expectedRevision: "no_stream" });
+          }
+          return await value.call(target, name, events, options);
+        };
+      },
+    });
+    const log2 = eventStoreLog({ connectionString: server.connectionString, prefix, client: racing });
+    try {
+      const info = await log2.info("r");
+      assert.is(raced, 1, "the probe ran with the stream still missing");
+      assert.equal([info?.head, info?.first], [0, 0]);
+    } finally {
+      await log2.close();
+      await other.close();
+      await client.dispose();
+      await server.close();
+    }
+  });
+
   it(`[${target.name}] two clients on one stage: every append lands exactly once or is CKPT_CONFLICT`, async () => {
     const { log, another, cleanup } = await open(target);
     const other = another();
