@@ -153,15 +153,11 @@ class EventStoreDBLog implements EventStoreLog {
     const name = this.#names(stream).events;
     return await this.#guard(stream, async () => {
       const [base, seen] = await Promise.all([this.#freshBase(stream), edge(this.#client, name, "backwards")]);
-      let last = seen;
-      // Nothing readable may still be a stream whose every event is hidden by $tb or $maxAge…
-      let head = last ? Number(last.revision) : await hiddenHead(this.#client, name);
-      // …or one another writer created after our read: then its events are visible now, and taking them
-      // for hidden would report a compacted stream with no base snapshot.
-      if (!last && head !== undefined) {
-        last = await edge(this.#client, name, "backwards");
-        if (last) head = Number(last.revision);
-      }
+      // Nothing readable may still be a stream whose every event is hidden by $tb or $maxAge, or one another
+      // writer created since our read: read again, or its visible events would pass for compacted ones.
+      const hidden = seen ? undefined : await hiddenHead(this.#client, name);
+      const last = seen ?? (hidden === undefined ? undefined : await edge(this.#client, name, "backwards"));
+      const head = last ? Number(last.revision) : hidden;
       if (head === undefined || head < base) return undefined;
       const first = last ? Number((await edge(this.#client, name, "forwards"))?.revision ?? head) : head + 1;
       return { stream, head: head - base, first: Math.max(first, base) - base, updatedAt: last ? last.created.getTime() : 0 };

@@ -72,6 +72,7 @@ export function usage(): string {
     "Without tokens the sidecar has no auth, so it listens on loopback only.",
     "Durations: a number with ms, s, m, h, d or w (90s, 15m, 1h, 7d). The schedule's first compaction runs one",
     "interval after start; running stages are never compacted; POST /v1/compact (admin) compacts on demand.",
+    "A scheduled compaction prints one line when it touches a stage; ticks with nothing to remove stay quiet.",
     "",
     "Examples:",
     "  npx ckpt-server --store ./.ckpt --port 7410",

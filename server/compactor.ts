@@ -109,7 +109,7 @@ function shuttingDown(when: string): CkptError {
   );
 }
 
-/** One line for the sidecar's log, e.g. "compaction (schedule): 2 stages touched, 700 events removed, 1.2 MiB reclaimed, 41 ms". */
+/** One line for the sidecar's log, e.g. "compaction (schedule): 2 of 5 stages touched, 700 events removed, 1.2 MiB reclaimed, 41 ms". */
 export function describeCompaction(n: CompactionNotice): string {
   if (n.kind === "skipped") return `compaction (${n.trigger}) skipped: ${n.reason}`;
   if (n.kind === "stopped") return `compaction (${n.trigger}) stopped: ${n.error.message}`;

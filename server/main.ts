@@ -76,7 +76,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     onCompaction: (n) => {
       // A scheduled tick that found nothing past the policy stays quiet (every minute or hour, forever);
       // /metrics still counts it and shows when it last ran.
-      if (n.kind === "report" && n.trigger === "schedule" && n.report.stagesTouched === 0 && !n.report.dryRun) return;
+      if (n.kind === "report" && n.trigger === "schedule" && n.report.stagesTouched === 0) return;
       const line = `ckpt-server: ${describeCompaction(n)}`;
       if (n.kind === "failed") io.stderr(line);
       else say(line);

@@ -13,7 +13,7 @@ import { parseArgs } from "../../server/args.ts";
 import { main, type MainIo } from "../../server/main.ts";
 import { open } from "../../mod.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { eventually, isDeno, json, sidecar, sleep, spawnTs } from "./helpers.ts";
+import { eventually, json, serverEntry, sidecar, sleep, spawnTs } from "./helpers.ts";
 
 const NO_SERVE: MainIo = {
   env: {},
@@ -161,8 +161,7 @@ interface Child {
 }
 
 async function startServer(args: string[]): Promise<Child> {
-  const entry = new URL(isDeno ? "../../server/deno.ts" : "../../server/node.ts", import.meta.url).pathname;
-  const p = spawnTs(entry, args);
+  const p = spawnTs(serverEntry, args);
   let out = "";
   let err = "";
   p.stdout!.on("data", (d) => (out += d));
@@ -187,7 +186,7 @@ test("real server, real LevelDB: the schedule compacts a finished stage, leaves 
 
   // The real executable's bad-value path runs meanwhile: exit 2, usage, no stack trace.
   const badRun = new Promise<{ code: number | null; err: string }>((resolve) => {
-    const p = spawnTs(new URL(isDeno ? "../../server/deno.ts" : "../../server/node.ts", import.meta.url).pathname, ["--memory", "--compact-every", "often", "--compact-keep", "5"]);
+    const p = spawnTs(serverEntry, ["--memory", "--compact-every", "often", "--compact-keep", "5"]);
     let err = "";
     p.stderr!.on("data", (d) => (err += d));
     p.on("close", (code) => resolve({ code, err }));

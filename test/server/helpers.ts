@@ -70,6 +70,9 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** Parses NDJSON text into objects. */
 export const lines = (text: string) => text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
+/** The sidecar's entry point on this runtime, for spawnTs. */
+export const serverEntry = new URL(isDeno ? "../../server/deno.ts" : "../../server/node.ts", import.meta.url).pathname;
+
 /** Spawns a TypeScript file as a child process on this runtime. */
 export function spawnTs(file: string, args: string[], env: Record<string, string> = {}) {
   const cmd = isDeno ? [process.execPath, "run", "-A", "--quiet", file] : [process.execPath, "--import", "tsx", file];

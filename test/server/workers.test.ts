@@ -14,7 +14,7 @@ import type { StageState } from "../../core/state.ts";
 import { Store } from "../../core/store.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { bearer, isDeno, sidecar, type Sidecar, sleep, spawnTs, TOKEN_SPEC, TOKENS } from "./helpers.ts";
+import { bearer, isDeno, serverEntry, sidecar, type Sidecar, sleep, spawnTs, TOKEN_SPEC, TOKENS } from "./helpers.ts";
 
 const worker = new URL("./fixtures/worker.ts", import.meta.url).pathname;
 let s: Sidecar;
@@ -114,8 +114,7 @@ async function freePort(): Promise<number> {
 }
 
 async function startServer(dir: string, port: number): Promise<{ child: ChildProcess; exit: Promise<Exit> }> {
-  const entry = new URL(isDeno ? "../../server/deno.ts" : "../../server/node.ts", import.meta.url).pathname;
-  const child = spawnTs(entry, ["--store", dir, "--port", String(port)], { CKPT_TOKENS: TOKEN_SPEC });
+  const child = spawnTs(serverEntry, ["--store", dir, "--port", String(port)], { CKPT_TOKENS: TOKEN_SPEC });
   let ready!: () => void;
   const listening = new Promise<void>((r) => (ready = r));
   const exit = watch(child, (line) => line.includes("listening on") && ready());
