@@ -2,6 +2,7 @@
  * A stage: one named step of a pipeline with its own log. Begins runs (detecting crashes and
  * changed inputs), and reads state, history, replays and live events.
  */
+import { type Checkpoint, type CheckpointInfo, checkLimit, infoOf, readCheckpoints } from "./checkpoints.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import type { CkptEvent } from "./events.ts";
 import { configDigest, sha256 } from "./fingerprint.ts";
@@ -187,6 +188,25 @@ export class Stage {
     const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs);
     this.ctx.startRun(this.name, run);
     return run;
+  }
+
+  /**
+   * The newest state checkpoint since the stage's last reset, or undefined when there is none.
+   * @example const cp = await stage.latest(); let step = cp ? cp.step! + 1 : 0
+   */
+  async latest<T = unknown>(): Promise<Checkpoint<T> | undefined> {
+    return (await this.readCheckpoints(1))[0] as Checkpoint<T> | undefined;
+  }
+
+  /** Saved checkpoints without their state, newest first (default limit 100). */
+  async checkpoints(options: { limit?: number } = {}): Promise<CheckpointInfo[]> {
+    return (await this.readCheckpoints(checkLimit(options.limit))).map(infoOf);
+  }
+
+  private async readCheckpoints(limit: number): Promise<Checkpoint[]> {
+    this.ctx.checkOpen();
+    await (await this.ctx.writer(this.name)).flush();
+    return readCheckpoints(this.ctx.log, this.name, limit);
   }
 
   /** Does the stage have any events? */
