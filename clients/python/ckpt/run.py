@@ -359,8 +359,9 @@ class Run:
                 self._last_contact = time.monotonic()
                 return body
             except CkptNotFound as e:
-                # The sidecar restarted or reaped the run: begin again (same options) and resend; items are idempotent.
-                if e.details.get("runId") != run_id or attempt == 2:
+                # The sidecar restarted or reaped the run: begin again (same options) and resend; items are
+                # idempotent. Not when the run ended because it completed or failed (another worker of a shared run).
+                if e.details.get("runId") != run_id or attempt == 2 or self.stage.state()["status"] in ("completed", "failed"):
                     raise
                 self._rebind(run_id)
         raise AssertionError("unreachable")
@@ -381,16 +382,12 @@ class Run:
         while not self._stop_renewing.wait(period):
             if time.monotonic() - self._last_contact < period:
                 continue
-            run_id = self.id
             try:
-                self._http.request("POST", f"{self.stage.path}/runs/{run_id}/updates", {"updates": []}, retry_for=self.lease_ms / 2000)
+                self._http.request("POST", f"{self.stage.path}/runs/{self.id}/updates", {"updates": []}, retry_for=self.lease_ms / 2000)
                 self._last_contact = time.monotonic()
-            except CkptNotFound:
-                try:
-                    self._rebind(run_id)
-                except CkptError:
-                    pass
             except CkptError:
+                # A lost run (sidecar restart) is begun again by the next batch that needs it, never from
+                # here: a shared run another worker completed must not be restarted by an idle renewal.
                 pass
 
     def _shutdown(self, release: bool) -> None:
