@@ -14,8 +14,8 @@ import ckpt  # noqa: E402
 url, stage, events = sys.argv[1], sys.argv[2], int(sys.argv[3])
 client = ckpt.Client(url)
 
-# mark(): batched in the background (up to 20,000 updates a request), then one flush.
-run = client.stage(stage + "-mark").begin(lease_ms=600_000, batch_size=20_000, max_queue=200_000)
+# mark(): batched in the background (the defaults: two requests of up to 2,000 items in flight), then one flush.
+run = client.stage(stage + "-mark").begin(lease_ms=600_000)
 t0 = time.perf_counter()
 for i in range(events):
     run.mark(i)

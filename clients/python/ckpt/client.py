@@ -100,8 +100,9 @@ class Stage:
         join: bool = False,
         lease_ms: Optional[int] = None,
         wait: float = 0.0,
-        batch_size: int = 5000,
+        batch_size: int = 2000,
         max_queue: int = 100_000,
+        senders: int = 2,
         pause_on_exit: Optional[bool] = None,
     ) -> "Run":
         """Begins (or resumes, or with ``join`` shares) a run.
@@ -109,7 +110,8 @@ class Stage:
         ``input`` is a file path, bytes or ``{"sha256": hex}``: a different input on resume raises
         ``CkptInputChanged`` (``config`` likewise, ``CkptConfigChanged``) unless ``on_change="restart"``.
         ``wait`` > 0 retries ``CkptLocked`` for that many seconds (a restarted worker waiting out the
-        lease of the one that died). ``mark()`` queues at most ``max_queue`` updates before it blocks.
+        lease of the one that died). ``mark()`` queues at most ``max_queue`` updates before it blocks;
+        ``senders`` requests of up to ``batch_size`` items each are in flight at once.
         """
         from .run import Run
 
@@ -130,8 +132,10 @@ class Stage:
             raise CkptInvalid("begin(): batch_size must be between 1 and 20000 (the sidecar's limit per request).")
         if max_queue < batch_size:
             raise CkptInvalid("begin(): max_queue must be at least batch_size.")
+        if senders < 1 or senders > 16:
+            raise CkptInvalid("begin(): senders must be between 1 and 16.")
         response = self._begin(body, wait)
-        return Run(self, body, response, batch_size=batch_size, max_queue=max_queue, pause_on_exit=(not join) if pause_on_exit is None else pause_on_exit)
+        return Run(self, body, response, batch_size=batch_size, max_queue=max_queue, pause_on_exit=(not join) if pause_on_exit is None else pause_on_exit, senders=senders)
 
     def _begin(self, body: Dict[str, Any], wait: float) -> Dict[str, Any]:
         deadline = time.monotonic() + wait

@@ -54,7 +54,7 @@ Listener = Callable[["Run"], None]
 class Run:
     """Returned by ``stage.begin()``; use it as a context manager (see ``__exit__``)."""
 
-    def __init__(self, stage: "Stage", begin_body: Dict[str, Any], response: Dict[str, Any], *, batch_size: int, max_queue: int, pause_on_exit: bool) -> None:
+    def __init__(self, stage: "Stage", begin_body: Dict[str, Any], response: Dict[str, Any], *, batch_size: int, max_queue: int, pause_on_exit: bool, senders: int = 2) -> None:
         self.stage = stage
         self._http = stage.client._http
         self._begin_body = begin_body
@@ -69,6 +69,11 @@ class Run:
         self._error: Optional[CkptError] = None
         self._stopping = False
         self._ended = False
+        self._barrier = False
+        self._inflight = 0
+        self._taken = 0
+        self._finished: Dict[int, int] = {}
+        self._revision = -1
         self._listeners: List[Listener] = []
         self._rebind_lock = threading.Lock()
         self._last_contact = time.monotonic()
@@ -79,8 +84,9 @@ class Run:
         self._done = DoneSet(resume["watermark"], resume["ranges"])
         #: How many times the run was begun again after the sidecar lost it (restart, lease lapse).
         self.rebinds = 0
-        self._sender = threading.Thread(target=self._send_loop, name=f"ckpt-sender-{stage.name}", daemon=True)
-        self._sender.start()
+        self._senders = [threading.Thread(target=self._send_loop, name=f"ckpt-sender-{stage.name}-{k}", daemon=True) for k in range(senders)]
+        for t in self._senders:
+            t.start()
         self._stop_renewing = threading.Event()
         self._renewer = threading.Thread(target=self._renew_loop, name=f"ckpt-lease-{stage.name}", daemon=True)
         self._renewer.start()
@@ -315,41 +321,70 @@ class Run:
             assert self._error is not None
             raise self._error
 
+    def _take(self) -> Optional[Tuple[int, List[Dict[str, Any]]]]:
+        """The next batch and the sequence number of its first update; None once stopped and drained.
+
+        Item batches may be in flight side by side (items are a set: order does not matter). Any
+        other update is a barrier: it goes alone, after everything before it and before anything after.
+        """
+        with self._cond:
+            while True:
+                if self._error is not None:
+                    self._pending.clear()
+                if self._pending and not self._barrier:
+                    lifecycle = self._pending[0]["type"] != "item"
+                    if not lifecycle or self._inflight == 0:
+                        break
+                if not self._pending and self._stopping and self._inflight == 0:
+                    return None
+                self._cond.wait()
+            batch: List[Dict[str, Any]] = []
+            while self._pending and len(batch) < self._batch_size and (self._pending[0]["type"] == "item") != lifecycle:
+                batch.append(self._pending.popleft())
+            self._barrier = lifecycle
+            self._inflight += 1
+            start = self._taken
+            self._taken += len(batch)
+            self._cond.notify_all()  # room in the queue for blocked mark()s
+            return start, batch
+
     def _send_loop(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if not self._pending:
-                    return
-                n = min(len(self._pending), self._batch_size)
-                batch = [self._pending.popleft() for _ in range(n)]
-                self._cond.notify_all()  # room in the queue for blocked mark()s
-            try:
-                body = self._post(batch)
-            except CkptError as e:
-                with self._cond:
-                    self._error = e
-                    self._pending.clear()
-                    self._cond.notify_all()
-                continue
-            except BaseException as e:  # never leave waiters hanging on a bug
-                with self._cond:
-                    self._error = CkptError(f"the sender failed: {e!r}")
-                    self._cond.notify_all()
+            taken = self._take()
+            if taken is None:
                 return
+            start, batch = taken
+            try:
+                body: Optional[Dict[str, Any]] = self._post(batch)
+                failure: Optional[CkptError] = None
+            except CkptError as e:
+                body, failure = None, e
+            except BaseException as e:  # never leave waiters hanging on a bug
+                body, failure = None, CkptError(f"the sender failed: {e!r}")
             with self._cond:
-                self.counters = body["counters"]
-                self.status = body["status"]
-                if body.get("ended"):
-                    self._ended = True
-                self._acked += n
+                self._inflight -= 1
+                self._barrier = False
+                if failure is not None:
+                    self._error = self._error or failure
+                else:
+                    assert body is not None
+                    if body["revision"] >= self._revision:
+                        self._revision = body["revision"]
+                        self.counters = body["counters"]
+                        self.status = body["status"]
+                    if body.get("ended"):
+                        self._ended = True
+                    # Batches finish out of order: acked only moves over a contiguous prefix.
+                    self._finished[start] = start + len(batch)
+                    while self._acked in self._finished:
+                        self._acked = self._finished.pop(self._acked)
                 self._cond.notify_all()
-            for fn in list(self._listeners):
-                try:
-                    fn(self)
-                except Exception:
-                    pass
+            if failure is None:
+                for fn in list(self._listeners):
+                    try:
+                        fn(self)
+                    except Exception:
+                        pass
 
     def _post(self, updates: List[Dict[str, Any]]) -> Dict[str, Any]:
         for attempt in range(3):
@@ -398,7 +433,8 @@ class Run:
         if already:
             return
         self._stop_renewing.set()
-        self._sender.join()
+        for t in self._senders:
+            t.join()
         self._renewer.join()
         if release and not self._ended:
             try:
