@@ -15,7 +15,7 @@ import time
 import urllib.parse
 from typing import Any, Dict, Optional, Tuple
 
-from .errors import CkptError, CkptUnavailable, error_from_body
+from .errors import CkptInvalid, CkptUnavailable, error_from_body
 
 RETRY_STATUSES = (429, 503)
 #: Errors that mean "the request may not have reached the server, or its answer was lost".
@@ -26,7 +26,7 @@ class Transport:
     def __init__(self, url: str, token: Optional[str], timeout: float, retry_for: float, backoff: float = 0.05, max_backoff: float = 2.0) -> None:
         u = urllib.parse.urlsplit(url)
         if u.scheme not in ("http", "https") or not u.hostname:
-            raise CkptError(f"Client URL must look like http://127.0.0.1:7410, got {url!r}", code="CKPT_INVALID")
+            raise CkptInvalid(f"Client URL must look like http://127.0.0.1:7410, got {url!r}")
         self.url = url.rstrip("/")
         self._https = u.scheme == "https"
         self._host = u.hostname

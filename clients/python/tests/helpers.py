@@ -69,6 +69,8 @@ class Server:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(30)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
 
     def restart(self, sig: int = signal.SIGKILL) -> None:
         self.stop(sig)

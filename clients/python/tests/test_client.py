@@ -381,6 +381,8 @@ class ErrorsTest(unittest.TestCase):
         t = time.monotonic()
         with self.assertRaises(ckpt.CkptUnavailable):
             ckpt.Client(f"http://127.0.0.1:{port}", retry_for=0.5).stage("x").state()
+        with self.assertRaises(ckpt.CkptInvalid):
+            ckpt.Client("127.0.0.1:7410")
         self.assertLess(time.monotonic() - t, 5)
 
     def test_auth_codes(self) -> None:
