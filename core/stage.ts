@@ -195,18 +195,12 @@ export class Stage {
    * @example const cp = await stage.latest(); let step = cp ? cp.step! + 1 : 0
    */
   async latest<T = unknown>(): Promise<Checkpoint<T> | undefined> {
-    return (await this.readCheckpoints(1))[0] as Checkpoint<T> | undefined;
+    return (await checkpointsOf(this.ctx, this.name, 1))[0] as Checkpoint<T> | undefined;
   }
 
   /** Saved checkpoints without their state, newest first (default limit 100). */
   async checkpoints(options: { limit?: number } = {}): Promise<CheckpointInfo[]> {
-    return (await this.readCheckpoints(checkLimit(options.limit))).map(infoOf);
-  }
-
-  private async readCheckpoints(limit: number): Promise<Checkpoint[]> {
-    this.ctx.checkOpen();
-    await (await this.ctx.writer(this.name)).flush();
-    return readCheckpoints(this.ctx.log, this.name, limit);
+    return (await checkpointsOf(this.ctx, this.name, checkLimit(options.limit))).map(infoOf);
   }
 
   /** Does the stage have any events? */
@@ -320,6 +314,13 @@ export class Stage {
     await writer.waitFor(writer.enqueue(bad.map((index) => ({ type: "item.reopened", v: 1, at, index, reason: "verify check failed" }) as CkptEvent)));
     return bad.length;
   }
+}
+
+/** The newest checkpoints once everything this process wrote is in the log. */
+async function checkpointsOf(ctx: StoreContext, name: string, limit: number): Promise<Checkpoint[]> {
+  ctx.checkOpen();
+  await (await ctx.writer(name)).flush();
+  return readCheckpoints(ctx.log, name, limit);
 }
 
 function checkBeginOptions(o: BeginOptions): void {
