@@ -13,6 +13,7 @@ const T = {
   sidecarBatched: 100_000,
   sidecarSingle: 8_000,
   sidecarP99: 10,
+  pythonMark: 50_000,
 };
 
 /** "met" or "MISSED: 1.8× short"; records the check for the JSON. */
@@ -179,6 +180,21 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
     }
     if (sc.libraryWorkersPerSec) {
       rows.push({ figure: figure7, subject: `ckpt via adapters/http.ts, ${sc.connections} awaiting workers`, value: range(sc.libraryWorkersPerSec, num, "/s") });
+    }
+    if (sc.pythonMarkPerSec) {
+      const m = sc.pythonMarkPerSec.median;
+      rows.push({
+        figure: figure7,
+        subject: "Python worker (clients/python), mark() batched + flush",
+        value: range(sc.pythonMarkPerSec, num, " ev/s"),
+        detail: "one process; two requests of up to 2,000 items in flight",
+        target: `≥${num(T.pythonMark)} ev/s`,
+        verdict: check(targets, `Python client batched ≥${num(T.pythonMark)} events/s`, `${num(m)}/s`, m >= T.pythonMark, short(m, T.pythonMark)),
+      });
+      rows.push({ figure: figure7, subject: "Python worker, done() durable, 1 thread", value: range(sc.pythonDonePerSec!, num, "/s"), detail: "each call returns once fsync'd on the sidecar" });
+      rows.push({ figure: figure7, subject: "Python worker, done() durable, 64 threads", value: range(sc.pythonDone64PerSec!, num, "/s"), detail: "threads share the sender's batches" });
+    } else if (sc.pythonSkipped) {
+      rows.push({ figure: figure7, subject: "Python worker (clients/python)", value: "–", detail: sc.pythonSkipped, target: `≥${num(T.pythonMark)} ev/s`, verdict: "not measured" });
     }
   }
   return { rows, targets };

@@ -1,6 +1,8 @@
 /** Figure 7: a real ckpt-server on 127.0.0.1 under autocannon (single and batched updates), and ckpt through adapters/http.ts. */
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import { open } from "../mod.ts";
 import { repoRoot } from "./child.ts";
 import { loadDep } from "./deps.ts";
@@ -21,6 +23,13 @@ export interface SidecarFigures {
   libraryHotPerSec?: Spread;
   /** ckpt over adapters/http.ts: 64 workers each awaiting `run.done()`, updates/s. */
   libraryWorkersPerSec?: Spread;
+  /** One Python process through clients/python (bench/python_worker.py): mark() batched + flush, events/s. */
+  pythonMarkPerSec?: Spread;
+  /** The same process: done() from 1 and from 64 threads, each call durable, updates/s. */
+  pythonDonePerSec?: Spread;
+  pythonDone64PerSec?: Spread;
+  /** Why the Python rows are missing (no python3 on the machine). */
+  pythonSkipped?: string;
   errors: number;
 }
 
@@ -110,6 +119,14 @@ async function library(url: string, stage: string, events: number, workers: numb
   }
 }
 
+/** bench/python_worker.py against the sidecar: one Python process, the figures it prints. */
+function python(url: string, stage: string, events: number): { mark: number; done1: number; done64: number } | string {
+  const py = process.env.CKPT_PYTHON ?? "python3";
+  if (spawnSync(py, ["--version"]).status !== 0) return `${py} not found`;
+  const out = execFileSync(py, [join(repoRoot, "bench/python_worker.py"), url, stage, String(events)], { encoding: "utf8" });
+  return JSON.parse(out.trim().split("\n").pop()!) as { mark: number; done1: number; done64: number };
+}
+
 export async function sidecarLoad(o: { seconds: number; rounds: number; libraryEvents: number; progress: (line: string) => void }): Promise<SidecarResult> {
   const missing = sidecarMissing();
   if (missing) return { available: false, reason: missing };
@@ -124,6 +141,7 @@ export async function sidecarLoad(o: { seconds: number; rounds: number; libraryE
     const b: AutocannonResult[] = [];
     const libHot: number[] = [];
     const libWorkers: number[] = [];
+    const py: { mark: number[]; done1: number[]; done64: number[]; skipped?: string } = { mark: [], done1: [], done64: [] };
     await load(autocannon, server.url, "http-single", single, 1, 1, nextSingle); // warm-up
     for (let r = 0; r < o.rounds; r++) {
       s.push(await load(autocannon, server.url, "http-single", single, 1, o.seconds, nextSingle));
@@ -131,10 +149,14 @@ export async function sidecarLoad(o: { seconds: number; rounds: number; libraryE
       const lib = await library(server.url, `lib-${r}`, o.libraryEvents, CONNECTIONS);
       libHot.push(lib.hot);
       libWorkers.push(lib.awaited);
+      const p = python(server.url, `py-${r}`, o.libraryEvents);
+      if (typeof p === "string") py.skipped = p;
+      else py.mark.push(p.mark), py.done1.push(p.done1), py.done64.push(p.done64);
       const last = (x: AutocannonResult[]) => x[x.length - 1]!;
       o.progress(
         `sidecar round ${r + 1}/${o.rounds}: single ${Math.round(last(s)["2xx"] / last(s).duration)} req/s p99 ${last(s).latency.p99} ms; ` +
-          `batched ${Math.round((last(b)["2xx"] * BATCH) / last(b).duration)} events/s; library hot ${Math.round(lib.hot)}/s, 64 workers ${Math.round(lib.awaited)}/s`,
+          `batched ${Math.round((last(b)["2xx"] * BATCH) / last(b).duration)} events/s; library hot ${Math.round(lib.hot)}/s, 64 workers ${Math.round(lib.awaited)}/s` +
+          (typeof p === "string" ? `; python: ${p}` : `; python mark ${Math.round(p.mark)}/s, done ${Math.round(p.done1)}/s, 64 threads ${Math.round(p.done64)}/s`),
       );
     }
     return {
@@ -149,6 +171,8 @@ export async function sidecarLoad(o: { seconds: number; rounds: number; libraryE
       batchedP99Ms: spread(b.map((x) => x.latency.p99)),
       libraryHotPerSec: spread(libHot),
       libraryWorkersPerSec: spread(libWorkers),
+      ...(py.mark.length ? { pythonMarkPerSec: spread(py.mark), pythonDonePerSec: spread(py.done1), pythonDone64PerSec: spread(py.done64) } : {}),
+      ...(py.skipped ? { pythonSkipped: py.skipped } : {}),
       errors: [...s, ...b].reduce((n, x) => n + x.errors + x.timeouts + x.non2xx, 0),
     };
   } finally {

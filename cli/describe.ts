@@ -67,6 +67,11 @@ export function describeEvent(e: CkptEvent): string {
       break;
     case "resumed":
       break;
+    case "checkpoint":
+      opt("step", e.step);
+      parts.push(`${int(e.bytes)} bytes`);
+      if (e.metadata) parts.push(JSON.stringify(e.metadata));
+      break;
   }
   return parts.join(" ");
 }

@@ -23,6 +23,8 @@ export const ErrorCode = {
   TOO_SPARSE: "CKPT_TOO_SPARSE",
   /** The underlying log failed (disk, network); the message names it. */
   IO: "CKPT_IO",
+  /** A value is over its size limit (a state checkpoint, a request body); nothing was written. */
+  TOO_LARGE: "CKPT_TOO_LARGE",
   /** The log cannot be reached (connection refused, DNS, TLS). */
   UNAVAILABLE: "CKPT_UNAVAILABLE",
 } as const;

@@ -83,6 +83,14 @@ export const Failed = event("failed", { message: label, retryable: z.boolean().o
 export const Reset = event("reset", { reason: label.optional() });
 export const MetadataSet = event("metadata", { metadata });
 export const Heartbeat = event("heartbeat", { runId: z.string().max(64) });
+/** A state checkpoint (core/checkpoints.ts): any msgpack-able value a loop saves to resume from. */
+export const CheckpointSaved = event("checkpoint", {
+  step: count.optional(),
+  metadata: metadata.optional(),
+  /** Size of `state` as msgpack, checked against the limit before anything is written. */
+  bytes: count,
+  state: z.unknown().refine((v) => v !== undefined, "state is required"),
+});
 
 export const CkptEvent = z.discriminatedUnion("type", [
   RunStarted,
@@ -99,6 +107,7 @@ export const CkptEvent = z.discriminatedUnion("type", [
   Reset,
   MetadataSet,
   Heartbeat,
+  CheckpointSaved,
 ]);
 export type CkptEvent = z.infer<typeof CkptEvent>;
 export type EventType = CkptEvent["type"];

@@ -3,11 +3,12 @@
  * are folded into a base snapshot and then removed (never the other way round), so the current
  * state and the run summaries are identical before and after; running stages are never touched.
  */
+import { type CheckpointRetention, checkCheckpointRetention, cutForCheckpoints } from "./checkpoints.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
 import { type EventLog, readForward, type StreamInfo } from "./log.ts";
 import { applyToProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "./projection.ts";
 
-export interface RetentionPolicy {
+export interface RetentionPolicy extends CheckpointRetention {
   /** Events older than this (ms) are folded into the base snapshot and removed. */
   maxAgeMs?: number;
   /** Keep at most this many events per stage. */
@@ -64,8 +65,9 @@ export function checkPolicy(p: RetentionPolicy): void {
       throw new CkptError(ErrorCode.INVALID, `Retention policy: ${k} must be a non-negative integer, got ${String(v)}.`, { issues: [{ path: [k], message: "expected a non-negative integer" }] });
     }
   }
-  if (p.maxAgeMs === undefined && p.maxEvents === undefined && p.stageTtlMs === undefined) {
-    throw new CkptError(ErrorCode.INVALID, "Retention policy: give at least one of maxAgeMs, maxEvents or stageTtlMs (e.g. --max-age 7d, --keep 10000, --days 30).");
+  checkCheckpointRetention(p);
+  if (p.maxAgeMs === undefined && p.maxEvents === undefined && p.stageTtlMs === undefined && p.keepCheckpoints === undefined && p.checkpointTtlMs === undefined) {
+    throw new CkptError(ErrorCode.INVALID, "Retention policy: give at least one of maxAgeMs, maxEvents, stageTtlMs, keepCheckpoints or checkpointTtlMs (e.g. --max-age 7d, --keep 10000, --days 30).");
   }
 }
 
@@ -96,7 +98,7 @@ export async function cutRevision(log: EventLog, info: StreamInfo, p: RetentionP
     }
     cut = Math.max(cut, firstYoung);
   }
-  return Math.max(info.first, Math.min(cut, keepFrom));
+  return cutForCheckpoints(log, info, p, now, Math.max(info.first, Math.min(cut, keepFrom)), keepFrom);
 }
 
 /** State and history as of `cut - 1`: the base snapshot that replaces the removed events. */

@@ -3,6 +3,7 @@
  * once that event is durable, `mark()` does not wait (durability comes with `flush()`), and both
  * slow the caller down rather than let memory grow when the write path falls behind.
  */
+import { type CheckpointOptions, checkpointEvent } from "./checkpoints.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
 import { type CkptEvent, parseEvent } from "./events.ts";
 import { rangeCount, wouldAddRange } from "./resume-set.ts";
@@ -139,6 +140,15 @@ export class Run {
   /** Records an error that did not stop the run. */
   error(error: string | Error, options: { retryable?: boolean; index?: number; item?: string } = {}): Promise<void> {
     return this.record({ type: "error", message: messageOf(error), retryable: options.retryable ?? false, ...pick(options, "index", "item") });
+  }
+
+  /**
+   * Saves a state checkpoint (any msgpack-able value up to 1 MiB) and resolves once it is durable;
+   * `stage.latest()` loads it after a crash.
+   * @example await run.checkpoint({ iteration: 5, params }, { step: 5, metadata: { loss: 0.12 } })
+   */
+  async checkpoint(state: unknown, options: CheckpointOptions = {}): Promise<void> {
+    await this.record(checkpointEvent(state, options));
   }
 
   /** Merges `metadata` into the stage's metadata (kept across runs). */

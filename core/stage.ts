@@ -2,6 +2,7 @@
  * A stage: one named step of a pipeline with its own log. Begins runs (detecting crashes and
  * changed inputs), and reads state, history, replays and live events.
  */
+import { type Checkpoint, type CheckpointInfo, checkLimit, infoOf, readCheckpoints } from "./checkpoints.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import type { CkptEvent } from "./events.ts";
 import { configDigest, sha256 } from "./fingerprint.ts";
@@ -189,6 +190,19 @@ export class Stage {
     return run;
   }
 
+  /**
+   * The newest state checkpoint since the stage's last reset, or undefined when there is none.
+   * @example const cp = await stage.latest(); let step = cp ? cp.step! + 1 : 0
+   */
+  async latest<T = unknown>(): Promise<Checkpoint<T> | undefined> {
+    return (await checkpointsOf(this.ctx, this.name, 1))[0] as Checkpoint<T> | undefined;
+  }
+
+  /** Saved checkpoints without their state, newest first (default limit 100). */
+  async checkpoints(options: { limit?: number } = {}): Promise<CheckpointInfo[]> {
+    return (await checkpointsOf(this.ctx, this.name, checkLimit(options.limit))).map(infoOf);
+  }
+
   /** Does the stage have any events? */
   async exists(): Promise<boolean> {
     this.ctx.checkOpen();
@@ -300,6 +314,13 @@ export class Stage {
     await writer.waitFor(writer.enqueue(bad.map((index) => ({ type: "item.reopened", v: 1, at, index, reason: "verify check failed" }) as CkptEvent)));
     return bad.length;
   }
+}
+
+/** The newest checkpoints once everything this process wrote is in the log. */
+async function checkpointsOf(ctx: StoreContext, name: string, limit: number): Promise<Checkpoint[]> {
+  ctx.checkOpen();
+  await (await ctx.writer(name)).flush();
+  return readCheckpoints(ctx.log, name, limit);
 }
 
 function checkBeginOptions(o: BeginOptions): void {

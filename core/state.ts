@@ -126,6 +126,7 @@ export const ALLOWED_FROM: Record<CkptEvent["type"], readonly Status[]> = {
   reset: ANY,
   metadata: ANY,
   heartbeat: ACTIVE,
+  checkpoint: ACTIVE,
 };
 
 /** The status after `event`, or the same status for events that do not change it. */
@@ -239,6 +240,7 @@ export function apply(s: StageState, event: CkptEvent, revision: number): StageS
     case "paused":
     case "resumed":
     case "heartbeat":
+    case "checkpoint": // the state lives in the event; stage.latest() reads it back (core/checkpoints.ts)
       break;
     case "crash.detected":
       break;

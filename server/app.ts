@@ -14,6 +14,7 @@ import { errorResponse, HttpCode, HttpError } from "./errors.ts";
 import { isGuardedLog } from "./guarded-log.ts";
 import { Metrics } from "./metrics.ts";
 import { type AppEnv, mount, type RouteSpec } from "./route.ts";
+import { checkpointRoutes } from "./routes/checkpoints.ts";
 import { logRoutes } from "./routes/log.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { stageRoutes } from "./routes/stages.ts";
@@ -107,7 +108,7 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
   });
 
   const routes: RouteSpec[] = [];
-  routes.push(...opsRoutes(ctx, () => routes), ...logRoutes(ctx), ...stageRoutes(ctx));
+  routes.push(...opsRoutes(ctx, () => routes), ...logRoutes(ctx), ...stageRoutes(ctx), ...checkpointRoutes(ctx));
   const mountOptions = { tokens: options.tokens ?? [], bodyLimit: limits.bodyLimit, logBodyLimit: limits.logBodyLimit };
   for (const r of routes) mount(app, r, mountOptions);
   const schedule = options.compaction ? scheduleCompaction(compactor, options.compaction, onCompaction) : undefined;

@@ -32,6 +32,7 @@ const EVENT_OF: Readonly<Record<Update["type"], CkptEvent["type"]>> = {
   resume: "resumed",
   complete: "completed",
   fail: "failed",
+  checkpoint: "checkpoint",
 };
 
 export class RunRegistry {
@@ -196,6 +197,8 @@ function record(run: Run, u: Update): Promise<void> {
       return run.complete(u.metadata as Record<string, unknown> | undefined);
     case "fail":
       return run.fail(u.message, strip({ retryable: u.retryable }));
+    case "checkpoint":
+      return run.checkpoint(u.state, strip({ step: u.step, metadata: u.metadata as Record<string, unknown> | undefined }));
   }
 }
 

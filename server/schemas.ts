@@ -66,6 +66,7 @@ export const WatchQuery = z.strictObject({
 export const PrefixQuery = z.strictObject({ prefix: z.string().max(200).optional() });
 export const SnapshotQuery = z.strictObject({ which: z.enum(["latest", "base"]).optional() });
 export const NoQuery = z.strictObject({});
+export const CheckpointsQuery = z.strictObject({ limit: nat("limit").refine((n) => n >= 1, "limit must be at least 1").optional() });
 
 // ---- bodies ----
 
@@ -110,6 +111,12 @@ export const Update = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("resume") }),
   z.strictObject({ type: z.literal("complete"), metadata: metadata.optional() }),
   z.strictObject({ type: z.literal("fail"), message: label, retryable: z.boolean().optional() }),
+  z.strictObject({
+    type: z.literal("checkpoint"),
+    state: z.json().refine((v) => v !== undefined, "state is required").describe("any JSON value (up to 1 MiB as msgpack); GET .../checkpoints/latest returns it"),
+    step: z.number().int().nonnegative().optional(),
+    metadata: metadata.optional(),
+  }),
 ]);
 export type Update = z.infer<typeof Update>;
 
@@ -124,6 +131,8 @@ export const CompactBody = z.strictObject({
   maxEvents: ms.optional().describe("keep at most this many events per stage"),
   minEvents: ms.optional().describe("always keep at least this many recent events (default 100)"),
   stageTtlMs: ms.optional().describe("stages finished or idle for longer than this are removed whole"),
+  keepCheckpoints: z.number().int().positive().optional().describe("keep at most this many state checkpoints per stage (default 10; the latest always stays)"),
+  checkpointTtlMs: ms.optional().describe("state checkpoints older than this go, except the latest"),
   prefix: z.string().max(200).optional(),
   dryRun: z.boolean().optional().describe("report what would go; change nothing"),
 });
@@ -173,7 +182,42 @@ export const StageSummary = z.object({
   progress: ProgressFigures,
 });
 export const StagesResponse = z.object({ stages: z.array(StageSummary) });
-export const StateResponse = z.looseObject({ stage: z.string(), revision: z.number().int(), status: z.enum(STATUSES), counters: Counters, progress: ProgressFigures }).describe("the whole StageState (resume point, units, errors, metadata, fingerprints…) plus progress figures");
+const Nullable = { num: z.number().nullable(), str: z.string().nullable() };
+/** The resume point: every index below `watermark` is done, and so is every [start, end) pair in `ranges`. */
+const ResumePoint = z.object({
+  watermark: z.number().int().describe("every index below it is done"),
+  ranges: z.array(z.number().int()).describe("flat sorted pairs [start0, end0, start1, end1, …]: indices start ≤ i < end done beyond the watermark"),
+  lastIndex: Nullable.num,
+  lastItem: Nullable.str,
+  batch: Nullable.str,
+});
+const UnitStateSchema = z.object({ status: z.enum(["running", "complete", "failed"]), page: Nullable.num.describe("last page fully written; resume from page + 1"), records: z.number(), retryable: z.boolean().nullable(), error: Nullable.str, updatedAt: z.number() });
+export const StateResponse = z
+  .looseObject({
+    stage: z.string(),
+    revision: z.number().int(),
+    status: z.enum(STATUSES),
+    total: Nullable.num,
+    counters: Counters,
+    resume: ResumePoint,
+    units: z.record(z.string(), UnitStateSchema),
+    errors: z.object({ count: z.number(), lastMessage: Nullable.str, lastAt: Nullable.num, retryable: z.boolean().nullable() }),
+    cost: z.number(),
+    metadata: z.record(z.string(), z.unknown()),
+    input: Nullable.str.describe("SHA-256 of the input the stage was started with"),
+    config: Nullable.str.describe("SHA-256 of the canonical config"),
+    run: z.object({ id: z.string(), owner: z.object({ host: z.string(), pid: z.number(), runId: z.string() }).nullable(), startedAt: z.number(), processedAtStart: z.number(), leaseMs: Nullable.num }).nullable(),
+    runs: z.number().int(),
+    createdAt: Nullable.num,
+    startedAt: Nullable.num,
+    updatedAt: Nullable.num,
+    finishedAt: Nullable.num,
+    progress: ProgressFigures,
+  })
+  .describe("the whole StageState (resume point, units, errors, metadata, fingerprints) plus progress figures");
+export const CheckpointInfoResponse = z.object({ revision: z.number().int(), at: z.number(), step: Nullable.num, metadata: z.record(z.string(), z.unknown()), bytes: z.number().int() });
+export const CheckpointResponse = CheckpointInfoResponse.extend({ state: z.unknown().describe("the value saved") });
+export const CheckpointsResponse = z.object({ checkpoints: z.array(CheckpointInfoResponse).describe("newest first, since the stage's last reset") });
 export const HistoryResponse = z.looseObject({ stage: z.string(), runs: z.array(z.looseObject({ runId: z.string(), outcome: z.string() })), statusChanges: z.array(z.looseObject({ revision: z.number(), from: z.string(), to: z.string() })) });
 export const BeginResponse = z.object({
   runId: z.string(),

@@ -44,7 +44,7 @@ test("every error code is CKPT_ prefixed and unique", () => {
 test("Store and Stage prototype methods (TS-private ones included)", () => {
   const methods = (c: { prototype: object }) => Object.getOwnPropertyNames(c.prototype).filter((n) => n !== "constructor" && !n.startsWith("_")).sort();
   assert.equal(methods(ckpt.Store), ["activeRuns", "checkOpen", "close", "closed", "compact", "flush", "stage", "stages", "writer"].sort());
-  assert.equal(methods(ckpt.Stage), ["begin", "delete", "exists", "fingerprint", "history", "joinRun", "reopenInvalid", "replay", "reset", "start", "state", "watch"].sort());
+  assert.equal(methods(ckpt.Stage), ["begin", "checkpoints", "delete", "exists", "fingerprint", "history", "joinRun", "latest", "reopenInvalid", "replay", "reset", "start", "state", "watch"].sort());
 });
 
 test.run();

@@ -26,6 +26,8 @@ export const compactCommand: Command = {
     keep: { type: "string", value: "<n>", description: "keep at most n events per stage" },
     "min-keep": { type: "string", value: "<n>", description: "always keep the last n events (default 100)" },
     "stage-ttl": { type: "string", value: "<duration>", description: "also remove whole stages finished or idle for longer than this" },
+    "keep-checkpoints": { type: "string", value: "<n>", description: "keep at most n state checkpoints per stage (default 10; never the latest)" },
+    "checkpoint-ttl": { type: "string", value: "<duration>", description: "remove state checkpoints older than this (never the latest)" },
     ...COMMON,
   },
   details: "The current state, the resume point and the run summaries are identical before and after. Stages that are\nrunning or recovering are skipped. Give at least one of --max-age, --keep or --stage-ttl.",
@@ -39,9 +41,11 @@ export const compactCommand: Command = {
       ...defined("maxEvents", optional(args, "keep", count)),
       ...defined("minEvents", optional(args, "min-keep", count)),
       ...defined("stageTtlMs", optional(args, "stage-ttl", dur)),
+      ...defined("keepCheckpoints", optional(args, "keep-checkpoints", count)),
+      ...defined("checkpointTtlMs", optional(args, "checkpoint-ttl", dur)),
     };
-    if (policy.maxAgeMs === undefined && policy.maxEvents === undefined && policy.stageTtlMs === undefined) {
-      throw new UsageError("say what to remove: --max-age, --keep or --stage-ttl (e.g. --max-age 7d).", c);
+    if (Object.keys(policy).length === 0) {
+      throw new UsageError("say what to remove: --max-age, --keep, --stage-ttl, --keep-checkpoints or --checkpoint-ttl (e.g. --max-age 7d).", c);
     }
     return runPolicy(policy, args, ctx);
   },

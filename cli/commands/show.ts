@@ -1,4 +1,5 @@
 /** `ckpt show <stage>`: everything about one stage: status and times, counters, resume point, units, errors, fingerprints, cost, metadata, runs. */
+import type { CheckpointInfo } from "../../core/checkpoints.ts";
 import type { History } from "../../core/history.ts";
 import { type ProgressFigures, progressOf } from "../../core/progress.ts";
 import type { StageState } from "../../core/state.ts";
@@ -11,6 +12,7 @@ import { stageName } from "../values.ts";
 const MAX_RUNS = 20;
 const MAX_CHANGES = 10;
 const MAX_RANGES = 8;
+const MAX_CHECKPOINTS = 5;
 
 export const showCommand: Command = {
   name: "show",
@@ -22,13 +24,13 @@ export const showCommand: Command = {
     const name = stageName(args.positionals[0]!, "ckpt show");
     const store = await ctx.store();
     const stage = await existingStage(store, name, ctx.target);
-    const [state, history] = [await stage.state(), await stage.history()];
+    const [state, history, checkpoints] = [await stage.state(), await stage.history(), await stage.checkpoints({ limit: MAX_CHECKPOINTS })];
     const progress = progressOf(state, ctx.now(), store.staleAfterMs);
     if (bool(args, "json")) {
-      await ctx.stdout.write(JSON.stringify({ stage: name, state, progress, history }, null, 2) + "\n");
+      await ctx.stdout.write(JSON.stringify({ stage: name, state, progress, history, checkpoints }, null, 2) + "\n");
       return 0;
     }
-    await ctx.stdout.write(renderState(state, progress, ctx.now(), palette(ctx.color), history));
+    await ctx.stdout.write(renderState(state, progress, ctx.now(), palette(ctx.color), history) + renderCheckpoints(checkpoints, ctx.now(), palette(ctx.color)));
     return 0;
   },
 };
@@ -151,6 +153,13 @@ function renderHistory(h: History, p: Palette): string {
   }
   if (h.compactedEvents) out.push(p.dim(`\n  ${int(h.compactedEvents)} older events were compacted; their runs are summarised above.\n`));
   return out.join("");
+}
+
+/** The newest state checkpoints (`run.checkpoint()`), newest first; nothing when the stage has none. */
+function renderCheckpoints(cps: CheckpointInfo[], now: number, p: Palette): string {
+  if (cps.length === 0) return "";
+  const rows = cps.map((c) => [String(c.revision), c.step === null ? "–" : int(c.step), `${time(c.at)} (${ago(c.at, now)})`, int(c.bytes), Object.keys(c.metadata).length ? JSON.stringify(c.metadata) : ""]);
+  return "\n" + p.bold(`State checkpoints (newest ${cps.length}; the latest is what stage.latest() loads)`) + "\n" + indent(table(["REVISION", "STEP", "SAVED", "BYTES", "METADATA"], rows, { right: [0, 1, 3], p }));
 }
 
 function outcome(o: string, p: Palette): string {
