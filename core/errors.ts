@@ -23,6 +23,8 @@ export const ErrorCode = {
   TOO_SPARSE: "CKPT_TOO_SPARSE",
   /** The underlying log failed (disk, network); the message names it. */
   IO: "CKPT_IO",
+  /** The disk is full: the store refuses every write until it is reopened with space free (nothing acknowledged is lost). */
+  NO_SPACE: "CKPT_NO_SPACE",
   /** The log cannot be reached (connection refused, DNS, TLS). */
   UNAVAILABLE: "CKPT_UNAVAILABLE",
 } as const;

@@ -45,7 +45,7 @@ export const verifyCommand: Command = {
   examples: ["ckpt verify", "ckpt verify fetch --json"],
   async run(args, ctx) {
     const names = args.positionals.map((n) => stageName(n, "ckpt verify"));
-    const store = await ctx.store();
+    const store = await ctx.store({ readOnly: true });
     const stages = await selectStages(store, names, ctx.target);
     const infos = (await Promise.all(stages.map((s) => store.log.info(s)))).filter((i) => i !== undefined);
     const m = meter(ctx, "events", infos.reduce((a, i) => a + i.head - i.first + 1, 0));
