@@ -93,6 +93,17 @@ function decodePage(value: unknown): CkptEvent[] {
   return out;
 }
 
+/** What `verify --repair` needs of the storage format (adapters/level/repair.ts); throws on bytes that do not decode. */
+export const storedFormat = {
+  SEP,
+  END,
+  pageKey,
+  revisionOf,
+  pack,
+  page: (bytes: Bytes): CkptEvent[] => decodePage(unpacker.unpack(unframe(bytes).payload)),
+  value: <T>(bytes: Bytes): T => unpacker.unpack(bytes) as T,
+};
+
 /**
  * Opens the LevelDB folder at `path`, creating a store only where there is none (no folder, or an empty one).
  * Damage found on the way in is a CKPT_CORRUPT and the store stays as it was (adapters/level/open.ts).
@@ -166,7 +177,7 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
   }
 
   if (opened.ledger) {
-    const problem = await ledgerProblem(path, opened.ledger, (s) => getHead(s).catch(() => undefined));
+    const problem = await ledgerProblem(path, opened.ledger, getHead).catch((err: unknown) => storageError(path, "Checking the ledger", err));
     if (problem) await opened.refuse(problem);
     headCache.clear();
   }

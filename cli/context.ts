@@ -27,6 +27,8 @@ export interface Ctx {
   store(options?: StoreOptions): Promise<Store>;
   /** Closes the store and opens it again with the same options: a read-only LevelDB view sees what was written since. */
   reopen(): Promise<Store>;
+  /** The LevelDB folder when the target is one (for `verify --repair`), else undefined. */
+  readonly storePath: string | undefined;
   /** The target for messages: a folder, a URL or a connection string without credentials. */
   readonly target: string;
   readonly stdout: Out;

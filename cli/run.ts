@@ -90,6 +90,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         await old.then((s) => s.close()).catch(() => undefined);
         return ctx.store(openedWith);
       },
+      storePath: !io.store && target?.kind === "level" ? target.path : undefined,
       target: io.store ? io.store.log.location : target ? describeTarget(target) : "",
       stdout: io.stdout,
       stderr: io.stderr,

@@ -19,6 +19,19 @@ export interface View {
   remove(): Promise<void>;
 }
 
+/** Copies the store's files into `dst` (an existing folder): tables hard-linked where possible, the rest copied. */
+export async function copyStore(src: string, dst: string): Promise<void> {
+  // CURRENT first: the MANIFEST it names is copied after it, so the copy never names a MANIFEST it lacks.
+  const names = (await readdir(src)).filter((n) => isStoreFile(n) && !/^(LOCK|LOG|LOG\.old|CKPT-LEDGER\.tmp)$/.test(n));
+  names.sort((a, b) => (a === "CURRENT" ? -1 : b === "CURRENT" ? 1 : 0));
+  for (const name of names) {
+    const from = join(src, name);
+    const to = join(dst, name);
+    if (/\.(ldb|sst)$/.test(name)) await link(from, to).catch(() => copyFile(from, to));
+    else await copyFile(from, to);
+  }
+}
+
 /** Copies (and links) the store's files into a new temporary folder. */
 export async function makeView(src: string): Promise<View> {
   let lastErr: unknown;
@@ -26,15 +39,7 @@ export async function makeView(src: string): Promise<View> {
     const path = await mkdtemp(join(tmpdir(), "ckpt-view-"));
     const remove = () => rm(path, { recursive: true, force: true });
     try {
-      // CURRENT first: the MANIFEST it names is copied after it, so the copy never names a MANIFEST it lacks.
-      const names = (await readdir(src)).filter((n) => isStoreFile(n) && !/^(LOCK|LOG|LOG\.old|CKPT-LEDGER\.tmp)$/.test(n));
-      names.sort((a, b) => (a === "CURRENT" ? -1 : b === "CURRENT" ? 1 : 0));
-      for (const name of names) {
-        const from = join(src, name);
-        const to = join(path, name);
-        if (/\.(ldb|sst)$/.test(name)) await link(from, to).catch(() => copyFile(from, to));
-        else await copyFile(from, to);
-      }
+      await copyStore(src, path);
       return { path, remove };
     } catch (err) {
       await remove();
