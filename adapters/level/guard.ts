@@ -36,17 +36,22 @@ export function guardLog(inner: EventLog, o: Shell): EventLog & LevelExtras {
     return e;
   };
   const writable = () => {
+    const refusal = refused();
+    if (refusal) throw refusal;
+  };
+  const refused = (): CkptError | undefined => {
     if (o.readOnly) {
-      throw new CkptError(ErrorCode.INVALID, `The store at ${o.path} was opened read-only (a private view of its files); it cannot be written.`, { details: { path: o.path } });
+      return new CkptError(ErrorCode.INVALID, `The store at ${o.path} was opened read-only (a private view of its files); it cannot be written.`, { details: { path: o.path } });
     }
     if (failure) {
-      throw new CkptError(
+      return new CkptError(
         failure.code,
         `Writes to the store at ${o.path} are refused since an earlier write failed (${failure.message}). ` +
           `Nothing acknowledged before it is lost. Free space if the disk is full, close the store and open it again.`,
         { cause: failure, details: { path: o.path } },
       );
     }
+    return undefined;
   };
   const write = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     writable();
@@ -78,7 +83,14 @@ export function guardLog(inner: EventLog, o: Shell): EventLog & LevelExtras {
     },
     fail: (err) => void fail(err, "Writing the ledger"),
     verifyChain: (s) => read(`Checking "${s}"`, () => o.verifyChain(s)),
-    append: (s, events, opts) => write(`Appending to "${s}"`, () => inner.append(s, events, opts)),
+    // The hot path: no extra async frame, only a check and a catch.
+    append: (s, events, opts) => {
+      const refusal = refused();
+      if (refusal) return Promise.reject(refusal);
+      return inner.append(s, events, opts).catch((err: unknown) => {
+        throw fail(err, `Appending to "${s}"`);
+      });
+    },
     saveSnapshot: (s, snap) => write(`Saving the snapshot of "${s}"`, () => inner.saveSnapshot(s, snap)),
     truncateBefore: (s, rev, base) => write(`Truncating "${s}"`, () => inner.truncateBefore(s, rev, base)),
     delete: (s) =>

@@ -6,6 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { crc32c } from "./chain.ts";
 
 const BLOCK = 32768;
 const HEADER = 7;
@@ -14,21 +15,6 @@ const FIRST = 2;
 const MIDDLE = 3;
 const LAST = 4;
 
-const TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32c(bytes: Uint8Array, from: number, to: number): number {
-  let c = 0xffffffff;
-  for (let i = from; i < to; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 const unmask = (m: number) => {
   const rot = (m - 0xa282ead8) >>> 0;
   return ((rot >>> 17) | (rot << 15)) >>> 0;
