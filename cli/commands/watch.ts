@@ -29,8 +29,8 @@ export const watchCommand: Command = {
   },
   details:
     "On a terminal the bars are redrawn in place. Otherwise (a pipe, a log file) it prints one line each time a\n" +
-    "stage changes, or one JSON object per change with --json. LevelDB allows one process: to watch a store a\n" +
-    "pipeline is writing, run the pipeline through ckpt-server and watch with --url.",
+    "stage changes, or one JSON object per change with --json. A LevelDB folder is read through a private copy,\n" +
+    "taken again each interval, so watching never writes to it, even while a pipeline holds it.",
   examples: ["ckpt watch", "ckpt watch fetch parse --interval 250ms", "ckpt watch --until-done --json > progress.ndjson"],
   async run(args, ctx) {
     const names = args.positionals.map((n) => stageName(n, CMD));
