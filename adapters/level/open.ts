@@ -35,7 +35,7 @@ export async function openLevel(path: string, readOnly: boolean): Promise<Opened
     throw new CkptError(ErrorCode.NOT_FOUND, `No ckpt store at ${path}.`, { details: { path } });
   }
   if (kind === "store") {
-    const damage = await scanLogs(path, files);
+    const damage = await scanLogs(path, files).catch((err: unknown) => Promise.reject(storageError(path, "Checking the logs", err)));
     if (damage) throw damagedLog(path, damage);
   }
   let view: View | undefined;
