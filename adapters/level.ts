@@ -9,7 +9,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Level } from "level";
 import { Packr, Unpackr } from "msgpackr";
-import { CkptError, ErrorCode } from "../core/errors.ts";
+import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
 import { checkExpected } from "./expected.ts";
@@ -110,6 +110,26 @@ export const storedFormat = {
  * @example const log = await levelLog("./.ckpt", { durability: "sync" })
  */
 export async function levelLog(path: string, options: LevelLogOptions = {}): Promise<EventLog & LevelExtras> {
+  if (!options.readOnly) return openLog(path, options);
+  // A view copied while a pipeline writes may catch its files mid-change (a table named but not yet copied):
+  // while the store's files keep changing, a view that does not open is taken again.
+  for (let attempt = 1; ; attempt++) {
+    const before = await listing(path);
+    try {
+      return await openLog(path, options);
+    } catch (err) {
+      if (attempt >= 4 || !isCkptError(err, ErrorCode.CORRUPT) || (await listing(path)) === before) throw err;
+    }
+  }
+}
+
+async function listing(path: string): Promise<string> {
+  const names = (await readdir(path).catch(() => [] as string[])).filter((n) => n !== "LOG" && n !== "LOG.old").sort();
+  const sizes = await Promise.all(names.map((n) => stat(join(path, n)).then((s) => `${n}:${s.size}:${s.mtimeMs}`, () => n)));
+  return sizes.join("|");
+}
+
+async function openLog(path: string, options: LevelLogOptions): Promise<EventLog & LevelExtras> {
   const sync = (options.durability ?? "sync") === "sync";
   const opened = await openLevel(path, options.readOnly === true);
   const db: Level<string, Bytes> = opened.db;

@@ -4,13 +4,15 @@
  * temporary folder instead: tables (`.ldb`/`.sst`, immutable once written) are hard-linked where the file system
  * allows and copied otherwise; the log, MANIFEST, CURRENT and ledger (small, and the files LevelDB rewrites) are
  * always copied, so nothing LevelDB writes in the view shares an inode with the store. The store is only read.
- * A pipeline may hold the store meanwhile: a file it deletes during the copy makes the copy start again.
+ * A pipeline may hold the store meanwhile: a file it deletes during the copy makes the copy start again, and a
+ * copy that does not open while the store's files keep changing is taken again (levelLog).
  */
 import { copyFile, link, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 import { isStoreFile } from "./folder.ts";
+import { LEDGER_FILE } from "./ledger.ts";
 
 const ATTEMPTS = 5;
 
@@ -21,8 +23,12 @@ export interface View {
 
 /** Copies the store's files into `dst` (an existing folder): tables hard-linked where possible, the rest copied. */
 export async function copyStore(src: string, dst: string): Promise<void> {
-  // CURRENT first: the MANIFEST it names is copied after it, so the copy never names a MANIFEST it lacks.
-  const names = (await readdir(src)).filter((n) => isStoreFile(n) && !/^(LOCK|LOG|LOG\.old|CKPT-LEDGER\.tmp)$/.test(n));
+  // The ledger before anything else: it lags the log, so every write it names is in the files listed after it.
+  await copyFile(join(src, LEDGER_FILE), join(dst, LEDGER_FILE)).catch((err: { code?: string }) => {
+    if (err.code !== "ENOENT") throw err;
+  });
+  // CURRENT next: the MANIFEST it names is copied after it, so the copy never names a MANIFEST it lacks.
+  const names = (await readdir(src)).filter((n) => isStoreFile(n) && !/^(LOCK|LOG|LOG\.old|CKPT-LEDGER(\.tmp)?)$/.test(n));
   names.sort((a, b) => (a === "CURRENT" ? -1 : b === "CURRENT" ? 1 : 0));
   for (const name of names) {
     const from = join(src, name);
