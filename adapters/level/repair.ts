@@ -55,6 +55,7 @@ export async function repairStore(path: string): Promise<RepairReport> {
     // A lost CURRENT is exactly what repair is for.
     if (!(err instanceof CkptError && err.code === ErrorCode.CORRUPT)) throw err;
   }
+  await refuseIfHeld(path);
   let ledger: Map<string, LedgerEntry> | undefined;
   try {
     ledger = await readLedger(path);
@@ -203,5 +204,21 @@ export async function repairStore(path: string): Promise<RepairReport> {
       entry: { head: last, chain: w.running ?? "" },
       report: { stage, kept: last >= first ? ([first, last] as [number, number]) : null, lost, historyLost, notes },
     };
+  }
+}
+
+/**
+ * LevelDB's repair takes no lock, so a store a pipeline holds is refused first. LevelDB takes its lock before it
+ * reads anything, and `errorIfExists` (or a missing CURRENT) stops the open right after: nothing is recovered,
+ * so nothing a repair could salvage is consumed.
+ */
+async function refuseIfHeld(path: string): Promise<void> {
+  const probe = new Level<string, Bytes>(path, { keyEncoding: "utf8", valueEncoding: "view" });
+  try {
+    await probe.open({ createIfMissing: false, errorIfExists: true });
+    await probe.close();
+  } catch (err) {
+    const e = storageError(path, "Repairing", err);
+    if (e.code === ErrorCode.LOCKED) throw e;
   }
 }

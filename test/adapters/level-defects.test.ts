@@ -108,4 +108,20 @@ test("defect 4: damaged tables never surface an uncoded error (list, show, verif
   }
 });
 
+test("verify --repair refuses a store a pipeline holds (CKPT_LOCKED) and leaves its files alone", async () => {
+  const path = join(tmp.path, "held");
+  await build(path);
+  const held = await open({ path });
+  try {
+    const before = fingerprint(path);
+    const r = await cli(["verify", "--repair", "--store", path]);
+    assert.is(r.code, 1);
+    assert.match(r.err, "error CKPT_LOCKED");
+    assert.is(fingerprint(path).replace(/LOG[^\n]*\n/g, ""), before.replace(/LOG[^\n]*\n/g, ""), "no store file changed (LevelDB's info LOG aside)");
+    assert.ok(!readdirSync(path).some((n) => n.startsWith("damaged-")), "no copy taken either");
+  } finally {
+    await held.close();
+  }
+});
+
 test.run();
