@@ -9,10 +9,15 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Level } from "level";
 import { Packr, Unpackr } from "msgpackr";
-import { CkptError, ErrorCode } from "../core/errors.ts";
+import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
 import { checkExpected } from "./expected.ts";
+import { frame, NO_CHAIN, nextChain, unframe } from "./level/chain.ts";
+import { guardLog, type LevelExtras } from "./level/guard.ts";
+import { Ledger } from "./level/ledger.ts";
+import { storageError } from "./level/errors.ts";
+import { ledgerProblem, openLevel } from "./level/open.ts";
 
 export type Durability = "sync" | "os";
 
@@ -20,12 +25,16 @@ export interface LevelLogOptions {
   /** "sync" (default): every append is fsynced before it is acknowledged, surviving a power cut.
    *  "os": written to the OS before it is acknowledged, surviving a process crash but not a power cut. */
   durability?: Durability;
+  /** Open a private view (see adapters/level/view.ts): the store's own files are only read; writes are refused. */
+  readOnly?: boolean;
 }
 
 interface Head {
   head: number;
   first: number;
   updatedAt: number;
+  /** The checksum chain after the last page (adapters/level/chain.ts); absent on heads written before it. */
+  chain?: string;
 }
 
 type Bytes = Uint8Array;
@@ -84,18 +93,46 @@ function decodePage(value: unknown): CkptEvent[] {
   return out;
 }
 
+/** What `verify --repair` needs of the storage format (adapters/level/repair.ts); throws on bytes that do not decode. */
+export const storedFormat = {
+  SEP,
+  END,
+  pageKey,
+  revisionOf,
+  pack,
+  page: (bytes: Bytes): CkptEvent[] => decodePage(unpacker.unpack(unframe(bytes).payload)),
+  value: <T>(bytes: Bytes): T => unpacker.unpack(bytes) as T,
+};
+
 /**
- * Opens (creating if needed) the LevelDB folder at `path`.
+ * Opens the LevelDB folder at `path`, creating a store only where there is none (no folder, or an empty one).
+ * Damage found on the way in is a CKPT_CORRUPT and the store stays as it was (adapters/level/open.ts).
  * @example const log = await levelLog("./.ckpt", { durability: "sync" })
  */
-export async function levelLog(path: string, options: LevelLogOptions = {}): Promise<EventLog> {
-  const sync = (options.durability ?? "sync") === "sync";
-  const db = new Level<string, Bytes>(path, { keyEncoding: "utf8", valueEncoding: "view" });
-  try {
-    await db.open();
-  } catch (err) {
-    throw openError(path, err);
+export async function levelLog(path: string, options: LevelLogOptions = {}): Promise<EventLog & LevelExtras> {
+  if (!options.readOnly) return openLog(path, options);
+  // A view copied while a pipeline writes may catch its files mid-change (a table named but not yet copied):
+  // while the store's files keep changing, a view that does not open is taken again.
+  for (let attempt = 1; ; attempt++) {
+    const before = await listing(path);
+    try {
+      return await openLog(path, options);
+    } catch (err) {
+      if (attempt >= 4 || !isCkptError(err, ErrorCode.CORRUPT) || (await listing(path)) === before) throw err;
+    }
   }
+}
+
+async function listing(path: string): Promise<string> {
+  const names = (await readdir(path).catch(() => [] as string[])).filter((n) => n !== "LOG" && n !== "LOG.old").sort();
+  const sizes = await Promise.all(names.map((n) => stat(join(path, n)).then((s) => `${n}:${s.size}:${s.mtimeMs}`, () => n)));
+  return sizes.join("|");
+}
+
+async function openLog(path: string, options: LevelLogOptions): Promise<EventLog & LevelExtras> {
+  const sync = (options.durability ?? "sync") === "sync";
+  const opened = await openLevel(path, options.readOnly === true);
+  const db: Level<string, Bytes> = opened.db;
   const pages = db.sublevel<string, Bytes>("e", { keyEncoding: "utf8", valueEncoding: "view" });
   const heads = db.sublevel<string, Bytes>("h", { keyEncoding: "utf8", valueEncoding: "view" });
   const snaps = db.sublevel<string, Bytes>("s", { keyEncoding: "utf8", valueEncoding: "view" });
@@ -106,11 +143,10 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
   const check = () => {
     if (closed) throw new CkptError(ErrorCode.CLOSED, `The store at ${path} is closed.`);
   };
-  const io = (what: string, err: unknown) =>
-    err instanceof CkptError ? err : new CkptError(ErrorCode.IO, `${what} in the store at ${path} failed: ${(err as Error)?.message ?? err}`, { cause: err });
+  const io = (what: string, err: unknown) => storageError(path, what, err);
   const decode = <T>(bytes: Bytes, what: string, page = false): T => {
     try {
-      const value = unpacker.unpack(bytes);
+      const value = unpacker.unpack(page ? unframe(bytes).payload : bytes);
       return (page ? decodePage(value) : value) as T;
     } catch (err) {
       throw new CkptError(ErrorCode.CORRUPT, `Cannot decode ${what} in the store at ${path}: ${(err as Error).message}. Run \`ckpt verify\`.`, { cause: err });
@@ -160,7 +196,32 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
     }
   }
 
-  return {
+  if (opened.ledger) {
+    const problem = await ledgerProblem(path, opened.ledger, getHead).catch((err: unknown) => storageError(path, "Checking the ledger", err));
+    if (problem) await opened.refuse(problem);
+    headCache.clear();
+  }
+  await opened.settle();
+  const ledger = options.readOnly ? undefined : new Ledger(path, new Map(opened.ledger ?? []), (err) => log.fail(err));
+
+  /** Checks each page's link to the one before and the head's chain; the first problem, or undefined. */
+  async function verifyChain(stream: string): Promise<string | undefined> {
+    const h = await getHead(stream);
+    if (!h) return undefined;
+    let running: string | undefined;
+    let last = h.first - 1;
+    for await (const [key, value] of pages.iterator({ gte: stream + SEP, lt: stream + END })) {
+      const { prev, payload } = unframe(value);
+      const first = revisionOf(key);
+      if (prev !== undefined && running !== undefined && prev !== running) return `the page at revision ${first} does not follow the one before it (checksum chain broken)`;
+      running = prev === undefined ? undefined : nextChain(prev, payload);
+      last = first + decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`, true).length - 1;
+    }
+    if (h.chain !== undefined && running !== undefined && last === h.head && running !== h.chain) return `the events up to revision ${h.head} are not what was written (checksum chain differs from the head's)`;
+    return undefined;
+  }
+
+  const log = guardLog({
     supports: { durable: true, multiProcess: false, atomicSnapshot: true, reclaimsSpace: true },
     location: path,
 
@@ -172,11 +233,13 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
       checkExpected(stream, o.expectedRevision, prev?.head, path);
       if (events.length === 0) return { head: prev?.head ?? -1 };
       const start = (prev?.head ?? -1) + 1;
-      const next: Head = { head: start + events.length - 1, first: prev?.first ?? 0, updatedAt: Date.now() };
+      const payload = encodePage(events);
+      const before = prev?.chain ?? NO_CHAIN;
+      const next: Head = { head: start + events.length - 1, first: prev?.first ?? 0, updatedAt: Date.now(), chain: nextChain(before, payload) };
       // Claim the revisions before awaiting, so a concurrent append sees the new head and conflicts.
       headCache.set(stream, next);
       const batch = db.batch();
-      batch.put(pageKey(stream, start), encodePage(events), { sublevel: pages });
+      batch.put(pageKey(stream, start), frame(before, payload), { sublevel: pages });
       batch.put(stream, pack(next), { sublevel: heads });
       if (o.snapshot) batch.put(stream, pack(o.snapshot), { sublevel: snaps });
       try {
@@ -185,6 +248,7 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
         headCache.set(stream, prev ?? null);
         throw io(`Appending to "${stream}"`, err);
       }
+      ledger?.note(stream, next.head, next.chain!);
       return { head: next.head };
     },
 
@@ -308,7 +372,8 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
       closed = true;
       await db.close();
     },
-  };
+  }, { path, readOnly: options.readOnly === true, ledger, release: opened.release, verifyChain });
+  return log;
 }
 
 /** Asks LevelDB to rewrite the key range now, so deleted pages free disk space right away. */
@@ -316,16 +381,4 @@ async function compact(sub: { prefixKey(key: string, fmt: "utf8"): string; paren
   const root = sub.parent as { compactRange?: (a: string, b: string, o: object) => Promise<void> };
   if (typeof root.compactRange !== "function") return;
   await root.compactRange(sub.prefixKey(from, "utf8"), sub.prefixKey(to, "utf8"), { keyEncoding: "utf8" }).catch(() => undefined);
-}
-
-function openError(path: string, err: unknown): CkptError {
-  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-  if (e?.code === "LEVEL_LOCKED" || e?.cause?.code === "LEVEL_LOCKED") {
-    return new CkptError(
-      ErrorCode.LOCKED,
-      `The store at ${path} is open in another process (LevelDB allows one). To share it between processes, run \`npx ckpt-server --store ${path}\` and open({ url }) from each worker.`,
-      { cause: err, details: { path } },
-    );
-  }
-  return new CkptError(ErrorCode.IO, `Cannot open the store at ${path}: ${e?.cause?.message ?? e?.message ?? err}`, { cause: err, details: { path } });
 }

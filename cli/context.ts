@@ -2,6 +2,11 @@
 import type { Store } from "../core/store.ts";
 import type { ParsedArgs } from "./args.ts";
 
+export interface StoreOptions {
+  create?: boolean;
+  readOnly?: boolean;
+}
+
 /** A text sink. A returned promise means "wait before writing more" (back-pressure). */
 export interface Out {
   write(text: string): void | Promise<void>;
@@ -15,8 +20,15 @@ export interface OutputFile extends Out {
 }
 
 export interface Ctx {
-  /** Opens the target on the first call (so `--help` and usage errors never touch it), the same store afterwards. */
-  store(options?: { create?: boolean }): Promise<Store>;
+  /**
+   * Opens the target on the first call (so `--help` and usage errors never touch it), the same store afterwards.
+   * `readOnly`: a LevelDB folder is read through a private view and never written (list, show, replay, …).
+   */
+  store(options?: StoreOptions): Promise<Store>;
+  /** Closes the store and opens it again with the same options: a read-only LevelDB view sees what was written since. */
+  reopen(): Promise<Store>;
+  /** The LevelDB folder when the target is one (for `verify --repair`), else undefined. */
+  readonly storePath: string | undefined;
   /** The target for messages: a folder, a URL or a connection string without credentials. */
   readonly target: string;
   readonly stdout: Out;

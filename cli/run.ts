@@ -7,7 +7,7 @@ import type { Store } from "../core/store.ts";
 import { parseArgs, suggest } from "./args.ts";
 import type { Command } from "./command.ts";
 import { COMMANDS, findCommand } from "./commands/index.ts";
-import type { Ctx, OutputFile, Out } from "./context.ts";
+import type { Ctx, OutputFile, Out, StoreOptions } from "./context.ts";
 import { ExitCode, Interrupted, UsageError } from "./errors.ts";
 import { commandHelp, rootHelp } from "./help.ts";
 import { describeTarget, openTarget, resolveTarget, type Target } from "./target.ts";
@@ -30,7 +30,7 @@ export interface Io {
   /** An already-open store to use instead of opening the target (tests); it is left open. */
   store?: Store;
   /** Opens a target; default: `openTarget`. */
-  open?: (target: Target, options: { create?: boolean }) => Promise<Store>;
+  open?: (target: Target, options: StoreOptions) => Promise<Store>;
 }
 
 /**
@@ -39,6 +39,7 @@ export interface Io {
  */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   let opened: Promise<Store> | undefined;
+  let openedWith: StoreOptions = {};
   let command: Command | undefined;
   try {
     const [name, rest] = split(argv);
@@ -78,9 +79,18 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       store(options = {}) {
         if (io.store) return Promise.resolve(io.store);
         if (!target) throw new Error(`${what} does not open a store`);
+        if (!opened) openedWith = options;
         opened ??= (io.open ?? openTarget)(target, options);
         return opened;
       },
+      async reopen() {
+        if (io.store || !opened || target?.kind !== "level") return ctx.store(openedWith);
+        const old = opened;
+        opened = undefined;
+        await old.then((s) => s.close()).catch(() => undefined);
+        return ctx.store(openedWith);
+      },
+      storePath: !io.store && target?.kind === "level" ? target.path : undefined,
       target: io.store ? io.store.log.location : target ? describeTarget(target) : "",
       stdout: io.stdout,
       stderr: io.stderr,

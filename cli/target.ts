@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { EventLog } from "../core/log.ts";
 import { Store } from "../core/store.ts";
+import { levelLog } from "../adapters/level.ts";
 import { open } from "../mod.ts";
 import { runtimePlatform } from "../runtime/platform.ts";
 import { str, type ParsedArgs } from "./args.ts";
@@ -61,7 +62,7 @@ export function describeTarget(t: Target): string {
  * Opens the target. A LevelDB folder that does not exist is CKPT_NOT_FOUND unless `create`
  * (reading commands must not leave an empty store behind a typo).
  */
-export async function openTarget(t: Target, options: { create?: boolean } = {}): Promise<Store> {
+export async function openTarget(t: Target, options: { create?: boolean; readOnly?: boolean } = {}): Promise<Store> {
   switch (t.kind) {
     case "level":
       if (!options.create && !existsSync(t.path)) {
@@ -71,6 +72,8 @@ export async function openTarget(t: Target, options: { create?: boolean } = {}):
           { details: { path: t.path } },
         );
       }
+      // Read-only: a private view of the files, so reading never writes a byte to the store (adapters/level/view.ts).
+      if (options.readOnly) return new Store(await levelLog(t.path, { readOnly: true }), { platform: runtimePlatform });
       return open({ path: t.path });
     case "http": {
       const mod = await adapter("http.ts", "the ckpt-server client");

@@ -30,6 +30,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpCode, number>> = {
   [HttpCode.BUSY]: 429,
   [ErrorCode.IO]: 500,
   [ErrorCode.CORRUPT]: 500,
+  [ErrorCode.NO_SPACE]: 507,
   [HttpCode.INTERNAL]: 500,
   [HttpCode.NOT_IMPLEMENTED]: 501,
   [ErrorCode.CLOSED]: 503,

@@ -28,7 +28,7 @@ export const exportCommand: Command = {
   async run(args, ctx) {
     const names = args.positionals.map((n) => stageName(n, CMD));
     const path = str(args, "output") ?? "-";
-    const store = await ctx.store();
+    const store = await ctx.store({ readOnly: true });
     const stages = await selectStages(store, names, ctx.target);
     const infos = (await Promise.all(stages.map((s) => store.log.info(s)))).filter((i) => i !== undefined);
     const toStdout = path === "-";

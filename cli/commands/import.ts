@@ -44,7 +44,7 @@ export const importCommand: Command = {
     const dry = bool(args, "dry-run");
     let store: Store | undefined;
     try {
-      store = await ctx.store({ create: !dry });
+      store = await ctx.store(dry ? { readOnly: true } : { create: true });
     } catch (e) {
       // A dry run into a folder that does not exist yet: an empty target, and nothing gets created.
       if (!(dry && isCkptError(e, ErrorCode.NOT_FOUND))) throw e;

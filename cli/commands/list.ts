@@ -45,7 +45,7 @@ export const listCommand: Command = {
       if (!STATUSES.includes(s as Status)) throw new UsageError(`--status expects one of ${STATUSES.join(", ")}; got ${JSON.stringify(s)}.`, "ckpt list");
     }
     const prefix = str(args, "prefix");
-    const store = await ctx.store();
+    const store = await ctx.store({ readOnly: true });
     const stages = await store.stages({ ...(prefix ? { prefix } : {}), ...(statuses.length ? { status: statuses as Status[] } : {}) });
     if (bool(args, "json")) {
       await ctx.stdout.write(JSON.stringify(stages.map(summaryJson), null, 2) + "\n");

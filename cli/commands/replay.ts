@@ -47,7 +47,7 @@ export const replayCommand: Command = {
     }
     const from = optional(args, "from", point);
     const to = optional(args, "to", point);
-    const stage = await existingStage(await ctx.store(), name, ctx.target);
+    const stage = await existingStage(await ctx.store({ readOnly: true }), name, ctx.target);
     if (at) return printAt(stage, at, bool(args, "json"), ctx);
     return printEvents(stage, { ...bound(from, "from"), ...bound(to, "to") }, bool(args, "json"), bool(args, "follow"), ctx);
   },
@@ -80,7 +80,7 @@ async function printEvents(stage: Stage, range: ReplayOptions, json: boolean, fo
   // Subscribe before reading the history, so nothing written in between is missed (gaps are filled below).
   const live = follow ? stage.watch({ signal: ctx.signal })[Symbol.asyncIterator]() : undefined;
   const first = live?.next();
-  const info = await (await ctx.store()).log.info(stage.name);
+  const info = await (await ctx.store({ readOnly: true })).log.info(stage.name);
   const start = Math.max(info?.first ?? 0, range.from ?? 0);
   const m = meter(ctx, "events", Math.max(0, (range.to ?? info?.head ?? 0) - start + 1), ctx.isTTY.stderr && !ctx.isTTY.stdout);
   let last = -1;

@@ -94,7 +94,7 @@ export const reportCommand: Command = {
   examples: ["ckpt report", "ckpt report --json > report.json"],
   async run(args, ctx) {
     const prefix = str(args, "prefix");
-    const stages = await (await ctx.store()).stages(prefix ? { prefix } : {});
+    const stages = await (await ctx.store({ readOnly: true })).stages(prefix ? { prefix } : {});
     const now = ctx.now();
     const all = overall(stages);
     const notes = attention(stages, now);

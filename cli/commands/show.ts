@@ -22,7 +22,7 @@ export const showCommand: Command = {
   examples: ["ckpt show fetch", "ckpt show fetch --json | jq .state.resume"],
   async run(args, ctx) {
     const name = stageName(args.positionals[0]!, "ckpt show");
-    const store = await ctx.store();
+    const store = await ctx.store({ readOnly: true });
     const stage = await existingStage(store, name, ctx.target);
     const [state, history, checkpoints] = [await stage.state(), await stage.history(), await stage.checkpoints({ limit: MAX_CHECKPOINTS })];
     const progress = progressOf(state, ctx.now(), store.staleAfterMs);

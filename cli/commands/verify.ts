@@ -3,6 +3,8 @@
  * to the head, replays from scratch with core's reducer and compares with the stored snapshots and with the
  * state the store resumes from. Exit 1 names each broken stage's first problem.
  */
+import type { LevelExtras } from "../../adapters/level/guard.ts";
+import { type RepairReport, repairStore } from "../../adapters/level/repair.ts";
 import { isCkptError } from "../../core/errors.ts";
 import { parseEvent } from "../../core/events.ts";
 import type { EventLog, Snapshot, StreamInfo } from "../../core/log.ts";
@@ -11,6 +13,8 @@ import { REDUCER_VERSION } from "../../core/state.ts";
 import type { Store } from "../../core/store.ts";
 import { bool } from "../args.ts";
 import { type Command, JSON_FLAG, STORE_FLAGS } from "../command.ts";
+import type { Ctx } from "../context.ts";
+import { UsageError } from "../errors.ts";
 import { firstDifference } from "../diff.ts";
 import { int, palette } from "../format.ts";
 import { type Meter, meter } from "../meter.ts";
@@ -40,12 +44,26 @@ export const verifyCommand: Command = {
   name: "verify",
   summary: "decode every event, check revisions, replay from scratch and compare with the snapshots",
   positionals: [{ name: "stage", description: "stages to verify (default: all)", variadic: true }],
-  flags: { ...JSON_FLAG, ...STORE_FLAGS },
-  details: "Exits 0 when every stage checks out, 1 naming each broken stage's first problem.",
-  examples: ["ckpt verify", "ckpt verify fetch --json"],
+  flags: {
+    repair: { type: "boolean", description: "LevelDB folder only: keep a copy of the files, recover what can be recovered, say what was lost" },
+    ...JSON_FLAG,
+    ...STORE_FLAGS,
+  },
+  details:
+    "Exits 0 when every stage checks out, 1 naming each broken stage's first problem. Never writes to the store,\n" +
+    "except with --repair, which first copies the files as they were into damaged-<time>-before-repair/ inside\n" +
+    "the store, then exits 1 when anything was lost.",
+  examples: ["ckpt verify", "ckpt verify fetch --json", "ckpt verify --repair --store ./.ckpt"],
   async run(args, ctx) {
     const names = args.positionals.map((n) => stageName(n, "ckpt verify"));
-    const store = await ctx.store();
+    let repaired: RepairReport | undefined;
+    if (bool(args, "repair")) {
+      if (!ctx.storePath) throw new UsageError("--repair applies to a LevelDB folder (--store); a server or EventStoreDB repairs itself.", "ckpt verify");
+      repaired = await repairStore(ctx.storePath);
+      if (!bool(args, "json")) await printRepair(repaired, ctx);
+    }
+    const lost = repaired?.stages.some((s) => s.lost) ?? false;
+    const store = await ctx.store({ readOnly: true });
     const stages = await selectStages(store, names, ctx.target);
     const infos = (await Promise.all(stages.map((s) => store.log.info(s)))).filter((i) => i !== undefined);
     const m = meter(ctx, "events", infos.reduce((a, i) => a + i.head - i.first + 1, 0));
@@ -60,8 +78,8 @@ export const verifyCommand: Command = {
     }
     const bad = verdicts.filter((v) => !v.ok);
     if (bool(args, "json")) {
-      await ctx.stdout.write(JSON.stringify({ ok: bad.length === 0, stages: verdicts }, null, 2) + "\n");
-      return bad.length ? 1 : 0;
+      await ctx.stdout.write(JSON.stringify({ ok: bad.length === 0 && !lost, stages: verdicts, ...(repaired ? { repair: repaired } : {}) }, null, 2) + "\n");
+      return bad.length || lost ? 1 : 0;
     }
     const p = palette(ctx.color);
     const w = Math.max(0, ...verdicts.map((v) => v.stage.length));
@@ -76,9 +94,22 @@ export const verifyCommand: Command = {
     await ctx.stdout.write(
       n === 0 ? `No stages in ${ctx.target}.\n` : `\nVerified ${n} stage${n === 1 ? "" : "s"}: ${n - bad.length} ok${bad.length ? `, ${p.red(`${bad.length} with problems`)}` : ""}.\n`,
     );
-    return bad.length ? 1 : 0;
+    return bad.length || lost ? 1 : 0;
   },
 };
+
+async function printRepair(r: RepairReport, ctx: Ctx): Promise<void> {
+  const range = (a: [number, number]) => (a[0] === a[1] ? `revision ${a[0]}` : `revisions ${a[0]}–${a[1]}`);
+  await ctx.stdout.write(`Repaired ${ctx.target}; the files as they were are kept in ${r.kept}.\n`);
+  if (!r.ledger) await ctx.stdout.write("The ledger (CKPT-LEDGER) was missing or damaged: only losses LevelDB still knew of can be told.\n");
+  for (const s of r.stages) {
+    const kept = s.kept ? `kept ${range(s.kept)}` : "nothing could be kept (removed)";
+    const history = s.historyLost ? `; the history of ${range(s.historyLost)} lost (their effect kept in a snapshot)` : "";
+    await ctx.stdout.write(`  ${s.stage}: ${kept}${s.lost ? `; LOST ${range(s.lost)}` : history ? "" : "; nothing lost"}${history}\n`);
+    for (const n of s.notes) await ctx.stdout.write(`    note: ${n}\n`);
+  }
+  await ctx.stdout.write("\n");
+}
 
 /** Checks one stage; stops at its first problem. */
 export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Promise<StageVerdict> {
@@ -145,6 +176,16 @@ export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Pr
     return fail(`cannot read revision ${expected}: ${err.code} ${err.message}`);
   }
   if (expected - 1 !== info.head) return fail(`the events end at revision ${expected - 1}, but the stage's head says ${info.head}`);
+  const chained = log as Partial<LevelExtras>;
+  if (chained.verifyChain) {
+    try {
+      const broken = await chained.verifyChain(info.stream);
+      if (broken) return fail(broken);
+    } catch (err) {
+      if (!isCkptError(err)) throw err;
+      return fail(`cannot check the checksum chain: ${err.code} ${err.message}`);
+    }
+  }
   try {
     // What a resuming pipeline would get: latest snapshot + tail, through core's own load path.
     const resumed = await store.stage(info.stream).state();

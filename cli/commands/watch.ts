@@ -29,8 +29,8 @@ export const watchCommand: Command = {
   },
   details:
     "On a terminal the bars are redrawn in place. Otherwise (a pipe, a log file) it prints one line each time a\n" +
-    "stage changes, or one JSON object per change with --json. LevelDB allows one process: to watch a store a\n" +
-    "pipeline is writing, run the pipeline through ckpt-server and watch with --url.",
+    "stage changes, or one JSON object per change with --json. A LevelDB folder is read through a private copy,\n" +
+    "taken again each interval, so watching never writes to it, even while a pipeline holds it.",
   examples: ["ckpt watch", "ckpt watch fetch parse --interval 250ms", "ckpt watch --until-done --json > progress.ndjson"],
   async run(args, ctx) {
     const names = args.positionals.map((n) => stageName(n, CMD));
@@ -38,7 +38,7 @@ export const watchCommand: Command = {
     const prefix = str(args, "prefix");
     const untilDone = bool(args, "until-done");
     const json = bool(args, "json");
-    const store = await ctx.store();
+    let store = await ctx.store({ readOnly: true });
     for (const n of names) await existingStage(store, n, ctx.target);
     const live = ctx.isTTY.stdout && !json;
     const p = palette(ctx.color);
@@ -46,7 +46,9 @@ export const watchCommand: Command = {
     let drawn = 0;
     if (live) await ctx.stdout.write("\x1b[?25l"); // hide the cursor while redrawing
     try {
-      for (;;) {
+      for (let tick = 0; ; tick++) {
+        // A LevelDB folder is read through a private view: take a fresh one each time to see what was written since.
+        if (tick > 0) store = await ctx.reopen();
         const now = ctx.now();
         const rows = await look(store, names, prefix, now);
         if (live) {

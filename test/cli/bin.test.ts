@@ -87,10 +87,13 @@ test("bad arguments: exit 2 and one message; CKPT errors: exit 1, `error CODE: m
   assert.not.ok(existsSync(`${dir.path}/nothing-here`), "a reading command never creates a store");
 });
 
-test("a store held by a pipeline: CKPT_LOCKED pointing at ckpt-server, shown cleanly", async () => {
+test("a store held by a pipeline: reading works on a private view; writing is CKPT_LOCKED pointing at ckpt-server", async () => {
   const held = await open({ path: store });
   try {
-    const r = await runBin(["list", "--store", store]);
+    const read = await runBin(["list", "--store", store]);
+    assert.is(read.code, 0, read.stderr);
+    assert.match(read.stdout, "fetch");
+    const r = await runBin(["reset", "fetch", "--force", "--store", store]);
     assert.is(r.code, 1);
     assert.match(r.stderr, /^error CKPT_LOCKED: The store at .+ is open in another process/);
     assert.match(r.stderr, "ckpt-server");
