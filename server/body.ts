@@ -34,10 +34,35 @@ export async function readJson(req: Request, limit: number, optional = false): P
   } catch {
     throw new HttpError(ErrorCode.INVALID, "The request body is not valid UTF-8.");
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new HttpError(ErrorCode.INVALID, `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+  checkDepth(value);
+  return value;
+}
+
+/** Deepest nesting of objects and arrays a request body may have (the top-level value is depth 1). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Refuses bodies nested deeper than MAX_JSON_DEPTH before anything recursive (schema checks, encoding,
+ * the reducer's merges) sees them: those would run out of stack and fail halfway. Iterative, so the
+ * check itself cannot overflow.
+ */
+function checkDepth(root: unknown): void {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw new HttpError(ErrorCode.INVALID, `The request body is nested more than ${MAX_JSON_DEPTH} levels deep; flatten it (metadata and config too).`, {
+        issues: [{ path: [], message: `nested deeper than ${MAX_JSON_DEPTH}` }],
+      });
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
   }
 }
 

@@ -172,7 +172,9 @@ export const StageSummary = z.object({
   updatedAt: z.number().nullable(),
   progress: ProgressFigures,
 });
-export const StagesResponse = z.object({ stages: z.array(StageSummary) });
+/** A stage whose state cannot be rebuilt (e.g. CKPT_CORRUPT): listed with its code rather than failing the whole list. */
+export const BrokenStage = z.object({ stage: z.string(), status: z.literal("broken"), code: z.string(), message: z.string() });
+export const StagesResponse = z.object({ stages: z.array(StageSummary), broken: z.array(BrokenStage).optional() });
 export const StateResponse = z.looseObject({ stage: z.string(), revision: z.number().int(), status: z.enum(STATUSES), counters: Counters, progress: ProgressFigures }).describe("the whole StageState (resume point, units, errors, metadata, fingerprints…) plus progress figures");
 export const HistoryResponse = z.looseObject({ stage: z.string(), runs: z.array(z.looseObject({ runId: z.string(), outcome: z.string() })), statusChanges: z.array(z.looseObject({ revision: z.number(), from: z.string(), to: z.string() })) });
 export const BeginResponse = z.object({
@@ -187,6 +189,7 @@ export const ReportResponse = z.object({
   generatedAt: z.number(),
   totals: z.object({ stages: z.number(), byStatus: z.record(z.string(), z.number()), processed: z.number(), successful: z.number(), failed: z.number(), skipped: z.number(), cost: z.number() }),
   stages: z.array(StageSummary),
+  broken: z.array(BrokenStage).optional(),
 });
 export const RecordedEventLine = z.object({ revision: z.number().int(), event: CkptEvent }).describe("one JSON object per line");
 
