@@ -22,7 +22,14 @@ export async function readJson(req: Request, limit: number, optional = false): P
   if (length !== null && Number(length) > limit + DISCARD_BYTES) throw tooLarge(limit);
   // With a declared length the HTTP layer enforces it, so the runtime's one-shot read (no stream
   // machinery per request) is safe; without one, read chunk by chunk and stop at the cap.
-  const bytes = length !== null && Number(length) <= limit ? new Uint8Array(await req.arrayBuffer()) : await readCapped(req, limit);
+  let bytes: Uint8Array;
+  try {
+    bytes = length !== null && Number(length) <= limit ? new Uint8Array(await req.arrayBuffer()) : await readCapped(req, limit);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // The client went away (or timed out) mid-body: its refusal, not the sidecar's failure, so no error log.
+    throw new HttpError(ErrorCode.INVALID, "The request body ended before it was complete (the client disconnected or was too slow).");
+  }
   if (bytes.length > limit) throw tooLarge(limit);
   if (bytes.length === 0) {
     if (optional) return undefined;
