@@ -68,7 +68,7 @@ async function stageState(url: string, stage: string): Promise<StageState> {
 }
 
 const spawnWorker = (url: string, stage: string, k: number, total: number) =>
-  start(worker, [url, TOKENS.write, stage, String(k), String(WORKERS), String(total), k % 2 === 0 ? "mark" : "done", "60000", "3000"]);
+  start(worker, [url, TOKENS.write, stage, String(k), String(WORKERS), String(total), k % 2 === 0 ? "mark" : "done", "60000", "30000"]);
 
 test("8 joined workers through the sidecar, no supervisor: 0 failures, exact counts", async () => {
   const dir = await tempDir("ckpt-joined-");
@@ -109,7 +109,12 @@ test("sidecar SIGKILLed and restarted twice, workers SIGKILLed at random: every 
   let killedWorkers = 0;
   try {
     const waitAcks = async (n: number) => {
-      while (all.reduce((s, w) => s + acked(w).length, 0) < n) await sleep(20);
+      while (all.reduce((s, w) => s + acked(w).length, 0) < n) {
+        const dead = slots.find((w) => w.child.exitCode !== null && w.child.exitCode !== 0);
+        if (dead) assert.unreachable(`a worker failed: ${dead.lines.find((l) => l.startsWith("failed")) ?? dead.err}`);
+        if (slots.every((w) => w.child.exitCode !== null)) break;
+        await sleep(20);
+      }
     };
     // Kill two workers at random once work is under way, and start each again (same items).
     const killAndRespawn = async () => {
