@@ -5,13 +5,12 @@
  * started again lose nothing acknowledged and do nothing twice.
  */
 import type { ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { has, size } from "../../core/resume-set.ts";
 import type { StageState } from "../../core/state.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { bearer, serverEntry, sleep, spawnTs, TOKEN_SPEC, TOKENS } from "./helpers.ts";
+import { bearer, freePort, serverEntry, sleep, spawnTs, TOKEN_SPEC, TOKENS } from "./helpers.ts";
 
 const worker = new URL("./fixtures/joined-worker.ts", import.meta.url).pathname;
 const WORKERS = 8;
@@ -37,17 +36,6 @@ function start(file: string, args: string[], env: Record<string, string> = {}): 
   child.stderr!.on("data", (d) => (p.err += d));
   p.exit = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
   return p;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startServer(dir: string, port: number): Promise<Proc> {
