@@ -4,9 +4,10 @@
  * append resolves only once the sidecar's log acknowledged it (durable when that log is).
  * It says `multiProcess`, so core expects conflicts, rebases item batches and uses run leases.
  */
-import { CkptError, ErrorCode } from "../core/errors.ts";
+import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo, Supports } from "../core/log.ts";
+import { backoff, DEFAULT_RETRY_FOR_MS, failureKind, landed } from "./http-retry.ts";
 
 export interface HttpLogOptions {
   /** The sidecar's base URL, e.g. `http://127.0.0.1:7410`. */
@@ -17,7 +18,10 @@ export interface HttpLogOptions {
   fetch?: typeof fetch;
   /** What the sidecar's log supports. `connectHttpLog` asks the sidecar; otherwise conservative defaults. */
   supports?: Partial<Supports>;
-  /** How long to keep retrying while the sidecar refuses connections, is restarting (503) or busy (429). Default 10 s. */
+  /**
+   * How long to keep retrying while the sidecar is unreachable, drops connections, is restarting (503) or
+   * busy (429): backoff with jitter up to 2 s between tries. Default 60 s, enough for a restart.
+   */
   retryForMs?: number;
   /** Time limit for one request (reads that stream are not limited). Default 60 s. */
   timeoutMs?: number;
@@ -31,18 +35,29 @@ const CODES = new Set<string>(Object.values(ErrorCode));
 interface Client {
   readonly location: string;
   closed: boolean;
-  request(method: string, path: string, init?: { body?: unknown; headers?: Record<string, string>; streaming?: boolean }): Promise<Response>;
+  request(method: string, path: string, init?: RequestInit_): Promise<Response>;
   json<T>(res: Response): Promise<T>;
   none(res: Response): Promise<void>;
   /** `undefined` for a 404 about a missing stream or snapshot; the parsed body otherwise. */
   maybe<T>(res: Response): Promise<T | undefined>;
 }
 
+interface RequestInit_ {
+  body?: unknown;
+  headers?: Record<string, string>;
+  streaming?: boolean;
+  /**
+   * After a connection dropped with the request possibly delivered: "resend" (idempotent; the default
+   * for every method but POST), "fail", or a check that answers for the request when it had landed.
+   */
+  uncertain?: "resend" | "fail" | (() => Promise<Response | undefined>);
+}
+
 function client(options: HttpLogOptions): Client {
   const base = parseBase(options.url);
   const location = base.origin + base.pathname.replace(/\/$/, "");
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const retryForMs = options.retryForMs ?? 10_000;
+  const retryForMs = options.retryForMs ?? DEFAULT_RETRY_FOR_MS;
   const timeoutMs = options.timeoutMs ?? 60_000;
 
   const c: Client = {
@@ -73,9 +88,16 @@ function client(options: HttpLogOptions): Client {
             ...(init.streaming ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
           });
         } catch (err) {
-          // Refused means the request never reached the sidecar, so even an append is safe to send again.
-          if (refused(err) && Date.now() < deadline) {
+          // Refused means the request never reached the sidecar, so even an append is safe to send again;
+          // a dropped connection may have delivered it, so only what is safe to repeat is repeated.
+          const kind = failureKind(err);
+          const onUncertain = init.uncertain ?? (method === "POST" ? "fail" : "resend");
+          if (kind !== "fatal" && !c.closed && Date.now() < deadline && (kind === "refused" || onUncertain !== "fail")) {
             await sleep(backoff(attempt));
+            if (kind === "uncertain" && typeof onUncertain === "function") {
+              const answer = await onUncertain();
+              if (answer) return answer;
+            }
             continue;
           }
           throw new CkptError(ErrorCode.UNAVAILABLE, `Cannot reach the ckpt sidecar at ${location}: ${describe(err)}. Is \`npx ckpt-server\` running there?`, { cause: err });
@@ -84,7 +106,7 @@ function client(options: HttpLogOptions): Client {
         if ((res.status === 429 || res.status === 503) && Date.now() < deadline) {
           await res.body?.cancel().catch(() => undefined);
           const after = Number(res.headers.get("retry-after"));
-          await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 2000) : backoff(attempt));
+          await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 2000) * (0.5 + Math.random() / 2) : backoff(attempt));
           continue;
         }
         return res;
@@ -123,15 +145,37 @@ export function httpLog(options: HttpLogOptions): EventLog {
   const supports: Supports = { ...CONSERVATIVE, ...options.supports, multiProcess: true };
   const path = (stream: string, rest = "") => `/v1/log/streams/${encodeURIComponent(stream)}${rest}`;
 
+  /** A forward read cut off by a dropped connection carries on after the last event it delivered. */
   async function* events(stream: string, o: ReadOptions): AsyncGenerator<RecordedEvent[]> {
-    const q = new URLSearchParams();
-    if (o.from !== undefined) q.set("from", String(Math.max(0, o.from)));
-    if (o.direction !== undefined) q.set("direction", o.direction);
-    if (o.limit !== undefined) q.set("limit", String(Math.max(0, o.limit)));
-    const qs = q.size > 0 ? `?${q}` : "";
-    const res = await c.request("GET", path(stream, `/events${qs}`), { streaming: true });
-    if (!res.ok) throw await errorOf(res, location);
-    yield* ndjsonBatches(res, location);
+    const forward = o.direction === undefined || o.direction === "forward";
+    let from = o.from;
+    let left = o.limit;
+    const deadline = Date.now() + (options.retryForMs ?? DEFAULT_RETRY_FOR_MS);
+    for (let attempt = 0; ; attempt++) {
+      const q = new URLSearchParams();
+      if (from !== undefined) q.set("from", String(Math.max(0, from)));
+      if (o.direction !== undefined) q.set("direction", o.direction);
+      if (left !== undefined) q.set("limit", String(Math.max(0, left)));
+      const qs = q.size > 0 ? `?${q}` : "";
+      const res = await c.request("GET", path(stream, `/events${qs}`), { streaming: true });
+      if (!res.ok) throw await errorOf(res, location);
+      try {
+        for await (const batch of ndjsonBatches(res, location)) {
+          if (batch.length > 0) {
+            from = batch[batch.length - 1]!.revision + 1;
+            if (left !== undefined) left -= batch.length;
+          }
+          yield batch;
+        }
+        return;
+      } catch (err) {
+        if (!forward || isCkptError(err) || failureKind(err) === "fatal" || Date.now() >= deadline || c.closed) {
+          throw isCkptError(err) ? err : new CkptError(ErrorCode.UNAVAILABLE, `Reading from the sidecar at ${location} failed: ${describe(err)}.`, { cause: err });
+        }
+        if (left !== undefined && left <= 0) return;
+        await sleep(backoff(attempt));
+      }
+    }
   }
 
   return {
@@ -143,7 +187,17 @@ export function httpLog(options: HttpLogOptions): EventLog {
       if (typeof o.expectedRevision === "number") headers["if-match"] = `"${o.expectedRevision}"`;
       else if (o.expectedRevision === "no_stream") headers["if-none-match"] = "*";
       const body = o.snapshot ? { events: evs, snapshot: o.snapshot } : { events: evs };
-      return c.json<{ head: number }>(await c.request("POST", path(stream, "/events"), { body, headers }));
+      const first = typeof o.expectedRevision === "number" ? o.expectedRevision + 1 : o.expectedRevision === "no_stream" ? 0 : undefined;
+      // The answer was lost with the connection: the events at the revisions this append expected to
+      // fill say whether it landed, so a restart neither loses it nor writes it twice.
+      const check = async (): Promise<Response | undefined> => {
+        const stored: RecordedEvent[] = [];
+        for await (const batch of events(stream, { from: first!, limit: evs.length })) stored.push(...batch);
+        if (!landed(evs, stored, first!)) return undefined;
+        const head = first! + evs.length - 1;
+        return new Response(JSON.stringify({ head }), { status: 200, headers: { "content-type": "application/json" } });
+      };
+      return c.json<{ head: number }>(await c.request("POST", path(stream, "/events"), { body, headers, uncertain: first === undefined ? "fail" : check }));
     },
 
     async *read(stream: string, o: ReadOptions = {}) {
@@ -281,16 +335,9 @@ function parseBase(url: string): URL {
   return u;
 }
 
-function refused(err: unknown): boolean {
-  const e = err as { cause?: { code?: string; message?: string }; code?: string; message?: string };
-  const text = `${e?.code ?? ""} ${e?.message ?? ""} ${e?.cause?.code ?? ""} ${e?.cause?.message ?? ""}`;
-  return /ECONNREFUSED|connection refused/i.test(text);
-}
-
 function describe(err: unknown): string {
   const e = err as { cause?: { code?: string; message?: string }; message?: string };
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const backoff = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);

@@ -207,6 +207,12 @@ export class Run {
     return this.closed;
   }
 
+  /** Stops renewing the lease on a timer: for a run held for a remote client, whose own updates renew it. */
+  stopHeartbeat(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
   private end(): void {
     if (this.closed) return;
     this.closed = true;

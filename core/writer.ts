@@ -225,7 +225,9 @@ export class StageWriter {
         });
         return;
       } catch (err) {
-        if (!isCkptError(err, ErrorCode.CONFLICT) || !this.log.supports.multiProcess || attempt >= 20) throw err;
+        // Item-like batches commute, so joined writers retry them for as long as others keep winning
+        // (each lost race folds the winners' events in, so the stage moves on); lifecycle batches give up.
+        if (!isCkptError(err, ErrorCode.CONFLICT) || !this.log.supports.multiProcess || (attempt >= 20 && !batch.every((e) => HOT.has(e.type)))) throw err;
         // A writer in a tight loop would win every race against one that must read before it retries.
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 100)));
         await this.catchUpAlone();

@@ -15,6 +15,8 @@ export interface ServerConfig {
   bodyLimit: number;
   logBodyLimit: number;
   maxInFlight: number;
+  /** --request-timeout: how long a client may take to send one whole request before it is answered 408. */
+  requestTimeoutMs: number;
   /** --compact-every and its policy; undefined: nothing is scheduled. */
   compaction: CompactionSchedule | undefined;
   quiet: boolean;
@@ -41,6 +43,7 @@ export const FLAGS: readonly Flag[] = [
   { name: "body-limit", env: "CKPT_BODY_LIMIT", value: "<bytes>", description: "largest JSON body of the /v1/stages API (k, m suffixes)", default: "1m" },
   { name: "log-body-limit", env: "CKPT_LOG_BODY_LIMIT", value: "<bytes>", description: "largest raw-log append or snapshot (HTTP adapters' batches)", default: "32m" },
   { name: "max-inflight", env: "CKPT_MAX_INFLIGHT", value: "<n>", description: "requests handled at once before 429", default: "512" },
+  { name: "request-timeout", env: "CKPT_REQUEST_TIMEOUT", value: "<duration>", description: "a request not fully sent by then is answered 408 (Node)", default: "30s" },
   { name: "compact-every", env: "CKPT_COMPACT_EVERY", value: "<duration>", description: "also compact on a timer, e.g. 1h, with the policy below (off by default)" },
   { name: "compact-max-age", env: "CKPT_COMPACT_MAX_AGE", value: "<duration>", description: "schedule: fold events older than this into the base snapshot, e.g. 7d" },
   { name: "compact-keep", env: "CKPT_COMPACT_KEEP", value: "<n>", description: "schedule: keep at most n events per stage" },
@@ -119,6 +122,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       bodyLimit: bytes("body-limit", get("body-limit")!),
       logBodyLimit: bytes("log-body-limit", get("log-body-limit")!),
       maxInFlight: integer("max-inflight", get("max-inflight")!, 1, 1_000_000),
+      requestTimeoutMs: duration("request-timeout", get("request-timeout")!),
       compaction: compaction(given),
       quiet: bool("quiet"),
     };

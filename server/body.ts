@@ -22,7 +22,14 @@ export async function readJson(req: Request, limit: number, optional = false): P
   if (length !== null && Number(length) > limit + DISCARD_BYTES) throw tooLarge(limit);
   // With a declared length the HTTP layer enforces it, so the runtime's one-shot read (no stream
   // machinery per request) is safe; without one, read chunk by chunk and stop at the cap.
-  const bytes = length !== null && Number(length) <= limit ? new Uint8Array(await req.arrayBuffer()) : await readCapped(req, limit);
+  let bytes: Uint8Array;
+  try {
+    bytes = length !== null && Number(length) <= limit ? new Uint8Array(await req.arrayBuffer()) : await readCapped(req, limit);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // The client went away (or timed out) mid-body: its refusal, not the sidecar's failure, so no error log.
+    throw new HttpError(ErrorCode.INVALID, "The request body ended before it was complete (the client disconnected or was too slow).");
+  }
   if (bytes.length > limit) throw tooLarge(limit);
   if (bytes.length === 0) {
     if (optional) return undefined;
@@ -34,10 +41,35 @@ export async function readJson(req: Request, limit: number, optional = false): P
   } catch {
     throw new HttpError(ErrorCode.INVALID, "The request body is not valid UTF-8.");
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new HttpError(ErrorCode.INVALID, `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+  checkDepth(value);
+  return value;
+}
+
+/** Deepest nesting of objects and arrays a request body may have (the top-level value is depth 1). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Refuses bodies nested deeper than MAX_JSON_DEPTH before anything recursive (schema checks, encoding,
+ * the reducer's merges) sees them: those would run out of stack and fail halfway. Iterative, so the
+ * check itself cannot overflow.
+ */
+function checkDepth(root: unknown): void {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw new HttpError(ErrorCode.INVALID, `The request body is nested more than ${MAX_JSON_DEPTH} levels deep; flatten it (metadata and config too).`, {
+        issues: [{ path: [], message: `nested deeper than ${MAX_JSON_DEPTH}` }],
+      });
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
   }
 }
 

@@ -10,6 +10,10 @@ export const HttpCode = {
   BUSY: "CKPT_BUSY",
   NOT_IMPLEMENTED: "CKPT_NOT_IMPLEMENTED",
   INTERNAL: "CKPT_INTERNAL",
+  /** A held run's client was silent past its lease: the run was released, and another client may own the stage now. */
+  LEASE_LOST: "CKPT_LEASE_LOST",
+  /** The client sent its request too slowly (--request-timeout). */
+  TIMEOUT: "CKPT_TIMEOUT",
 } as const;
 export type HttpCode = (typeof HttpCode)[keyof typeof HttpCode];
 
@@ -25,6 +29,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpCode, number>> = {
   [ErrorCode.CONFIG_CHANGED]: 409,
   [ErrorCode.BAD_TRANSITION]: 409,
   [ErrorCode.TOO_SPARSE]: 409,
+  [HttpCode.LEASE_LOST]: 409,
+  [HttpCode.TIMEOUT]: 408,
   [HttpCode.TOO_LARGE]: 413,
   [HttpCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [HttpCode.BUSY]: 429,

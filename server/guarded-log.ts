@@ -11,6 +11,7 @@ import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, Sup
 import { applyToProjection, type Projection } from "../core/projection.ts";
 import { ALLOWED_FROM, checkTransition, nextStatus, type StageState } from "../core/state.ts";
 import { loadProjection } from "../core/writer.ts";
+import { checkTruncation } from "./truncate-check.ts";
 
 export type Notice =
   | { type: "append"; stream: string; events: RecordedEvent[]; state: Readonly<StageState> }
@@ -163,6 +164,7 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
       checkStageName(stream);
       const events = checkEvents(raw);
       if (o.snapshot) checkSnapshot(o.snapshot, "The snapshot sent with an append");
+      checkEncodable(events, o.snapshot);
       return locked(stream, async () => {
         if (strict) await checkAgainstState(stream, events, o);
         const atomic = inner.supports.atomicSnapshot;
@@ -224,6 +226,7 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
       // Compaction leaves state unchanged, but an import truncates a placeholder history to install its
       // base, so the cached projection is dropped and rebuilt from the base on next use.
       return locked(stream, async () => {
+        await checkTruncation(inner, stream, revision, base);
         await inner.truncateBefore(stream, revision, base);
         cache.delete(stream);
       });
@@ -269,6 +272,21 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
     },
   };
   return guarded;
+}
+
+/**
+ * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for the
+ * stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and move the head.
+ */
+function checkEncodable(events: readonly CkptEvent[], snapshot: Snapshot | undefined): void {
+  try {
+    JSON.stringify(events);
+    if (snapshot) JSON.stringify(snapshot);
+  } catch (err) {
+    throw new CkptError(ErrorCode.INVALID, `Refused events that cannot be encoded (${(err as Error).message}); nothing was written. Keep metadata shallow and plain JSON.`, {
+      issues: [{ path: ["events"], message: "cannot be encoded as JSON" }],
+    });
+  }
 }
 
 /** True when `log` is the sidecar's guarded log. */

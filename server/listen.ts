@@ -8,7 +8,10 @@ export interface Listener {
   close(graceMs?: number): Promise<void>;
 }
 
-export type Listen = (fetch: (req: Request) => Response | Promise<Response>, options: { host: string; port: number }) => Promise<Listener>;
+export type Listen = (
+  fetch: (req: Request) => Response | Promise<Response>,
+  options: { host: string; port: number; /** A request not fully received by then is answered 408. */ requestTimeoutMs?: number },
+) => Promise<Listener>;
 
 /** Brackets IPv6 hosts for URLs. */
 export const urlHost = (host: string) => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);

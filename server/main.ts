@@ -84,7 +84,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   });
   let listener: Listener;
   try {
-    listener = await io.listen(ckpt.fetch, { host: config.host, port: config.port });
+    listener = await io.listen(ckpt.fetch, { host: config.host, port: config.port, requestTimeoutMs: config.requestTimeoutMs });
   } catch (err) {
     await ckpt.drain(0); // clears the compaction schedule before the store closes
     await shutdown(store, "startup failed").catch(() => undefined);

@@ -1,15 +1,27 @@
 /** ckpt-server on Node: listens through @hono/node-server; main.ts does the rest. Run it with `npx ckpt-server`. */
 import { realpathSync } from "node:fs";
 import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
 import { type Listen, urlHost } from "./listen.ts";
 import { main, type MainIo, type Signal } from "./main.ts";
+import { dotSegmentResponse, hasDotSegment, rawErrorReply } from "./raw-replies.ts";
 
-export const listen: Listen = (fetch, { host, port }) =>
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+export const listen: Listen = (fetch, { host, port, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS }) =>
   new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname: host, port }, (info) => {
+    // The raw target, before the URL parser resolves dot segments away.
+    const guarded = (req: Request, env?: { incoming?: { url?: string } }) => (hasDotSegment(env?.incoming?.url) ? dotSegmentResponse() : fetch(req));
+    const serverOptions = {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(requestTimeoutMs, 60_000),
+      // How often Node looks for timed-out requests (its default, 30 s, would make a short timeout late).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+    };
+    const server = serve({ fetch: guarded, hostname: host, port, serverOptions }, (info) => {
       server.off("error", reject);
       resolve({
         url: `http://${urlHost(host)}:${info.port}`,
@@ -27,6 +39,12 @@ export const listen: Listen = (fetch, { host, port }) =>
       });
     }) as Server;
     server.once("error", reject);
+    // Node's own refusals (bad HTTP, huge headers, request timeout) get the same JSON error body as the
+    // app's; a client that went away is not an error worth a log line.
+    server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
+      if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+      socket.end(rawErrorReply(err.code));
+    });
   });
 
 export const nodeIo: MainIo = {

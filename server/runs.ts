@@ -6,10 +6,12 @@
  */
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { Run } from "../core/run.ts";
+import { size } from "../core/resume-set.ts";
+import type { ResumeInfo, Run } from "../core/run.ts";
 import { ALLOWED_FROM, checkTransition, nextStatus } from "../core/state.ts";
 import type { BeginOptions } from "../core/stage.ts";
 import type { Store } from "../core/store.ts";
+import { HttpCode, HttpError } from "./errors.ts";
 import type { GuardedLog } from "./guarded-log.ts";
 import type { Update } from "./schemas.ts";
 
@@ -21,6 +23,8 @@ export interface HeldRun {
 }
 
 export const DEFAULT_LEASE_MS = 30_000;
+/** Runs released for silence remembered (newest kept), so their clients hear CKPT_LEASE_LOST rather than 404. */
+const LOST_KEPT = 1000;
 
 const EVENT_OF: Readonly<Record<Update["type"], CkptEvent["type"]>> = {
   item: "item",
@@ -37,6 +41,7 @@ const EVENT_OF: Readonly<Record<Update["type"], CkptEvent["type"]>> = {
 
 export class RunRegistry {
   private readonly byStage = new Map<string, HeldRun>();
+  private readonly lost = new Map<string, { stage: string; leaseMs: number }>();
   private readonly stageLocks = new Map<string, Promise<unknown>>();
   private readonly timer: ReturnType<typeof setInterval>;
 
@@ -63,8 +68,10 @@ export class RunRegistry {
   }
 
   /** Begins (or, with `join`, shares) the stage's run. */
-  begin(stage: string, options: Omit<BeginOptions, "verify">): Promise<{ held: HeldRun; joined: boolean }> {
+  begin(stage: string, options: Omit<BeginOptions, "verify">): Promise<{ held: HeldRun; joined: boolean; resumed: ResumeInfo }> {
     return this.withStage(stage, async () => {
+      const silent = this.byStage.get(stage);
+      if (silent && !silent.run.ended && Date.now() - silent.lastSeen > silent.leaseMs) await this.expire(silent);
       const live = this.live(stage);
       if (live) {
         if (!options.join) {
@@ -75,7 +82,17 @@ export class RunRegistry {
           );
         }
         live.lastSeen = Date.now();
-        return { held: live, joined: true };
+        // Told where the stage stands now, not what the run's first client was told when it began.
+        const done = size(live.run.state.resume);
+        const resumed: ResumeInfo = {
+          from: live.run.state.status,
+          crashed: false,
+          skipped: done,
+          reopened: 0,
+          restarted: false,
+          message: `Stage "${stage}": joining live run ${live.run.id}; ${done.toLocaleString("en-US")} items done will be skipped.`,
+        };
+        return { held: live, joined: true, resumed };
       }
       // Copied out now: the projection is live and the begin below changes it.
       const before = (await this.log.projection(stage))?.state;
@@ -83,10 +100,13 @@ export class RunRegistry {
       const liveLease = before?.run?.leaseMs ?? undefined;
       const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
       const run = await this.store.stage(stage).begin({ ...options, leaseMs });
+      // The client's own requests renew the lease: a timer here would keep a dead client's claim alive
+      // until the reaper noticed, doubling the time before another client may take the stage over.
+      run.stopHeartbeat();
       const joined = liveId !== undefined && liveId === run.id;
       const held: HeldRun = { run, stage, leaseMs: joined ? liveLease ?? leaseMs : leaseMs, lastSeen: Date.now() };
       this.byStage.set(stage, held);
-      return { held, joined };
+      return { held, joined, resumed: run.resumed };
     });
   }
 
@@ -94,6 +114,14 @@ export class RunRegistry {
   get(stage: string, runId: string): HeldRun {
     const held = this.live(stage);
     if (!held || held.run.id !== runId) {
+      const lost = this.lost.get(runId);
+      if (lost && lost.stage === stage) {
+        throw new HttpError(
+          HttpCode.LEASE_LOST,
+          `Run ${runId} of stage "${stage}" lost its lease: nothing was heard from its client for ${lost.leaseMs} ms, so it was released and another client may own the stage now. Nothing from this request was recorded; begin again (it resumes from what is durable).`,
+          { details: { stage, runId, leaseMs: lost.leaseMs } },
+        );
+      }
       throw new CkptError(
         ErrorCode.NOT_FOUND,
         `Run ${runId} of stage "${stage}" is not live on this sidecar: it ended, was released, went silent past its lease, or the sidecar restarted. Begin again (with "join": true to share a live run).`,
@@ -144,7 +172,7 @@ export class RunRegistry {
       if (held.run.ended) this.drop(held);
       else if (now - held.lastSeen > held.leaseMs) {
         n++;
-        await this.release(held).catch(() => undefined);
+        await this.expire(held);
       }
     }
     return n;
@@ -155,13 +183,25 @@ export class RunRegistry {
     clearInterval(this.timer);
   }
 
+  /** The stage's held run; one silent past its lease is released here, not only by the next reap. */
   private live(stage: string): HeldRun | undefined {
     const held = this.byStage.get(stage);
     if (held?.run.ended) {
       this.drop(held);
       return undefined;
     }
+    if (held && Date.now() - held.lastSeen > held.leaseMs) {
+      void this.expire(held);
+      return undefined;
+    }
     return held;
+  }
+
+  /** Releases a run whose client went silent, remembering it so that client hears CKPT_LEASE_LOST. */
+  private async expire(held: HeldRun): Promise<void> {
+    this.lost.set(held.run.id, { stage: held.stage, leaseMs: held.leaseMs });
+    if (this.lost.size > LOST_KEPT) this.lost.delete(this.lost.keys().next().value!);
+    await this.release(held).catch(() => undefined);
   }
 
   private drop(held: HeldRun): void {

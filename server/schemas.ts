@@ -181,7 +181,9 @@ export const StageSummary = z.object({
   updatedAt: z.number().nullable(),
   progress: ProgressFigures,
 });
-export const StagesResponse = z.object({ stages: z.array(StageSummary) });
+/** A stage whose state cannot be rebuilt (e.g. CKPT_CORRUPT): listed with its code rather than failing the whole list. */
+export const BrokenStage = z.object({ stage: z.string(), status: z.literal("broken"), code: z.string(), message: z.string() });
+export const StagesResponse = z.object({ stages: z.array(StageSummary), broken: z.array(BrokenStage).optional() });
 const Nullable = { num: z.number().nullable(), str: z.string().nullable() };
 /** The resume point: every index below `watermark` is done, and so is every [start, end) pair in `ranges`. */
 const ResumePoint = z.object({
@@ -231,6 +233,7 @@ export const ReportResponse = z.object({
   generatedAt: z.number(),
   totals: z.object({ stages: z.number(), byStatus: z.record(z.string(), z.number()), processed: z.number(), successful: z.number(), failed: z.number(), skipped: z.number(), cost: z.number() }),
   stages: z.array(StageSummary),
+  broken: z.array(BrokenStage).optional(),
 });
 export const RecordedEventLine = z.object({ revision: z.number().int(), event: CkptEvent }).describe("one JSON object per line");
 

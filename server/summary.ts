@@ -1,5 +1,7 @@
 /** The compact view of a stage that lists, reports, metrics and live updates send. */
 import { progressOf } from "../core/progress.ts";
+import { isCkptError } from "../core/errors.ts";
+import type { Projection } from "../core/projection.ts";
 import type { StageState } from "../core/state.ts";
 
 export function summarize(s: Readonly<StageState>, now: number, staleAfterMs: number) {
@@ -18,3 +20,24 @@ export function summarize(s: Readonly<StageState>, now: number, staleAfterMs: nu
 }
 
 export type Summary = ReturnType<typeof summarize>;
+
+/** A stage listed but not summarised: its state cannot be rebuilt (say CKPT_CORRUPT); `ckpt verify` tells more. */
+export interface Broken {
+  stage: string;
+  status: "broken";
+  code: string;
+  message: string;
+}
+
+/** The stage's projection, or why it has none, so one damaged stage never fails a listing of the others. */
+export async function projectionOrBroken(
+  log: { projection(stream: string): Promise<Readonly<Projection> | undefined> },
+  stage: string,
+): Promise<{ projection: Readonly<Projection> | undefined } | { broken: Broken }> {
+  try {
+    return { projection: await log.projection(stage) };
+  } catch (err) {
+    if (!isCkptError(err)) throw err;
+    return { broken: { stage, status: "broken", code: err.code, message: err.message } };
+  }
+}

@@ -3,6 +3,7 @@ import type { ServerContext } from "../context.ts";
 import { openApiDocument } from "../openapi.ts";
 import { route, type RouteSpec } from "../route.ts";
 import { NoQuery } from "../schemas.ts";
+import { projectionOrBroken } from "../summary.ts";
 
 export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): RouteSpec[] {
   let doc: unknown;
@@ -42,8 +43,9 @@ export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): 
       handle: async (c) => {
         const stagesByStatus: Record<string, number> = {};
         for (const info of await ctx.log.streams()) {
-          const p = await ctx.log.projection(info.stream);
-          if (p) stagesByStatus[p.state.status] = (stagesByStatus[p.state.status] ?? 0) + 1;
+          const p = await projectionOrBroken(ctx.log, info.stream);
+          const status = "broken" in p ? "broken" : p.projection?.state.status;
+          if (status) stagesByStatus[status] = (stagesByStatus[status] ?? 0) + 1;
         }
         const text = ctx.metrics.render({ inFlight: ctx.status.inFlight, watchers: ctx.watchers.size, runsHeld: ctx.runs.size, stagesByStatus });
         return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });

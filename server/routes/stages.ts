@@ -29,7 +29,7 @@ import {
   UpdatesResponse,
   WatchQuery,
 } from "../schemas.ts";
-import { summarize, type Summary } from "../summary.ts";
+import { type Broken, projectionOrBroken, summarize, type Summary } from "../summary.ts";
 import { watchResponse } from "../watch.ts";
 
 const err = (description: string) => ({ description, schema: ErrorResponse });
@@ -44,12 +44,14 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
     return p.state;
   }
 
-  async function summaries(prefix?: string, status?: readonly string[]): Promise<Summary[]> {
+  /** Every stage's summary; a stage whose state cannot be rebuilt is listed under `broken` with its code, never failing the list. */
+  async function summaries(prefix?: string, status?: readonly string[]): Promise<Summary[] & { broken: Broken[] }> {
     const now = Date.now();
-    const out: Summary[] = [];
+    const out = Object.assign([] as Summary[], { broken: [] as Broken[] });
     for (const info of await log.streams(prefix === undefined ? {} : { prefix })) {
-      const p = await log.projection(info.stream);
-      if (p && (!status || status.includes(p.state.status))) out.push(summarize(p.state, now, stale));
+      const p = await projectionOrBroken(log, info.stream);
+      if ("broken" in p) out.broken.push(p.broken);
+      else if (p.projection && (!status || status.includes(p.projection.state.status))) out.push(summarize(p.projection.state, now, stale));
     }
     return out;
   }
@@ -78,7 +80,10 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       summary: "Stages with status and progress, filtered by name prefix and status",
       query: ListQuery,
       responses: { 200: { description: "stages sorted by name", schema: StagesResponse } },
-      handle: async (c, { query }) => c.json({ stages: await summaries(query.prefix, query.status) }),
+      handle: async (c, { query }) => {
+        const stages = await summaries(query.prefix, query.status);
+        return c.json({ stages: [...stages], ...(stages.broken.length > 0 ? { broken: stages.broken } : {}) });
+      },
     }),
     route({
       method: "GET",
@@ -166,10 +171,10 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
       handle: async (c, { params, body }) => {
         const { input, ...rest } = body ?? {};
-        const { held, joined } = await runs.begin(params.stage, { ...rest, ...(input ? { input: { sha256: input.sha256 } } : {}) });
+        const { held, joined, resumed } = await runs.begin(params.stage, { ...rest, ...(input ? { input: { sha256: input.sha256 } } : {}) });
         const run = held.run;
         const location = `/v1/stages/${params.stage}/runs/${run.id}`;
-        return c.json({ runId: run.id, joined, leaseMs: held.leaseMs, resumed: run.resumed, state: withProgress(run.state) }, joined ? 200 : 201, { location });
+        return c.json({ runId: run.id, joined, leaseMs: held.leaseMs, resumed, state: withProgress(run.state) }, joined ? 200 : 201, { location });
       },
     }),
     route({
@@ -267,7 +272,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
           totals.skipped += s.counters.skipped;
           totals.cost += s.cost;
         }
-        return c.json({ generatedAt: Date.now(), totals, stages });
+        return c.json({ generatedAt: Date.now(), totals, stages: [...stages], ...(stages.broken.length > 0 ? { broken: stages.broken } : {}) });
       },
     }),
     route({

@@ -4,6 +4,8 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { toSnapshot } from "../../core/projection.ts";
+import { baseAt } from "../../core/retention.ts";
 import { has } from "../../core/resume-set.ts";
 import { bearer, type Call, caller, eventually, json, lines, sidecar, type Sidecar, sleep, TOKENS } from "./helpers.ts";
 import { readSse } from "./sse.ts";
@@ -182,7 +184,9 @@ for (const t of ["app", "http"] as const) {
     const { runId } = await body(await send(c, "POST", "/v1/stages/silent/runs", { total: 3, leaseMs: 150 }));
     await send(c, "POST", `/v1/stages/silent/runs/${runId}/updates`, { updates: [{ type: "item", index: 0 }] });
     await sleep(450);
-    assert.is((await send(c, "POST", `/v1/stages/silent/runs/${runId}/updates`, { updates: [] })).status, 404);
+    const late = await send(c, "POST", `/v1/stages/silent/runs/${runId}/updates`, { updates: [] });
+    assert.is(late.status, 409);
+    assert.is((await body(late)).error.code, "CKPT_LEASE_LOST", "a coded lease lost, not 404");
     const r = await send(c, "POST", "/v1/stages/silent/runs", { total: 3, leaseMs: 150 });
     const again = await body(r);
     assert.is(r.status, 201);
@@ -266,9 +270,14 @@ for (const t of ["app", "http"] as const) {
     assert.is((await send(c, "PUT", "/v1/log/streams/raw-1/snapshot", { revision: 4, version: 1, state: { n: 4 } })).status, 204);
     assert.equal((await body(await get(c, "/v1/log/streams/raw-1/snapshot?which=latest"))).state, { n: 4 });
     assert.is((await get(c, "/v1/log/streams/raw-1/snapshot?which=base")).status, 404);
-    assert.is((await send(c, "POST", "/v1/log/streams/raw-1/truncate", { revision: 2, base: { revision: 1, version: 1, state: { base: 1 } } })).status, 204);
+    const foreign = await send(c, "POST", "/v1/log/streams/raw-1/truncate", { revision: 2, base: { revision: 1, version: 1, state: { base: 1 } } });
+    assert.is(foreign.status, 400, "a base that is not the log's own state is refused");
+    assert.is((await body(foreign)).error.code, "CKPT_INVALID");
+    assert.is((await body(await get(c, "/v1/log/streams/raw-1"))).first, 0, "nothing changed");
+    const base = toSnapshot(await baseAt(s().inner, (await s().inner.info("raw-1"))!, 2));
+    assert.is((await send(c, "POST", "/v1/log/streams/raw-1/truncate", { revision: 2, base })).status, 204);
     assert.is((await body(await get(c, "/v1/log/streams/raw-1"))).first, 2);
-    assert.equal((await body(await get(c, "/v1/log/streams/raw-1/snapshot?which=base"))).state, { base: 1 });
+    assert.equal((await body(await get(c, "/v1/log/streams/raw-1/snapshot?which=base"))).state, JSON.parse(JSON.stringify(base.state)));
     assert.is((await c("/v1/log/streams/raw-1", { method: "DELETE", headers: admin })).status, 204);
     assert.is((await get(c, "/v1/log/streams/raw-1")).status, 404);
   });

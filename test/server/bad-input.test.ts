@@ -23,6 +23,8 @@ interface Case {
 }
 
 const raw = (method: string, body: BodyInit, type = "application/json"): RequestInit => ({ method, headers: { ...auth, "content-type": type }, body });
+/** `{"a":{"a":…}}` nested `n` objects deep. */
+const deep = (n: number) => '{"a":'.repeat(n - 1) + "{}" + "}".repeat(n - 1);
 const ev = (extra: object) => ({ type: "item", v: 1, at: 1, index: 1, outcome: "ok", ...extra });
 
 function cases(run: string): Case[] {
@@ -70,6 +72,11 @@ function cases(run: string): Case[] {
     { name: "run id that is not one", path: "/v1/stages/good/runs/..%2Fx/updates", init: () => json("POST", { updates: [] }, auth), status: 400, code: "CKPT_INVALID" },
     { name: "a run that does not exist", path: "/v1/stages/good/runs/00000000-0000-0000-0000-000000000000/updates", init: () => json("POST", { updates: [] }, auth), status: 404, code: "CKPT_NOT_FOUND" },
     { name: "an unknown stage", path: "/v1/stages/no-such-stage", init: () => ({ headers: auth }), status: 404, code: "CKPT_NOT_FOUND" },
+    { name: "metadata nested 1,450 deep on a held run", path: updates, init: () => raw("POST", `{"updates":[{"type":"metadata","metadata":${deep(1450)}}]}`), status: 400, code: "CKPT_INVALID" },
+    { name: "config nested 5,000 deep in begin", path: "/v1/stages/other/runs", init: () => raw("POST", `{"config":${deep(5000)}}`), status: 400, code: "CKPT_INVALID" },
+    { name: "raw event metadata nested 2,000 deep", path: events, init: () => raw("POST", `{"events":[{"type":"metadata","v":1,"at":1,"metadata":${deep(2000)}}]}`), status: 400, code: "CKPT_INVALID" },
+    { name: "body nested 65 deep (one past the limit)", path: updates, init: () => raw("POST", `{"updates":[{"type":"metadata","metadata":${deep(62)}}]}`), status: 400, code: "CKPT_INVALID" },
+    { name: "truncate with a base that is not the log's state", path: "/v1/log/streams/good/truncate", init: () => json("POST", { revision: 1, base: { revision: 0, version: 1, state: {} } }, auth), status: 400, code: "CKPT_INVALID" },
     { name: "metadata too deep for its key limit", path: updates, init: () => json("POST", { updates: [{ type: "metadata", metadata: { ["k".repeat(300)]: 1 } }] }, auth), status: 400, code: "CKPT_INVALID" },
   ];
 }

@@ -59,10 +59,12 @@ test("flags and env: defaults, env, flags over env, and every kind of mistake", 
   assert.equal([d.config.store, d.config.host, d.config.port, d.config.durability, d.config.bodyLimit], ["./.ckpt", "127.0.0.1", 7410, "sync", 1024 * 1024]);
   const e = parseArgs(["--port=7001", "--durability", "os", "--memory"], { CKPT_PORT: "9000", CKPT_STORE: "/data", CKPT_BODY_LIMIT: "2m", CKPT_TOKENS: "admin:x" });
   assert.ok(e.kind === "run" && e.config.port === 7001 && e.config.store === "/data" && e.config.memory && e.config.durability === "os" && e.config.bodyLimit === 2 * 1024 * 1024 && e.config.tokens === "admin:x");
+  const t = parseArgs(["--request-timeout", "2s"], {});
+  assert.ok(t.kind === "run" && t.config.requestTimeoutMs === 2000, "--request-timeout");
   assert.is(parseArgs(["--help"], {}).kind, "help");
   assert.is(parseArgs(["-h"], {}).kind, "help");
   assert.is(parseArgs(["--version"], {}).kind, "version");
-  for (const bad of [["--bogus"], ["stray"], ["--port"], ["--port", "99999"], ["--port", "-1"], ["--durability", "maybe"], ["--body-limit", "lots"], ["--memory=yes"], ["--memory", "--eventstore", "esdb://x"]]) {
+  for (const bad of [["--bogus"], ["stray"], ["--port"], ["--port", "99999"], ["--port", "-1"], ["--durability", "maybe"], ["--body-limit", "lots"], ["--memory=yes"], ["--memory", "--eventstore", "esdb://x"], ["--request-timeout", "soon"]]) {
     const r = parseArgs(bad, {});
     assert.is(r.kind, "error", bad.join(" "));
   }
@@ -91,7 +93,7 @@ test("without tokens it only listens on loopback, and says so", async () => {
   const local = fake();
   const done = main(["--memory", "--port", "0"], local.io);
   await local.fetch;
-  assert.equal(local.listened, [{ host: "127.0.0.1", port: 0 }]);
+  assert.equal(local.listened, [{ host: "127.0.0.1", port: 0, requestTimeoutMs: 30_000 }]);
   assert.match(local.out.join("\n"), "auth: none (no tokens configured), so listening on loopback only");
   local.signal("SIGTERM");
   assert.is(await done, 0);
@@ -104,7 +106,7 @@ test("tokens from a file and from CKPT_TOKENS open it to other hosts; bad token 
   const f = fake({ CKPT_TOKENS: "write:env-write-secret" });
   const done = main(["--memory", "--host", "0.0.0.0", "--tokens-file", file], f.io);
   const fetch = await f.fetch;
-  assert.equal(f.listened, [{ host: "0.0.0.0", port: 7410 }]);
+  assert.equal(f.listened, [{ host: "0.0.0.0", port: 7410, requestTimeoutMs: 30_000 }]);
   assert.match(f.out.join("\n"), "auth: 2 bearer token(s): write, admin");
   assert.is((await fetch(new Request("http://x/v1/stages"))).status, 401);
   assert.is((await fetch(new Request("http://x/v1/stages", { headers: { authorization: "Bearer file-admin-secret" } }))).status, 200);

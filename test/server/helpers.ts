@@ -1,5 +1,6 @@
 /** Test helpers for the sidecar: a real store and app, a real listener on a random loopback port, child workers. */
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import process from "node:process";
 import { levelLog } from "../../adapters/level.ts";
 import type { EventLog } from "../../core/log.ts";
@@ -89,4 +90,16 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 3
     await sleep(20);
   }
   return check();
+}
+
+/** A loopback port free right now, for a server that must come back on the same port after a restart. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -88,14 +88,39 @@ test("refused connections and 429s are retried: the request never reached the si
   assert.is(calls, 3);
   assert.is((await s.inner.info("retry"))?.head, 0, "written once");
 
+  // The connection drops after the append was delivered: the client reads what landed instead of sending it again.
+  let posts = 0;
+  const lostAnswer: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (init?.method === "POST" && ++posts === 1) throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
+    return res;
+  };
+  const delivered = httpLog({ url: s.url, token: TOKENS.write, fetch: lostAnswer });
+  assert.equal(await delivered.append("retry", [item(0)], { expectedRevision: 0 }), { head: 1 });
+  assert.is(posts, 1, "a delivered append is not sent again");
+  assert.is((await s.inner.info("retry"))?.head, 1, "written once");
+
+  // The connection drops before the append was delivered: it did not land, so it is sent again.
+  let tries = 0;
+  const lostRequest: typeof fetch = async (input, init) => {
+    if (init?.method === "POST" && ++tries === 1) throw new TypeError("fetch failed", { cause: { code: "UND_ERR_SOCKET" } });
+    return fetch(input, init);
+  };
+  const resent = httpLog({ url: s.url, token: TOKENS.write, fetch: lostRequest });
+  assert.equal(await resent.append("retry", [item(1)], { expectedRevision: 1 }), { head: 2 });
+  assert.is(tries, 2);
+  assert.is((await s.inner.info("retry"))?.head, 2, "written once");
+
+  // Past the retry window the caller hears CKPT_UNAVAILABLE.
   let resets = 0;
   const reset: typeof fetch = async () => {
     resets++;
     throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
   };
-  const once = httpLog({ url: s.url, token: TOKENS.write, fetch: reset });
-  assert.is(await code(once.append("retry", [item(0)], { expectedRevision: 0 })), "CKPT_UNAVAILABLE");
-  assert.is(resets, 1, "a reset connection may have delivered the append: it is not sent again");
+  const gone = httpLog({ url: s.url, token: TOKENS.write, fetch: reset, retryForMs: 200 });
+  assert.is(await code(gone.append("retry", [item(2)], { expectedRevision: 2 })), "CKPT_UNAVAILABLE");
+  assert.ok(resets > 1, "retried within the window");
+  assert.is((await s.inner.info("retry"))?.head, 2, "nothing written");
 });
 
 test("a sidecar that starts late is waited for", async () => {

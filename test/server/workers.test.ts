@@ -5,7 +5,6 @@
  * restarted on the same folder loses nothing acknowledged either.
  */
 import type { ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { connectHttpLog } from "../../adapters/http.ts";
@@ -14,7 +13,7 @@ import type { StageState } from "../../core/state.ts";
 import { Store } from "../../core/store.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { bearer, isDeno, serverEntry, sidecar, type Sidecar, sleep, spawnTs, TOKEN_SPEC, TOKENS } from "./helpers.ts";
+import { bearer, freePort, isDeno, serverEntry, sidecar, type Sidecar, sleep, spawnTs, TOKEN_SPEC, TOKENS } from "./helpers.ts";
 
 const worker = new URL("./fixtures/worker.ts", import.meta.url).pathname;
 let s: Sidecar;
@@ -101,17 +100,6 @@ test("a worker SIGKILLed mid-run loses nothing acknowledged; the next one record
   const h = (await (await s.ckpt.app.request("/v1/stages/killme/history", { headers: bearer(TOKENS.read) })).json()) as { runs: { outcome: string }[] };
   assert.equal(h.runs.map((r) => r.outcome), ["crashed", "completed"]);
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(dir: string, port: number): Promise<{ child: ChildProcess; exit: Promise<Exit> }> {
   const child = spawnTs(serverEntry, ["--store", dir, "--port", String(port)], { CKPT_TOKENS: TOKEN_SPEC });
