@@ -52,6 +52,9 @@ CkptForbidden = _make("CkptForbidden", "CKPT_FORBIDDEN", "The token's role is to
 CkptUnsupportedMediaType = _make("CkptUnsupportedMediaType", "CKPT_UNSUPPORTED_MEDIA_TYPE", "The body was not application/json.")
 CkptBusy = _make("CkptBusy", "CKPT_BUSY", "Too many requests in flight at the sidecar (retried first).")
 CkptNotImplemented = _make("CkptNotImplemented", "CKPT_NOT_IMPLEMENTED", "The sidecar's log cannot do this.")
+CkptNoSpace = _make("CkptNoSpace", "CKPT_NO_SPACE", "The sidecar's disk is full; its store refuses writes until it is reopened with space free.")
+CkptLeaseLost = _make("CkptLeaseLost", "CKPT_LEASE_LOST", "The run was silent past its lease and was released (the client begins again by itself).")
+CkptTimeout = _make("CkptTimeout", "CKPT_TIMEOUT", "The request was not fully sent within the sidecar's --request-timeout.")
 CkptInternal = _make("CkptInternal", "CKPT_INTERNAL", "The sidecar failed unexpectedly; its stderr has the details.")
 
 #: Code -> class, for every code the sidecar documents.
@@ -61,6 +64,7 @@ ERRORS: Dict[str, Type[CkptError]] = {
         CkptLocked, CkptConflict, CkptInputChanged, CkptConfigChanged, CkptInvalid, CkptNotFound,
         CkptBadTransition, CkptCorrupt, CkptClosed, CkptTooSparse, CkptIO, CkptUnavailable, CkptTooLarge,
         CkptUnauthorized, CkptForbidden, CkptUnsupportedMediaType, CkptBusy, CkptNotImplemented, CkptInternal,
+        CkptNoSpace, CkptLeaseLost, CkptTimeout,
     )
 }
 

@@ -18,7 +18,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
 
 from ._doneset import DoneSet
-from .errors import CkptBadTransition, CkptClosed, CkptError, CkptInvalid, CkptNotFound, CkptTooLarge, Interrupted
+from .errors import CkptBadTransition, CkptClosed, CkptError, CkptInvalid, CkptLeaseLost, CkptNotFound, CkptTooLarge, Interrupted
 
 if TYPE_CHECKING:
     from .client import Stage
@@ -393,9 +393,9 @@ class Run:
                 body = self._http.request("POST", f"{self.stage.path}/runs/{run_id}/updates", {"updates": updates})[1]
                 self._last_contact = time.monotonic()
                 return body
-            except CkptNotFound as e:
-                # The sidecar restarted or reaped the run: begin again (same options) and resend; items are
-                # idempotent. Not when the run ended because it completed or failed (another worker of a shared run).
+            except (CkptNotFound, CkptLeaseLost) as e:
+                # The sidecar restarted, reaped the run or released it for silence: begin again (same options)
+                # and resend; items are idempotent. Not when the run ended because it completed or failed (another worker of a shared run).
                 if e.details.get("runId") != run_id or attempt == 2 or self.stage.state()["status"] in ("completed", "failed"):
                     raise
                 self._rebind(run_id)
