@@ -6,7 +6,7 @@
  */
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo, Supports } from "../core/log.ts";
+import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo, Supports } from "../core/log.ts";
 
 export interface HttpLogOptions {
   /** The sidecar's base URL, e.g. `http://127.0.0.1:7410`. */
@@ -171,12 +171,12 @@ export function httpLog(options: HttpLogOptions): EventLog {
       return c.maybe<Snapshot>(await c.request("GET", path(stream, `/snapshot?which=${which}`)));
     },
 
-    async truncateBefore(stream: string, revision: number, base: Snapshot) {
-      await c.none(await c.request("POST", path(stream, "/truncate"), { body: { revision, base } }));
+    async truncateBefore(stream: string, revision: number, base: Snapshot, o: MaintenanceOptions = {}) {
+      await c.none(await c.request("POST", path(stream, "/truncate"), { body: { revision, base }, headers: expectHeaders(o.expectedRevision) }));
     },
 
-    async delete(stream: string) {
-      await c.none(await c.request("DELETE", path(stream)));
+    async delete(stream: string, o: MaintenanceOptions = {}) {
+      await c.none(await c.request("DELETE", path(stream), { headers: expectHeaders(o.expectedRevision) }));
     },
 
     async close() {
@@ -294,3 +294,9 @@ function describe(err: unknown): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const backoff = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);
+
+/** The expected revision as the sidecar reads it: If-Match: "41", If-None-Match: *, or nothing for "any". */
+function expectHeaders(expected: ExpectedRevision | undefined): Record<string, string> {
+  if (typeof expected === "number") return { "if-match": `"${expected}"` };
+  return expected === "no_stream" ? { "if-none-match": "*" } : {};
+}

@@ -64,6 +64,7 @@ const NEVER: Promise<void> = new Promise(() => {});
 export class Run {
   private closed = false;
   private halted = false;
+  private lost = false;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -78,6 +79,8 @@ export class Run {
       // Only logs shared by several processes use leases: an idle owner renews its claim.
       this.heartbeat = setInterval(() => {
         // Renewing at a quarter of the lease leaves room for a busy event loop before the claim lapses.
+        // A failed writer stays failed until the stage is begun again: nothing to renew until then.
+        if (this.halted || this.writer.status !== "idle") return;
         if (this.writer.state.status === "running" && Date.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4) {
           this.writer.waitFor(this.writer.enqueue([{ type: "heartbeat", v: 1, at: Date.now(), runId: id }])).catch(() => undefined);
         }
@@ -108,7 +111,8 @@ export class Run {
   async done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
     if (this.halted) return NEVER;
     const event = this.itemEvent(index, options);
-    if (this.needsRoom(index)) await this.waitForRoom(index);
+    // Re-checked after every wait: other callers woken by the same commit may have taken the room.
+    while (this.needsRoom(index)) await this.waitForRoom(index);
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 
@@ -121,9 +125,18 @@ export class Run {
   mark(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> | undefined {
     if (this.halted) return undefined;
     const event = this.itemEvent(index, options);
-    if (this.needsRoom(index)) return this.waitForRoom(index).then(() => void this.mark(index, options));
+    if (this.needsRoom(index)) return this.markWhenRoom(index, event);
     this.writer.enqueue([event]);
     return this.writer.overHighWater ? this.writer.belowHighWater() : undefined;
+  }
+
+  /** The waiting mark(): resolves once the item is recorded (so `isDone` agrees), rejecting with whatever stopped it. */
+  private async markWhenRoom(index: number, event: CkptEvent): Promise<void> {
+    while (this.needsRoom(index)) await this.waitForRoom(index);
+    if (this.halted) return NEVER;
+    this.checkOpen();
+    this.writer.enqueue([event]);
+    if (this.writer.overHighWater) await this.writer.belowHighWater();
   }
 
   /** Resolves once everything recorded so far is durable. */
@@ -187,14 +200,29 @@ export class Run {
     this.end();
   }
 
-  /** Writes what is pending and releases the stage without changing its status. */
+  /**
+   * Writes what is pending and releases the stage without changing its status. When an update of
+   * this run never reached the log (the sticky error), rejects with that error but still releases
+   * the stage, so `stage.begin()` can start over from what the log really holds.
+   */
   async close(): Promise<void> {
-    await this.writer.flush();
-    this.end();
+    try {
+      await this.writer.flush();
+    } catch (err) {
+      this.lost = true;
+      throw err;
+    } finally {
+      this.end();
+    }
   }
 
   get ended(): boolean {
     return this.closed;
+  }
+
+  /** The run ended with updates that never reached the log: its lease is void (see `stage.begin()`). */
+  get abandoned(): boolean {
+    return this.lost;
   }
 
   private end(): void {

@@ -11,7 +11,7 @@ import { indices, size } from "./resume-set.ts";
 import { type ResumeInfo, Run } from "./run.ts";
 import { cloneState, type StageState } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
-import { readForward } from "./log.ts";
+import { type ExpectedRevision, type MaintenanceOptions, readForward } from "./log.ts";
 import { type ReplayEntry, replayIterator } from "./replay.ts";
 
 export type { ReplayEntry } from "./replay.ts";
@@ -78,6 +78,8 @@ export class Stage {
         details: { stage: this.name, runId: active.id },
       });
     }
+    // Beginning again is how a writer leaves its sticky `failed` phase: it reads back what really landed.
+    await writer.recover();
     const multi = this.ctx.log.supports.multiProcess;
     if (multi) await writer.catchUp();
     const [input, config] = await Promise.all([this.fingerprint(options.input), options.config === undefined ? undefined : configDigest(options.config)]);
@@ -88,7 +90,9 @@ export class Stage {
     let crashed = false;
     if (st.status === "running" || st.status === "recovering") {
       const lease = st.run?.leaseMs;
-      if (multi && lease && st.updatedAt !== null && now - st.updatedAt < lease) {
+      // A run of this store that ended with lost updates is gone, whatever its lease says.
+      const abandoned = st.run !== undefined && st.run !== null && this.ctx.abandoned.has(st.run.id);
+      if (multi && lease && st.updatedAt !== null && now - st.updatedAt < lease && !abandoned) {
         if (options.join && st.status === "running" && st.run) return this.joinRun(writer, st.run.id, from, lease);
         const o = st.run?.owner;
         throw new CkptError(
@@ -131,6 +135,8 @@ export class Stage {
     try {
       await writer.waitFor(writer.enqueue(events));
     } catch (err) {
+      // Decided on a stage that compaction or delete removed while the events waited: decide again on the empty stage.
+      if (isCkptError(err, ErrorCode.CONFLICT) && err.details?.deletedWhileQueued === true && attempt < 5) return this.start(options, attempt + 1);
       if (isCkptError(err, ErrorCode.CONFLICT) && options.join && attempt < 5) {
         return this.start(options, attempt + 1); // another worker started the run first: join it
       }
@@ -264,13 +270,29 @@ export class Stage {
     await writer.waitFor(writer.enqueue([{ type: "reset", v: 1, at: Date.now(), ...(options.reason ? { reason: options.reason } : {}) }]));
   }
 
-  /** Removes the stage and its whole history. */
-  async delete(): Promise<void> {
+  /**
+   * Removes the stage and its whole history, serialised with this process's writes to it. With
+   * `expectedRevision`, a stage that moved past that revision is CKPT_CONFLICT and nothing is removed.
+   */
+  async delete(options: MaintenanceOptions = {}): Promise<void> {
     this.ctx.checkOpen();
-    const active = this.ctx.activeRun(this.name);
-    if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before deleting.`);
-    await this.ctx.dropWriter(this.name);
-    await this.ctx.log.delete(this.name);
+    const expectedRevision = checkExpectedRevision(options, "delete()");
+    const locked = () => {
+      const active = this.ctx.activeRun(this.name);
+      if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before deleting.`);
+    };
+    locked();
+    // A stage whose state cannot be rebuilt has no writer to wait for, and deleting it is how a user gets rid of it.
+    const writer = await this.ctx.writer(this.name).catch((e: unknown) => {
+      if (isCkptError(e, ErrorCode.CORRUPT)) return undefined;
+      throw e;
+    });
+    if (!writer) return this.ctx.log.delete(this.name, { expectedRevision });
+    await writer.maintain(async () => {
+      locked(); // a begin() may have started one while we waited for the writer
+      await this.ctx.log.delete(this.name, { expectedRevision });
+      return { result: undefined, deleted: true };
+    });
   }
 
   private async fingerprint(input: InputSource | undefined): Promise<string | undefined> {
@@ -344,4 +366,12 @@ function pickBounds(o: ReplayOptions): { to?: number; since?: number; until?: nu
   if (o.since !== undefined) b.since = o.since;
   if (o.until !== undefined) b.until = o.until;
   return b;
+}
+
+function checkExpectedRevision(o: MaintenanceOptions | null | undefined, where: string): ExpectedRevision {
+  const e = o?.expectedRevision ?? "any";
+  if (e === "any" || e === "no_stream" || (Number.isSafeInteger(e) && (e as number) >= 0)) return e;
+  throw new CkptError(ErrorCode.INVALID, `${where}: expectedRevision must be a revision >= 0, "no_stream" or "any", got ${JSON.stringify(e)}.`, {
+    issues: [{ path: ["expectedRevision"], message: "expected a revision, no_stream or any" }],
+  });
 }

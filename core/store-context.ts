@@ -15,4 +15,6 @@ export interface StoreContext {
   activeRun(stage: string): Run | undefined;
   startRun(stage: string, run: Run): void;
   endRun(stage: string, run: Run): void;
+  /** Ids of this store's runs that ended with updates lost (sticky error): their leases no longer hold anyone off. */
+  readonly abandoned: ReadonlySet<string>;
 }

@@ -30,6 +30,7 @@ export interface StageSummary {
 export class Store {
   private readonly writers = new Map<string, Promise<StageWriter>>();
   private readonly runs = new Map<string, Run>();
+  private readonly abandoned = new Set<string>();
   private isClosed = false;
   private readonly writerOptions: WriterOptions;
   private readonly ctx: StoreContext;
@@ -65,7 +66,9 @@ export class Store {
       startRun: (name, run) => void this.runs.set(name, run),
       endRun: (name, run) => {
         if (this.runs.get(name) === run) this.runs.delete(name);
+        if (run.abandoned) this.abandoned.add(run.id);
       },
+      abandoned: this.abandoned,
     };
   }
 
@@ -104,17 +107,13 @@ export class Store {
     this.checkOpen();
     const log = this.log;
     return compactLog(log, policy, {
-      statusOf: async (name) => {
-        const st = (await this.writer(name)).state;
-        return { status: st.status, updatedAt: st.updatedAt };
-      },
-      isActive: (name) => this.runs.has(name),
-      beforeChange: async (name) => (await this.writer(name)).flush(),
-      afterChange: async (name) => {
-        const w = this.writers.get(name);
-        this.writers.delete(name);
-        if (w) await (await w).close();
-      },
+      // Decided and done under the stage writer's lock: a begin() racing it either lands first (and the
+      // stage is live, so skipped) or waits, and the log refuses a change to a head that moved.
+      withStage: async (name, act) =>
+        (await this.writer(name)).maintain(async (state, queued) => {
+          const { report, deleted } = await act({ status: state.status, updatedAt: state.updatedAt, revision: state.revision, active: this.runs.has(name) || queued > 0 });
+          return { result: report, deleted };
+        }),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(log.sizeBytes ? { sizeBytes: () => log.sizeBytes!() } : {}),
     });
@@ -127,7 +126,8 @@ export class Store {
 
   /** Everything recorded so far is durable when this resolves. */
   async flush(): Promise<void> {
-    await Promise.all([...this.writers.values()].map(async (w) => (await w).flush()));
+    // A writer that failed to load holds nothing to flush; one that failed to write rejects with its sticky error.
+    await Promise.all([...this.writers.values()].map(async (w) => (await w.catch(() => undefined))?.flush()));
   }
 
   get closed(): boolean {
@@ -140,13 +140,18 @@ export class Store {
    */
   async close(): Promise<void> {
     if (this.isClosed) return;
+    // The first update that never reached the log (a writer's sticky error): close still releases
+    // everything, then rejects with it, so a caller never takes a lost write for a clean stop.
+    let lost: unknown;
+    const keep = (e: unknown) => void (lost ??= e);
     for (const run of this.activeRuns()) {
       if (run.state.status === "running") await run.pause("store closed").catch(() => undefined);
-      await run.close().catch(() => undefined);
+      await run.close().catch(keep);
     }
-    await Promise.all([...this.writers.values()].map(async (w) => (await w.catch(() => undefined))?.close()));
+    await Promise.all([...this.writers.values()].map(async (w) => (await w.catch(() => undefined))?.close().catch(keep)));
     this.isClosed = true;
     await this.log.close();
+    if (lost !== undefined) throw lost;
   }
 
   private checkOpen(): void {
