@@ -8,6 +8,8 @@ import { type CkptEvent, parseEvent } from "./events.ts";
 import { rangeCount, wouldAddRange } from "./resume-set.ts";
 import { isDone, type StageState, type UnitState } from "./state.ts";
 import type { StageWriter } from "./writer.ts";
+import { ErrorArgsSchema, FailArgsSchema, MetadataSchema, PageArgsSchema, ProgressSchema, ReasonSchema, RecordsSchema, UnitKeySchema } from "./options.ts";
+import { parseArg, withoutUndefined } from "./validate.ts";
 
 export interface ItemOptions {
   /** false records a failure (still done: it will not be redone on resume). Default true. */
@@ -146,20 +148,25 @@ export class Run {
 
   /** Counts items without indices, or updates the total. */
   progress(p: { total?: number; ok?: number; failed?: number; skipped?: number; cost?: number; message?: string }): Promise<void> {
-    return this.record({ type: "progress", ...p });
+    return this.record(() => ({ type: "progress", ...withoutUndefined(parseArg(ProgressSchema, p, "run.progress()")) }));
   }
 
   /** Records an error that did not stop the run. */
   error(error: string | Error, options: { retryable?: boolean; index?: number; item?: string } = {}): Promise<void> {
-    return this.record({ type: "error", message: messageOf(error), retryable: options.retryable ?? false, ...pick(options, "index", "item") });
+    return this.record(() => {
+      parseArg(ErrorArgsSchema, [error, options], "run.error()");
+      return { type: "error", message: messageOf(error), retryable: options.retryable ?? false, ...pick(options, "index", "item") };
+    });
   }
 
   /** Merges `metadata` into the stage's metadata (kept across runs). */
   metadata(metadata: Record<string, unknown>): Promise<void> {
-    return this.record({ type: "metadata", metadata });
+    return this.record(() => ({ type: "metadata", metadata: withoutUndefined(parseArg(MetadataSchema, metadata, "run.metadata()")) }));
   }
 
   unit(key: string): Unit {
+    // Checked when the unit records (a rejection like every other update), not when it is named.
+    const checkKey = () => parseArg(UnitKeySchema, key, "run.unit(key)");
     const run = this;
     return {
       key,
@@ -173,30 +180,50 @@ export class Run {
         const page = run.writer.state.units[key]?.page;
         return page === null || page === undefined ? firstPage : page + 1;
       },
-      page: (page, o = {}) => run.record({ type: "unit", key, status: "running", page, ...pick(o, "records") }),
-      complete: (o = {}) => run.record({ type: "unit", key, status: "complete", ...pick(o, "records") }),
+      page: (page, o = {}) =>
+        run.record(() => {
+          checkKey();
+          parseArg(PageArgsSchema, [page, o], "unit.page()");
+          return { type: "unit", key, status: "running", page, ...pick(o, "records") };
+        }),
+      complete: (o = {}) =>
+        run.record(() => {
+          checkKey();
+          parseArg(RecordsSchema, o, "unit.complete()");
+          return { type: "unit", key, status: "complete", ...pick(o, "records") };
+        }),
       fail: (error, o = {}) =>
-        run.record({ type: "unit", key, status: "failed", error: messageOf(error), retryable: o.retryable ?? true }),
+        run.record(() => {
+          checkKey();
+          parseArg(FailArgsSchema, [error, o], "unit.fail()");
+          return { type: "unit", key, status: "failed", error: messageOf(error), retryable: o.retryable ?? true };
+        }),
     };
   }
 
   pause(reason?: string): Promise<void> {
-    return this.record({ type: "paused", ...(reason === undefined ? {} : { reason }) }, true);
+    return this.record(() => ({ type: "paused", ...(parseArg(ReasonSchema, reason, "run.pause(reason)") === undefined ? {} : { reason }) }), true);
   }
 
   resume(): Promise<void> {
-    return this.record({ type: "resumed" });
+    return this.record(() => ({ type: "resumed" }));
   }
 
   /** Marks the stage completed, merging `metadata`, and ends the run. */
   async complete(metadata?: Record<string, unknown>): Promise<void> {
-    await this.record({ type: "completed", ...(metadata ? { metadata } : {}) });
+    await this.record(() => ({
+      type: "completed",
+      ...(metadata === undefined ? {} : { metadata: withoutUndefined(parseArg(MetadataSchema, metadata, "run.complete(metadata)")) }),
+    }));
     this.end();
   }
 
   /** Marks the stage failed and ends the run. */
   async fail(error: string | Error, options: { retryable?: boolean } = {}): Promise<void> {
-    await this.record({ type: "failed", message: messageOf(error), ...pick(options, "retryable") });
+    await this.record(() => {
+      parseArg(FailArgsSchema, [error, options], "run.fail()");
+      return { type: "failed", message: messageOf(error), ...pick(options, "retryable") };
+    });
     this.end();
   }
 
@@ -241,10 +268,11 @@ export class Run {
     this.halted = true;
   }
 
-  private async record(partial: Record<string, unknown>, force = false): Promise<void> {
+  /** Checks the call (CKPT_INVALID before anything is queued), builds its event, and waits until it is durable. */
+  private async record(build: () => Record<string, unknown>, force = false): Promise<void> {
     if (this.halted && !force) return NEVER;
     this.checkOpen();
-    const event = parseEvent({ v: 1, at: Date.now(), ...partial });
+    const event = parseEvent({ v: 1, at: Date.now(), ...build() });
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 
@@ -264,6 +292,11 @@ export class Run {
       });
     }
     if (o === NO_OPTIONS) return { type: "item", v: 1, at: Date.now(), index, outcome: "ok" };
+    if (typeof o !== "object" || o === null || Array.isArray(o)) {
+      throw new CkptError(ErrorCode.INVALID, `Item options must be an object such as { item: "url" }, got ${o === null ? "null" : typeof o}.`, {
+        issues: [{ path: ["options"], message: "expected an object" }],
+      });
+    }
     const event = parseItemOptions(index, o);
     return event;
   }

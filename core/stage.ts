@@ -11,7 +11,9 @@ import { indices, size } from "./resume-set.ts";
 import { type ResumeInfo, Run } from "./run.ts";
 import { cloneState, type StageState } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
-import { type ExpectedRevision, type MaintenanceOptions, readForward } from "./log.ts";
+import { type MaintenanceOptions, readForward } from "./log.ts";
+import { BeginOptionsSchema, DeleteOptionsSchema, ReplayOptionsSchema, ResetOptionsSchema, WatchOptionsSchema } from "./options.ts";
+import { parseArg } from "./validate.ts";
 import { type ReplayEntry, replayIterator } from "./replay.ts";
 
 export type { ReplayEntry } from "./replay.ts";
@@ -66,7 +68,7 @@ export class Stage {
    */
   async begin(options: BeginOptions = {}): Promise<Run> {
     this.ctx.checkOpen();
-    checkBeginOptions(options);
+    parseArg(BeginOptionsSchema, options, "begin()");
     return this.start(options, 0);
   }
 
@@ -207,6 +209,7 @@ export class Stage {
    */
   replay(options: ReplayOptions = {}): AsyncIterableIterator<ReplayEntry> {
     this.ctx.checkOpen();
+    parseArg(ReplayOptionsSchema, options, "replay()");
     const from = options.from ?? 0;
     return replayIterator(async () => {
       await (await this.ctx.writer(this.name)).flush();
@@ -231,6 +234,7 @@ export class Stage {
    */
   async *watch(options: { signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<ReplayEntry> {
     this.ctx.checkOpen();
+    parseArg(WatchOptionsSchema, options, "watch()");
     const writer = await this.ctx.writer(this.name);
     const buffered: ReplayEntry[] = [];
     let wake: (() => void) | undefined;
@@ -264,6 +268,7 @@ export class Stage {
   /** Starts the stage over: state and resume point return to empty; the history keeps what happened. */
   async reset(options: { reason?: string } = {}): Promise<void> {
     this.ctx.checkOpen();
+    parseArg(ResetOptionsSchema, options, "reset()");
     const active = this.ctx.activeRun(this.name);
     if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before resetting.`);
     const writer = await this.ctx.writer(this.name);
@@ -276,7 +281,7 @@ export class Stage {
    */
   async delete(options: MaintenanceOptions = {}): Promise<void> {
     this.ctx.checkOpen();
-    const expectedRevision = checkExpectedRevision(options, "delete()");
+    const expectedRevision = parseArg(DeleteOptionsSchema, options, "delete()").expectedRevision ?? "any";
     const locked = () => {
       const active = this.ctx.activeRun(this.name);
       if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before deleting.`);
@@ -324,19 +329,6 @@ export class Stage {
   }
 }
 
-function checkBeginOptions(o: BeginOptions): void {
-  const bad = (path: string, message: string) => new CkptError(ErrorCode.INVALID, `begin(): ${path} ${message}.`, { issues: [{ path: [path], message }] });
-  if (o.total !== undefined && (!Number.isSafeInteger(o.total) || o.total < 0)) throw bad("total", "must be a non-negative integer");
-  if (o.onChange !== undefined && o.onChange !== "error" && o.onChange !== "restart") throw bad("onChange", 'must be "error" or "restart"');
-  if (o.verify !== undefined && typeof o.verify !== "function") throw bad("verify", "must be a function");
-  if (o.leaseMs !== undefined && (!Number.isSafeInteger(o.leaseMs) || o.leaseMs <= 0)) throw bad("leaseMs", "must be a positive integer");
-  const i = o.input;
-  if (i !== undefined && typeof i === "object" && !(i instanceof Uint8Array)) {
-    if ("sha256" in i && !/^[0-9a-fA-F]{64}$/.test(String(i.sha256))) throw bad("input.sha256", "must be 64 hex digits");
-    if (!("sha256" in i) && !("file" in i) && !("bytes" in i)) throw bad("input", "must be a file path, bytes, { file }, { bytes } or { sha256 }");
-  } else if (i !== undefined && typeof i !== "string" && !(i instanceof Uint8Array)) throw bad("input", "must be a file path, bytes, { file }, { bytes } or { sha256 }");
-}
-
 function changedFingerprint(st: StageState, input: string | undefined, config: string | undefined) {
   if (input !== undefined && st.input !== null && st.input !== input) return { what: "input" as const, was: st.input, now: input };
   if (config !== undefined && st.config !== null && st.config !== config) return { what: "config" as const, was: st.config, now: config };
@@ -366,12 +358,4 @@ function pickBounds(o: ReplayOptions): { to?: number; since?: number; until?: nu
   if (o.since !== undefined) b.since = o.since;
   if (o.until !== undefined) b.until = o.until;
   return b;
-}
-
-function checkExpectedRevision(o: MaintenanceOptions | null | undefined, where: string): ExpectedRevision {
-  const e = o?.expectedRevision ?? "any";
-  if (e === "any" || e === "no_stream" || (Number.isSafeInteger(e) && (e as number) >= 0)) return e;
-  throw new CkptError(ErrorCode.INVALID, `${where}: expectedRevision must be a revision >= 0, "no_stream" or "any", got ${JSON.stringify(e)}.`, {
-    issues: [{ path: ["expectedRevision"], message: "expected a revision, no_stream or any" }],
-  });
 }

@@ -12,6 +12,8 @@ import type { Run, RunLimits } from "./run.ts";
 import { Stage } from "./stage.ts";
 import { cloneState, type StageState, type Status } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
+import { CompactOptionsSchema, PolicySchema, StagesOptionsSchema, StoreOptionsSchema, UnitKeySchema } from "./options.ts";
+import { parseArg } from "./validate.ts";
 import { DEFAULT_WRITER_OPTIONS, StageWriter, type WriterOptions } from "./writer.ts";
 
 export interface StoreOptions extends Partial<WriterOptions>, Partial<RunLimits> {
@@ -40,6 +42,7 @@ export class Store {
     readonly log: EventLog,
     options: StoreOptions = {},
   ) {
+    parseArg(StoreOptionsSchema, options, "new Store() / open()");
     this.writerOptions = {
       snapshotEvery: options.snapshotEvery ?? DEFAULT_WRITER_OPTIONS.snapshotEvery,
       maxBatch: options.maxBatch ?? DEFAULT_WRITER_OPTIONS.maxBatch,
@@ -78,12 +81,14 @@ export class Store {
    */
   stage(name: string): Stage {
     this.checkOpen();
+    if (typeof name !== "string") parseArg(UnitKeySchema, name, "store.stage(name)");
     return new Stage(this.ctx, checkStageName(name));
   }
 
   /** Every stage with its state and progress figures, sorted by name. */
   async stages(options: { prefix?: string; status?: Status | Status[] } = {}): Promise<StageSummary[]> {
     this.checkOpen();
+    parseArg(StagesOptionsSchema, options, "store.stages()");
     const infos = await this.log.streams(options.prefix === undefined ? {} : { prefix: options.prefix });
     const want = options.status === undefined ? undefined : new Set(Array.isArray(options.status) ? options.status : [options.status]);
     const now = Date.now();
@@ -105,6 +110,8 @@ export class Store {
    */
   async compact(policy: RetentionPolicy, options: { onProgress?: (p: CompactionProgress) => void } = {}): Promise<CompactionReport> {
     this.checkOpen();
+    parseArg(PolicySchema, policy, "store.compact(policy)");
+    parseArg(CompactOptionsSchema, options, "store.compact(policy, options)");
     const log = this.log;
     return compactLog(log, policy, {
       // Decided and done under the stage writer's lock: a begin() racing it either lands first (and the
