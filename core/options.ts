@@ -22,6 +22,7 @@ export const StoreOptionsSchema = z.object({
   sparseTimeoutMs: opt(count),
   staleAfterMs: opt(count),
   platform: opt(z.object({}).loose()),
+  clock: opt(z.object({ now: z.custom<() => number>((v) => typeof v === "function", "expected a function") }).loose()),
 });
 
 /** The targets `open()` can choose from; more than one is ambiguous. */

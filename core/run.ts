@@ -8,6 +8,7 @@ import { type CkptEvent, parseEvent } from "./events.ts";
 import { rangeCount, wouldAddRange } from "./resume-set.ts";
 import { isDone, type StageState, type UnitState } from "./state.ts";
 import type { StageWriter } from "./writer.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { ErrorArgsSchema, FailArgsSchema, MetadataSchema, PageArgsSchema, ProgressSchema, ReasonSchema, RecordsSchema, UnitKeySchema } from "./options.ts";
 import { parseArg, withoutUndefined } from "./validate.ts";
 
@@ -67,7 +68,7 @@ export class Run {
   private closed = false;
   private halted = false;
   private lost = false;
-  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private heartbeat: unknown;
 
   constructor(
     private readonly writer: StageWriter,
@@ -76,18 +77,19 @@ export class Run {
     private readonly limits: RunLimits,
     private readonly onEnd: (run: Run) => void,
     leaseMs: number | null,
+    private readonly clock: Clock = systemClock,
   ) {
     if (leaseMs) {
       // Only logs shared by several processes use leases: an idle owner renews its claim.
-      this.heartbeat = setInterval(() => {
+      this.heartbeat = clock.setInterval(() => {
         // Renewing at a quarter of the lease leaves room for a busy event loop before the claim lapses.
         // A failed writer stays failed until the stage is begun again: nothing to renew until then.
         if (this.halted || this.writer.status !== "idle") return;
-        if (this.writer.state.status === "running" && Date.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4) {
-          this.writer.waitFor(this.writer.enqueue([{ type: "heartbeat", v: 1, at: Date.now(), runId: id }])).catch(() => undefined);
+        if (this.writer.state.status === "running" && clock.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4) {
+          this.writer.waitFor(this.writer.enqueue([{ type: "heartbeat", v: 1, at: clock.now(), runId: id }])).catch(() => undefined);
         }
       }, Math.max(50, Math.floor(leaseMs / 4)));
-      (this.heartbeat as { unref?: () => void }).unref?.();
+      (this.heartbeat as { unref?: () => void }).unref?.(); // an idle heartbeat must not keep the process alive
     }
   }
 
@@ -255,7 +257,7 @@ export class Run {
   private end(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    if (this.heartbeat !== undefined) this.clock.clear(this.heartbeat);
     this.onEnd(this);
   }
 
@@ -272,7 +274,7 @@ export class Run {
   private async record(build: () => Record<string, unknown>, force = false): Promise<void> {
     if (this.halted && !force) return NEVER;
     this.checkOpen();
-    const event = parseEvent({ v: 1, at: Date.now(), ...build() });
+    const event = parseEvent({ v: 1, at: this.clock.now(), ...build() });
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 
@@ -291,13 +293,13 @@ export class Run {
         issues: [{ path: ["index"], message: "expected a non-negative safe integer" }],
       });
     }
-    if (o === NO_OPTIONS) return { type: "item", v: 1, at: Date.now(), index, outcome: "ok" };
+    if (o === NO_OPTIONS) return { type: "item", v: 1, at: this.clock.now(), index, outcome: "ok" };
     if (typeof o !== "object" || o === null || Array.isArray(o)) {
       throw new CkptError(ErrorCode.INVALID, `Item options must be an object such as { item: "url" }, got ${o === null ? "null" : typeof o}.`, {
         issues: [{ path: ["options"], message: "expected an object" }],
       });
     }
-    const event = parseItemOptions(index, o);
+    const event = parseItemOptions(index, o, this.clock.now());
     return event;
   }
 
@@ -309,7 +311,7 @@ export class Run {
   /** Too many items done out of order: wait for the gaps below them to fill. */
   private waitForRoom(index: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         off();
         reject(
           new CkptError(
@@ -321,7 +323,7 @@ export class Run {
       }, this.limits.sparseTimeoutMs);
       const off = this.writer.onCommit(() => {
         if (!this.needsRoom(index)) {
-          clearTimeout(timer);
+          this.clock.clear(timer);
           off();
           resolve();
         }
@@ -330,9 +332,9 @@ export class Run {
   }
 }
 
-function parseItemOptions(index: number, o: ItemOptions): CkptEvent {
+function parseItemOptions(index: number, o: ItemOptions, at: number): CkptEvent {
   const outcome = o.skipped ? "skipped" : o.ok === false ? "failed" : "ok";
-  const e: Record<string, unknown> = { type: "item", v: 1, at: Date.now(), index, outcome };
+  const e: Record<string, unknown> = { type: "item", v: 1, at, index, outcome };
   if (o.item !== undefined) e.item = o.item;
   if (o.batch !== undefined) e.batch = o.batch;
   if (o.cost !== undefined) e.cost = o.cost;

@@ -86,7 +86,7 @@ export class Stage {
     if (multi) await writer.catchUp();
     const [input, config] = await Promise.all([this.fingerprint(options.input), options.config === undefined ? undefined : configDigest(options.config)]);
     const st = writer.state;
-    const now = Date.now();
+    const now = this.ctx.clock.now();
     const events: CkptEvent[] = [];
     const from = st.status;
     let crashed = false;
@@ -157,7 +157,7 @@ export class Stage {
       restarted,
       message: resumeMessage(this.name, from, crashed, restarted, done, reopened),
     };
-    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs ?? null);
+    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs ?? null, this.ctx.clock);
     this.ctx.startRun(this.name, run);
     return run;
   }
@@ -192,7 +192,7 @@ export class Stage {
       restarted: false,
       message: `Stage "${this.name}": joining live run ${runId}; ${done.toLocaleString("en-US")} items done will be skipped.`,
     };
-    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs);
+    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs, this.ctx.clock);
     this.ctx.startRun(this.name, run);
     return run;
   }
@@ -247,7 +247,7 @@ export class Stage {
     options.signal?.addEventListener("abort", onAbort);
     // Other processes' writes (shared logs) only show up by reading.
     const poll = this.ctx.log.supports.multiProcess
-      ? setInterval(() => void writer.catchUp().catch(() => undefined), options.pollMs ?? 500)
+      ? this.ctx.clock.setInterval(() => void writer.catchUp().catch(() => undefined), options.pollMs ?? 500)
       : undefined;
     try {
       while (!options.signal?.aborted && !this.ctx.closed) {
@@ -261,7 +261,7 @@ export class Stage {
     } finally {
       off();
       options.signal?.removeEventListener("abort", onAbort);
-      if (poll !== undefined) clearInterval(poll);
+      if (poll !== undefined) this.ctx.clock.clear(poll);
     }
   }
 
@@ -272,7 +272,7 @@ export class Stage {
     const active = this.ctx.activeRun(this.name);
     if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before resetting.`);
     const writer = await this.ctx.writer(this.name);
-    await writer.waitFor(writer.enqueue([{ type: "reset", v: 1, at: Date.now(), ...(options.reason ? { reason: options.reason } : {}) }]));
+    await writer.waitFor(writer.enqueue([{ type: "reset", v: 1, at: this.ctx.clock.now(), ...(options.reason ? { reason: options.reason } : {}) }]));
   }
 
   /**
@@ -323,7 +323,7 @@ export class Stage {
     inFlight = [];
     if (bad.length === 0) return 0;
     bad.sort((a, b) => a - b);
-    const at = Date.now();
+    const at = this.ctx.clock.now();
     await writer.waitFor(writer.enqueue(bad.map((index) => ({ type: "item.reopened", v: 1, at, index, reason: "verify check failed" }) as CkptEvent)));
     return bad.length;
   }

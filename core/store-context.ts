@@ -1,5 +1,6 @@
 /** What a Stage needs from its Store, kept as an interface so the two files do not import each other. */
 import type { EventLog } from "./log.ts";
+import type { Clock } from "./clock.ts";
 import type { Platform } from "./platform.ts";
 import type { Run, RunLimits } from "./run.ts";
 import type { StageWriter } from "./writer.ts";
@@ -8,6 +9,7 @@ export interface StoreContext {
   readonly log: EventLog;
   readonly platform: Platform;
   readonly limits: RunLimits;
+  readonly clock: Clock;
   readonly closed: boolean;
   checkOpen(): void;
   writer(stage: string): Promise<StageWriter>;

@@ -6,6 +6,7 @@ import { CkptError, ErrorCode } from "./errors.ts";
 import { checkStageName } from "./events.ts";
 import type { EventLog } from "./log.ts";
 import { nullPlatform, type Platform } from "./platform.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { type ProgressFigures, progressOf } from "./progress.ts";
 import { type CompactionProgress, type CompactionReport, compactLog, type RetentionPolicy } from "./retention.ts";
 import type { Run, RunLimits } from "./run.ts";
@@ -18,6 +19,8 @@ import { DEFAULT_WRITER_OPTIONS, StageWriter, type WriterOptions } from "./write
 
 export interface StoreOptions extends Partial<WriterOptions>, Partial<RunLimits> {
   platform?: Platform;
+  /** Time and timers (default the system clock); tests pass a manual one to drive time. */
+  clock?: Clock;
   /** A running stage silent for this long is flagged stale. Default 5 minutes. */
   staleAfterMs?: number;
 }
@@ -37,6 +40,7 @@ export class Store {
   private readonly writerOptions: WriterOptions;
   private readonly ctx: StoreContext;
   readonly staleAfterMs: number;
+  readonly clock: Clock;
 
   constructor(
     readonly log: EventLog,
@@ -51,8 +55,10 @@ export class Store {
     this.staleAfterMs = options.staleAfterMs ?? 5 * 60_000;
     const limits: RunLimits = { maxRanges: options.maxRanges ?? 50_000, sparseTimeoutMs: options.sparseTimeoutMs ?? 60_000 };
     const self = this;
+    this.clock = options.clock ?? systemClock;
     this.ctx = {
       log,
+      clock: this.clock,
       platform: options.platform ?? nullPlatform,
       limits,
       get closed() {
@@ -91,7 +97,7 @@ export class Store {
     parseArg(StagesOptionsSchema, options, "store.stages()");
     const infos = await this.log.streams(options.prefix === undefined ? {} : { prefix: options.prefix });
     const want = options.status === undefined ? undefined : new Set(Array.isArray(options.status) ? options.status : [options.status]);
-    const now = Date.now();
+    const now = this.clock.now();
     const out: StageSummary[] = [];
     for (const info of infos) {
       const w = await this.writer(info.stream);
@@ -122,6 +128,7 @@ export class Store {
           return { result: report, deleted };
         }),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      now: this.clock.now(),
       ...(log.sizeBytes ? { sizeBytes: () => log.sizeBytes!() } : {}),
     });
   }

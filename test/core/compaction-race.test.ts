@@ -10,6 +10,7 @@ import type { EventLog } from "../../core/log.ts";
 import type { Run } from "../../core/run.ts";
 import { isDone } from "../../core/state.ts";
 import { Store } from "../../core/store.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
 import { plain } from "../helpers/plain-errors.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
@@ -44,13 +45,14 @@ for (const [name, make] of logs) {
   test(`${name}: a TTL deletion overlapping begin() + done() never deletes acknowledged events`, plain(async () => {
     for (const delay of DELAYS) {
       const fx = await make();
-      const store = new Store(fx.log);
+      const clock = manualClock();
+      const store = new Store(fx.log, { clock });
       const stage = store.stage("s");
       const first = await stage.begin({ total: 5 });
       await first.done(0);
       await first.complete();
-      // updatedAt is wall-clock: the stage must be idle past the 1 ms TTL (real time is the point here).
-      await new Promise((r) => setTimeout(r, 3));
+      clock.advance(5); // idle past the 1 ms TTL
+
       let run: Run | undefined;
       const acknowledged: number[] = [];
       let work: Promise<void> | undefined;

@@ -9,6 +9,7 @@ import { memoryLog } from "../../adapters/memory.ts";
 import { rangeCount } from "../../core/resume-set.ts";
 import { Store } from "../../core/store.ts";
 import { faultyLog } from "../helpers/faulty-log.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
 import { plain } from "../helpers/plain-errors.ts";
 
 const codeOf = (p: Promise<unknown> | undefined) => Promise.resolve(p).then(() => "resolved", (e: { code?: string }) => e.code ?? String(e));
@@ -110,13 +111,15 @@ test("a mark() whose wait times out rejects with CKPT_TOO_SPARSE through the ret
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => unhandled.push(e);
   process.on("unhandledRejection", onUnhandled);
-  const store = new Store(memoryLog(), { maxRanges: 1, sparseTimeoutMs: 20 });
+  const clock = manualClock();
+  const store = new Store(memoryLog(), { maxRanges: 1, sparseTimeoutMs: 20, clock });
   const run = await store.stage("t").begin();
   await run.done(5);
   const wait = run.mark(9);
+  clock.advance(20);
   assert.is(await codeOf(wait), "CKPT_TOO_SPARSE");
   assert.not.ok(run.isDone(9));
-  await new Promise((r) => setTimeout(r, 30));
+  await new Promise((r) => setTimeout(r, 0)); // one macrotask: a stray rejection would surface now
   process.off("unhandledRejection", onUnhandled);
   assert.equal(unhandled, []);
   await run.complete();
