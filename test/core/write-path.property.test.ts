@@ -51,7 +51,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 const scenario = fc.record({
-  ops: fc.array(op, { minLength: 1, maxLength: 30 }),
+  ops: fc.array(op, { minLength: 1, maxLength: 20 }),
   failAppends: fc.uniqueArray(fc.integer({ min: 2, max: 40 }), { maxLength: 3 }),
   highWater: fc.integer({ min: 1, max: 8 }),
   maxRanges: fc.integer({ min: 1, max: 6 }),
