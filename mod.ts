@@ -8,6 +8,8 @@ import { memoryLog } from "./adapters/memory.ts";
 import type { EventLog } from "./core/log.ts";
 import { Store, type StoreOptions } from "./core/store.ts";
 import { runtimePlatform } from "./runtime/platform.ts";
+import { OpenOptionsSchema } from "./core/options.ts";
+import { parseArg } from "./core/validate.ts";
 
 export interface OpenOptions extends StoreOptions {
   /** LevelDB folder. Default: `$CKPT_STORE`, else `./.ckpt`. */
@@ -40,6 +42,7 @@ export interface OpenOptions extends StoreOptions {
  * await run.complete(); await store.close()
  */
 export async function open(options: OpenOptions = {}): Promise<Store> {
+  parseArg(OpenOptionsSchema, options, "open()"); // wrong types, or two targets (path and url, …): CKPT_INVALID
   return new Store(await chooseLog(options), { platform: runtimePlatform, ...options });
 }
 

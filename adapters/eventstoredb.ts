@@ -16,7 +16,8 @@ import { EventStoreDBClient, jsonEvent } from "@eventstore/db-client";
 import type { AppendExpectedRevision, EventData, JSONType } from "@eventstore/db-client";
 import type { CkptEvent } from "../core/events.ts";
 import { CkptError, ErrorCode } from "../core/errors.ts";
-import type { AppendOptions, EventLog, ExpectedRevision, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "../core/log.ts";
+import { checkExpected } from "./expected.ts";
+import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "../core/log.ts";
 import { isTransient, isWrongExpectedVersion, redact, toCkptError } from "./eventstoredb/errors.ts";
 import { readMetadata, updateMetadata, type RawMetadata } from "./eventstoredb/metadata.ts";
 import { edge, hiddenHead, readRaw, type EsdbRecorded } from "./eventstoredb/reads.ts";
@@ -176,9 +177,13 @@ class EventStoreDBLog implements EventStoreLog {
     return await this.#guard(stream, () => loadSnapshot(this.#client, which === "base" ? names.base : names.snapshot, this.location));
   }
 
-  async truncateBefore(stream: string, revision: Revision, base: Snapshot): Promise<void> {
+  async truncateBefore(stream: string, revision: Revision, base: Snapshot, options: MaintenanceOptions = {}): Promise<void> {
     const names = this.#names(stream);
     const info = await this.info(stream);
+    // Read afresh: another process may have appended or deleted since the caller decided. (ESDB cannot make a
+    // metadata write conditional on the event stream's revision, so a write landing in the few ms between this
+    // read and the metadata write is not caught; $tb only hides events below `revision`, which a later append never is.)
+    checkExpected(stream, options.expectedRevision ?? "any", info?.head, this.location);
     if (!info || revision <= info.first) return;
     const offset = this.#bases.get(stream) ?? 0;
     const tb = Math.min(revision, info.head + 1) + offset;
@@ -205,8 +210,10 @@ class EventStoreDBLog implements EventStoreLog {
     );
   }
 
-  async delete(stream: string): Promise<void> {
+  async delete(stream: string, options: MaintenanceOptions = {}): Promise<void> {
     const names = this.#names(stream);
+    const expected = options.expectedRevision ?? "any";
+    if (expected !== "any") checkExpected(stream, expected, (await this.info(stream))?.head, this.location);
     await this.#guard(stream, async () => {
       // Snapshots first: a snapshot outliving its events would claim state the new stream never had.
       for (const side of [names.snapshot, names.base]) await clearSnapshot(this.#client, side);

@@ -6,7 +6,7 @@
  */
 import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo, Supports } from "../core/log.ts";
+import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo, Supports } from "../core/log.ts";
 import { backoff, DEFAULT_RETRY_FOR_MS, failureKind, landed } from "./http-retry.ts";
 
 export interface HttpLogOptions {
@@ -225,12 +225,12 @@ export function httpLog(options: HttpLogOptions): EventLog {
       return c.maybe<Snapshot>(await c.request("GET", path(stream, `/snapshot?which=${which}`)));
     },
 
-    async truncateBefore(stream: string, revision: number, base: Snapshot) {
-      await c.none(await c.request("POST", path(stream, "/truncate"), { body: { revision, base } }));
+    async truncateBefore(stream: string, revision: number, base: Snapshot, o: MaintenanceOptions = {}) {
+      await c.none(await c.request("POST", path(stream, "/truncate"), { body: { revision, base }, headers: expectHeaders(o.expectedRevision) }));
     },
 
-    async delete(stream: string) {
-      await c.none(await c.request("DELETE", path(stream)));
+    async delete(stream: string, o: MaintenanceOptions = {}) {
+      await c.none(await c.request("DELETE", path(stream), { headers: expectHeaders(o.expectedRevision) }));
     },
 
     async close() {
@@ -341,3 +341,8 @@ function describe(err: unknown): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The expected revision as the sidecar reads it: If-Match: "41", If-None-Match: *, or nothing for "any". */
+function expectHeaders(expected: ExpectedRevision | undefined): Record<string, string> {
+  if (typeof expected === "number") return { "if-match": `"${expected}"` };
+  return expected === "no_stream" ? { "if-none-match": "*" } : {};
+}

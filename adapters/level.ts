@@ -11,7 +11,7 @@ import { Level } from "level";
 import { Packr, Unpackr } from "msgpackr";
 import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
+import type { AppendOptions, EventLog, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
 import { checkExpected } from "./expected.ts";
 import { frame, NO_CHAIN, nextChain, unframe } from "./level/chain.ts";
 import { guardLog, type LevelExtras } from "./level/guard.ts";
@@ -139,6 +139,17 @@ async function openLog(path: string, options: LevelLogOptions): Promise<EventLog
   // This process holds LevelDB's lock, so a cached head can never go stale.
   const headCache = new Map<string, Head | null>();
   let closed = false;
+  // Per stream, the write in flight: a delete or truncate scans keys before its batch, so an append
+  // landing in between would be half deleted (orphan pages) or resurrect a deleted head.
+  const writing = new Map<string, Promise<unknown>>();
+  function serial<T>(stream: string, fn: () => Promise<T>): Promise<T> {
+    const before = writing.get(stream);
+    const p = before ? before.then(fn, fn) : fn();
+    const tail = p.catch(() => undefined);
+    writing.set(stream, tail);
+    void tail.then(() => writing.get(stream) === tail && writing.delete(stream));
+    return p;
+  }
 
   const check = () => {
     if (closed) throw new CkptError(ErrorCode.CLOSED, `The store at ${path} is closed.`);
@@ -221,35 +232,91 @@ async function openLog(path: string, options: LevelLogOptions): Promise<EventLog
     return undefined;
   }
 
+  async function appendNow(stream: string, events: readonly CkptEvent[], o: AppendOptions): Promise<{ head: number }> {
+    await getHead(stream);
+    // Re-read after the await: another append may have claimed revisions meanwhile.
+    const prev = headCache.get(stream) ?? undefined;
+    checkExpected(stream, o.expectedRevision, prev?.head, path);
+    if (events.length === 0) return { head: prev?.head ?? -1 };
+    const start = (prev?.head ?? -1) + 1;
+    // Encoded before anything is claimed: a value msgpack cannot encode must leave the stream as it was.
+    let payload: Bytes, page: Bytes, headBytes: Bytes, snapBytes: Bytes | undefined;
+    const before = prev?.chain ?? NO_CHAIN;
+    let next: Head;
+    try {
+      payload = encodePage(events);
+      next = { head: start + events.length - 1, first: prev?.first ?? 0, updatedAt: Date.now(), chain: nextChain(before, payload) };
+      page = frame(before, payload);
+      headBytes = pack(next);
+      snapBytes = o.snapshot && pack(o.snapshot);
+    } catch (err) {
+      throw new CkptError(ErrorCode.INVALID, `Cannot encode the events for "${stream}": ${(err as Error)?.message ?? err}; nothing was written.`, { cause: err });
+    }
+    // Claim the revisions before awaiting, so a concurrent append sees the new head and conflicts.
+    headCache.set(stream, next);
+    const batch = db.batch();
+    batch.put(pageKey(stream, start), page, { sublevel: pages });
+    batch.put(stream, headBytes, { sublevel: heads });
+    if (snapBytes) batch.put(stream, snapBytes, { sublevel: snaps });
+    try {
+      await batch.write({ sync });
+    } catch (err) {
+      headCache.set(stream, prev ?? null);
+      throw io(`Appending to "${stream}"`, err);
+    }
+    ledger?.note(stream, next.head, next.chain!);
+    return { head: next.head };
+  }
+
+  /** Returns where the removed range ends, for the compaction that reclaims it. */
+  async function truncateNow(stream: string, revision: number, base: Snapshot, o: MaintenanceOptions): Promise<number | undefined> {
+    const h = await getHead(stream);
+    checkExpected(stream, o.expectedRevision ?? "any", h?.head, path);
+    if (!h || revision <= h.first) return undefined;
+    const to = Math.min(revision, h.head + 1);
+    const keys: string[] = [];
+    for await (const key of pages.keys({ gte: stream + SEP, lte: pageKey(stream, to), reverse: false })) keys.push(key);
+    // The last page starting at or before `to` may still hold events from `to` on: keep it.
+    const last = keys[keys.length - 1];
+    if (last !== undefined && revisionOf(last) <= to && to <= h.head) keys.pop();
+    const batch = db.batch();
+    for (const key of keys) batch.del(key, { sublevel: pages });
+    batch.put(stream + SEP + "base", pack(base), { sublevel: snaps });
+    const latest = await snaps.get(stream);
+    if (!latest || decode<Snapshot>(latest, `the snapshot of "${stream}"`).revision < base.revision) batch.put(stream, pack(base), { sublevel: snaps });
+    const next: Head = { ...h, first: to };
+    batch.put(stream, pack(next), { sublevel: heads });
+    try {
+      await batch.write({ sync });
+    } catch (err) {
+      throw io(`Truncating "${stream}"`, err);
+    }
+    headCache.set(stream, next);
+    return to;
+  }
+
+  async function deleteNow(stream: string, o: MaintenanceOptions): Promise<void> {
+    checkExpected(stream, o.expectedRevision ?? "any", (await getHead(stream))?.head, path);
+    const batch = db.batch();
+    for await (const key of pages.keys({ gte: stream + SEP, lt: stream + END })) batch.del(key, { sublevel: pages });
+    batch.del(stream, { sublevel: heads });
+    batch.del(stream, { sublevel: snaps });
+    batch.del(stream + SEP + "base", { sublevel: snaps });
+    try {
+      await batch.write({ sync });
+    } catch (err) {
+      throw io(`Deleting "${stream}"`, err);
+    }
+    headCache.set(stream, null);
+  }
+
   const log = guardLog({
     supports: { durable: true, multiProcess: false, atomicSnapshot: true, reclaimsSpace: true },
     location: path,
 
     async append(stream: string, events: readonly CkptEvent[], o: AppendOptions) {
       check();
-      await getHead(stream);
-      // Re-read after the await: another append may have claimed revisions meanwhile.
-      const prev = headCache.get(stream) ?? undefined;
-      checkExpected(stream, o.expectedRevision, prev?.head, path);
-      if (events.length === 0) return { head: prev?.head ?? -1 };
-      const start = (prev?.head ?? -1) + 1;
-      const payload = encodePage(events);
-      const before = prev?.chain ?? NO_CHAIN;
-      const next: Head = { head: start + events.length - 1, first: prev?.first ?? 0, updatedAt: Date.now(), chain: nextChain(before, payload) };
-      // Claim the revisions before awaiting, so a concurrent append sees the new head and conflicts.
-      headCache.set(stream, next);
-      const batch = db.batch();
-      batch.put(pageKey(stream, start), frame(before, payload), { sublevel: pages });
-      batch.put(stream, pack(next), { sublevel: heads });
-      if (o.snapshot) batch.put(stream, pack(o.snapshot), { sublevel: snaps });
-      try {
-        await batch.write({ sync });
-      } catch (err) {
-        headCache.set(stream, prev ?? null);
-        throw io(`Appending to "${stream}"`, err);
-      }
-      ledger?.note(stream, next.head, next.chain!);
-      return { head: next.head };
+      return serial(stream, () => appendNow(stream, events, o));
     },
 
     async *read(stream: string, o: ReadOptions = {}): AsyncGenerator<RecordedEvent> {
@@ -319,45 +386,16 @@ async function openLog(path: string, options: LevelLogOptions): Promise<EventLog
       return raw === undefined ? undefined : decode<Snapshot>(raw, `the ${which} snapshot of "${stream}"`);
     },
 
-    async truncateBefore(stream: string, revision: number, base: Snapshot) {
+    async truncateBefore(stream: string, revision: number, base: Snapshot, o: MaintenanceOptions = {}) {
       check();
-      const h = await getHead(stream);
-      if (!h || revision <= h.first) return;
-      const to = Math.min(revision, h.head + 1);
-      const keys: string[] = [];
-      for await (const key of pages.keys({ gte: stream + SEP, lte: pageKey(stream, to), reverse: false })) keys.push(key);
-      // The last page starting at or before `to` may still hold events from `to` on: keep it.
-      const last = keys[keys.length - 1];
-      if (last !== undefined && revisionOf(last) <= to && to <= h.head) keys.pop();
-      const batch = db.batch();
-      for (const key of keys) batch.del(key, { sublevel: pages });
-      batch.put(stream + SEP + "base", pack(base), { sublevel: snaps });
-      const latest = await snaps.get(stream);
-      if (!latest || decode<Snapshot>(latest, `the snapshot of "${stream}"`).revision < base.revision) batch.put(stream, pack(base), { sublevel: snaps });
-      const next: Head = { ...h, first: to };
-      batch.put(stream, pack(next), { sublevel: heads });
-      try {
-        await batch.write({ sync });
-      } catch (err) {
-        throw io(`Truncating "${stream}"`, err);
-      }
-      headCache.set(stream, next);
-      await compact(pages, pageKey(stream, 0), pageKey(stream, to));
+      const to = await serial(stream, () => truncateNow(stream, revision, base, o));
+      // Outside the stream's turn: reclaiming disk need not hold up the next append.
+      if (to !== undefined) await compact(pages, pageKey(stream, 0), pageKey(stream, to));
     },
 
-    async delete(stream: string) {
+    async delete(stream: string, o: MaintenanceOptions = {}) {
       check();
-      const batch = db.batch();
-      for await (const key of pages.keys({ gte: stream + SEP, lt: stream + END })) batch.del(key, { sublevel: pages });
-      batch.del(stream, { sublevel: heads });
-      batch.del(stream, { sublevel: snaps });
-      batch.del(stream + SEP + "base", { sublevel: snaps });
-      try {
-        await batch.write({ sync });
-      } catch (err) {
-        throw io(`Deleting "${stream}"`, err);
-      }
-      headCache.set(stream, null);
+      await serial(stream, () => deleteNow(stream, o));
       await compact(pages, stream + SEP, stream + END);
     },
 

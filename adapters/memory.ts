@@ -1,7 +1,7 @@
 /** An EventLog in memory: for tests and ephemeral runs. Nothing survives the process. */
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
+import type { AppendOptions, EventLog, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
 import { checkExpected } from "./expected.ts";
 
 interface MemoryStream {
@@ -79,9 +79,10 @@ export function memoryLog(): EventLog {
       return which === "base" ? s?.base : s?.latest;
     },
 
-    async truncateBefore(stream: string, revision: number, base: Snapshot) {
+    async truncateBefore(stream: string, revision: number, base: Snapshot, o: MaintenanceOptions = {}) {
       open();
       const s = streams.get(stream);
+      checkExpected(stream, o.expectedRevision ?? "any", headOf(s), "memory");
       if (!s || revision <= s.first) return;
       const head = headOf(s)!;
       const to = Math.min(revision, head + 1);
@@ -91,8 +92,9 @@ export function memoryLog(): EventLog {
       s.first = to;
     },
 
-    async delete(stream: string) {
+    async delete(stream: string, o: MaintenanceOptions = {}) {
       open();
+      checkExpected(stream, o.expectedRevision ?? "any", headOf(streams.get(stream)), "memory");
       streams.delete(stream);
     },
 

@@ -1,21 +1,20 @@
 /** Flag values: counts, durations ("7d") and points in a history (a revision, an ISO time, or "10m" ago). */
 import { checkStageName } from "../core/events.ts";
+import { isDuration, parseDuration as parseCoreDuration } from "../core/duration.ts";
 import { isCkptError } from "../core/errors.ts";
 import { str, type ParsedArgs } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
-const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
-
 /**
- * Milliseconds in "500ms", "30s", "15m", "12h", "7d", "2w" (or "1h30m").
- * @example parseDuration("7d") // 604800000
+ * Milliseconds in a duration flag, in the one grammar of core/duration.ts ("30s", "1h30m", "7d").
+ * @example parseDuration("7d", "--max-age", "compact") // 604800000
  */
 export function parseDuration(text: string, flag: string, command: string): number {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
-    throw new UsageError(`${flag} expects a duration such as 30s, 15m, 12h or 7d; got ${JSON.stringify(text)}.`, command);
+  try {
+    return parseCoreDuration(text);
+  } catch (e) {
+    throw new UsageError(`${flag} expects a duration such as 30s, 15m, 1h30m or 7d; ${isCkptError(e) ? e.message : String(e)}`, command);
   }
-  return parts.reduce((ms, p) => ms + Number(p[1]) * UNITS[p[2] as keyof typeof UNITS], 0);
 }
 
 /** A whole number ≥ `min`. */
@@ -34,7 +33,7 @@ export type Point = { revision: number } | { at: number };
  */
 export function parsePoint(text: string, flag: string, command: string, now: number): Point {
   if (/^\d+$/.test(text)) return { revision: Number(text) };
-  if (/^(\d+(?:\.\d+)?(ms|s|m|h|d|w))+$/.test(text)) return { at: now - parseDuration(text, flag, command) };
+  if (isDuration(text)) return { at: now - parseDuration(text, flag, command) };
   const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
   if (Number.isNaN(at)) {
     throw new UsageError(`${flag} expects a revision (42), an ISO time (2026-11-23T10:00:00Z) or a time ago (15m); got ${JSON.stringify(text)}.`, command);

@@ -44,6 +44,12 @@ export interface AppendOptions {
   snapshot?: Snapshot;
 }
 
+/** Guards a truncate or delete against a stale read: the head the decision was made on. */
+export interface MaintenanceOptions {
+  /** Default "any" (no check). */
+  expectedRevision?: ExpectedRevision;
+}
+
 export interface ReadOptions {
   /** First revision to read (inclusive). Forward default 0; backward default head. */
   from?: Revision;
@@ -102,11 +108,17 @@ export interface EventLog {
    * Removes events before `revision`. `base` (the state as of `revision - 1`) is stored as the
    * stream's base snapshot first, in the same atomic step where the adapter can, and also as its
    * latest snapshot when that one is older — so state is never lost.
+   * With `expectedRevision`, a head that moved (or a stream deleted) since the caller read it is
+   * CKPT_CONFLICT and nothing changes; serialised with appends to the same stream.
    */
-  truncateBefore(stream: string, revision: Revision, base: Snapshot): Promise<void>;
+  truncateBefore(stream: string, revision: Revision, base: Snapshot, options?: MaintenanceOptions): Promise<void>;
 
-  /** Removes the stream, its snapshot and head. Appending again starts from "no_stream". */
-  delete(stream: string): Promise<void>;
+  /**
+   * Removes the stream, its snapshot and head. Appending again starts from "no_stream".
+   * With `expectedRevision`, a head that moved since the caller read it is CKPT_CONFLICT and nothing
+   * is removed; serialised with appends to the same stream, so no append is half deleted.
+   */
+  delete(stream: string, options?: MaintenanceOptions): Promise<void>;
 
   /** Bytes the log takes on disk, where the adapter can tell (for compaction reports). */
   sizeBytes?(): Promise<number>;

@@ -4,7 +4,7 @@
  * state and the run summaries are identical before and after; running stages are never touched.
  */
 import { type CheckpointRetention, checkCheckpointRetention, cutForCheckpoints } from "./checkpoints.ts";
-import { CkptError, ErrorCode } from "./errors.ts";
+import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import { type EventLog, readForward, type StreamInfo } from "./log.ts";
 import { applyToProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "./projection.ts";
 
@@ -71,16 +71,8 @@ export function checkPolicy(p: RetentionPolicy): void {
   }
 }
 
-/**
- * Parses "90s", "15m", "12h", "7d", "2w" (or plain milliseconds) into milliseconds.
- * @example parseDuration("7d") // 604800000
- */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$/.exec(text);
-  if (!m) throw new CkptError(ErrorCode.INVALID, `Cannot read duration "${text}"; use a number with ms, s, m, h, d or w (e.g. 7d).`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[(m[2] ?? "ms") as "ms"];
-  return Math.round(Number(m[1]) * unit);
-}
+/** The duration grammar lives in core/duration.ts; re-exported here, where it always was. */
+export { parseDuration } from "./duration.ts";
 
 /** Where to cut a stage's log: events with revision < cut go. Returns `first` when nothing should. */
 export async function cutRevision(log: EventLog, info: StreamInfo, p: RetentionPolicy, now: number): Promise<number> {
@@ -115,18 +107,33 @@ export async function baseAt(log: EventLog, info: StreamInfo, cut: number): Prom
   return p;
 }
 
+/** A stage as the compacting process sees it at the moment it decides. */
+export interface SeenStage {
+  status: string;
+  updatedAt: number | null;
+  /** Revision of the last event that state includes (-1: no stream): the delete or truncate expects exactly this head. */
+  revision: number;
+  /** A run of this process is live on it, or updates are queued for it. */
+  active: boolean;
+}
+
 /**
- * Applies `policy` to every stage of `log`. `isActive` says whether this process has a live run
- * on a stage (those, and every stage whose status is running or recovering, are skipped).
+ * Runs `act` on one stage, serialised with the caller's own writes to it, passing the stage as seen
+ * right then. `act` reports whether it deleted the stream (so the caller can reset its writer).
+ */
+export type StageGate = (stage: string, act: (seen: SeenStage) => Promise<{ report: StageReport; deleted: boolean }>) => Promise<StageReport>;
+
+/**
+ * Applies `policy` to every stage of `log`. Each stage is decided and acted on inside `withStage`
+ * (serialised with this process's writer), and the delete or truncate carries the revision the
+ * decision was made on: a stage another writer touched meanwhile is CKPT_CONFLICT in the log and
+ * is reported `skipped`, so compaction never acts on a stale read. Running stages are never touched.
  */
 export async function compactLog(
   log: EventLog,
   policy: RetentionPolicy,
   options: {
-    statusOf: (stage: string) => Promise<{ status: string; updatedAt: number | null }>;
-    isActive: (stage: string) => boolean;
-    beforeChange?: (stage: string) => Promise<void>;
-    afterChange?: (stage: string) => Promise<void>;
+    withStage: StageGate;
     onProgress?: (p: CompactionProgress) => void;
     sizeBytes?: () => Promise<number>;
     now?: number;
@@ -139,36 +146,9 @@ export async function compactLog(
   const bytesBefore = options.sizeBytes ? await options.sizeBytes() : null;
   const infos = await log.streams(policy.prefix === undefined ? {} : { prefix: policy.prefix });
   const reports: StageReport[] = [];
-  for (const [index, info] of infos.entries()) {
-    options.onProgress?.({ stage: info.stream, index, of: infos.length });
-    const base = { stage: info.stream, firstBefore: info.first, firstAfter: info.first, head: info.head, eventsRemoved: 0 };
-    const { status, updatedAt } = await options.statusOf(info.stream);
-    if (status === "running" || status === "recovering" || options.isActive(info.stream)) {
-      reports.push({ ...base, action: "skipped", reason: `${status}: a live stage is never compacted` });
-      continue;
-    }
-    const idleFor = now - (updatedAt ?? info.updatedAt);
-    if (policy.stageTtlMs !== undefined && idleFor > policy.stageTtlMs) {
-      if (!dryRun) {
-        await options.beforeChange?.(info.stream);
-        await log.delete(info.stream);
-        await options.afterChange?.(info.stream);
-      }
-      reports.push({ ...base, action: "deleted", reason: `${status}, idle ${Math.round(idleFor / 86_400_000)} d past the stage TTL`, eventsRemoved: info.head + 1 - info.first, firstAfter: info.head + 1 });
-      continue;
-    }
-    const cut = await cutRevision(log, info, policy, now);
-    if (cut <= info.first) {
-      reports.push({ ...base, action: "kept", reason: "nothing past the policy" });
-      continue;
-    }
-    if (!dryRun) {
-      await options.beforeChange?.(info.stream);
-      const projection = await baseAt(log, info, cut);
-      await log.truncateBefore(info.stream, cut, toSnapshot(projection));
-      await options.afterChange?.(info.stream);
-    }
-    reports.push({ ...base, action: "compacted", reason: `events before revision ${cut} folded into the base snapshot`, eventsRemoved: cut - info.first, firstAfter: cut });
+  for (const [index, listed] of infos.entries()) {
+    options.onProgress?.({ stage: listed.stream, index, of: infos.length });
+    reports.push(await options.withStage(listed.stream, (seen) => compactStage(log, policy, listed, seen, now, dryRun)));
   }
   const bytesAfter = options.sizeBytes && !dryRun ? await options.sizeBytes() : bytesBefore;
   const changed = reports.filter((r) => r.action === "compacted" || r.action === "deleted");
@@ -183,4 +163,42 @@ export async function compactLog(
     bytesReclaimed: bytesBefore === null || bytesAfter === null ? null : bytesBefore - bytesAfter,
     durationMs: Date.now() - started,
   };
+}
+
+/** One stage: decide on what `seen` says, then act expecting exactly that head. */
+async function compactStage(
+  log: EventLog,
+  policy: RetentionPolicy,
+  listed: StreamInfo,
+  seen: SeenStage,
+  now: number,
+  dryRun: boolean,
+): Promise<{ report: StageReport; deleted: boolean }> {
+  const { status, updatedAt } = seen;
+  const info = (await log.info(listed.stream)) ?? listed;
+  const base = { stage: info.stream, firstBefore: info.first, firstAfter: info.first, head: info.head, eventsRemoved: 0 };
+  const skip = (reason: string) => ({ report: { ...base, action: "skipped" as const, reason }, deleted: false });
+  if (status === "running" || status === "recovering" || seen.active) return skip(`${status}: a live stage is never compacted`);
+  if (seen.revision !== info.head) return skip(`changed while compacting (now at revision ${info.head}); left for the next run`);
+  const expectedRevision = seen.revision < 0 ? ("no_stream" as const) : seen.revision;
+  const idleFor = now - (updatedAt ?? info.updatedAt);
+  try {
+    if (policy.stageTtlMs !== undefined && idleFor > policy.stageTtlMs) {
+      if (!dryRun) await log.delete(info.stream, { expectedRevision });
+      const reason = `${status}, idle ${Math.round(idleFor / 86_400_000)} d past the stage TTL`;
+      return { report: { ...base, action: "deleted", reason, eventsRemoved: info.head + 1 - info.first, firstAfter: info.head + 1 }, deleted: !dryRun };
+    }
+    const cut = await cutRevision(log, info, policy, now);
+    if (cut <= info.first) return { report: { ...base, action: "kept", reason: "nothing past the policy" }, deleted: false };
+    if (!dryRun) {
+      const projection = await baseAt(log, info, cut);
+      await log.truncateBefore(info.stream, cut, toSnapshot(projection), { expectedRevision });
+    }
+    const reason = `events before revision ${cut} folded into the base snapshot`;
+    return { report: { ...base, action: "compacted", reason, eventsRemoved: cut - info.first, firstAfter: cut }, deleted: false };
+  } catch (err) {
+    // Another writer (another process on a shared log) got there between our read and the change: nothing changed.
+    if (isCkptError(err, ErrorCode.CONFLICT)) return skip("changed while compacting (another writer appended); left for the next run");
+    throw err;
+  }
 }

@@ -9,6 +9,9 @@ import { type CkptEvent, parseEvent } from "./events.ts";
 import { rangeCount, wouldAddRange } from "./resume-set.ts";
 import { isDone, type StageState, type UnitState } from "./state.ts";
 import type { StageWriter } from "./writer.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { CheckpointOptionsSchema, ErrorArgsSchema, FailArgsSchema, MetadataSchema, PageArgsSchema, ProgressSchema, ReasonSchema, RecordsSchema, UnitKeySchema } from "./options.ts";
+import { parseArg, withoutUndefined } from "./validate.ts";
 
 export interface ItemOptions {
   /** false records a failure (still done: it will not be redone on resume). Default true. */
@@ -65,7 +68,8 @@ const NEVER: Promise<void> = new Promise(() => {});
 export class Run {
   private closed = false;
   private halted = false;
-  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private lost = false;
+  private heartbeat: unknown;
 
   constructor(
     private readonly writer: StageWriter,
@@ -74,16 +78,19 @@ export class Run {
     private readonly limits: RunLimits,
     private readonly onEnd: (run: Run) => void,
     leaseMs: number | null,
+    private readonly clock: Clock = systemClock,
   ) {
     if (leaseMs) {
       // Only logs shared by several processes use leases: an idle owner renews its claim.
-      this.heartbeat = setInterval(() => {
+      this.heartbeat = clock.setInterval(() => {
         // Renewing at a quarter of the lease leaves room for a busy event loop before the claim lapses.
-        if (this.writer.state.status === "running" && Date.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4) {
-          this.writer.waitFor(this.writer.enqueue([{ type: "heartbeat", v: 1, at: Date.now(), runId: id }])).catch(() => undefined);
+        // A failed writer stays failed until the stage is begun again: nothing to renew until then.
+        if (this.halted || this.writer.status !== "idle") return;
+        if (this.writer.state.status === "running" && clock.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4) {
+          this.writer.waitFor(this.writer.enqueue([{ type: "heartbeat", v: 1, at: clock.now(), runId: id }])).catch(() => undefined);
         }
       }, Math.max(50, Math.floor(leaseMs / 4)));
-      (this.heartbeat as { unref?: () => void }).unref?.();
+      (this.heartbeat as { unref?: () => void }).unref?.(); // an idle heartbeat must not keep the process alive
     }
   }
 
@@ -109,7 +116,8 @@ export class Run {
   async done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
     if (this.halted) return NEVER;
     const event = this.itemEvent(index, options);
-    if (this.needsRoom(index)) await this.waitForRoom(index);
+    // Re-checked after every wait: other callers woken by the same commit may have taken the room.
+    while (this.needsRoom(index)) await this.waitForRoom(index);
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 
@@ -122,9 +130,18 @@ export class Run {
   mark(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> | undefined {
     if (this.halted) return undefined;
     const event = this.itemEvent(index, options);
-    if (this.needsRoom(index)) return this.waitForRoom(index).then(() => void this.mark(index, options));
+    if (this.needsRoom(index)) return this.markWhenRoom(index, event);
     this.writer.enqueue([event]);
     return this.writer.overHighWater ? this.writer.belowHighWater() : undefined;
+  }
+
+  /** The waiting mark(): resolves once the item is recorded (so `isDone` agrees), rejecting with whatever stopped it. */
+  private async markWhenRoom(index: number, event: CkptEvent): Promise<void> {
+    while (this.needsRoom(index)) await this.waitForRoom(index);
+    if (this.halted) return NEVER;
+    this.checkOpen();
+    this.writer.enqueue([event]);
+    if (this.writer.overHighWater) await this.writer.belowHighWater();
   }
 
   /** Resolves once everything recorded so far is durable. */
@@ -134,12 +151,15 @@ export class Run {
 
   /** Counts items without indices, or updates the total. */
   progress(p: { total?: number; ok?: number; failed?: number; skipped?: number; cost?: number; message?: string }): Promise<void> {
-    return this.record({ type: "progress", ...p });
+    return this.record(() => ({ type: "progress", ...withoutUndefined(parseArg(ProgressSchema, p, "run.progress()")) }));
   }
 
   /** Records an error that did not stop the run. */
   error(error: string | Error, options: { retryable?: boolean; index?: number; item?: string } = {}): Promise<void> {
-    return this.record({ type: "error", message: messageOf(error), retryable: options.retryable ?? false, ...pick(options, "index", "item") });
+    return this.record(() => {
+      parseArg(ErrorArgsSchema, [error, options], "run.error()");
+      return { type: "error", message: messageOf(error), retryable: options.retryable ?? false, ...pick(options, "index", "item") };
+    });
   }
 
   /**
@@ -148,15 +168,17 @@ export class Run {
    * @example await run.checkpoint({ iteration: 5, params }, { step: 5, metadata: { loss: 0.12 } })
    */
   async checkpoint(state: unknown, options: CheckpointOptions = {}): Promise<void> {
-    await this.record(checkpointEvent(state, options));
+    await this.record(() => checkpointEvent(state, parseArg(CheckpointOptionsSchema, options, "run.checkpoint()")));
   }
 
   /** Merges `metadata` into the stage's metadata (kept across runs). */
   metadata(metadata: Record<string, unknown>): Promise<void> {
-    return this.record({ type: "metadata", metadata });
+    return this.record(() => ({ type: "metadata", metadata: withoutUndefined(parseArg(MetadataSchema, metadata, "run.metadata()")) }));
   }
 
   unit(key: string): Unit {
+    // Checked when the unit records (a rejection like every other update), not when it is named.
+    const checkKey = () => parseArg(UnitKeySchema, key, "run.unit(key)");
     const run = this;
     return {
       key,
@@ -170,37 +192,67 @@ export class Run {
         const page = run.writer.state.units[key]?.page;
         return page === null || page === undefined ? firstPage : page + 1;
       },
-      page: (page, o = {}) => run.record({ type: "unit", key, status: "running", page, ...pick(o, "records") }),
-      complete: (o = {}) => run.record({ type: "unit", key, status: "complete", ...pick(o, "records") }),
+      page: (page, o = {}) =>
+        run.record(() => {
+          checkKey();
+          parseArg(PageArgsSchema, [page, o], "unit.page()");
+          return { type: "unit", key, status: "running", page, ...pick(o, "records") };
+        }),
+      complete: (o = {}) =>
+        run.record(() => {
+          checkKey();
+          parseArg(RecordsSchema, o, "unit.complete()");
+          return { type: "unit", key, status: "complete", ...pick(o, "records") };
+        }),
       fail: (error, o = {}) =>
-        run.record({ type: "unit", key, status: "failed", error: messageOf(error), retryable: o.retryable ?? true }),
+        run.record(() => {
+          checkKey();
+          parseArg(FailArgsSchema, [error, o], "unit.fail()");
+          return { type: "unit", key, status: "failed", error: messageOf(error), retryable: o.retryable ?? true };
+        }),
     };
   }
 
   pause(reason?: string): Promise<void> {
-    return this.record({ type: "paused", ...(reason === undefined ? {} : { reason }) }, true);
+    return this.record(() => ({ type: "paused", ...(parseArg(ReasonSchema, reason, "run.pause(reason)") === undefined ? {} : { reason }) }), true);
   }
 
   resume(): Promise<void> {
-    return this.record({ type: "resumed" });
+    return this.record(() => ({ type: "resumed" }));
   }
 
   /** Marks the stage completed, merging `metadata`, and ends the run. */
   async complete(metadata?: Record<string, unknown>): Promise<void> {
-    await this.record({ type: "completed", ...(metadata ? { metadata } : {}) });
+    await this.record(() => ({
+      type: "completed",
+      ...(metadata === undefined ? {} : { metadata: withoutUndefined(parseArg(MetadataSchema, metadata, "run.complete(metadata)")) }),
+    }));
     this.end();
   }
 
   /** Marks the stage failed and ends the run. */
   async fail(error: string | Error, options: { retryable?: boolean } = {}): Promise<void> {
-    await this.record({ type: "failed", message: messageOf(error), ...pick(options, "retryable") });
+    await this.record(() => {
+      parseArg(FailArgsSchema, [error, options], "run.fail()");
+      return { type: "failed", message: messageOf(error), ...pick(options, "retryable") };
+    });
     this.end();
   }
 
-  /** Writes what is pending and releases the stage without changing its status. */
+  /**
+   * Writes what is pending and releases the stage without changing its status. When an update of
+   * this run never reached the log (the sticky error), rejects with that error but still releases
+   * the stage, so `stage.begin()` can start over from what the log really holds.
+   */
   async close(): Promise<void> {
-    await this.writer.flush();
-    this.end();
+    try {
+      await this.writer.flush();
+    } catch (err) {
+      this.lost = true;
+      throw err;
+    } finally {
+      this.end();
+    }
   }
 
   get ended(): boolean {
@@ -209,14 +261,19 @@ export class Run {
 
   /** Stops renewing the lease on a timer: for a run held for a remote client, whose own updates renew it. */
   stopHeartbeat(): void {
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    if (this.heartbeat !== undefined) this.clock.clear(this.heartbeat);
     this.heartbeat = undefined;
+  }
+
+  /** The run ended with updates that never reached the log: its lease is void (see `stage.begin()`). */
+  get abandoned(): boolean {
+    return this.lost;
   }
 
   private end(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    if (this.heartbeat !== undefined) this.clock.clear(this.heartbeat);
     this.onEnd(this);
   }
 
@@ -229,10 +286,11 @@ export class Run {
     this.halted = true;
   }
 
-  private async record(partial: Record<string, unknown>, force = false): Promise<void> {
+  /** Checks the call (CKPT_INVALID before anything is queued), builds its event, and waits until it is durable. */
+  private async record(build: () => Record<string, unknown>, force = false): Promise<void> {
     if (this.halted && !force) return NEVER;
     this.checkOpen();
-    const event = parseEvent({ v: 1, at: Date.now(), ...partial });
+    const event = parseEvent({ v: 1, at: this.clock.now(), ...build() });
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 
@@ -251,8 +309,13 @@ export class Run {
         issues: [{ path: ["index"], message: "expected a non-negative safe integer" }],
       });
     }
-    if (o === NO_OPTIONS) return { type: "item", v: 1, at: Date.now(), index, outcome: "ok" };
-    const event = parseItemOptions(index, o);
+    if (o === NO_OPTIONS) return { type: "item", v: 1, at: this.clock.now(), index, outcome: "ok" };
+    if (typeof o !== "object" || o === null || Array.isArray(o)) {
+      throw new CkptError(ErrorCode.INVALID, `Item options must be an object such as { item: "url" }, got ${o === null ? "null" : typeof o}.`, {
+        issues: [{ path: ["options"], message: "expected an object" }],
+      });
+    }
+    const event = parseItemOptions(index, o, this.clock.now());
     return event;
   }
 
@@ -264,7 +327,7 @@ export class Run {
   /** Too many items done out of order: wait for the gaps below them to fill. */
   private waitForRoom(index: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         off();
         reject(
           new CkptError(
@@ -276,7 +339,7 @@ export class Run {
       }, this.limits.sparseTimeoutMs);
       const off = this.writer.onCommit(() => {
         if (!this.needsRoom(index)) {
-          clearTimeout(timer);
+          this.clock.clear(timer);
           off();
           resolve();
         }
@@ -285,9 +348,9 @@ export class Run {
   }
 }
 
-function parseItemOptions(index: number, o: ItemOptions): CkptEvent {
+function parseItemOptions(index: number, o: ItemOptions, at: number): CkptEvent {
   const outcome = o.skipped ? "skipped" : o.ok === false ? "failed" : "ok";
-  const e: Record<string, unknown> = { type: "item", v: 1, at: Date.now(), index, outcome };
+  const e: Record<string, unknown> = { type: "item", v: 1, at, index, outcome };
   if (o.item !== undefined) e.item = o.item;
   if (o.batch !== undefined) e.batch = o.batch;
   if (o.cost !== undefined) e.cost = o.cost;

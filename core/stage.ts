@@ -12,7 +12,9 @@ import { indices, size } from "./resume-set.ts";
 import { type ResumeInfo, Run } from "./run.ts";
 import { cloneState, type StageState } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
-import { readForward } from "./log.ts";
+import { type MaintenanceOptions, readForward } from "./log.ts";
+import { BeginOptionsSchema, DeleteOptionsSchema, ReplayOptionsSchema, ResetOptionsSchema, WatchOptionsSchema } from "./options.ts";
+import { parseArg } from "./validate.ts";
 import { type ReplayEntry, replayIterator } from "./replay.ts";
 
 export type { ReplayEntry } from "./replay.ts";
@@ -67,7 +69,7 @@ export class Stage {
    */
   async begin(options: BeginOptions = {}): Promise<Run> {
     this.ctx.checkOpen();
-    checkBeginOptions(options);
+    parseArg(BeginOptionsSchema, options, "begin()");
     return this.start(options, 0);
   }
 
@@ -79,17 +81,21 @@ export class Stage {
         details: { stage: this.name, runId: active.id },
       });
     }
+    // Beginning again is how a writer leaves its sticky `failed` phase: it reads back what really landed.
+    await writer.recover();
     const multi = this.ctx.log.supports.multiProcess;
     if (multi) await writer.catchUp();
     const [input, config] = await Promise.all([this.fingerprint(options.input), options.config === undefined ? undefined : configDigest(options.config)]);
     const st = writer.state;
-    const now = Date.now();
+    const now = this.ctx.clock.now();
     const events: CkptEvent[] = [];
     const from = st.status;
     let crashed = false;
     if (st.status === "running" || st.status === "recovering") {
       const lease = st.run?.leaseMs;
-      if (multi && lease && st.updatedAt !== null && now - st.updatedAt < lease) {
+      // A run of this store that ended with lost updates is gone, whatever its lease says.
+      const abandoned = st.run !== undefined && st.run !== null && this.ctx.abandoned.has(st.run.id);
+      if (multi && lease && st.updatedAt !== null && now - st.updatedAt < lease && !abandoned) {
         if (options.join && st.status === "running" && st.run) return this.joinRun(writer, st.run.id, from, lease);
         const o = st.run?.owner;
         throw new CkptError(
@@ -132,6 +138,8 @@ export class Stage {
     try {
       await writer.waitFor(writer.enqueue(events));
     } catch (err) {
+      // Decided on a stage that compaction or delete removed while the events waited: decide again on the empty stage.
+      if (isCkptError(err, ErrorCode.CONFLICT) && err.details?.deletedWhileQueued === true && attempt < 5) return this.start(options, attempt + 1);
       if (isCkptError(err, ErrorCode.CONFLICT) && options.join && attempt < 5) {
         return this.start(options, attempt + 1); // another worker started the run first: join it
       }
@@ -150,7 +158,7 @@ export class Stage {
       restarted,
       message: resumeMessage(this.name, from, crashed, restarted, done, reopened),
     };
-    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs ?? null);
+    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs ?? null, this.ctx.clock);
     this.ctx.startRun(this.name, run);
     return run;
   }
@@ -185,7 +193,7 @@ export class Stage {
       restarted: false,
       message: `Stage "${this.name}": joining live run ${runId}; ${done.toLocaleString("en-US")} items done will be skipped.`,
     };
-    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs);
+    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs, this.ctx.clock);
     this.ctx.startRun(this.name, run);
     return run;
   }
@@ -215,6 +223,7 @@ export class Stage {
    */
   replay(options: ReplayOptions = {}): AsyncIterableIterator<ReplayEntry> {
     this.ctx.checkOpen();
+    parseArg(ReplayOptionsSchema, options, "replay()");
     const from = options.from ?? 0;
     return replayIterator(async () => {
       await (await this.ctx.writer(this.name)).flush();
@@ -239,6 +248,7 @@ export class Stage {
    */
   async *watch(options: { signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<ReplayEntry> {
     this.ctx.checkOpen();
+    parseArg(WatchOptionsSchema, options, "watch()");
     const writer = await this.ctx.writer(this.name);
     const buffered: ReplayEntry[] = [];
     let wake: (() => void) | undefined;
@@ -251,7 +261,7 @@ export class Stage {
     options.signal?.addEventListener("abort", onAbort);
     // Other processes' writes (shared logs) only show up by reading.
     const poll = this.ctx.log.supports.multiProcess
-      ? setInterval(() => void writer.catchUp().catch(() => undefined), options.pollMs ?? 500)
+      ? this.ctx.clock.setInterval(() => void writer.catchUp().catch(() => undefined), options.pollMs ?? 500)
       : undefined;
     try {
       while (!options.signal?.aborted && !this.ctx.closed) {
@@ -265,26 +275,43 @@ export class Stage {
     } finally {
       off();
       options.signal?.removeEventListener("abort", onAbort);
-      if (poll !== undefined) clearInterval(poll);
+      if (poll !== undefined) this.ctx.clock.clear(poll);
     }
   }
 
   /** Starts the stage over: state and resume point return to empty; the history keeps what happened. */
   async reset(options: { reason?: string } = {}): Promise<void> {
     this.ctx.checkOpen();
+    parseArg(ResetOptionsSchema, options, "reset()");
     const active = this.ctx.activeRun(this.name);
     if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before resetting.`);
     const writer = await this.ctx.writer(this.name);
-    await writer.waitFor(writer.enqueue([{ type: "reset", v: 1, at: Date.now(), ...(options.reason ? { reason: options.reason } : {}) }]));
+    await writer.waitFor(writer.enqueue([{ type: "reset", v: 1, at: this.ctx.clock.now(), ...(options.reason ? { reason: options.reason } : {}) }]));
   }
 
-  /** Removes the stage and its whole history. */
-  async delete(): Promise<void> {
+  /**
+   * Removes the stage and its whole history, serialised with this process's writes to it. With
+   * `expectedRevision`, a stage that moved past that revision is CKPT_CONFLICT and nothing is removed.
+   */
+  async delete(options: MaintenanceOptions = {}): Promise<void> {
     this.ctx.checkOpen();
-    const active = this.ctx.activeRun(this.name);
-    if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before deleting.`);
-    await this.ctx.dropWriter(this.name);
-    await this.ctx.log.delete(this.name);
+    const expectedRevision = parseArg(DeleteOptionsSchema, options, "delete()").expectedRevision ?? "any";
+    const locked = () => {
+      const active = this.ctx.activeRun(this.name);
+      if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before deleting.`);
+    };
+    locked();
+    // A stage whose state cannot be rebuilt has no writer to wait for, and deleting it is how a user gets rid of it.
+    const writer = await this.ctx.writer(this.name).catch((e: unknown) => {
+      if (isCkptError(e, ErrorCode.CORRUPT)) return undefined;
+      throw e;
+    });
+    if (!writer) return this.ctx.log.delete(this.name, { expectedRevision });
+    await writer.maintain(async () => {
+      locked(); // a begin() may have started one while we waited for the writer
+      await this.ctx.log.delete(this.name, { expectedRevision });
+      return { result: undefined, deleted: true };
+    });
   }
 
   private async fingerprint(input: InputSource | undefined): Promise<string | undefined> {
@@ -310,7 +337,7 @@ export class Stage {
     inFlight = [];
     if (bad.length === 0) return 0;
     bad.sort((a, b) => a - b);
-    const at = Date.now();
+    const at = this.ctx.clock.now();
     await writer.waitFor(writer.enqueue(bad.map((index) => ({ type: "item.reopened", v: 1, at, index, reason: "verify check failed" }) as CkptEvent)));
     return bad.length;
   }
@@ -321,19 +348,6 @@ async function checkpointsOf(ctx: StoreContext, name: string, limit: number): Pr
   ctx.checkOpen();
   await (await ctx.writer(name)).flush();
   return readCheckpoints(ctx.log, name, limit);
-}
-
-function checkBeginOptions(o: BeginOptions): void {
-  const bad = (path: string, message: string) => new CkptError(ErrorCode.INVALID, `begin(): ${path} ${message}.`, { issues: [{ path: [path], message }] });
-  if (o.total !== undefined && (!Number.isSafeInteger(o.total) || o.total < 0)) throw bad("total", "must be a non-negative integer");
-  if (o.onChange !== undefined && o.onChange !== "error" && o.onChange !== "restart") throw bad("onChange", 'must be "error" or "restart"');
-  if (o.verify !== undefined && typeof o.verify !== "function") throw bad("verify", "must be a function");
-  if (o.leaseMs !== undefined && (!Number.isSafeInteger(o.leaseMs) || o.leaseMs <= 0)) throw bad("leaseMs", "must be a positive integer");
-  const i = o.input;
-  if (i !== undefined && typeof i === "object" && !(i instanceof Uint8Array)) {
-    if ("sha256" in i && !/^[0-9a-fA-F]{64}$/.test(String(i.sha256))) throw bad("input.sha256", "must be 64 hex digits");
-    if (!("sha256" in i) && !("file" in i) && !("bytes" in i)) throw bad("input", "must be a file path, bytes, { file }, { bytes } or { sha256 }");
-  } else if (i !== undefined && typeof i !== "string" && !(i instanceof Uint8Array)) throw bad("input", "must be a file path, bytes, { file }, { bytes } or { sha256 }");
 }
 
 function changedFingerprint(st: StageState, input: string | undefined, config: string | undefined) {

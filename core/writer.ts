@@ -3,6 +3,10 @@
  * by a single loop: whatever queued while one append was in flight goes out in the next one
  * (group commit), so many concurrent `await run.done(i)` share one write and one fsync.
  * A caller's promise resolves only after the append that carries its event is acknowledged.
+ *
+ * The queue is a small state machine: idle → writing → idle, writing → failed (sticky: an event
+ * that was queued never reached the log, so every later flush/done/close rejects with that error
+ * until `recover()`, which `stage.begin()` calls), and any → closed.
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
@@ -32,6 +36,9 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
+/** Where the queue stands; see the file header for the transitions. */
+export type WriterPhase = "idle" | "writing" | "failed" | "closed";
+
 export interface LoadStats {
   /** Events read from the log to rebuild state (after the snapshot, if one was used). */
   eventsRead: number;
@@ -43,13 +50,14 @@ export class StageWriter {
   private projected: StageState;
   private queue: CkptEvent[] = [];
   private waiters: Waiter[] = [];
-  private drainWaiters: Array<() => void> = [];
+  private drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private enqueued = 0;
   private committed = 0;
-  private writing = false;
+  private phase: WriterPhase = "idle";
+  /** Why the phase is `failed` (sticky) or `closed`. */
+  private failure: CkptError | undefined;
   private lastSnapshotRevision: number;
   private listeners = new Set<CommitListener>();
-  private closedError: CkptError | undefined;
   private ioLock: Promise<unknown> = Promise.resolve();
   /** Inside commit(): the batch being written is in neither the queue nor the durable state. */
   private committing = false;
@@ -91,6 +99,15 @@ export class StageWriter {
     return this.enqueued - this.committed;
   }
 
+  get status(): WriterPhase {
+    return this.phase;
+  }
+
+  /** The sticky error of the `failed` phase (or CKPT_CLOSED once closed); undefined otherwise. */
+  get error(): CkptError | undefined {
+    return this.failure;
+  }
+
   get overHighWater(): boolean {
     return this.enqueued - this.committed >= this.options.highWater;
   }
@@ -105,7 +122,7 @@ export class StageWriter {
    * sequence number to `waitFor`. Throws CKPT_BAD_TRANSITION / CKPT_CLOSED without queueing.
    */
   enqueue(events: readonly CkptEvent[]): number {
-    if (this.closedError) throw this.closedError;
+    if (this.failure) throw this.failure;
     let status = this.projected.status;
     for (const e of events) {
       if (!ALLOWED_FROM[e.type].includes(status)) {
@@ -117,44 +134,48 @@ export class StageWriter {
     for (const e of events) apply(this.projected, e, ++rev);
     for (const e of events) this.queue.push(e);
     this.enqueued += events.length;
-    if (!this.writing) {
-      this.writing = true;
+    if (this.phase === "idle") {
+      this.phase = "writing";
       queueMicrotask(() => void this.drain());
     }
     return this.enqueued;
   }
 
-  /** Resolves once every event up to `seq` is acknowledged by the log. */
+  /** Resolves once every event up to `seq` is acknowledged by the log; rejects with the sticky error once failed. */
   waitFor(seq: number): Promise<void> {
+    if (this.phase === "failed") return Promise.reject(this.failure);
     if (seq <= this.committed) return Promise.resolve();
-    if (this.closedError && this.queue.length === 0 && !this.writing) return Promise.reject(this.closedError);
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
   }
 
-  /** Resolves once everything queued so far is written. */
+  /** Resolves once everything queued so far is written; rejects with the sticky error once failed. */
   flush(): Promise<void> {
     return this.waitFor(this.enqueued);
   }
 
-  /** Resolves when the queue is back under half the high-water mark. */
+  /** Resolves when the queue is back under half the high-water mark; rejects with the sticky error once failed. */
   belowHighWater(): Promise<void> {
+    if (this.phase === "failed") return Promise.reject(this.failure);
     if (!this.overHighWater) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
 
   /** Writes queued events until none are left, one append per batch. */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 && this.phase === "writing") {
         // Taken from the queue only once the lock is ours, so a catch-up never sees an event in neither place.
         await this.exclusive(() => this.commit(this.queue.splice(0, this.options.maxBatch)));
       }
     } finally {
-      this.writing = false;
-      // Something may have been queued between the last check and here.
-      if (this.queue.length > 0) {
-        this.writing = true;
-        queueMicrotask(() => void this.drain());
+      if (this.phase === "writing") {
+        this.phase = "idle";
+        // Something may have been queued between the last check and here.
+        if (this.queue.length > 0) {
+          this.phase = "writing";
+          queueMicrotask(() => void this.drain());
+        }
       }
     }
   }
@@ -183,7 +204,7 @@ export class StageWriter {
     try {
       await this.appendWithRebase(batch, from, this.log.supports.atomicSnapshot ? snapshot : undefined);
     } catch (err) {
-      this.failPending(batch, err);
+      this.fail(err);
       return;
     }
     const recorded: RecordedEvent[] = [];
@@ -290,52 +311,107 @@ export class StageWriter {
       for (const e of this.queue) apply(view, e, ++rev);
       this.projected = view;
     } catch (err) {
-      const queued = this.queue.splice(0);
-      this.failPending(queued, err);
+      this.fail(err);
     }
   }
 
-  /** The failed batch and everything queued behind it was checked against a state that never became durable. */
-  private failPending(batch: CkptEvent[], err: unknown): void {
-    const dropped = batch.length + this.queue.length;
+  /**
+   * Events that were queued will never reach the log (the append failed, or they no longer fit a
+   * stage another writer moved on): the writer turns `failed`, and stays so until `recover()`, so
+   * no later flush, done or close can resolve as if they had been written.
+   */
+  private fail(err: unknown): void {
+    if (this.phase === "closed") return;
     this.queue.length = 0;
-    this.enqueued -= dropped;
+    this.enqueued = this.committed;
     this.projected = cloneState(this.durable.state);
     const error = isCkptError(err)
       ? err
-      : new CkptError(ErrorCode.IO, `Writing stage "${this.projected.stage}" to ${this.log.location} failed: ${String(err)}`, { cause: err });
+      : new CkptError(ErrorCode.IO, `Writing stage "${this.projected.stage}" to ${this.log.location} failed: ${String((err as Error)?.message ?? err)}`, { cause: err });
+    this.phase = "failed";
+    this.failure = error;
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w.reject(error);
-    this.releaseDrainWaiters();
+    const d = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of d) w.reject(error);
+  }
+
+  /**
+   * Leaves the `failed` phase: reads the stage back from the log (what actually landed) and accepts
+   * events again. `stage.begin()` calls it; a no-op in any other phase.
+   */
+  async recover(): Promise<void> {
+    if (this.phase !== "failed") return;
+    await this.exclusive(async () => {
+      if (this.phase !== "failed") return;
+      await this.reloadAlone();
+      this.failure = undefined;
+      this.phase = "idle";
+    });
+  }
+
+  /**
+   * Runs `act` with none of this writer's appends in flight (events queued meanwhile wait), seeing the
+   * durable state caught up with the log: how compaction, TTL deletion and `stage.delete()` act on a
+   * stage without racing its writer. Returns what `act` returns; `act` says whether it deleted the stream.
+   */
+  maintain<T>(act: (state: Readonly<StageState>, queued: number) => Promise<{ result: T; deleted: boolean }>): Promise<T> {
+    return this.exclusive(async () => {
+      if (this.log.supports.multiProcess) await this.catchUpAlone();
+      const { result, deleted } = await act(this.durable.state, this.queue.length);
+      if (deleted) {
+        await this.reloadAlone();
+        // Queued while the stream was being removed: decided on a stage that no longer exists.
+        if (this.queue.length > 0) {
+          this.fail(
+            new CkptError(ErrorCode.CONFLICT, `Stage "${this.stream}" was deleted (compaction or delete) while these updates waited; nothing of them was written. Begin the stage again.`, {
+              details: { stage: this.stream, deletedWhileQueued: true },
+            }),
+          );
+        }
+      }
+      return result;
+    });
   }
 
   private settle(): void {
     let k = 0;
     while (k < this.waiters.length && this.waiters[k]!.seq <= this.committed) this.waiters[k++]!.resolve();
     if (k > 0) this.waiters.splice(0, k);
-    if (this.enqueued - this.committed < this.options.highWater / 2) this.releaseDrainWaiters();
+    if (this.enqueued - this.committed < this.options.highWater / 2 && this.drainWaiters.length > 0) {
+      const d = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of d) w.resolve();
+    }
   }
 
-  private releaseDrainWaiters(): void {
-    const d = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const r of d) r();
-  }
-
-  /** Writes what is queued, then refuses further events with CKPT_CLOSED. */
+  /**
+   * Writes what is queued, then refuses further events with CKPT_CLOSED. Rejects with the sticky
+   * error when something queued never reached the log (closed all the same).
+   */
   async close(): Promise<void> {
-    await this.flush().catch(() => undefined);
-    this.closedError = new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`);
+    if (this.phase === "closed") return;
+    let sticky: unknown;
+    await this.flush().catch((e: unknown) => (sticky = e));
+    this.phase = "closed";
+    this.failure = new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`);
+    if (sticky !== undefined) throw sticky;
   }
 
-  /** Replaces the in-memory projection after an out-of-band change (reset, compaction, delete). */
-  async reload(): Promise<void> {
-    await this.flush().catch(() => undefined);
+  /** Replaces the in-memory projection with what the log holds (the queue is left alone). */
+  private async reloadAlone(): Promise<void> {
     const { projection, snapshotRevision } = await loadProjection(this.log, this.stream);
     this.durable = projection;
-    this.projected = cloneState(projection.state);
     this.lastSnapshotRevision = snapshotRevision;
+    this.projected = cloneState(projection.state);
+    let rev = this.projected.revision;
+    try {
+      for (const e of this.queue) apply(this.projected, e, ++rev);
+    } catch (err) {
+      this.fail(err);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 /** ckpt-server's flags and environment variables, parsed without side effects (main.ts acts on them). */
-import { parseDuration, type RetentionPolicy } from "../core/retention.ts";
+import { parseDuration } from "../core/duration.ts";
+import type { RetentionPolicy } from "../core/retention.ts";
 import type { CompactionSchedule } from "./compaction-schedule.ts";
 
 export interface ServerConfig {
@@ -87,6 +88,7 @@ export function usage(): string {
 /** Parses argv and env; flags win over env. Never throws: problems come back as `{ kind: "error" }`. */
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed {
   const given = new Map<string, string>();
+  const fromArgv = new Set<string>();
   for (const f of FLAGS) if (f.env && env[f.env] !== undefined && env[f.env] !== "") given.set(f.name, env[f.env]!);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -99,11 +101,13 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     if (!flag.value) {
       if (m[2] !== undefined && !/^(true|false|1|0)$/.test(m[2])) return { kind: "error", message: `--${flag.name} takes no value` };
       given.set(flag.name, m[2] ?? "true");
+      fromArgv.add(flag.name);
       continue;
     }
     const value = m[2] ?? argv[++i];
     if (value === undefined || (m[2] === undefined && value.startsWith("--"))) return { kind: "error", message: `--${flag.name} needs a value ${flag.value}` };
     given.set(flag.name, value);
+    fromArgv.add(flag.name);
   }
   try {
     const get = (name: string) => given.get(name) ?? FLAGS.find((f) => f.name === name)?.default;
@@ -126,7 +130,19 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       compaction: compaction(given),
       quiet: bool("quiet"),
     };
-    if (config.memory && config.eventstore) throw new Error("--memory and --eventstore exclude each other");
+    // One target. Two on the command line (or two in the environment) are a mistake, never silently
+    // ranked; a flag overrides a target the environment names.
+    const isSet = (t: string) => given.has(t) && (t !== "memory" || bool("memory"));
+    const targets = ["store", "memory", "eventstore"].filter(isSet);
+    const flagged = targets.filter((t) => fromArgv.has(t));
+    const pool = flagged.length > 0 ? flagged : targets;
+    if (pool.length > 1) {
+      throw new Error(`--${pool[0]} and --${pool[1]} exclude each other${flagged.length > 0 ? "" : " (set by CKPT_* environment variables)"}: give one target`);
+    }
+    if (pool.length === 1) {
+      config.memory = pool[0] === "memory";
+      if (pool[0] !== "eventstore") config.eventstore = undefined;
+    }
     return { kind: "run", config };
   } catch (err) {
     return { kind: "error", message: (err as Error).message };
@@ -159,15 +175,13 @@ function compaction(given: ReadonlyMap<string, string>): CompactionSchedule | un
   return { everyMs, policy };
 }
 
+/** The same grammar as `ckpt compact` and the library (core/duration.ts). */
 function duration(name: string, text: string): number {
-  let ms: number;
   try {
-    ms = parseDuration(text);
-  } catch {
-    ms = NaN;
+    return parseDuration(text);
+  } catch (e) {
+    throw new Error(`--${name} must be a duration like 90s, 15m, 1h or 7d, got "${text}"`, { cause: e });
   }
-  if (!Number.isSafeInteger(ms)) throw new Error(`--${name} must be a duration like 90s, 15m, 1h or 7d, got "${text}"`);
-  return ms;
 }
 
 function integer(name: string, text: string, min: number, max: number): number {

@@ -63,19 +63,23 @@ export class Compactor {
       // compactLog rather than store.compact(): the status must come from the guarded log's
       // projections, which HTTP workers' appends keep current, not from a possibly stale writer.
       const report = await compactLog(this.log, policy, {
-        statusOf: async (stage) => {
+        // The projection is read outside the stage's lock, but the delete or truncate expects exactly its
+        // revision: a worker's append in between makes the log refuse (CKPT_CONFLICT → skipped).
+        withStage: async (stage, act) => {
           const s = (await this.log.projection(stage))?.state;
-          return { status: s?.status ?? "initialized", updatedAt: s?.updatedAt ?? null };
+          const active = this.store.activeRuns().some((r) => r.stage === stage);
+          const { report, deleted } = await act({ status: s?.status ?? "initialized", updatedAt: s?.updatedAt ?? null, revision: s?.revision ?? -1, active });
+          // Drops the store's writer for the removed stage; "no_stream", so a stage a worker began since is left alone.
+          if (deleted) await this.store.stage(stage).delete({ expectedRevision: "no_stream" }).catch((e: unknown) => {
+            if (!(e instanceof CkptError && (e.code === ErrorCode.CONFLICT || e.code === ErrorCode.LOCKED))) throw e;
+          });
+          return report;
         },
-        isActive: (stage) => this.store.activeRuns().some((r) => r.stage === stage),
         onProgress: (p) => {
           if (!this.stopping) return;
           done = p.index;
           of = p.of;
           throw new Stopped();
-        },
-        afterChange: async (stage) => {
-          if (!(await this.log.info(stage))) await this.store.stage(stage).delete(); // drops the store's writer for a removed stage
         },
         ...(this.log.sizeBytes ? { sizeBytes: () => this.log.sizeBytes!() } : {}),
       });

@@ -7,7 +7,7 @@
 import { checkExpected } from "../adapters/expected.ts";
 import { CkptError, ErrorCode, isCkptError, type Issue } from "../core/errors.ts";
 import { CkptEvent, checkStageName } from "../core/events.ts";
-import type { AppendOptions, EventLog, ReadOptions, RecordedEvent, Snapshot, Supports } from "../core/log.ts";
+import type { AppendOptions, EventLog, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, Supports } from "../core/log.ts";
 import { applyToProjection, type Projection } from "../core/projection.ts";
 import { ALLOWED_FROM, checkTransition, nextStatus, type StageState } from "../core/state.ts";
 import { loadProjection } from "../core/writer.ts";
@@ -219,7 +219,7 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
       return inner.loadSnapshot(stream, which);
     },
 
-    truncateBefore(stream: string, revision: number, base: Snapshot) {
+    truncateBefore(stream: string, revision: number, base: Snapshot, o?: MaintenanceOptions) {
       checkStageName(stream);
       checkSnapshot(base, "The base snapshot");
       if (!Number.isSafeInteger(revision) || revision < 0) throw new CkptError(ErrorCode.INVALID, `Cannot truncate before revision ${revision}: it must be an integer >= 0.`);
@@ -227,16 +227,16 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
       // base, so the cached projection is dropped and rebuilt from the base on next use.
       return locked(stream, async () => {
         await checkTruncation(inner, stream, revision, base);
-        await inner.truncateBefore(stream, revision, base);
+        await inner.truncateBefore(stream, revision, base, o);
         cache.delete(stream);
       });
     },
 
-    delete(stream: string) {
+    delete(stream: string, o?: MaintenanceOptions) {
       checkStageName(stream);
       return locked(stream, async () => {
         try {
-          await inner.delete(stream);
+          await inner.delete(stream, o);
         } finally {
           cache.delete(stream);
         }

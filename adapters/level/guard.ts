@@ -92,11 +92,11 @@ export function guardLog(inner: EventLog, o: Shell): EventLog & LevelExtras {
       });
     },
     saveSnapshot: (s, snap) => write(`Saving the snapshot of "${s}"`, () => inner.saveSnapshot(s, snap)),
-    truncateBefore: (s, rev, base) => write(`Truncating "${s}"`, () => inner.truncateBefore(s, rev, base)),
-    delete: (s) =>
+    truncateBefore: (s, rev, base, opts) => write(`Truncating "${s}"`, () => inner.truncateBefore(s, rev, base, opts)),
+    delete: (s, opts) =>
       write(`Deleting "${s}"`, async () => {
         await o.ledger?.forget(s);
-        return inner.delete(s);
+        return inner.delete(s, opts);
       }),
     read: (s, opts) => iterate(`Reading "${s}"`, inner.read(s, opts)),
     ...(inner.readBatches ? { readBatches: (s: string, opts?: { from?: number }) => iterate(`Reading "${s}"`, inner.readBatches!(s, opts)) } : {}),

@@ -142,9 +142,12 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       query: NoQuery,
       body: TruncateBody,
       bodyLimit: "log",
-      responses: { 204: { description: "truncated" } },
+      headers: [
+        { name: "If-Match", description: 'only if the head is still this revision, e.g. "41" (else 409 CKPT_CONFLICT, nothing removed)' },
+      ],
+      responses: { 204: { description: "truncated" }, 409: err("CKPT_CONFLICT: the head is not the expected one") },
       handle: async (c, { params, body }) => {
-        await log.truncateBefore(params.stream, body.revision, body.base);
+        await log.truncateBefore(params.stream, body.revision, body.base, { expectedRevision: expectedFrom(c) });
         return c.body(null, 204);
       },
     }),
@@ -155,10 +158,17 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       summary: "Removes the stream, its snapshots and head",
       params: StreamParams,
       query: NoQuery,
-      responses: { 204: { description: "deleted (or did not exist)" }, 409: err("CKPT_LOCKED: the sidecar holds a live run on it") },
+      headers: [
+        { name: "If-Match", description: 'only if the head is still this revision, e.g. "41" (else 409 CKPT_CONFLICT, nothing removed)' },
+      ],
+      responses: {
+        204: { description: "deleted (or did not exist)" },
+        409: err("CKPT_LOCKED: the sidecar holds a live run on it; CKPT_CONFLICT: the head is not the expected one"),
+      },
       handle: async (c, { params }) => {
+        const expectedRevision = expectedFrom(c);
         // Through the store, so its writer for this stage is dropped with the stream.
-        await ctx.runs.withStage(params.stream, () => ctx.store.stage(params.stream).delete());
+        await ctx.runs.withStage(params.stream, () => ctx.store.stage(params.stream).delete({ expectedRevision }));
         return c.body(null, 204);
       },
     }),

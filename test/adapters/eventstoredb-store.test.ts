@@ -8,7 +8,8 @@ import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { eventStoreLog } from "../../adapters/eventstoredb.ts";
-import { Store } from "../../core/store.ts";
+import { Store, type StoreOptions } from "../../core/store.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { startDouble } from "../esdb-double/index.ts";
 
@@ -25,7 +26,7 @@ async function code(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
-type Opened = { newStore(prefix: string): Store; connectionString: string };
+type Opened = { newStore(prefix: string, options?: StoreOptions): Store; connectionString: string };
 
 /**
  * Runs a test against a fresh double; every store it opens and the double are closed even when an
@@ -35,10 +36,10 @@ function withDouble(name: string, body: (t: Opened) => Promise<void>): void {
   test(name, async () => {
     const esdb = await startDouble();
     const logs: { close(): Promise<void> }[] = [];
-    const newStore = (prefix: string) => {
+    const newStore = (prefix: string, options: StoreOptions = {}) => {
       const log = eventStoreLog({ connectionString: esdb.connectionString, prefix });
       logs.push(log);
-      return new Store(log, { platform: runtimePlatform });
+      return new Store(log, { platform: runtimePlatform, ...options });
     };
     try {
       await body({ newStore, connectionString: esdb.connectionString });
@@ -91,8 +92,10 @@ withDouble("a lifecycle change that lost a race is CKPT_CONFLICT, and nothing is
 
 withDouble("a live lease refuses a second owner with CKPT_LOCKED; once it expires the stage is taken over", async ({ newStore }) => {
   const prefix = `ckpt-l${crypto.randomUUID().slice(0, 6)}-`;
-  const a = newStore(prefix);
-  const b = newStore(prefix);
+  // Both "processes" share one driven clock: the lease's time passes when the test says, not by sleeping.
+  const clock = manualClock();
+  const a = newStore(prefix, { clock });
+  const b = newStore(prefix, { clock });
   const runA = await a.stage("leased").begin({ leaseMs: 1500 });
   await runA.done(0);
   try {
@@ -103,12 +106,15 @@ withDouble("a live lease refuses a second owner with CKPT_LOCKED; once it expire
     assert.match((e as Error).message, String(process.pid));
   }
   // While A is alive its heartbeats keep the lease: still refused after longer than the lease.
-  await new Promise((r) => setTimeout(r, 2000));
+  for (let t = 0; t < 2000; t += 100) {
+    clock.advance(100); // heartbeats fall due as time passes…
+    await runA.flush(); // …and land
+  }
   assert.is(await code(b.stage("leased").begin()), "CKPT_LOCKED");
   // A dies without a word: its heartbeats stop.
   runA.halt();
   await a.log.close();
-  await new Promise((r) => setTimeout(r, 1800));
+  clock.advance(1800);
   const runB = await b.stage("leased").begin();
   assert.is(runB.resumed.crashed, true);
   assert.is(runB.resumed.skipped, 1);

@@ -102,7 +102,7 @@ for (const target of targets) {
       },
       cleanup: fx.cleanup,
     };
-  });
+  }, { durable: true });
 
   it(`[${target.name}] one ESDB stream per stage; the ckpt type is the ESDB event type; revisions match`, async () => {
     const { log, raw, cleanup } = await open(target);

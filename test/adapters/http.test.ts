@@ -17,4 +17,4 @@ contractSuite("http", async () => {
     },
     cleanup: () => s.close(),
   };
-});
+}, { durable: true });

@@ -19,7 +19,7 @@ contractSuite("level", async () => {
       await dir.remove();
     },
   };
-});
+}, { durable: true });
 
 test("a second open of the same folder is CKPT_LOCKED and points to ckpt-server", async () => {
   const dir = await tempDir();

@@ -125,8 +125,10 @@ test("stage TTL removes finished and idle stages whole, never running ones", asy
   const report = await store.compact({ stageTtlMs: 1000 }, {});
   assert.equal(report.stages.map((s) => s.action), ["kept", "skipped"]);
   const later = await (await import("../../core/retention.ts")).compactLog(log, { stageTtlMs: 1000 }, {
-    statusOf: async (s) => ({ status: (await store.stage(s).state()).status, updatedAt: Date.now() - 2 * DAY }),
-    isActive: () => false,
+    withStage: async (s, act) => {
+      const st = await store.stage(s).state();
+      return (await act({ status: st.status, updatedAt: Date.now() - 2 * DAY, revision: st.revision, active: false })).report;
+    },
     now: Date.now(),
   });
   assert.equal(later.stages.map((s) => [s.stage, s.action]), [["done-long-ago", "deleted"], ["running", "skipped"]]);

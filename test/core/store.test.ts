@@ -11,6 +11,7 @@ import { Run } from "../../core/run.ts";
 import { Store } from "../../core/store.ts";
 import { open } from "../../mod.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
 import { countingLog } from "../helpers/counting-log.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
@@ -145,7 +146,8 @@ test("mark() does not wait; flush() makes it durable; memory is bounded by back-
 });
 
 test("too many items out of order: the caller waits for gaps, then CKPT_TOO_SPARSE", async () => {
-  const store = new Store(memoryLog(), { maxRanges: 3, sparseTimeoutMs: 200 });
+  const clock = manualClock();
+  const store = new Store(memoryLog(), { maxRanges: 3, sparseTimeoutMs: 200, clock });
   const run = await store.stage("sp").begin();
   await run.done(2);
   await run.done(4);
@@ -153,13 +155,17 @@ test("too many items out of order: the caller waits for gaps, then CKPT_TOO_SPAR
   const late = run.done(8); // a 4th range must wait
   let settled = false;
   void late.then(() => (settled = true), () => (settled = true));
-  await new Promise((r) => setTimeout(r, 20));
+  await run.flush();
+  clock.advance(199);
+  await Promise.resolve();
   assert.is(settled, false, "waits while ranges are at the cap");
   await run.done(0);
   await run.done(1); // joins the watermark with [2,3): a range closes
   await late;
   assert.is(run.isDone(8), true);
-  assert.is(await code(run.done(10)), "CKPT_TOO_SPARSE");
+  const refused = run.done(10);
+  clock.advance(200); // the wait's time runs out: driven, not slept
+  assert.is(await code(refused), "CKPT_TOO_SPARSE");
   assert.is(run.isDone(10), false, "a refused item is not recorded");
   await store.close();
 });

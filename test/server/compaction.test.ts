@@ -39,7 +39,8 @@ test("flags and env build the schedule's policy; without --compact-every nothing
 test("bad schedule values: exit 2 with a clear message and usage, no stack trace", async () => {
   const cases: [string[], Record<string, string>, string][] = [
     [["--compact-every", "soon", "--compact-keep", "5"], {}, '--compact-every must be a duration like 90s, 15m, 1h or 7d, got "soon"'],
-    [["--compact-every", "0"], {}, "--compact-every must be at least 100ms"],
+    [["--compact-every", "0s"], {}, "--compact-every must be at least 100ms"],
+    [["--compact-every", "0"], {}, '--compact-every must be a duration like 90s, 15m, 1h or 7d, got "0"'],
     [["--compact-every", "1h"], {}, "--compact-every needs something to remove"],
     [["--compact-keep", "5"], {}, "--compact-keep only sets the compaction schedule's policy: add --compact-every"],
     [[], { CKPT_COMPACT_MAX_AGE: "7d" }, "--compact-max-age only sets the compaction schedule's policy"],
