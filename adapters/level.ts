@@ -401,7 +401,8 @@ async function openLog(path: string, options: LevelLogOptions): Promise<EventLog
 
     async sizeBytes() {
       let total = 0;
-      for (const name of await readdir(path)) total += (await stat(join(path, name))).size;
+      // A file may go between the listing and its stat (the ledger's temp file is renamed over the ledger).
+      for (const name of await readdir(path)) total += (await stat(join(path, name)).catch(() => undefined))?.size ?? 0;
       return total;
     },
 
