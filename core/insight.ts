@@ -22,7 +22,7 @@ export interface SeriesPoint {
   at: number;
   revision: number;
   processed: number;
-  /** Items per second since the previous point (null across a reset or a gap without progress). */
+  /** Items per second over a trailing window (a 40th of the series' span, at least 1 s); null at a start or reset. */
   rate: number | null;
   /** The stage's ETA in seconds as it stood then (null when unknown). */
   etaSeconds: number | null;
@@ -112,10 +112,17 @@ export class InsightFold {
   }
 
   result(): StageInsight {
-    const series: SeriesPoint[] = this.points.map((p, i) => {
-      const prev = this.points[i - 1];
-      const dt = prev ? (p.at - prev.at) / 1000 : 0;
-      const rate = prev && dt > 0 && p.processed >= prev.processed ? (p.processed - prev.processed) / dt : null;
+    // Rate over a trailing window (a 40th of the whole span, at least a second), so bursty group commits
+    // read as a throughput rather than as spikes; a reset (processed going down) starts the window afresh.
+    const pts = this.points;
+    const windowMs = pts.length > 1 ? Math.max(1000, (pts[pts.length - 1]!.at - pts[0]!.at) / 40) : 1000;
+    let j = 0;
+    const series: SeriesPoint[] = pts.map((p, i) => {
+      if (i > 0 && p.processed < pts[i - 1]!.processed) j = i;
+      while (j < i && pts[j + 1]!.at <= p.at - windowMs) j++;
+      const from = pts[j]!;
+      const dt = (p.at - from.at) / 1000;
+      const rate = j < i && dt > 0 ? (p.processed - from.processed) / dt : null;
       return { at: p.at, revision: p.revision, processed: p.processed, rate, etaSeconds: p.eta };
     });
     const errors = [...this.groups.values()].sort((a, b) => b.count - a.count || b.lastAt - a.lastAt).slice(0, MAX_GROUPS);

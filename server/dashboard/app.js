@@ -16,6 +16,7 @@
   const pf = new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 1 });
   const cf = new Intl.NumberFormat(lang, { maximumFractionDigits: 4 });
   const tf = new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "medium" });
+  const clockFmt = new Intl.DateTimeFormat(lang, { timeStyle: "medium" });
   const num = (n) => (n === null || n === undefined ? "–" : nf.format(n));
   const pct = (r) => (r === null || r === undefined ? "–" : pf.format(r));
   const rate = (r) => (r === null || r === undefined ? "–" : `${nf1.format(r)}/s`);
@@ -377,9 +378,10 @@
           continue;
         }
         const axis = { stroke: color("--dim"), grid: { stroke: color("--line") }, ticks: { stroke: color("--line") } };
+        const clock = (v) => (v === null ? "–" : clockFmt.format(new Date(v * 1000)));
         charts.push(new uPlot({ title, width: Math.max(300, el.clientWidth - 16), height: 200,
-          series: [{}, { label: title, stroke, width: 2, value: (_, v) => (v === null ? "–" : fmt(v)), spanGaps: true }],
-          axes: [axis, { ...axis, values: (_, vals) => vals.map((v) => fmt(v)) }] }, [xs, ys], el));
+          series: [{ label: "time", value: (_, v) => clock(v) }, { label: title, stroke, width: 2, value: (_, v) => (v === null ? "–" : fmt(v)), spanGaps: true }],
+          axes: [{ ...axis, values: (_, vals) => vals.map(clock) }, { ...axis, size: 60, values: (_, vals) => vals.map((v) => fmt(v)) }] }, [xs, ys], el));
       }
     }
 

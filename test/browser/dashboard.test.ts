@@ -109,9 +109,10 @@ let context: BrowserContext;
 let page: Page;
 let worker: Worker | undefined;
 
-async function shot(name: string, p: Page = page) {
+/** A screenshot for the artifacts; with CKPT_DOCS_SCREENSHOTS=1 also the README's copy, cut to `height` to stay small. */
+async function shot(name: string, height = 900, p: Page = page) {
   await p.screenshot({ path: join(shots, `${name}.png`) });
-  if (docs) await p.screenshot({ path: join(docs, `${name}.png`) });
+  if (docs) await p.screenshot({ path: join(docs, `${name}.png`), clip: { x: 0, y: 0, width: 1200, height } });
 }
 
 const text = (sel: string, p: Page = page) => p.locator(sel).first().innerText();
@@ -189,7 +190,7 @@ test("filters by prefix and status, and rolls stages up by prefix", async () => 
   await page.uncheck("#rollup");
   await page.fill("#prefix", "");
   await page.selectOption("#status", "");
-  await shot("dashboard-stages");
+  await shot("dashboard-stages", 330);
 });
 
 test("the stage page: counters, runs with who and where, errors grouped, units, charts", async () => {
@@ -219,7 +220,7 @@ test("moving the history scrubber shows the earlier state; Back to live returns"
   await page.keyboard.press("ArrowRight");
   await page.locator("#past", { hasText: "revision 2" }).waitFor();
   assert.match(await text('[data-k="done"]'), "2 / 2.000");
-  await shot("dashboard-scrubber");
+  await shot("dashboard-scrubber", 330);
   await page.click("#live");
   await page.locator("#past").waitFor({ state: "detached" });
   // Live again: the tiles show the head revision the slider ends at (heartbeats may have moved it on meanwhile).
@@ -238,7 +239,18 @@ test("an item's lineage: every event that touched it, with run and worker", asyn
   assert.match(await text("#lineage-summary"), "done: failed");
   const api = await fetch(`${server.url}/v1/stages/${STAGE}/items/1999`, { headers: { authorization: `Bearer ${TOKENS.read}` } });
   assert.equal(((await api.json()) as { entries: unknown[] }).entries, []);
-  await shot("dashboard-item");
+  await page.goBack();
+  // By keyboard: type an index in the stage page's box and press Enter.
+  await page.fill("#item-index", "5");
+  await page.keyboard.press("Enter");
+  await page.locator('tr[data-effect="error"]', { hasText: "timeout after 30s" }).waitFor();
+  const rows = await page.locator("tbody tr").allInnerTexts();
+  assert.is(rows.length, 2, "an error, then the success that counts");
+  assert.match(rows[0]!, "yes", "the error was retryable");
+  assert.match(rows[1]!, "recorded");
+  assert.match(rows[1]!, "ok");
+  assert.match(await text("#lineage-summary"), "done: ok");
+  await shot("dashboard-item", 300);
   await page.goBack();
   await page.locator('[data-k="done"]').waitFor();
 });
@@ -267,7 +279,7 @@ test("dark mode and the keyboard: t switches the theme, / focuses the filter", a
   await page.keyboard.press("/");
   assert.is(await page.evaluate(() => document.activeElement?.id), "prefix");
   await page.locator(`tr[data-stage="${STAGE}"]`).waitFor();
-  await shot("dashboard-stages-dark");
+  await shot("dashboard-stages-dark", 330);
   await page.keyboard.press("Escape");
   await page.locator("h1").click();
   await page.keyboard.press("t");
