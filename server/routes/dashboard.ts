@@ -6,11 +6,11 @@
 import { z } from "zod";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 import { StageName } from "../../core/events.ts";
-import { stageInsight } from "../../core/insight.ts";
 import { itemLineage } from "../../core/lineage.ts";
 import { progressOf } from "../../core/progress.ts";
 import { cloneState, type StageState } from "../../core/state.ts";
 import type { ServerContext } from "../context.ts";
+import { InsightCache } from "../insight-cache.ts";
 import { liveResponse } from "../live.ts";
 import { route, type RouteSpec } from "../route.ts";
 import { ErrorResponse, NoQuery, StageParams } from "../schemas.ts";
@@ -30,6 +30,7 @@ const err = (description: string) => ({ description, schema: ErrorResponse });
 
 export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
   const { log, store } = ctx;
+  const insights = new InsightCache(store);
 
   async function mustExist(stage: string): Promise<Readonly<StageState>> {
     const p = await log.projection(stage);
@@ -72,7 +73,8 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
       responses: { 200: { description: "the insight" }, 404: err("no such stage") },
       handle: async (c, { params }) => {
         const s = await mustExist(params.stage);
-        return c.json(await stageInsight(store.stage(params.stage).replay(), params.stage), 200, { etag: `"${s.revision}"` });
+        const insight = await insights.get(params.stage, s);
+        return c.json(insight, 200, { etag: `"${insight.revision}"` });
       },
     }),
     route({

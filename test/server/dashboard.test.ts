@@ -6,6 +6,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { stageInsight } from "../../core/insight.ts";
 import { ASSETS } from "../../server/dashboard-assets.ts";
 import { bearer, type Call, caller, sidecar, type Sidecar, TOKENS } from "./helpers.ts";
 import { readSse } from "./sse.ts";
@@ -143,6 +144,32 @@ for (const t of ["app", "http"] as const) {
     assert.equal([groups["HTTP 500"].count, groups["HTTP 500"].retryable], [1, false]);
     assert.ok(i.series.length >= 3);
     assert.is(i.series.at(-1).processed, 6);
+  });
+
+  test(`[${t}] insight is kept per stage and caught up: the same as a full fold, and a recreated stage starts afresh`, async () => {
+    const stage = s().store.stage("cached");
+    const full = async () => JSON.parse(JSON.stringify(await stageInsight(stage.replay(), "cached")));
+    let run = await stage.begin({ total: 4 });
+    await run.done(0, { ok: false, error: "first" });
+    await run.flush();
+    assert.equal(await body(await get("/v1/stages/cached/insight")), await full());
+    await run.done(1, { ok: false, error: "first" });
+    await run.pause("later");
+    await run.close();
+    const caught = await body(await get("/v1/stages/cached/insight"));
+    assert.equal(caught, await full());
+    assert.is(caught.errors[0].count, 2);
+    await stage.delete();
+    run = await stage.begin({ total: 9 });
+    await run.done(5);
+    await run.done(6);
+    await run.done(7, { ok: false, error: "second life" });
+    await run.close();
+    const fresh = await body(await get("/v1/stages/cached/insight"));
+    assert.equal(fresh, await full());
+    assert.equal(fresh.errors.map((g: { message: string }) => g.message), ["second life"]);
+    assert.equal(fresh.timeline.map((e: { type: string }) => e.type), ["run.started"]);
+    await stage.delete();
   });
 
   test(`[${t}] /v1/watch: every stage on connect, then each change and deletion`, async () => {
