@@ -26,9 +26,15 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
   const dirty = new Map<string, Summary | null>();
   let timer: ReturnType<typeof setTimeout> | undefined;
 
-  const send = (event: string, data: unknown) => {
-    if (!closed) ctrl.enqueue(enc.encode(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+  const write = (text: string) => {
+    if (closed) return;
+    try {
+      ctrl.enqueue(enc.encode(text));
+    } catch {
+      close(); // the client went away between two writes
+    }
   };
+  const send = (event: string, data: unknown) => write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const flush = () => {
     timer = undefined;
     for (const [stage, s] of dirty) s ? send("state", s) : send("deleted", { stage });
@@ -40,7 +46,7 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
     if (ready && !timer && !closed) timer = setTimeout(flush, flushMs);
   };
   const off = ctx.log.subscribe(ALL_STREAMS, onNotice);
-  const ping = setInterval(() => !closed && ctrl.enqueue(enc.encode(": ping\n\n")), ctx.limits.heartbeatMs);
+  const ping = setInterval(() => write(": ping\n\n"), ctx.limits.heartbeatMs);
   const close = () => {
     if (closed) return;
     closed = true;
@@ -61,12 +67,13 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       ctrl = c;
-      c.enqueue(enc.encode("retry: 2000\n\n"));
+      write("retry: 2000\n\n");
       void (async () => {
         try {
           const all = await list();
           // Changes that landed while listing are newer than what the list holds for them: keep them for the first flush.
-          send("stages", { stages: all.map((s) => (dirty.has(s.stage) ? dirty.get(s.stage) : s)).filter((s) => s), at: Date.now() });
+          // `at` and `staleAfterMs` let the page flag a stage that falls silent: silence sends no update.
+          send("stages", { stages: all.map((s) => (dirty.has(s.stage) ? dirty.get(s.stage) : s)).filter((s) => s), at: Date.now(), staleAfterMs: staleAfter });
           for (const s of all) if (dirty.get(s.stage)) dirty.delete(s.stage);
         } catch (err) {
           send("error", errorResponse(err).body);

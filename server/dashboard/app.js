@@ -44,10 +44,15 @@
     h("div", { class: big ? "bar big" : "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": percent === null ? undefined : Math.round(percent), "aria-label": "progress" },
       h("i", { style: `width:${percent === null ? 0 : Math.min(100, percent)}%` }));
   const badge = (status) => h("span", { class: `badge s-${status}` }, status);
+  /** Server clock minus ours, and the server's stale threshold: a stage that falls silent sends nothing, so staleness is judged here too. */
+  let skew = 0, staleAfterMs = null;
+  const isStale = (s) =>
+    !!s.progress?.stale ||
+    (staleAfterMs !== null && (s.status === "running" || s.status === "recovering") && s.updatedAt !== null && Date.now() + skew - s.updatedAt > staleAfterMs);
   function flags(s) {
     const out = [];
     if (s.status === "recovering") out.push(h("span", { class: "flag crashed", title: "a crash was detected; the next run resumes" }, "crashed"));
-    if (s.progress?.stale) out.push(h("span", { class: "flag", title: "running but silent: its process is probably gone" }, "stale"));
+    if (isStale(s)) out.push(h("span", { class: "flag", title: "running but silent: its process is probably gone" }, "stale"));
     return out;
   }
   const stageLink = (name) => h("a", { href: `#/stage/${encodeURIComponent(name)}` }, name);
@@ -277,6 +282,8 @@
     const live = stream("/v1/watch", {
       onEvent(type, data) {
         if (type === "stages") {
+          skew = data.at - Date.now();
+          staleAfterMs = data.staleAfterMs ?? null;
           stages.clear();
           for (const s of data.stages) stages.set(s.stage, s);
         } else if (type === "state") stages.set(data.stage, data);
@@ -286,7 +293,11 @@
       },
     });
     render();
-    return () => live.close();
+    const tick = setInterval(later, 5000); // stale flags and ages move on without any update arriving
+    return () => {
+      clearInterval(tick);
+      live.close();
+    };
   }
 
   // ---- stage page ----
@@ -298,13 +309,14 @@
     const scrub = h("input", { type: "range", id: "scrub", min: 0, max: 0, value: 0, step: 1, "aria-label": "History: revision to show" });
     const scrubLabel = h("span", { id: "scrub-label", class: "dim" }, "live");
     const liveBtn = h("button", { type: "button", id: "live", hidden: true, onclick: () => goLive() }, "Back to live");
+    const timeBox = h("input", { type: "datetime-local", id: "scrub-time", step: 1, "aria-label": "History: time to show" });
     const itemBox = h("input", { id: "item-index", type: "number", min: 0, placeholder: "item index", "aria-label": "Item index" });
     const reset = h("button", { type: "button", class: "danger", id: "reset", onclick: () => resetDialog(name) }, "Reset…");
     const chartBox = h("div", { class: "charts" }, h("div", { class: "chart", id: "chart-rate" }), h("div", { class: "chart", id: "chart-eta" }));
     const sections = h("div", { id: "sections" });
     view.append(
       h("h1", {}, name, h("span", { id: "status" })),
-      h("div", { class: "scrub" }, h("label", { for: "scrub" }, "History"), scrub, scrubLabel, liveBtn),
+      h("div", { class: "scrub" }, h("label", { for: "scrub" }, "History"), scrub, scrubLabel, h("label", { for: "scrub-time", class: "dim" }, "or at"), timeBox, liveBtn),
       top,
       h("div", { class: "controls" },
         h("form", { onsubmit: (e) => { e.preventDefault(); if (itemBox.value !== "") location.hash = `#/stage/${encodeURIComponent(name)}/item/${Number(itemBox.value)}`; } },
@@ -412,18 +424,27 @@
     }
     const soon = () => (refreshTimer ||= setTimeout(() => { refreshTimer = 0; refresh(false); }, 300));
 
-    async function showAt(rev) {
+    async function showAt(rev, time) {
       try {
-        const at = await api(`${path}/at?revision=${rev}`);
+        const at = await api(`${path}/at?${time === undefined ? `revision=${rev}` : `time=${time}`}`);
         if (closed || past === null) return;
+        scrub.value = String(at.revision);
         scrubLabel.textContent = `revision ${num(at.revision)} · ${when(at.at)}`;
         renderTop(at.state, at.progress, at);
       } catch (e) {
         toast(e.message);
       }
     }
+    timeBox.addEventListener("change", () => {
+      const t = timeBox.valueAsNumber; // datetime-local is local time; valueAsNumber reads it as UTC
+      if (Number.isNaN(t)) return;
+      past = -1;
+      liveBtn.hidden = false;
+      showAt(undefined, t + new Date(t).getTimezoneOffset() * 60_000);
+    });
     function goLive() {
       past = null;
+      timeBox.value = "";
       liveBtn.hidden = true;
       refresh(false);
     }
@@ -452,11 +473,13 @@
       },
     });
     refresh(true);
+    const tick = setInterval(() => past === null && soon(), 10_000); // a silent stage turns stale with no event to say so
     const onResize = () => soon();
     window.addEventListener("resize", onResize);
     return () => {
       closed = true;
       live.close();
+      clearInterval(tick);
       clearTimeout(refreshTimer);
       window.removeEventListener("resize", onResize);
       charts.forEach((c) => c.destroy());

@@ -221,6 +221,9 @@ test("moving the history scrubber shows the earlier state; Back to live returns"
   await page.locator("#past", { hasText: "revision 2" }).waitFor();
   assert.match(await text('[data-k="done"]'), "2 / 2.000");
   await shot("dashboard-scrubber", 330);
+  // Or by time: a moment before the stage existed has no state to show, and the page says so.
+  await page.fill("#scrub-time", "2001-01-01T00:00:00");
+  await page.locator("#toast", { hasText: "no stored events at or before" }).waitFor();
   await page.click("#live");
   await page.locator("#past").waitFor({ state: "detached" });
   // Live again: the tiles show the head revision the slider ends at (heartbeats may have moved it on meanwhile).
