@@ -118,6 +118,17 @@ async function shot(name: string, height = 900, p: Page = page) {
 const text = (sel: string, p: Page = page) => p.locator(sel).first().innerText();
 
 test.before(async () => {
+  try {
+    await setUp();
+  } catch (err) {
+    // uvu reports a failed hook as "0 passed" and exits 0: make a missing browser fail loudly.
+    console.error(`test/browser: cannot start: ${(err as Error).message}`);
+    process.on("exit", () => void (process.exitCode = 1)); // after uvu has set its own
+    throw err;
+  }
+});
+
+async function setUp() {
   dir = await tempDir("ckpt-dashboard-");
   shots = process.env.CKPT_ARTIFACTS ?? (await mkdtemp(join(tmpdir(), "ckpt-dashboard-shots-")));
   mkdirSync(shots, { recursive: true });
@@ -128,7 +139,7 @@ test.before(async () => {
   // German number formatting, so the locale test below can tell it from the default.
   context = await browser.newContext({ locale: "de-DE", viewport: { width: 1200, height: 900 }, colorScheme: "light" });
   page = await context.newPage();
-});
+}
 
 test.after(async () => {
   await worker?.stop().catch(() => undefined);
