@@ -51,7 +51,14 @@ export interface Ctx {
   /** A file to write, replaced atomically on close; "-" writes stdout. */
   openOutput(path: string): Promise<OutputFile>;
   /** Starts the sidecar with these arguments; resolves with its exit code when it stops. */
-  serve(argv: readonly string[]): Promise<number>;
+  serve(argv: readonly string[], options?: ServeOptions): Promise<number>;
+  /** Opens `url` in the user's browser; false when no browser could be started. */
+  openUrl(url: string): Promise<boolean>;
+}
+
+export interface ServeOptions {
+  /** Called once the sidecar listens, with its base URL (no trailing slash). */
+  onListening?: (url: string) => void;
 }
 
 /** One command: a pure function of its parsed arguments and the context, resolving to an exit code. */

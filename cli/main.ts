@@ -2,11 +2,12 @@
  * The `ckpt` executable: the one file that touches argv, env, signals, stdin/stdout and exit.
  * Node: `npx ckpt` (cli/bin.mjs registers tsx first). Deno: `deno task ckpt`.
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { CkptError, ErrorCode } from "../core/errors.ts";
-import type { Out } from "./context.ts";
+import type { Out, ServeOptions } from "./context.ts";
 import { openOutput, readText } from "./files.ts";
 import { type Io, runCli } from "./run.ts";
 
@@ -61,6 +62,7 @@ const io: Io = {
   readText: (path) => readText(path, readStdin),
   openOutput: (path) => openOutput(path, stdout),
   serve,
+  openUrl,
   version: version(),
 };
 
@@ -71,7 +73,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** Runs the sidecar in this process: server/main.ts with the listener of this runtime (node.ts or deno.ts). */
-async function serve(argv: readonly string[]): Promise<number> {
+async function serve(argv: readonly string[], options: ServeOptions = {}): Promise<number> {
   const at = (file: string) => new URL(`../server/${file}`, import.meta.url).href;
   let server: { main?: (argv: readonly string[], io: unknown) => Promise<number> };
   let runtime: { nodeIo?: unknown; denoIo?: unknown };
@@ -84,7 +86,25 @@ async function serve(argv: readonly string[]): Promise<number> {
   const serverIo = deno ? runtime.denoIo : runtime.nodeIo;
   if (typeof server.main !== "function" || !serverIo) throw new CkptError(ErrorCode.UNAVAILABLE, "server/main.ts has no main(argv, io); this build cannot start the sidecar.");
   serving = true;
-  return server.main(argv, serverIo);
+  const { onListening } = options;
+  return server.main(argv, onListening ? { ...(serverIo as object), onListening: (l: { url: string }) => onListening(l.url) } : serverIo);
+}
+
+/** The desktop's "open this URL" command; resolves false when it cannot be started. */
+function openUrl(url: string): Promise<boolean> {
+  const [cmd, args] = process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]] : ["xdg-open", [url]];
+  return new Promise((resolve) => {
+    try {
+      const child = spawn(cmd, args as string[], { stdio: "ignore", detached: true });
+      child.once("error", () => resolve(false));
+      child.once("spawn", () => {
+        child.unref();
+        resolve(true);
+      });
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
 function version(): string {

@@ -7,7 +7,7 @@ import type { Store } from "../core/store.ts";
 import { parseArgs, suggest } from "./args.ts";
 import type { Command } from "./command.ts";
 import { COMMANDS, findCommand } from "./commands/index.ts";
-import type { Ctx, OutputFile, Out, StoreOptions } from "./context.ts";
+import type { Ctx, OutputFile, Out, ServeOptions, StoreOptions } from "./context.ts";
 import { ExitCode, Interrupted, UsageError } from "./errors.ts";
 import { commandHelp, rootHelp } from "./help.ts";
 import { describeTarget, openTarget, resolveTarget, type Target } from "./target.ts";
@@ -25,7 +25,9 @@ export interface Io {
   prompt(question: string): Promise<string | null>;
   readText(path: string): Promise<string>;
   openOutput(path: string): Promise<OutputFile>;
-  serve(argv: readonly string[]): Promise<number>;
+  serve(argv: readonly string[], options?: ServeOptions): Promise<number>;
+  /** Opens a URL in the browser (`ckpt dashboard --open`); absent: there is none to open. */
+  openUrl?: (url: string) => Promise<boolean>;
   version: string;
   /** An already-open store to use instead of opening the target (tests); it is left open. */
   store?: Store;
@@ -104,7 +106,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       prompt: (q) => io.prompt(q),
       readText: (p) => io.readText(p),
       openOutput: (p) => io.openOutput(p),
-      serve: (a) => io.serve(a),
+      serve: (a, o) => io.serve(a, o),
+      openUrl: (u) => (io.openUrl ? io.openUrl(u) : Promise.resolve(false)),
     };
     return await command.run(args, ctx);
   } catch (err) {

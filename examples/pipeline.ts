@@ -4,6 +4,7 @@
  * run it again: it continues where it stopped, redoing nothing that was recorded.
  *
  *   npx tsx examples/pipeline.ts [--items 2000] [--store ./.ckpt] [--out ./out] [--delay-ms 20]
+ *   npx tsx examples/pipeline.ts --url http://127.0.0.1:7410   # through a sidecar, e.g. `ckpt dashboard`
  */
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -19,7 +20,8 @@ const outDir = arg("out", "./out");
 const delayMs = Number(arg("delay-ms", "20"));
 const workers = 8;
 
-const store = await open({ path: arg("store", process.env.CKPT_STORE ?? "./.ckpt") });
+const url = arg("url", process.env.CKPT_URL ?? "");
+const store = await open(url ? { url } : { path: arg("store", process.env.CKPT_STORE ?? "./.ckpt") });
 handleSignals(store); // Ctrl+C: flush, record "paused", exit 130
 const urls = Array.from({ length: items }, (_, i) => `https://example.test/items/${i}`);
 const run = await store.stage("example-fetch").begin({ total: items, config: { items, outDir } });

@@ -15,6 +15,8 @@ import { isGuardedLog } from "./guarded-log.ts";
 import { Metrics } from "./metrics.ts";
 import { type AppEnv, mount, type RouteSpec } from "./route.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
+import { mountDashboard } from "./dashboard-assets.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 import { logRoutes } from "./routes/log.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { stageRoutes } from "./routes/stages.ts";
@@ -110,7 +112,9 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
   const routes: RouteSpec[] = [];
   routes.push(...opsRoutes(ctx, () => routes), ...logRoutes(ctx), ...stageRoutes(ctx), ...checkpointRoutes(ctx));
   const mountOptions = { tokens: options.tokens ?? [], bodyLimit: limits.bodyLimit, logBodyLimit: limits.logBodyLimit };
+  routes.push(...dashboardRoutes(ctx));
   for (const r of routes) mount(app, r, mountOptions);
+  mountDashboard(app);
   const schedule = options.compaction ? scheduleCompaction(compactor, options.compaction, onCompaction) : undefined;
 
   app.notFound((c) =>

@@ -21,11 +21,17 @@ export interface GuardedLog extends EventLog {
   readonly inner: EventLog;
   /** State and history as of the last acknowledged append; undefined when the stream does not exist. */
   projection(stream: string): Promise<Readonly<Projection> | undefined>;
-  /** Calls `listener` after every acknowledged append to (or deletion of) `stream`; the state is valid during the call only. */
+  /**
+   * Calls `listener` after every acknowledged append to (or deletion of) `stream`, or of any stream
+   * for `ALL_STREAMS` (the dashboard's stages page); the state is valid during the call only.
+   */
   subscribe(stream: string, listener: (n: Notice) => void): () => void;
   /** Calls `observer` after every append to the inner log: seconds it took, events, success. */
   observe(observer: AppendObserver): () => void;
 }
+
+/** subscribe() to every stream ("*" is no stage name, so it cannot clash with one). */
+export const ALL_STREAMS = "*";
 
 export type AppendObserver = (seconds: number, events: number, ok: boolean) => void;
 
@@ -78,7 +84,7 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
   }
 
   function notify(stream: string, n: Notice): void {
-    for (const l of listeners.get(stream) ?? []) {
+    for (const l of [...(listeners.get(stream) ?? []), ...(listeners.get(ALL_STREAMS) ?? [])]) {
       try {
         l(n);
       } catch {
@@ -150,7 +156,7 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
       cache.delete(stream);
       p = undefined;
     }
-    if (!listeners.has(stream)) return;
+    if (!listeners.has(stream) && !listeners.has(ALL_STREAMS)) return;
     p ??= await load(stream).catch(() => undefined);
     if (p) notify(stream, { type: "append", stream, events: recorded, state: p.state });
   }

@@ -66,8 +66,9 @@ function runOne(file: string, runtime: RuntimeName): Promise<Result> {
   });
 }
 
-// The Python client's suite (test/python/) drives its own sidecars and has nothing runtime-specific: Node only.
-const nodeOnly = (f: string) => relative(root, f).startsWith("test/python/");
+// test/python/ (the Python client drives its own sidecars) and test/browser/ (chromium through
+// playwright-core, a Node library) have nothing runtime-specific: they run on Node only.
+const nodeOnly = (f: string) => /^test\/(python|browser)\//.test(relative(root, f));
 const jobs = runtimes.flatMap((r) => files.filter((f) => r === "node" || !nodeOnly(f)).map((f) => [f, r] as const));
 const results: Result[] = [];
 let next = 0;
@@ -88,6 +89,6 @@ await Promise.all(Array.from({ length: parallel }, worker));
 const passed = results.reduce((a, r) => a + r.passed, 0);
 const failed = results.reduce((a, r) => a + r.failed, 0);
 const skipped = results.reduce((a, r) => a + r.skipped, 0);
-console.log(`\n${files.length} files × ${runtimes.join(" + ")}`);
+console.log(`\n${files.length} files × ${runtimes.join(" + ")}${runtimes.includes("deno") && files.some(nodeOnly) ? ` (${files.filter(nodeOnly).length} browser file(s) on node only)` : ""}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 || results.some((r) => r.code !== 0) || files.length === 0 ? 1 : 0);

@@ -1,8 +1,10 @@
 /** Every command, in the order `ckpt --help` lists them. */
 import type { Command } from "../command.ts";
 import { cleanupCommand, compactCommand } from "./compact.ts";
+import { dashboardCommand } from "./dashboard.ts";
 import { exportCommand } from "./export.ts";
 import { importCommand } from "./import.ts";
+import { itemCommand } from "./item.ts";
 import { listCommand } from "./list.ts";
 import { replayCommand } from "./replay.ts";
 import { reportCommand } from "./report.ts";
@@ -16,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   showCommand,
   replayCommand,
+  itemCommand,
   reportCommand,
   watchCommand,
   verifyCommand,
@@ -25,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   compactCommand,
   cleanupCommand,
   serveCommand,
+  dashboardCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {
