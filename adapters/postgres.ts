@@ -1,0 +1,426 @@
+/**
+ * PostgreSQL log: `await postgresLog({ url })` implements the EventLog contract on postgres.js (the only
+ * file that loads the driver, so importing `ckpt` never does).
+ *
+ * What maps to what (all tables in one schema, default "ckpt", created and migrated on open):
+ * - `events (stage, revision, data)`: one row per event, JSON text, keyed (stage, revision);
+ * - `streams (stage, head, first, updated_at)`: the head an append's expected revision is checked against;
+ * - `snapshots (stage, kind, …)`: `latest` (resume) and `base` (left by truncation);
+ * - an append is ONE statement (head update + multi-row insert), so one commit carries a whole group commit;
+ * - a trigger NOTIFYs `<schema>_ckpt` with the stage name at commit; `subscribe` LISTENs (watch, replay --follow).
+ * Connection failures mid-append are retried after checking what the server kept: an acknowledged event is
+ * never lost and never written twice.
+ */
+import postgres from "postgres";
+import type { Sql } from "postgres";
+import { CkptError, ErrorCode } from "../core/errors.ts";
+import type { CkptEvent } from "../core/events.ts";
+import type { AppendOptions, EventLog, ExpectedRevision, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "../core/log.ts";
+import { describeEnv, isTransient, isUniqueViolation, redactUrl, secretsOf, toCkptError } from "./postgres/connection.ts";
+import { channelOf, checkSchemaName, migrate } from "./postgres/migrations.ts";
+
+export { isPostgresUrl, redactUrl } from "./postgres/connection.ts";
+export { LATEST_VERSION, migrate } from "./postgres/migrations.ts";
+
+export interface PostgresLogOptions {
+  /**
+   * `postgres://user:password@host:5432/db` (or `postgresql://`). Default: `$DATABASE_URL`, else the
+   * standard PGHOST / PGPORT / PGUSER / PGPASSWORD / PGDATABASE variables.
+   */
+  url?: string;
+  /** Schema holding ckpt's tables (created when missing). Default "ckpt". */
+  schema?: string;
+  /** Connections in this process's pool. Default 10. */
+  max?: number;
+  /** How long a failing call keeps retrying transient faults (server restart, lost connection) before CKPT_UNAVAILABLE. Default 30 s. */
+  retryForMs?: number;
+  /** Forwarded to the server as `statement_timeout` (ms) for this pool's sessions. */
+  statementTimeoutMs?: number;
+}
+
+export interface PostgresLog extends EventLog {
+  readonly schema: string;
+  /** The driver's connection pool (for tests and admin tasks). */
+  readonly sql: Sql;
+}
+
+/** Events per page on replay: one query, one JSON.parse per page. */
+const PAGE = 5000;
+
+/**
+ * Connects, creates or upgrades the schema, and returns the log.
+ * @example
+ * const log = await postgresLog({ url: "postgres://ckpt@db.internal/pipelines", schema: "ckpt" });
+ * const store = new Store(log);
+ */
+export async function postgresLog(options: PostgresLogOptions = {}): Promise<PostgresLog> {
+  const env = (name: string): string | undefined => (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
+  const url = options.url ?? env("DATABASE_URL");
+  const schema = options.schema ?? "ckpt";
+  checkSchemaName(schema);
+  const where = url ? redactUrl(url) : describeEnv(env);
+  const location = `${where} (schema ${schema})`;
+  const secrets = secretsOf(url, env);
+  if (url !== undefined) {
+    try {
+      new URL(url);
+    } catch {
+      throw new CkptError(ErrorCode.INVALID, `Invalid PostgreSQL URL ${where}: use postgres://user:password@host:5432/database.`);
+    }
+  }
+  const config: postgres.Options<{}> = {
+    max: options.max ?? 10,
+    onnotice: () => undefined,
+    connect_timeout: 10,
+    connection: {
+      application_name: "ckpt",
+      ...(options.statementTimeoutMs ? { statement_timeout: String(options.statementTimeoutMs) } : {}),
+    } as Record<string, string>,
+  };
+  const sql = url ? postgres(url, config) : postgres(config);
+  const log = new PgLog(sql, schema, location, secrets, options.retryForMs ?? 30_000);
+  try {
+    await log.retrying("migration", () => migrate(sql, schema));
+  } catch (e) {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+    throw e;
+  }
+  return log;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+class PgLog implements PostgresLog {
+  readonly supports: Supports = { durable: true, multiProcess: true, atomicSnapshot: true, reclaimsSpace: false };
+  readonly #S: string;
+  readonly #listeners = new Map<string, Set<() => void>>();
+  #listening: Promise<{ unlisten(): Promise<void> }> | undefined;
+  #closed = false;
+
+  constructor(
+    readonly sql: Sql,
+    readonly schema: string,
+    readonly location: string,
+    private readonly secrets: readonly string[],
+    private readonly retryForMs: number,
+  ) {
+    this.#S = `"${schema}"`;
+  }
+
+  /** Runs an idempotent call, retrying transient faults with backoff until `retryForMs` has passed. */
+  async retrying<T>(what: string, call: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.retryForMs;
+    for (let attempt = 0; ; attempt++) {
+      this.#assertOpen();
+      try {
+        return await call();
+      } catch (e) {
+        if (!isTransient(e) || Date.now() >= deadline || this.#closed) throw this.#error(e, what);
+        await sleep(Math.min(2000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  async append(stream: string, events: readonly CkptEvent[], options: AppendOptions): Promise<{ head: Revision }> {
+    this.#assertOpen();
+    const expected = options.expectedRevision;
+    if (events.length === 0) {
+      const info = await this.info(stream);
+      this.#check(stream, expected, info?.head);
+      return { head: info?.head ?? -1 };
+    }
+    const datas = events.map((e) => JSON.stringify(e));
+    const deadline = Date.now() + this.retryForMs;
+    for (let attempt = 0; ; attempt++) {
+      this.#assertOpen();
+      try {
+        return { head: await this.#appendOnce(stream, datas, expected, options.snapshot) };
+      } catch (e) {
+        if (!isTransient(e) || Date.now() >= deadline || this.#closed) throw this.#error(e, `append to "${stream}"`);
+        // The commit may or may not have happened: look before re-sending.
+        await sleep(Math.min(2000, 50 * 2 ** attempt));
+        const kept = await this.retrying(`append to "${stream}"`, () => this.#committed(stream, datas, expected));
+        if (kept !== undefined) {
+          if (options.snapshot) await this.saveSnapshot(stream, options.snapshot);
+          return { head: kept };
+        }
+      }
+    }
+  }
+
+  /** One statement: move the head (checking the expected revision) and insert every event; 0 rows = conflict. */
+  async #appendOnce(stream: string, datas: string[], expected: ExpectedRevision, snapshot: Snapshot | undefined): Promise<Revision> {
+    const k = datas.length;
+    const now = Date.now();
+    const S = this.#S;
+    const head =
+      expected === "any"
+        ? `insert into ${S}.streams as s (stage, head, first, updated_at) values ($1, $2 - 1, 0, $3)
+           on conflict (stage) do update set head = s.head + $2, updated_at = excluded.updated_at returning head`
+        : expected === "no_stream"
+          ? `insert into ${S}.streams (stage, head, first, updated_at) values ($1, $2 - 1, 0, $3) on conflict (stage) do nothing returning head`
+          : `update ${S}.streams set head = head + $2, updated_at = $3 where stage = $1 and head = $5 returning head`;
+    const text = `with h as (${head})
+      insert into ${S}.events (stage, revision, data)
+      select $1, h.head - $2 + t.o, t.d from h, unnest($4::text[]) with ordinality as t(d, o)
+      returning (select head from h) as head`;
+    const params = [stream, k, now, datas, ...(typeof expected === "number" ? [expected] : [])];
+    const run = async (q: Sql | postgres.TransactionSql): Promise<Revision> => {
+      let rows;
+      try {
+        rows = await q.unsafe(text, params as never[]);
+      } catch (e) {
+        if (isUniqueViolation(e)) throw this.#conflict(stream, expected, await this.#headOf(stream));
+        throw e;
+      }
+      if (rows.length === 0) throw this.#conflict(stream, expected, await this.#headOf(stream));
+      return Number(rows[0]!.head);
+    };
+    if (!snapshot) return run(this.sql);
+    let out = -1;
+    await this.sql.begin(async (tx) => {
+      out = await run(tx);
+      await this.#upsertSnapshot(tx, stream, "latest", snapshot, false);
+    });
+    return out;
+  }
+
+  /**
+   * After a lost connection: our head if the events we sent are stored at the revisions we asked for,
+   * undefined when nothing was written (safe to re-send), CKPT_CONFLICT when someone else wrote there.
+   */
+  async #committed(stream: string, datas: string[], expected: ExpectedRevision): Promise<Revision | undefined> {
+    const head = await this.#headOf(stream);
+    if (expected === "any") {
+      // No position was promised, so only "nothing changed" is certain; anything else cannot be told apart.
+      throw new CkptError(ErrorCode.UNAVAILABLE, `PostgreSQL at ${this.location} dropped the connection during an append to "${stream}" with expectedRevision "any"; whether it was stored is unknown. Read the stage and retry.`);
+    }
+    const base = expected === "no_stream" ? -1 : expected;
+    if (expected === "no_stream" ? head === undefined : head === expected) return undefined;
+    const rows = await this.sql.unsafe(
+      `select data from ${this.#S}.events where stage = $1 and revision > $2 and revision <= $3 order by revision`,
+      [stream, base, base + datas.length],
+    );
+    if (rows.length === datas.length && rows.every((r, i) => r.data === datas[i])) return base + datas.length;
+    throw this.#conflict(stream, expected, head);
+  }
+
+  async #headOf(stream: string): Promise<Revision | undefined> {
+    const rows = await this.sql.unsafe(`select head from ${this.#S}.streams where stage = $1`, [stream]);
+    return rows[0] ? Number(rows[0].head) : undefined;
+  }
+
+  #check(stream: string, expected: ExpectedRevision, head: Revision | undefined): void {
+    if (expected === "any" || (expected === "no_stream" ? head === undefined : head === expected)) return;
+    throw this.#conflict(stream, expected, head);
+  }
+
+  #conflict(stream: string, expected: ExpectedRevision, head: Revision | undefined): CkptError {
+    return new CkptError(
+      ErrorCode.CONFLICT,
+      `Stream "${stream}" in ${this.location} is at ${head === undefined ? "no stream" : `revision ${head}`}, but the writer expected ${expected === "no_stream" ? "no stream" : `revision ${expected}`}. Another writer got there first; reload and retry.`,
+      { details: { stream, expected, actual: head ?? "no_stream" } },
+    );
+  }
+
+  async *read(stream: string, options: ReadOptions = {}): AsyncGenerator<RecordedEvent> {
+    if (options.from !== undefined && !(Number.isSafeInteger(options.from) && options.from >= 0)) {
+      throw new CkptError(ErrorCode.INVALID, `Cannot read "${stream}" from ${options.from}: revisions are whole numbers from 0.`);
+    }
+    let left = options.limit ?? Infinity;
+    if (left <= 0) return;
+    if (options.direction !== "backward") {
+      for await (const page of this.readBatches(stream, { from: options.from ?? 0 })) {
+        for (const e of page) {
+          yield e;
+          if (--left <= 0) return;
+        }
+      }
+      return;
+    }
+    let from = options.from ?? Number.MAX_SAFE_INTEGER;
+    while (left > 0) {
+      const n = Math.min(PAGE, left);
+      const rows = await this.retrying(`read of "${stream}"`, () =>
+        this.sql.unsafe(`select revision, data from ${this.#S}.events where stage = $1 and revision <= $2 order by revision desc limit $3`, [stream, from, n]),
+      );
+      for (const r of rows) yield { revision: Number(r.revision), event: this.#decode(stream, r.data as string) };
+      left -= rows.length;
+      if (rows.length < n) return;
+      from = Number(rows[rows.length - 1]!.revision) - 1;
+    }
+  }
+
+  /** Forward pages: the server joins a page's JSON into one array, so the client parses once per page, not per row. */
+  async *readBatches(stream: string, options: { from?: Revision } = {}): AsyncGenerator<RecordedEvent[]> {
+    let from = options.from ?? 0;
+    for (;;) {
+      const rows = await this.retrying(`read of "${stream}"`, () =>
+        this.sql.unsafe(
+          `select min(revision) as lo, max(revision) as hi, count(*)::int as n, '[' || string_agg(data, ',' order by revision) || ']' as page
+           from (select revision, data from ${this.#S}.events where stage = $1 and revision >= $2 order by revision limit $3) p`,
+          [stream, from, PAGE],
+        ),
+      );
+      const row = rows[0];
+      const n = Number(row?.n ?? 0);
+      if (!row || n === 0) return;
+      const lo = Number(row.lo);
+      if (Number(row.hi) - lo + 1 !== n) {
+        throw new CkptError(ErrorCode.CORRUPT, `Stream "${stream}" in ${this.location} has a gap in its revisions between ${lo} and ${row.hi}; run \`ckpt verify ${stream}\`.`);
+      }
+      let events: CkptEvent[];
+      try {
+        events = JSON.parse(row.page as string) as CkptEvent[];
+      } catch (e) {
+        throw new CkptError(ErrorCode.CORRUPT, `Stream "${stream}" in ${this.location} holds an event that is not JSON at revisions ${lo}–${row.hi}.`, { cause: e });
+      }
+      yield events.map((event, i) => ({ revision: lo + i, event }));
+      if (n < PAGE) return;
+      from = lo + n;
+    }
+  }
+
+  #decode(stream: string, data: string): CkptEvent {
+    try {
+      return JSON.parse(data) as CkptEvent;
+    } catch (e) {
+      throw new CkptError(ErrorCode.CORRUPT, `Stream "${stream}" in ${this.location} holds an event that is not JSON.`, { cause: e });
+    }
+  }
+
+  async streams(options: { prefix?: string } = {}): Promise<StreamInfo[]> {
+    const rows = await this.retrying("listing stages", () =>
+      this.sql.unsafe(`select stage, head, first, updated_at from ${this.#S}.streams where starts_with(stage, $1) order by stage collate "C"`, [options.prefix ?? ""]),
+    );
+    return rows.map((r) => infoOf(r));
+  }
+
+  async info(stream: string): Promise<StreamInfo | undefined> {
+    const rows = await this.retrying(`info of "${stream}"`, () =>
+      this.sql.unsafe(`select stage, head, first, updated_at from ${this.#S}.streams where stage = $1`, [stream]),
+    );
+    return rows[0] ? infoOf(rows[0]) : undefined;
+  }
+
+  async saveSnapshot(stream: string, snapshot: Snapshot): Promise<void> {
+    await this.retrying(`snapshot of "${stream}"`, () => this.#upsertSnapshot(this.sql, stream, "latest", snapshot, true));
+  }
+
+  /** Keeps the newer snapshot; `onlyIfCovered` refuses one that runs ahead of the stream's head. */
+  async #upsertSnapshot(q: Sql | postgres.TransactionSql, stream: string, kind: "latest" | "base", s: Snapshot, onlyIfCovered: boolean): Promise<void> {
+    const S = this.#S;
+    await q.unsafe(
+      `insert into ${S}.snapshots as o (stage, kind, revision, version, state)
+       select $1, $2, $3, $4, $5 ${onlyIfCovered ? `where exists (select 1 from ${S}.streams where stage = $1 and head >= $3)` : ""}
+       on conflict (stage, kind) do update set revision = excluded.revision, version = excluded.version, state = excluded.state
+       where ${kind === "base" ? "true" : "o.revision <= excluded.revision"}`,
+      [stream, kind, s.revision, s.version, JSON.stringify(s.state)],
+    );
+  }
+
+  async loadSnapshot(stream: string, which: "latest" | "base" = "latest"): Promise<Snapshot | undefined> {
+    const rows = await this.retrying(`snapshot of "${stream}"`, () =>
+      this.sql.unsafe(`select revision, version, state from ${this.#S}.snapshots where stage = $1 and kind = $2`, [stream, which]),
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    try {
+      return { revision: Number(r.revision), version: Number(r.version), state: JSON.parse(r.state as string) };
+    } catch (e) {
+      throw new CkptError(ErrorCode.CORRUPT, `The ${which} snapshot of "${stream}" in ${this.location} is not JSON; run \`ckpt verify ${stream}\`.`, { cause: e });
+    }
+  }
+
+  /**
+   * RETENTION (one transaction): base snapshot, latest when older, events before `revision` removed, `first` moved.
+   * The stream's head row is locked first, so appends to this stage wait for it and never interleave.
+   * (The place to add an expected-revision check for compaction: compare the locked head with it.)
+   */
+  async truncateBefore(stream: string, revision: Revision, base: Snapshot): Promise<void> {
+    const S = this.#S;
+    await this.retrying(`truncation of "${stream}"`, () =>
+      this.sql.begin(async (tx) => {
+        const rows = await tx.unsafe(`select head, first from ${S}.streams where stage = $1 for update`, [stream]);
+        const row = rows[0];
+        if (!row || revision <= Number(row.first)) return;
+        const to = Math.min(revision, Number(row.head) + 1);
+        await this.#upsertSnapshot(tx, stream, "base", base, false);
+        await this.#upsertSnapshot(tx, stream, "latest", base, false);
+        await tx.unsafe(`delete from ${S}.events where stage = $1 and revision < $2`, [stream, to]);
+        await tx.unsafe(`update ${S}.streams set first = $2 where stage = $1`, [stream, to]);
+      }),
+    );
+  }
+
+  /**
+   * RETENTION (one transaction): the stream's events, snapshots and head row go together; the next append starts at no_stream.
+   * (The place to add an expected-revision check for deletion: `select head … for update` first and compare.)
+   */
+  async delete(stream: string): Promise<void> {
+    const S = this.#S;
+    await this.retrying(`deletion of "${stream}"`, () =>
+      this.sql.begin(async (tx) => {
+        await tx.unsafe(`delete from ${S}.streams where stage = $1`, [stream]);
+        await tx.unsafe(`delete from ${S}.events where stage = $1`, [stream]);
+        await tx.unsafe(`delete from ${S}.snapshots where stage = $1`, [stream]);
+      }),
+    );
+  }
+
+  async sizeBytes(): Promise<number> {
+    const rows = await this.retrying("size", () =>
+      this.sql.unsafe(
+        `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = $1 and c.relkind = 'r'`,
+        [this.schema],
+      ),
+    );
+    return Number(rows[0]?.bytes ?? 0);
+  }
+
+  /**
+   * Calls `onChange` whenever another connection commits events to `stream` (and once after every
+   * reconnect, since notifications sent while disconnected are lost). Resolves with the unsubscribe.
+   */
+  async listen(stream: string, onChange: () => void): Promise<() => Promise<void>> {
+    this.#assertOpen();
+    let set = this.#listeners.get(stream);
+    if (!set) this.#listeners.set(stream, (set = new Set()));
+    set.add(onChange);
+    if (!this.#listening) {
+      const notify = (stage: string) => this.#listeners.get(stage)?.forEach((f) => f());
+      const everyone = () => this.#listeners.forEach((fs) => fs.forEach((f) => f()));
+      this.#listening = this.sql.listen(channelOf(this.schema), notify, everyone) as unknown as Promise<{ unlisten(): Promise<void> }>;
+      this.#listening.catch(() => (this.#listening = undefined));
+    }
+    try {
+      await this.#listening;
+    } catch (e) {
+      set.delete(onChange);
+      throw this.#error(e, "LISTEN");
+    }
+    return async () => {
+      set.delete(onChange);
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    await this.sql.end({ timeout: 5 });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new CkptError(ErrorCode.CLOSED, `The PostgreSQL log at ${this.location} is closed.`);
+  }
+
+  #error(e: unknown, what: string): CkptError {
+    return toCkptError(e, this.location, this.secrets, what);
+  }
+}
+
+function infoOf(r: Record<string, unknown>): StreamInfo {
+  return { stream: String(r.stage), head: Number(r.head), first: Number(r.first), updatedAt: Number(r.updated_at) };
+}
