@@ -55,19 +55,29 @@ const PAGE = 5000;
  */
 export async function postgresLog(options: PostgresLogOptions = {}): Promise<PostgresLog> {
   const env = (name: string): string | undefined => (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
-  const url = options.url ?? env("DATABASE_URL");
-  const schema = options.schema ?? "ckpt";
+  // A bare `postgres://` means "from the environment": $DATABASE_URL, else the PG* variables.
+  let url = options.url === undefined || /^postgres(ql)?:\/\/\/?$/i.test(options.url) ? env("DATABASE_URL") : options.url;
+  let schema = options.schema;
+  if (url !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new CkptError(ErrorCode.INVALID, `Invalid PostgreSQL URL ${redactUrl(url)}: use postgres://user:password@host:5432/database.`);
+    }
+    // `?schema=` is ckpt's, not a server setting: taken out before the driver sends the rest as startup parameters.
+    const fromUrl = parsed.searchParams.get("schema");
+    if (fromUrl !== null) {
+      parsed.searchParams.delete("schema");
+      schema ??= fromUrl;
+      url = parsed.toString();
+    }
+  }
+  schema ??= "ckpt";
   checkSchemaName(schema);
   const where = url ? redactUrl(url) : describeEnv(env);
   const location = `${where} (schema ${schema})`;
   const secrets = secretsOf(url, env);
-  if (url !== undefined) {
-    try {
-      new URL(url);
-    } catch {
-      throw new CkptError(ErrorCode.INVALID, `Invalid PostgreSQL URL ${where}: use postgres://user:password@host:5432/database.`);
-    }
-  }
   const config: postgres.Options<{}> = {
     max: options.max ?? 10,
     onnotice: () => undefined,
