@@ -1,5 +1,5 @@
 /**
- * PostgreSQL log: `await postgresLog({ url })` implements the EventLog contract on postgres.js (the only
+ * PostgreSQL log: `await postgresLog({ url })` implements the EventLog contract on node-postgres (`pg`, the only
  * file that loads the driver, so importing `ckpt` never does).
  *
  * What maps to what (all tables in one schema, default "ckpt", created and migrated on open):
@@ -11,13 +11,12 @@
  * Connection failures mid-append are retried after checking what the server kept: an acknowledged event is
  * never lost and never written twice.
  */
-import postgres from "postgres";
-import type { Sql } from "postgres";
+import pg from "pg";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, ExpectedRevision, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "../core/log.ts";
 import { describeEnv, isTransient, isUniqueViolation, redactUrl, secretsOf, toCkptError } from "./postgres/connection.ts";
-import { channelOf, checkSchemaName, migrate } from "./postgres/migrations.ts";
+import { channelOf, checkSchemaName, migrate, type Lender, type Queryable } from "./postgres/migrations.ts";
 
 export { isPostgresUrl, redactUrl } from "./postgres/connection.ts";
 export { LATEST_VERSION, migrate } from "./postgres/migrations.ts";
@@ -40,8 +39,8 @@ export interface PostgresLogOptions {
 
 export interface PostgresLog extends EventLog {
   readonly schema: string;
-  /** The driver's connection pool (for tests and admin tasks). */
-  readonly sql: Sql;
+  /** The driver's connection pool (for admin tasks). */
+  readonly pool: pg.Pool;
 }
 
 /** Events per page on replay: one query, one JSON.parse per page. */
@@ -78,21 +77,18 @@ export async function postgresLog(options: PostgresLogOptions = {}): Promise<Pos
   const where = url ? redactUrl(url) : describeEnv(env);
   const location = `${where} (schema ${schema})`;
   const secrets = secretsOf(url, env);
-  const config: postgres.Options<{}> = {
-    max: options.max ?? 10,
-    onnotice: () => undefined,
-    connect_timeout: 10,
-    connection: {
-      application_name: "ckpt",
-      ...(options.statementTimeoutMs ? { statement_timeout: String(options.statementTimeoutMs) } : {}),
-    } as Record<string, string>,
+  // Without a connection string pg reads PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE itself.
+  const config: pg.ClientConfig = {
+    ...(url ? { connectionString: url } : {}),
+    application_name: "ckpt",
+    connectionTimeoutMillis: 10_000,
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   };
-  const sql = url ? postgres(url, config) : postgres(config);
-  const log = new PgLog(sql, schema, location, secrets, options.retryForMs ?? 30_000);
+  const log = new PgLog(config, options.max ?? 10, schema, location, secrets, options.retryForMs ?? 30_000);
   try {
-    await log.retrying("migration", () => migrate(sql, schema));
+    await log.retrying("migration", () => migrate(log.db, schema));
   } catch (e) {
-    await sql.end({ timeout: 1 }).catch(() => undefined);
+    await log.close().catch(() => undefined);
     throw e;
   }
   return log;
@@ -100,21 +96,61 @@ export async function postgresLog(options: PostgresLogOptions = {}): Promise<Pos
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The pool as migrations and the log use it: a query, or one connection lent for a transaction. */
+class Db implements Lender {
+  constructor(readonly pool: pg.Pool) {}
+  query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> {
+    return this.pool.query(text, params);
+  }
+  async rows(text: string, params?: unknown[]): Promise<Record<string, unknown>[]> {
+    return (await this.pool.query(text, params)).rows;
+  }
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    // A checked-out client whose socket drops emits "error" besides failing its query: without a handler, that would crash the process.
+    const onError = (e: Error) => (broken = e);
+    client.on("error", onError);
+    try {
+      await client.query("begin");
+      const out = await fn(client as unknown as Queryable);
+      await client.query("commit");
+      return out;
+    } catch (e) {
+      await client.query("rollback").catch((r: Error) => (broken = r));
+      throw e;
+    } finally {
+      // A connection that could not even roll back is dropped, not handed to the next caller.
+      client.off("error", onError);
+      client.release(broken ?? false);
+    }
+  }
+}
+
 class PgLog implements PostgresLog {
   readonly supports: Supports = { durable: true, multiProcess: true, atomicSnapshot: true, reclaimsSpace: false };
   readonly #S: string;
   readonly #listeners = new Map<string, Set<() => void>>();
-  #listening: Promise<{ unlisten(): Promise<void> }> | undefined;
+  #listening: Promise<void> | undefined;
+  #listenClient: pg.Client | undefined;
   #closed = false;
+  readonly pool: pg.Pool;
+  readonly db: Db;
 
   constructor(
-    readonly sql: Sql,
+    private readonly config: pg.ClientConfig,
+    max: number,
     readonly schema: string,
     readonly location: string,
     private readonly secrets: readonly string[],
     private readonly retryForMs: number,
   ) {
     this.#S = `"${schema}"`;
+    this.pool = new pg.Pool({ ...config, max });
+    // An idle connection the server drops (restart, pg_terminate_backend) is reported here; the next
+    // query simply gets a fresh one, so the event must not crash the process.
+    this.pool.on("error", () => undefined);
+    this.db = new Db(this.pool);
   }
 
   /** Runs an idempotent call, retrying transient faults with backoff until `retryForMs` has passed. */
@@ -175,10 +211,10 @@ class PgLog implements PostgresLog {
       select $1, h.head - $2 + t.o, t.d from h, unnest($4::text[]) with ordinality as t(d, o)
       returning (select head from h) as head`;
     const params = [stream, k, now, datas, ...(typeof expected === "number" ? [expected] : [])];
-    const run = async (q: Sql | postgres.TransactionSql): Promise<Revision> => {
+    const run = async (q: Queryable): Promise<Revision> => {
       let rows;
       try {
-        rows = await q.unsafe(text, params as never[]);
+        rows = (await q.query(text, params)).rows;
       } catch (e) {
         if (isUniqueViolation(e)) throw this.#conflict(stream, expected, await this.#headOf(stream));
         throw e;
@@ -186,13 +222,12 @@ class PgLog implements PostgresLog {
       if (rows.length === 0) throw this.#conflict(stream, expected, await this.#headOf(stream));
       return Number(rows[0]!.head);
     };
-    if (!snapshot) return run(this.sql);
-    let out = -1;
-    await this.sql.begin(async (tx) => {
-      out = await run(tx);
+    if (!snapshot) return run(this.db);
+    return this.db.transaction(async (tx) => {
+      const head = await run(tx);
       await this.#upsertSnapshot(tx, stream, "latest", snapshot, false);
+      return head;
     });
-    return out;
   }
 
   /**
@@ -207,7 +242,7 @@ class PgLog implements PostgresLog {
     }
     const base = expected === "no_stream" ? -1 : expected;
     if (expected === "no_stream" ? head === undefined : head === expected) return undefined;
-    const rows = await this.sql.unsafe(
+    const rows = await this.db.rows(
       `select data from ${this.#S}.events where stage = $1 and revision > $2 and revision <= $3 order by revision`,
       [stream, base, base + datas.length],
     );
@@ -216,7 +251,7 @@ class PgLog implements PostgresLog {
   }
 
   async #headOf(stream: string): Promise<Revision | undefined> {
-    const rows = await this.sql.unsafe(`select head from ${this.#S}.streams where stage = $1`, [stream]);
+    const rows = await this.db.rows(`select head from ${this.#S}.streams where stage = $1`, [stream]);
     return rows[0] ? Number(rows[0].head) : undefined;
   }
 
@@ -252,7 +287,7 @@ class PgLog implements PostgresLog {
     while (left > 0) {
       const n = Math.min(PAGE, left);
       const rows = await this.retrying(`read of "${stream}"`, () =>
-        this.sql.unsafe(`select revision, data from ${this.#S}.events where stage = $1 and revision <= $2 order by revision desc limit $3`, [stream, from, n]),
+        this.db.rows(`select revision, data from ${this.#S}.events where stage = $1 and revision <= $2 order by revision desc limit $3`, [stream, from, n]),
       );
       for (const r of rows) yield { revision: Number(r.revision), event: this.#decode(stream, r.data as string) };
       left -= rows.length;
@@ -266,7 +301,7 @@ class PgLog implements PostgresLog {
     let from = options.from ?? 0;
     for (;;) {
       const rows = await this.retrying(`read of "${stream}"`, () =>
-        this.sql.unsafe(
+        this.db.rows(
           `select min(revision) as lo, max(revision) as hi, count(*)::int as n, '[' || string_agg(data, ',' order by revision) || ']' as page
            from (select revision, data from ${this.#S}.events where stage = $1 and revision >= $2 order by revision limit $3) p`,
           [stream, from, PAGE],
@@ -301,26 +336,26 @@ class PgLog implements PostgresLog {
 
   async streams(options: { prefix?: string } = {}): Promise<StreamInfo[]> {
     const rows = await this.retrying("listing stages", () =>
-      this.sql.unsafe(`select stage, head, first, updated_at from ${this.#S}.streams where starts_with(stage, $1) order by stage collate "C"`, [options.prefix ?? ""]),
+      this.db.rows(`select stage, head, first, updated_at from ${this.#S}.streams where starts_with(stage, $1) order by stage collate "C"`, [options.prefix ?? ""]),
     );
     return rows.map((r) => infoOf(r));
   }
 
   async info(stream: string): Promise<StreamInfo | undefined> {
     const rows = await this.retrying(`info of "${stream}"`, () =>
-      this.sql.unsafe(`select stage, head, first, updated_at from ${this.#S}.streams where stage = $1`, [stream]),
+      this.db.rows(`select stage, head, first, updated_at from ${this.#S}.streams where stage = $1`, [stream]),
     );
     return rows[0] ? infoOf(rows[0]) : undefined;
   }
 
   async saveSnapshot(stream: string, snapshot: Snapshot): Promise<void> {
-    await this.retrying(`snapshot of "${stream}"`, () => this.#upsertSnapshot(this.sql, stream, "latest", snapshot, true));
+    await this.retrying(`snapshot of "${stream}"`, () => this.#upsertSnapshot(this.db, stream, "latest", snapshot, true));
   }
 
   /** Keeps the newer snapshot; `onlyIfCovered` refuses one that runs ahead of the stream's head. */
-  async #upsertSnapshot(q: Sql | postgres.TransactionSql, stream: string, kind: "latest" | "base", s: Snapshot, onlyIfCovered: boolean): Promise<void> {
+  async #upsertSnapshot(q: Queryable, stream: string, kind: "latest" | "base", s: Snapshot, onlyIfCovered: boolean): Promise<void> {
     const S = this.#S;
-    await q.unsafe(
+    await q.query(
       `insert into ${S}.snapshots as o (stage, kind, revision, version, state)
        select $1, $2, $3, $4, $5 ${onlyIfCovered ? `where exists (select 1 from ${S}.streams where stage = $1 and head >= $3)` : ""}
        on conflict (stage, kind) do update set revision = excluded.revision, version = excluded.version, state = excluded.state
@@ -331,7 +366,7 @@ class PgLog implements PostgresLog {
 
   async loadSnapshot(stream: string, which: "latest" | "base" = "latest"): Promise<Snapshot | undefined> {
     const rows = await this.retrying(`snapshot of "${stream}"`, () =>
-      this.sql.unsafe(`select revision, version, state from ${this.#S}.snapshots where stage = $1 and kind = $2`, [stream, which]),
+      this.db.rows(`select revision, version, state from ${this.#S}.snapshots where stage = $1 and kind = $2`, [stream, which]),
     );
     const r = rows[0];
     if (!r) return undefined;
@@ -350,15 +385,15 @@ class PgLog implements PostgresLog {
   async truncateBefore(stream: string, revision: Revision, base: Snapshot): Promise<void> {
     const S = this.#S;
     await this.retrying(`truncation of "${stream}"`, () =>
-      this.sql.begin(async (tx) => {
-        const rows = await tx.unsafe(`select head, first from ${S}.streams where stage = $1 for update`, [stream]);
+      this.db.transaction(async (tx) => {
+        const { rows } = await tx.query(`select head, first from ${S}.streams where stage = $1 for update`, [stream]);
         const row = rows[0];
         if (!row || revision <= Number(row.first)) return;
         const to = Math.min(revision, Number(row.head) + 1);
         await this.#upsertSnapshot(tx, stream, "base", base, false);
         await this.#upsertSnapshot(tx, stream, "latest", base, false);
-        await tx.unsafe(`delete from ${S}.events where stage = $1 and revision < $2`, [stream, to]);
-        await tx.unsafe(`update ${S}.streams set first = $2 where stage = $1`, [stream, to]);
+        await tx.query(`delete from ${S}.events where stage = $1 and revision < $2`, [stream, to]);
+        await tx.query(`update ${S}.streams set first = $2 where stage = $1`, [stream, to]);
       }),
     );
   }
@@ -370,17 +405,17 @@ class PgLog implements PostgresLog {
   async delete(stream: string): Promise<void> {
     const S = this.#S;
     await this.retrying(`deletion of "${stream}"`, () =>
-      this.sql.begin(async (tx) => {
-        await tx.unsafe(`delete from ${S}.streams where stage = $1`, [stream]);
-        await tx.unsafe(`delete from ${S}.events where stage = $1`, [stream]);
-        await tx.unsafe(`delete from ${S}.snapshots where stage = $1`, [stream]);
+      this.db.transaction(async (tx) => {
+        await tx.query(`delete from ${S}.streams where stage = $1`, [stream]);
+        await tx.query(`delete from ${S}.events where stage = $1`, [stream]);
+        await tx.query(`delete from ${S}.snapshots where stage = $1`, [stream]);
       }),
     );
   }
 
   async sizeBytes(): Promise<number> {
     const rows = await this.retrying("size", () =>
-      this.sql.unsafe(
+      this.db.rows(
         `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where n.nspname = $1 and c.relkind = 'r'`,
         [this.schema],
@@ -398,15 +433,11 @@ class PgLog implements PostgresLog {
     let set = this.#listeners.get(stream);
     if (!set) this.#listeners.set(stream, (set = new Set()));
     set.add(onChange);
-    if (!this.#listening) {
-      const notify = (stage: string) => this.#listeners.get(stage)?.forEach((f) => f());
-      const everyone = () => this.#listeners.forEach((fs) => fs.forEach((f) => f()));
-      this.#listening = this.sql.listen(channelOf(this.schema), notify, everyone) as unknown as Promise<{ unlisten(): Promise<void> }>;
-      this.#listening.catch(() => (this.#listening = undefined));
-    }
+    this.#listening ??= this.#connectListener();
     try {
       await this.#listening;
     } catch (e) {
+      this.#listening = undefined;
       set.delete(onChange);
       throw this.#error(e, "LISTEN");
     }
@@ -415,11 +446,52 @@ class PgLog implements PostgresLog {
     };
   }
 
+  /**
+   * One connection of its own LISTENs for the whole log. When it drops, it reconnects with backoff and
+   * then wakes every watcher, since notifications sent while it was away are lost.
+   */
+  async #connectListener(): Promise<void> {
+    const client = new pg.Client(this.config);
+    client.on("error", () => undefined);
+    client.on("notification", (m) => {
+      if (m.payload) this.#listeners.get(m.payload)?.forEach((f) => f());
+    });
+    await client.connect();
+    try {
+      await client.query(`listen "${channelOf(this.schema)}"`);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
+    if (this.#closed) return void (await client.end().catch(() => undefined));
+    this.#listenClient = client;
+    client.on("end", () => {
+      if (this.#listenClient === client) this.#listenClient = undefined;
+      void this.#reconnectListener();
+    });
+    this.#listeners.forEach((fs) => fs.forEach((f) => f()));
+  }
+
+  async #reconnectListener(): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt++) {
+      await sleep(Math.min(2000, 50 * 2 ** attempt));
+      if (this.#closed) return;
+      try {
+        this.#listening = this.#connectListener();
+        await this.#listening;
+        return;
+      } catch {
+        // The server is still away: try again.
+      }
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
-    await this.sql.end({ timeout: 5 });
+    await this.#listenClient?.end().catch(() => undefined);
+    await this.pool.end();
   }
 
   #assertOpen(): void {

@@ -52,7 +52,7 @@ export function scrub(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** SQLSTATE or the driver's own code (ECONNREFUSED, CONNECTION_CLOSED, …). */
+/** SQLSTATE or the socket's code (ECONNREFUSED, ECONNRESET, …). */
 const codeOf = (e: unknown): string => String((e as { code?: unknown } | null)?.code ?? "");
 
 /**
@@ -63,13 +63,16 @@ const codeOf = (e: unknown): string => String((e as { code?: unknown } | null)?.
 export function isTransient(e: unknown): boolean {
   if (e instanceof CkptError) return false;
   const c = codeOf(e);
+  // node-postgres reports a dropped socket by message only.
+  const m = e instanceof Error ? e.message : "";
+  if (!c && /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect|Connection ended/i.test(m)) return true;
   return (
     c.startsWith("08") || // connection_exception
     c === "57P01" || c === "57P02" || c === "57P03" || // admin/crash shutdown, cannot connect now
     c === "57014" || // query_canceled (statement_timeout)
     c === "40001" || c === "40P01" || // serialization failure, deadlock
     c === "53300" || // too_many_connections
-    /^(ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|CONNECTION_|CONNECT_TIMEOUT)/.test(c)
+    /^(ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)/.test(c)
   );
 }
 

@@ -3,8 +3,17 @@
  * applied once, all under a transaction-scoped advisory lock so two processes starting at once queue
  * instead of racing (PostgreSQL DDL is transactional: a migration applies whole or not at all).
  */
-import type { Sql, TransactionSql } from "postgres";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
+
+/** What migrations need from a connection (the adapter passes pg's clients; no driver is imported here). */
+export interface Queryable {
+  query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+/** A pool that can lend one connection for a transaction. */
+export interface Lender extends Queryable {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+}
 
 /** Arbitrary, fixed: the first half of every ckpt advisory lock key (the second is the schema's hash). */
 const LOCK_CLASS = 0x636b70; // "ckp"
@@ -76,35 +85,34 @@ export function checkSchemaName(schema: string): void {
   }
 }
 
-async function appliedVersion(sql: Sql | TransactionSql, schema: string): Promise<number | undefined> {
-  const rows = await sql.unsafe(`select to_regclass('${quoted(schema)}.migrations') is not null as has`);
+async function appliedVersion(db: Queryable, schema: string): Promise<number | undefined> {
+  const { rows } = await db.query(`select to_regclass('${quoted(schema)}.migrations') is not null as has`);
   if (!rows[0]?.has) return undefined;
-  const v = await sql.unsafe(`select coalesce(max(version), 0)::int as v from ${quoted(schema)}.migrations`);
-  return Number(v[0]?.v ?? 0);
+  const v = await db.query(`select coalesce(max(version), 0)::int as v from ${quoted(schema)}.migrations`);
+  return Number(v.rows[0]?.v ?? 0);
 }
 
 /**
  * Brings `schema` up to `target` (default: the latest). Cheap when already there (one query, no lock).
  * Returns the version found before migrating.
  */
-export async function migrate(sql: Sql, schema: string, target = LATEST_VERSION): Promise<number> {
+export async function migrate(db: Lender, schema: string, target = LATEST_VERSION): Promise<number> {
   checkSchemaName(schema);
-  const seen = await appliedVersion(sql, schema);
+  const seen = await appliedVersion(db, schema);
   if (seen !== undefined && seen >= target) return tooNew(seen, schema);
-  let before = 0;
-  await sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(${LOCK_CLASS}, hashtext(${schema}))`;
+  return db.transaction(async (tx) => {
+    await tx.query(`select pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($1))`, [schema]);
     // Re-read under the lock: another process may have migrated while we waited.
-    await tx.unsafe(`create schema if not exists ${quoted(schema)}`);
-    await tx.unsafe(`create table if not exists ${quoted(schema)}.migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`);
-    before = (await appliedVersion(tx, schema)) ?? 0;
+    await tx.query(`create schema if not exists ${quoted(schema)}`);
+    await tx.query(`create table if not exists ${quoted(schema)}.migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`);
+    const before = (await appliedVersion(tx, schema)) ?? 0;
     for (const m of MIGRATIONS) {
       if (m.version <= before || m.version > target) continue;
-      for (const statement of m.up) await tx.unsafe(statement.replaceAll("$S", quoted(schema)));
-      await tx.unsafe(`insert into ${quoted(schema)}.migrations (version, name) values (${m.version}, $1)`, [m.name]);
+      for (const statement of m.up) await tx.query(statement.replaceAll("$S", quoted(schema)));
+      await tx.query(`insert into ${quoted(schema)}.migrations (version, name) values (${m.version}, $1)`, [m.name]);
     }
+    return before;
   });
-  return before;
 }
 
 function tooNew(seen: number, schema: string): number {

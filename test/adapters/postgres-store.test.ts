@@ -5,7 +5,6 @@
  */
 import { spawn } from "node:child_process";
 import process from "node:process";
-import postgres from "postgres";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { LATEST_VERSION, migrate, postgresLog } from "../../adapters/postgres.ts";
@@ -13,11 +12,11 @@ import { Store } from "../../core/store.ts";
 import { open } from "../../mod.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { cli, runBin } from "../cli/helpers.ts";
-import { testPostgres, uniqueSchema } from "../helpers/postgres-server.ts";
+import { adminPool, testPostgres, uniqueSchema } from "../helpers/postgres-server.ts";
 import { serverEntry, sleep, spawnTs } from "../server/helpers.ts";
 
 const server = await testPostgres();
-const admin = postgres(server.url, { max: 2, onnotice: () => undefined });
+const admin = adminPool(server.url);
 const worker = new URL("./pg-worker.ts", import.meta.url).pathname;
 const withSchema = (schema: string) => `${server.url}?schema=${schema}`;
 
@@ -81,11 +80,11 @@ test("8 worker processes on one stage, SIGKILLed at random: every acknowledged i
     assert.is(s.runs, 1, "every worker joined one run");
     for (const i of acked) assert.ok(i < total);
     // In the table itself: one item event per index, revisions 0..head with no gap.
-    const [dup] = await admin.unsafe(`select count(*)::int as n from (select data::json->>'index' from "${schema}".events where data::json->>'type' = 'item' group by 1 having count(*) > 1) d`);
+    const [dup] = await admin.rows(`select count(*)::int as n from (select data::json->>'index' from "${schema}".events where data::json->>'type' = 'item' group by 1 having count(*) > 1) d`);
     assert.is(dup!.n, 0, "an index was recorded twice");
-    const [items] = await admin.unsafe(`select count(distinct data::json->>'index')::int as n from "${schema}".events where data::json->>'type' = 'item'`);
+    const [items] = await admin.rows(`select count(distinct data::json->>'index')::int as n from "${schema}".events where data::json->>'type' = 'item'`);
     assert.is(items!.n, total);
-    const [rev] = await admin.unsafe(`select count(*)::int as n, max(revision)::int as hi from "${schema}".events`);
+    const [rev] = await admin.rows(`select count(*)::int as n, max(revision)::int as hi from "${schema}".events`);
     assert.is(rev!.hi, rev!.n - 1);
     console.log(`    (${kills} workers SIGKILLed, ${acked.size} acks seen)`);
   } finally {
@@ -127,14 +126,14 @@ test("two migrations racing: every opener succeeds, each version applied once", 
   const schema = uniqueSchema("m");
   const logs = await Promise.all(Array.from({ length: 6 }, () => postgresLog({ url: server.url, schema, max: 1 })));
   try {
-    const rows = await admin.unsafe(`select version from "${schema}".migrations order by version`);
+    const rows = await admin.rows(`select version from "${schema}".migrations order by version`);
     assert.equal(rows.map((r) => r.version), Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
     // And two processes at once, through the CLI (each its own pool and connection).
     const again = uniqueSchema("m");
     const [a, b] = await Promise.all([runBin(["list", "--store", withSchema(again)]), runBin(["list", "--store", withSchema(again)])]);
     assert.is(a.code, 0, a.stderr);
     assert.is(b.code, 0, b.stderr);
-    const [n] = await admin.unsafe(`select count(*)::int as n from "${again}".migrations`);
+    const [n] = await admin.rows(`select count(*)::int as n from "${again}".migrations`);
     assert.is(n!.n, LATEST_VERSION);
   } finally {
     for (const l of logs) await l.close();
@@ -143,24 +142,22 @@ test("two migrations racing: every opener succeeds, each version applied once", 
 
 test("a schema from an older version is upgraded in place; its events survive and watch works", async () => {
   const schema = uniqueSchema("u");
-  const sql = postgres(server.url, { max: 1, onnotice: () => undefined });
-  await migrate(sql, schema, 1);
-  const v1 = await postgresLog({ url: server.url, schema: "ckpt_unused_" + schema.slice(-6) }).catch(() => undefined);
-  await v1?.close();
+  await migrate(admin, schema, 1);
   // Written as a version-1 ckpt would: no notify trigger yet.
-  await sql.unsafe(`insert into "${schema}".streams values ('old', 1, 0, 1)`);
-  await sql.unsafe(`insert into "${schema}".events values ('old', 0, $1), ('old', 1, $2)`, [
+  await admin.query(`insert into "${schema}".streams values ('old', 1, 0, 1)`);
+  await admin.query(`insert into "${schema}".events values ('old', 0, $1), ('old', 1, $2)`, [
     JSON.stringify({ type: "run.started", v: 1, at: 1, runId: "r", total: 2 }),
     JSON.stringify({ type: "item", v: 1, at: 2, index: 0, outcome: "ok" }),
   ]);
-  await sql.end();
+  const [before] = await admin.rows(`select max(version)::int as v from "${schema}".migrations`);
+  assert.is(before!.v, 1);
   const store = await open({ url: withSchema(schema) });
   try {
-    const [{ v }] = (await admin.unsafe(`select max(version)::int as v from "${schema}".migrations`)) as unknown as [{ v: number }];
-    assert.is(v, LATEST_VERSION);
+    const [after] = await admin.rows(`select max(version)::int as v from "${schema}".migrations`);
+    assert.is(after!.v, LATEST_VERSION);
     const s = await store.stage("old").state();
     assert.is(s.counters.processed, 1);
-    const [trigger] = await admin.unsafe(`select count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and t.tgname = 'ckpt_notify'`, [schema]);
+    const [trigger] = await admin.rows(`select count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and t.tgname = 'ckpt_notify'`, [schema]);
     assert.is(trigger!.n, 1);
   } finally {
     await store.close();
@@ -171,7 +168,7 @@ test("a newer schema than this ckpt knows is refused with CKPT_INVALID", async (
   const schema = uniqueSchema("f");
   const log = await postgresLog({ url: server.url, schema });
   await log.close();
-  await admin.unsafe(`insert into "${schema}".migrations (version, name) values (${LATEST_VERSION + 1}, 'from the future')`);
+  await admin.rows(`insert into "${schema}".migrations (version, name) values (${LATEST_VERSION + 1}, 'from the future')`);
   assert.is((await code(postgresLog({ url: server.url, schema }))).code, "CKPT_INVALID");
 });
 

@@ -1,12 +1,11 @@
 /** The PostgreSQL adapter runs the shared contract, unmodified, against one throwaway server (a fresh schema per test). */
-import postgres from "postgres";
 import { test } from "uvu";
 import { postgresLog } from "../../adapters/postgres.ts";
 import { contractSuite } from "../contract/index.ts";
-import { testPostgres, uniqueSchema } from "../helpers/postgres-server.ts";
+import { adminPool, testPostgres, uniqueSchema } from "../helpers/postgres-server.ts";
 
 const server = await testPostgres();
-const admin = postgres(server.url, { max: 1, onnotice: () => undefined });
+const admin = adminPool(server.url);
 
 contractSuite("postgres", async () => {
   const schema = uniqueSchema("c");
@@ -19,7 +18,7 @@ contractSuite("postgres", async () => {
     },
     cleanup: async () => {
       await log.close().catch(() => undefined);
-      await admin.unsafe(`drop schema if exists "${schema}" cascade`);
+      await admin.query(`drop schema if exists "${schema}" cascade`);
     },
   };
 });

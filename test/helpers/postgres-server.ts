@@ -4,13 +4,14 @@
  * password auth over TCP (so redaction is tested against a real password); stopped and removed at the end,
  * also when the process exits early. `CKPT_TEST_POSTGRES_URL` points tests at an existing server instead.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import pg from "pg";
 
 export interface PgServer {
   /** postgres://postgres:<password>@127.0.0.1:<port>/postgres */
@@ -57,10 +58,23 @@ function freePort(): Promise<number> {
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
 /** Runs a PostgreSQL binary, as the `postgres` user when we are root (the server refuses to run as root). */
-function pg(bin: string, args: string[]): { status: number | null; output: string } {
+function pgRun(bin: string, args: string[]): { status: number | null; output: string } {
   const cmd = isRoot ? ["runuser", "-u", "postgres", "--", bin, ...args] : [bin, ...args];
   const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8" });
   return { status: r.status, output: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
+}
+
+/** `pgRun` without blocking the event loop, so clients in this process keep running (and failing) while the server stops or starts. */
+function pgAsync(bin: string, args: string[]): Promise<{ status: number | null; output: string }> {
+  const cmd = isRoot ? ["runuser", "-u", "postgres", "--", bin, ...args] : [bin, ...args];
+  return new Promise((resolve) => {
+    const p = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    p.stdout.on("data", (d) => (output += d));
+    p.stderr.on("data", (d) => (output += d));
+    p.on("error", (e) => resolve({ status: -1, output: output + String(e) }));
+    p.on("close", (status) => resolve({ status, output }));
+  });
 }
 
 function userIds(): { uid: number; gid: number } {
@@ -85,7 +99,7 @@ export async function startPostgres(): Promise<PgServer> {
     const { uid, gid } = userIds();
     for (const p of [dir, sockets, pwfile]) await chown(p, uid, gid);
   }
-  const init = pg(join(bin, "initdb"), ["-D", data, "-U", "postgres", "-E", "UTF8", "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
+  const init = pgRun(join(bin, "initdb"), ["-D", data, "-U", "postgres", "-E", "UTF8", "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
   if (init.status !== 0) {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`initdb failed:\n${init.output}`);
@@ -96,7 +110,7 @@ export async function startPostgres(): Promise<PgServer> {
     for (let attempt = 0; ; attempt++) {
       if (port === 0 || attempt > 0) port = await freePort();
       const opts = `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 -c shared_buffers=64MB`;
-      const r = pg(join(bin, "pg_ctl"), ["-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"]);
+      const r = pgRun(join(bin, "pg_ctl"), ["-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"]);
       if (r.status === 0) break;
       if (attempt >= 2) throw new Error(`pg_ctl start failed:\n${r.output}`);
     }
@@ -104,11 +118,11 @@ export async function startPostgres(): Promise<PgServer> {
   };
   const stop = async () => {
     if (!running) return;
-    pg(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);
+    await pgAsync(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);
     running = false;
   };
   const onExit = () => {
-    if (running) pg(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);
+    if (running) pgRun(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);
     spawnSync("rm", ["-rf", dir]);
   };
   process.on("exit", onExit);
@@ -132,7 +146,7 @@ export async function startPostgres(): Promise<PgServer> {
       if (running) return;
       // Same port on restart: clients reconnect to the address they were given.
       const opts = `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 -c shared_buffers=64MB`;
-      const r = pg(join(bin, "pg_ctl"), ["-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"]);
+      const r = await pgAsync(join(bin, "pg_ctl"), ["-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"]);
       if (r.status !== 0) throw new Error(`pg_ctl start failed:\n${r.output}`);
       running = true;
     },
@@ -169,3 +183,38 @@ export async function testPostgres(): Promise<PgServer> {
 
 /** A schema name no other test uses, so files and tests sharing one server never see each other's data. */
 export const uniqueSchema = (tag = "t"): string => `ckpt_${tag}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+
+/** An admin connection pool for assertions in SQL: `rows(text, params)`, a transaction, and `end()`. */
+export interface Admin {
+  rows(text: string, params?: unknown[]): Promise<Record<string, any>[]>;
+  query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  transaction<T>(fn: (tx: { query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> }) => Promise<T>): Promise<T>;
+  end(): Promise<void>;
+}
+
+export function adminPool(url: string): Admin {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on("error", () => undefined);
+  return {
+    rows: async (text, params) => (await pool.query(text, params)).rows,
+    query: (text, params) => pool.query(text, params),
+    transaction: async (fn) => {
+      const c = await pool.connect();
+      const onError = () => undefined;
+      c.on("error", onError);
+      try {
+        await c.query("begin");
+        const out = await fn(c);
+        await c.query("commit");
+        return out;
+      } catch (e) {
+        await c.query("rollback").catch(() => undefined);
+        throw e;
+      } finally {
+        c.off("error", onError);
+        c.release();
+      }
+    },
+    end: () => pool.end(),
+  };
+}
