@@ -41,10 +41,12 @@ export interface PostgresLog extends EventLog {
   readonly schema: string;
   /** The driver's connection pool (for admin tasks). */
   readonly pool: pg.Pool;
+  /** Bytes of ckpt's tables in the schema, indexes and TOAST included. */
+  sizeBytes(): Promise<number>;
 }
 
-/** Events per page on replay: one query, one JSON.parse per page. */
-const PAGE = 5000;
+/** Events per page on replay (one query each). */
+const PAGE = 10_000;
 
 /**
  * Connects, creates or upgrades the schema, and returns the log.
@@ -129,11 +131,11 @@ class Db implements Lender {
 
 class PgLog implements PostgresLog {
   readonly supports: Supports = { durable: true, multiProcess: true, atomicSnapshot: true, reclaimsSpace: false };
-  readonly #S: string;
-  readonly #listeners = new Map<string, Set<() => void>>();
-  #listening: Promise<void> | undefined;
-  #listenClient: pg.Client | undefined;
-  #closed = false;
+  private readonly S: string;
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private listening: Promise<void> | undefined;
+  private listenClient: pg.Client | undefined;
+  private closed = false;
   readonly pool: pg.Pool;
   readonly db: Db;
 
@@ -145,7 +147,7 @@ class PgLog implements PostgresLog {
     private readonly secrets: readonly string[],
     private readonly retryForMs: number,
   ) {
-    this.#S = `"${schema}"`;
+    this.S = `"${schema}"`;
     this.pool = new pg.Pool({ ...config, max });
     // An idle connection the server drops (restart, pg_terminate_backend) is reported here; the next
     // query simply gets a fresh one, so the event must not crash the process.
@@ -157,35 +159,35 @@ class PgLog implements PostgresLog {
   async retrying<T>(what: string, call: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.retryForMs;
     for (let attempt = 0; ; attempt++) {
-      this.#assertOpen();
+      this.assertOpen();
       try {
         return await call();
       } catch (e) {
-        if (!isTransient(e) || Date.now() >= deadline || this.#closed) throw this.#error(e, what);
+        if (!isTransient(e) || Date.now() >= deadline || this.closed) throw this.error(e, what);
         await sleep(Math.min(2000, 50 * 2 ** attempt));
       }
     }
   }
 
   async append(stream: string, events: readonly CkptEvent[], options: AppendOptions): Promise<{ head: Revision }> {
-    this.#assertOpen();
+    this.assertOpen();
     const expected = options.expectedRevision;
     if (events.length === 0) {
       const info = await this.info(stream);
-      this.#check(stream, expected, info?.head);
+      this.check(stream, expected, info?.head);
       return { head: info?.head ?? -1 };
     }
     const datas = events.map((e) => JSON.stringify(e));
     const deadline = Date.now() + this.retryForMs;
     for (let attempt = 0; ; attempt++) {
-      this.#assertOpen();
+      this.assertOpen();
       try {
-        return { head: await this.#appendOnce(stream, datas, expected, options.snapshot) };
+        return { head: await this.appendOnce(stream, datas, expected, options.snapshot) };
       } catch (e) {
-        if (!isTransient(e) || Date.now() >= deadline || this.#closed) throw this.#error(e, `append to "${stream}"`);
+        if (!isTransient(e) || Date.now() >= deadline || this.closed) throw this.error(e, `append to "${stream}"`);
         // The commit may or may not have happened: look before re-sending.
         await sleep(Math.min(2000, 50 * 2 ** attempt));
-        const kept = await this.retrying(`append to "${stream}"`, () => this.#committed(stream, datas, expected));
+        const kept = await this.retrying(`append to "${stream}"`, () => this.committed(stream, datas, expected));
         if (kept !== undefined) {
           if (options.snapshot) await this.saveSnapshot(stream, options.snapshot);
           return { head: kept };
@@ -195,10 +197,10 @@ class PgLog implements PostgresLog {
   }
 
   /** One statement: move the head (checking the expected revision) and insert every event; 0 rows = conflict. */
-  async #appendOnce(stream: string, datas: string[], expected: ExpectedRevision, snapshot: Snapshot | undefined): Promise<Revision> {
+  private async appendOnce(stream: string, datas: string[], expected: ExpectedRevision, snapshot: Snapshot | undefined): Promise<Revision> {
     const k = datas.length;
     const now = Date.now();
-    const S = this.#S;
+    const S = this.S;
     const head =
       expected === "any"
         ? `insert into ${S}.streams as s (stage, head, first, updated_at) values ($1, $2 - 1, 0, $3)
@@ -216,16 +218,16 @@ class PgLog implements PostgresLog {
       try {
         rows = (await q.query(text, params)).rows;
       } catch (e) {
-        if (isUniqueViolation(e)) throw this.#conflict(stream, expected, await this.#headOf(stream));
+        if (isUniqueViolation(e)) throw this.conflict(stream, expected, await this.headOf(stream));
         throw e;
       }
-      if (rows.length === 0) throw this.#conflict(stream, expected, await this.#headOf(stream));
+      if (rows.length === 0) throw this.conflict(stream, expected, await this.headOf(stream));
       return Number(rows[0]!.head);
     };
     if (!snapshot) return run(this.db);
     return this.db.transaction(async (tx) => {
       const head = await run(tx);
-      await this.#upsertSnapshot(tx, stream, "latest", snapshot, false);
+      await this.upsertSnapshot(tx, stream, "latest", snapshot, false);
       return head;
     });
   }
@@ -234,8 +236,8 @@ class PgLog implements PostgresLog {
    * After a lost connection: our head if the events we sent are stored at the revisions we asked for,
    * undefined when nothing was written (safe to re-send), CKPT_CONFLICT when someone else wrote there.
    */
-  async #committed(stream: string, datas: string[], expected: ExpectedRevision): Promise<Revision | undefined> {
-    const head = await this.#headOf(stream);
+  private async committed(stream: string, datas: string[], expected: ExpectedRevision): Promise<Revision | undefined> {
+    const head = await this.headOf(stream);
     if (expected === "any") {
       // No position was promised, so only "nothing changed" is certain; anything else cannot be told apart.
       throw new CkptError(ErrorCode.UNAVAILABLE, `PostgreSQL at ${this.location} dropped the connection during an append to "${stream}" with expectedRevision "any"; whether it was stored is unknown. Read the stage and retry.`);
@@ -243,24 +245,24 @@ class PgLog implements PostgresLog {
     const base = expected === "no_stream" ? -1 : expected;
     if (expected === "no_stream" ? head === undefined : head === expected) return undefined;
     const rows = await this.db.rows(
-      `select data from ${this.#S}.events where stage = $1 and revision > $2 and revision <= $3 order by revision`,
+      `select data from ${this.S}.events where stage = $1 and revision > $2 and revision <= $3 order by revision`,
       [stream, base, base + datas.length],
     );
     if (rows.length === datas.length && rows.every((r, i) => r.data === datas[i])) return base + datas.length;
-    throw this.#conflict(stream, expected, head);
+    throw this.conflict(stream, expected, head);
   }
 
-  async #headOf(stream: string): Promise<Revision | undefined> {
-    const rows = await this.db.rows(`select head from ${this.#S}.streams where stage = $1`, [stream]);
+  private async headOf(stream: string): Promise<Revision | undefined> {
+    const rows = await this.db.rows(`select head from ${this.S}.streams where stage = $1`, [stream]);
     return rows[0] ? Number(rows[0].head) : undefined;
   }
 
-  #check(stream: string, expected: ExpectedRevision, head: Revision | undefined): void {
+  private check(stream: string, expected: ExpectedRevision, head: Revision | undefined): void {
     if (expected === "any" || (expected === "no_stream" ? head === undefined : head === expected)) return;
-    throw this.#conflict(stream, expected, head);
+    throw this.conflict(stream, expected, head);
   }
 
-  #conflict(stream: string, expected: ExpectedRevision, head: Revision | undefined): CkptError {
+  private conflict(stream: string, expected: ExpectedRevision, head: Revision | undefined): CkptError {
     return new CkptError(
       ErrorCode.CONFLICT,
       `Stream "${stream}" in ${this.location} is at ${head === undefined ? "no stream" : `revision ${head}`}, but the writer expected ${expected === "no_stream" ? "no stream" : `revision ${expected}`}. Another writer got there first; reload and retry.`,
@@ -287,46 +289,31 @@ class PgLog implements PostgresLog {
     while (left > 0) {
       const n = Math.min(PAGE, left);
       const rows = await this.retrying(`read of "${stream}"`, () =>
-        this.db.rows(`select revision, data from ${this.#S}.events where stage = $1 and revision <= $2 order by revision desc limit $3`, [stream, from, n]),
+        this.db.rows(`select revision, data from ${this.S}.events where stage = $1 and revision <= $2 order by revision desc limit $3`, [stream, from, n]),
       );
-      for (const r of rows) yield { revision: Number(r.revision), event: this.#decode(stream, r.data as string) };
+      for (const r of rows) yield { revision: Number(r.revision), event: this.decode(stream, r.data as string) };
       left -= rows.length;
       if (rows.length < n) return;
       from = Number(rows[rows.length - 1]!.revision) - 1;
     }
   }
 
-  /** Forward pages: the server joins a page's JSON into one array, so the client parses once per page, not per row. */
+  /** Forward pages of plain rows (array mode: no per-row object), keyset-paged on (stage, revision). */
   async *readBatches(stream: string, options: { from?: Revision } = {}): AsyncGenerator<RecordedEvent[]> {
     let from = options.from ?? 0;
+    const text = `select revision, data from ${this.S}.events where stage = $1 and revision >= $2 order by revision limit ${PAGE}`;
     for (;;) {
-      const rows = await this.retrying(`read of "${stream}"`, () =>
-        this.db.rows(
-          `select min(revision) as lo, max(revision) as hi, count(*)::int as n, '[' || string_agg(data, ',' order by revision) || ']' as page
-           from (select revision, data from ${this.#S}.events where stage = $1 and revision >= $2 order by revision limit $3) p`,
-          [stream, from, PAGE],
-        ),
-      );
-      const row = rows[0];
-      const n = Number(row?.n ?? 0);
-      if (!row || n === 0) return;
-      const lo = Number(row.lo);
-      if (Number(row.hi) - lo + 1 !== n) {
-        throw new CkptError(ErrorCode.CORRUPT, `Stream "${stream}" in ${this.location} has a gap in its revisions between ${lo} and ${row.hi}; run \`ckpt verify ${stream}\`.`);
-      }
-      let events: CkptEvent[];
-      try {
-        events = JSON.parse(row.page as string) as CkptEvent[];
-      } catch (e) {
-        throw new CkptError(ErrorCode.CORRUPT, `Stream "${stream}" in ${this.location} holds an event that is not JSON at revisions ${lo}–${row.hi}.`, { cause: e });
-      }
-      yield events.map((event, i) => ({ revision: lo + i, event }));
-      if (n < PAGE) return;
-      from = lo + n;
+      const { rows } = await this.retrying(`read of "${stream}"`, () => this.pool.query<[string, string]>({ text, values: [stream, from], rowMode: "array" }));
+      if (rows.length === 0) return;
+      const page: RecordedEvent[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) page[i] = { revision: Number(rows[i]![0]), event: this.decode(stream, rows[i]![1]) };
+      yield page;
+      if (rows.length < PAGE) return;
+      from = page[page.length - 1]!.revision + 1;
     }
   }
 
-  #decode(stream: string, data: string): CkptEvent {
+  private decode(stream: string, data: string): CkptEvent {
     try {
       return JSON.parse(data) as CkptEvent;
     } catch (e) {
@@ -336,25 +323,25 @@ class PgLog implements PostgresLog {
 
   async streams(options: { prefix?: string } = {}): Promise<StreamInfo[]> {
     const rows = await this.retrying("listing stages", () =>
-      this.db.rows(`select stage, head, first, updated_at from ${this.#S}.streams where starts_with(stage, $1) order by stage collate "C"`, [options.prefix ?? ""]),
+      this.db.rows(`select stage, head, first, updated_at from ${this.S}.streams where starts_with(stage, $1) order by stage collate "C"`, [options.prefix ?? ""]),
     );
     return rows.map((r) => infoOf(r));
   }
 
   async info(stream: string): Promise<StreamInfo | undefined> {
     const rows = await this.retrying(`info of "${stream}"`, () =>
-      this.db.rows(`select stage, head, first, updated_at from ${this.#S}.streams where stage = $1`, [stream]),
+      this.db.rows(`select stage, head, first, updated_at from ${this.S}.streams where stage = $1`, [stream]),
     );
     return rows[0] ? infoOf(rows[0]) : undefined;
   }
 
   async saveSnapshot(stream: string, snapshot: Snapshot): Promise<void> {
-    await this.retrying(`snapshot of "${stream}"`, () => this.#upsertSnapshot(this.db, stream, "latest", snapshot, true));
+    await this.retrying(`snapshot of "${stream}"`, () => this.upsertSnapshot(this.db, stream, "latest", snapshot, true));
   }
 
   /** Keeps the newer snapshot; `onlyIfCovered` refuses one that runs ahead of the stream's head. */
-  async #upsertSnapshot(q: Queryable, stream: string, kind: "latest" | "base", s: Snapshot, onlyIfCovered: boolean): Promise<void> {
-    const S = this.#S;
+  private async upsertSnapshot(q: Queryable, stream: string, kind: "latest" | "base", s: Snapshot, onlyIfCovered: boolean): Promise<void> {
+    const S = this.S;
     await q.query(
       `insert into ${S}.snapshots as o (stage, kind, revision, version, state)
        select $1, $2, $3, $4, $5 ${onlyIfCovered ? `where exists (select 1 from ${S}.streams where stage = $1 and head >= $3)` : ""}
@@ -366,7 +353,7 @@ class PgLog implements PostgresLog {
 
   async loadSnapshot(stream: string, which: "latest" | "base" = "latest"): Promise<Snapshot | undefined> {
     const rows = await this.retrying(`snapshot of "${stream}"`, () =>
-      this.db.rows(`select revision, version, state from ${this.#S}.snapshots where stage = $1 and kind = $2`, [stream, which]),
+      this.db.rows(`select revision, version, state from ${this.S}.snapshots where stage = $1 and kind = $2`, [stream, which]),
     );
     const r = rows[0];
     if (!r) return undefined;
@@ -383,15 +370,15 @@ class PgLog implements PostgresLog {
    * (The place to add an expected-revision check for compaction: compare the locked head with it.)
    */
   async truncateBefore(stream: string, revision: Revision, base: Snapshot): Promise<void> {
-    const S = this.#S;
+    const S = this.S;
     await this.retrying(`truncation of "${stream}"`, () =>
       this.db.transaction(async (tx) => {
         const { rows } = await tx.query(`select head, first from ${S}.streams where stage = $1 for update`, [stream]);
         const row = rows[0];
         if (!row || revision <= Number(row.first)) return;
         const to = Math.min(revision, Number(row.head) + 1);
-        await this.#upsertSnapshot(tx, stream, "base", base, false);
-        await this.#upsertSnapshot(tx, stream, "latest", base, false);
+        await this.upsertSnapshot(tx, stream, "base", base, false);
+        await this.upsertSnapshot(tx, stream, "latest", base, false);
         await tx.query(`delete from ${S}.events where stage = $1 and revision < $2`, [stream, to]);
         await tx.query(`update ${S}.streams set first = $2 where stage = $1`, [stream, to]);
       }),
@@ -403,7 +390,7 @@ class PgLog implements PostgresLog {
    * (The place to add an expected-revision check for deletion: `select head … for update` first and compare.)
    */
   async delete(stream: string): Promise<void> {
-    const S = this.#S;
+    const S = this.S;
     await this.retrying(`deletion of "${stream}"`, () =>
       this.db.transaction(async (tx) => {
         await tx.query(`delete from ${S}.streams where stage = $1`, [stream]);
@@ -429,17 +416,17 @@ class PgLog implements PostgresLog {
    * reconnect, since notifications sent while disconnected are lost). Resolves with the unsubscribe.
    */
   async listen(stream: string, onChange: () => void): Promise<() => Promise<void>> {
-    this.#assertOpen();
-    let set = this.#listeners.get(stream);
-    if (!set) this.#listeners.set(stream, (set = new Set()));
+    this.assertOpen();
+    let set = this.listeners.get(stream);
+    if (!set) this.listeners.set(stream, (set = new Set()));
     set.add(onChange);
-    this.#listening ??= this.#connectListener();
+    this.listening ??= this.connectListener();
     try {
-      await this.#listening;
+      await this.listening;
     } catch (e) {
-      this.#listening = undefined;
+      this.listening = undefined;
       set.delete(onChange);
-      throw this.#error(e, "LISTEN");
+      throw this.error(e, "LISTEN");
     }
     return async () => {
       set.delete(onChange);
@@ -450,11 +437,11 @@ class PgLog implements PostgresLog {
    * One connection of its own LISTENs for the whole log. When it drops, it reconnects with backoff and
    * then wakes every watcher, since notifications sent while it was away are lost.
    */
-  async #connectListener(): Promise<void> {
+  private async connectListener(): Promise<void> {
     const client = new pg.Client(this.config);
     client.on("error", () => undefined);
     client.on("notification", (m) => {
-      if (m.payload) this.#listeners.get(m.payload)?.forEach((f) => f());
+      if (m.payload) this.listeners.get(m.payload)?.forEach((f) => f());
     });
     await client.connect();
     try {
@@ -463,22 +450,22 @@ class PgLog implements PostgresLog {
       await client.end().catch(() => undefined);
       throw e;
     }
-    if (this.#closed) return void (await client.end().catch(() => undefined));
-    this.#listenClient = client;
+    if (this.closed) return void (await client.end().catch(() => undefined));
+    this.listenClient = client;
     client.on("end", () => {
-      if (this.#listenClient === client) this.#listenClient = undefined;
-      void this.#reconnectListener();
+      if (this.listenClient === client) this.listenClient = undefined;
+      void this.reconnectListener();
     });
-    this.#listeners.forEach((fs) => fs.forEach((f) => f()));
+    this.listeners.forEach((fs) => fs.forEach((f) => f()));
   }
 
-  async #reconnectListener(): Promise<void> {
-    for (let attempt = 0; !this.#closed; attempt++) {
+  private async reconnectListener(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
       await sleep(Math.min(2000, 50 * 2 ** attempt));
-      if (this.#closed) return;
+      if (this.closed) return;
       try {
-        this.#listening = this.#connectListener();
-        await this.#listening;
+        this.listening = this.connectListener();
+        await this.listening;
         return;
       } catch {
         // The server is still away: try again.
@@ -487,18 +474,18 @@ class PgLog implements PostgresLog {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#listeners.clear();
-    await this.#listenClient?.end().catch(() => undefined);
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await this.listenClient?.end().catch(() => undefined);
     await this.pool.end();
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new CkptError(ErrorCode.CLOSED, `The PostgreSQL log at ${this.location} is closed.`);
+  private assertOpen(): void {
+    if (this.closed) throw new CkptError(ErrorCode.CLOSED, `The PostgreSQL log at ${this.location} is closed.`);
   }
 
-  #error(e: unknown, what: string): CkptError {
+  private error(e: unknown, what: string): CkptError {
     return toCkptError(e, this.location, this.secrets, what);
   }
 }
