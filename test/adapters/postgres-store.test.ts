@@ -3,7 +3,9 @@
  * 8 worker processes on one stage under random SIGKILLs with exact counts, watch woken by LISTEN/NOTIFY,
  * migrations racing, an older schema upgraded, and passwords kept out of every message.
  */
-import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -249,6 +251,47 @@ test("Store over postgresLog: leases refuse a second owner across pools with CKP
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+test("the CLI unchanged on PostgreSQL: verify, export, import into another schema, compact, verify again", async () => {
+  const from = withSchema(uniqueSchema("e"));
+  const to = withSchema(uniqueSchema("i"));
+  const w = await open({ url: from });
+  const run = await w.stage("job:chunk-0001").begin({ total: 300 });
+  for (let i = 0; i < 300; i++) await run.done(i);
+  await run.complete();
+  await w.close();
+  const dir = await mkdtemp(join(tmpdir(), "ckpt-pg-export-"));
+  try {
+    const verified = await cli(["verify", "--store", from]);
+    assert.is(verified.code, 0, verified.out + verified.err);
+    const file = join(dir, "backup.json");
+    const exported = await cli(["export", "-o", file, "--store", from]);
+    assert.is(exported.code, 0, exported.err);
+    const imported = await cli(["import", file, "--store", to]);
+    assert.is(imported.code, 0, imported.err);
+    const compacted = await cli(["compact", "--keep", "20", "--min-keep", "10", "--prefix", "job:", "--store", to]);
+    assert.is(compacted.code, 0, compacted.err);
+    assert.match(compacted.out, "compacted");
+    const again = await cli(["verify", "--store", to]);
+    assert.is(again.code, 0, again.out + again.err);
+    const a = await open({ url: from });
+    const b = await open({ url: to });
+    try {
+      const [sa, sb] = [await a.stage("job:chunk-0001").state(), await b.stage("job:chunk-0001").state()];
+      assert.equal(sb.counters, sa.counters);
+      assert.is(sb.status, "completed");
+      assert.ok((await b.log.info("job:chunk-0001"))!.first > 0, "compaction removed nothing");
+      const report = await cli(["report", "--prefix", "job:", "--store", to]);
+      assert.is(report.code, 0, report.err);
+      assert.match(report.out, "job:chunk-0001");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
