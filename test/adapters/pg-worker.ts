@@ -17,7 +17,7 @@ for (const i of mine) {
     await Promise.all(tasks.splice(0));
     // A moment of "work" per batch, as real pipelines have: eight writers with none at all only measure the
     // writer's conflict-retry limit (see the report), not the log.
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 await Promise.all(tasks);
