@@ -5,6 +5,7 @@
 import { levelLog, type Durability } from "./adapters/level.ts";
 import { connectHttpLog, httpLog } from "./adapters/http.ts";
 import { memoryLog } from "./adapters/memory.ts";
+import { isPostgresUrl } from "./adapters/postgres/connection.ts";
 import type { EventLog } from "./core/log.ts";
 import { Store, type StoreOptions } from "./core/store.ts";
 import { runtimePlatform } from "./runtime/platform.ts";
@@ -27,7 +28,11 @@ export interface OpenOptions extends StoreOptions {
   eventstore?: string;
   /** Stream name prefix on EventStoreDB (default "ckpt-"). */
   eventstorePrefix?: string;
-  /** A ckpt-server URL (or `$CKPT_URL`): worker processes share one store through the sidecar. */
+  /**
+   * A ckpt-server URL (or `$CKPT_URL`): worker processes share one store through the sidecar.
+   * A `postgres://user:pass@host/db?schema=ckpt` URL (here or in `$CKPT_STORE`) opens PostgreSQL instead;
+   * a bare `postgres://` takes the connection from `$DATABASE_URL` or the PG* variables.
+   */
   url?: string;
   /** Bearer token for the sidecar (or `$CKPT_TOKEN`). */
   token?: string;
@@ -52,6 +57,13 @@ async function chooseLog(o: OpenOptions): Promise<EventLog> {
   const env = runtimePlatform.env;
   // An explicit path wins over a sidecar or EventStoreDB named in the environment.
   const url = o.url ?? (o.path === undefined && o.eventstore === undefined ? env("CKPT_URL") : undefined);
+  const pg = isPostgresUrl(url) ? url : isPostgresUrl(o.path) ? o.path : undefined;
+  const pgStore = env("CKPT_STORE");
+  if (pg || (!url && o.path === undefined && o.eventstore === undefined && isPostgresUrl(pgStore))) {
+    // Loaded on demand: the driver stays out of every store that does not use it.
+    const { postgresLog } = await import("./adapters/postgres.ts");
+    return postgresLog({ url: pg ?? pgStore });
+  }
   if (url) {
     const token = o.token ?? env("CKPT_TOKEN");
     return connectHttpLog({ url, ...(token ? { token } : {}) });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { DiskResult } from "./disk.ts";
 import type { DurableSubjectResult } from "./durable.ts";
 import type { HotResult } from "./hotloop.ts";
+import type { PostgresBenchResult } from "./postgres.ts";
 import type { ReplayResult } from "./replay.ts";
 import type { ResumeResult } from "./resume.ts";
 import type { SidecarResult } from "./sidecar.ts";
@@ -38,6 +39,8 @@ export interface BenchResults {
   disk: { hotLoop?: DiskResult; workers?: { events: number; bytes: number; bytesPerEvent: number } };
   stateSize: StateSizeResult[];
   sidecar: SidecarResult;
+  /** Issue 17's rows (absent from results written before it). */
+  postgres?: PostgresBenchResult;
   targets: TargetCheck[];
 }
 

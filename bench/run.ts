@@ -9,6 +9,7 @@ import { durableUpdates } from "./durable.ts";
 import { load1, machine, runtime } from "./env.ts";
 import { buildHistory, type History } from "./history.ts";
 import { hotLoops } from "./hotloop.ts";
+import { benchServer, postgresFigures, postgresRows, postgresSubject, type PostgresBenchResult } from "./postgres.ts";
 import { replaySpeed } from "./replay.ts";
 import { type BenchResults, writeResults } from "./results.ts";
 import { resumeTimes } from "./resume.ts";
@@ -60,12 +61,16 @@ async function main(): Promise<void> {
   const m = machine();
   progress(`${full ? "full" : "quick"} mode on ${m.runtime}, ${m.cpu}, ${m.cores} cores; ${config.rounds} rounds`);
 
+  // PostgreSQL rows run on a throwaway server of the bench's own (absent PostgreSQL: a note, not a failure).
+  const pg = await benchServer();
+  if (pg.reason) skipped.push(pg.reason);
   const subjects: Subject[] = [
     await ckptSubject("sync"),
     await ckptSubject("os"),
     await ckptSubject("memory"),
     jsonFileSubject(),
     ...(sqlite ? [await sqliteAutocommitSubject(), await sqliteGroupSubject()] : []),
+    ...(pg.server ? [await postgresSubject(pg.server)] : []),
   ];
   const durable = await durableUpdates(subjects, { workers: config.workers, rounds: config.rounds, ms: config.cellMs, progress });
   const hot = await hotLoops({ events: config.hotEvents, rounds: config.rounds, sqlite, progress });
@@ -99,6 +104,15 @@ async function main(): Promise<void> {
         ? { available: false as const, reason: `sidecar: ${depsProblem}` }
         : await sidecarLoad({ seconds: config.sidecarSeconds, rounds: config.rounds, libraryEvents: config.sidecarLibraryEvents, progress });
 
+  let postgres: PostgresBenchResult = { available: false, reason: pg.reason ?? "not run" };
+  if (pg.server) {
+    try {
+      postgres = await postgresFigures(pg.server, { rounds: config.rounds, events: 1e6, tail: config.resumeTail, progress });
+    } finally {
+      await pg.server.close();
+    }
+  }
+
   const workersDisk = durable.find((s) => s.key === "ckpt-sync")?.closed;
   const atMillion = resume.find((x) => x.events === 1e6 && x.tail === config.resumeTail && !x.compacted);
   const results: BenchResults = {
@@ -121,9 +135,11 @@ async function main(): Promise<void> {
     },
     stateSize,
     sidecar,
+    postgres,
     targets: [],
   };
   const { rows, targets } = buildRows(results);
+  rows.push(...postgresRows(postgres, durable.find((s) => s.key === "ckpt-postgres")?.cells[64]?.perSec));
   results.targets = targets;
   results.seconds = (performance.now() - started) / 1000;
   const file = writeResults(new URL("./results/", import.meta.url).pathname, results);

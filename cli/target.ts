@@ -1,5 +1,6 @@
 /**
- * Which store a command talks to: a LevelDB folder (default), a ckpt-server sidecar, or EventStoreDB.
+ * Which store a command talks to: a LevelDB folder (default), a ckpt-server sidecar, EventStoreDB, or
+ * PostgreSQL (`--store postgres://…`).
  * Adapters other than LevelDB are imported on first use, so a missing one only breaks its own target.
  */
 import { existsSync } from "node:fs";
@@ -7,6 +8,7 @@ import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { EventLog } from "../core/log.ts";
 import { Store } from "../core/store.ts";
 import { levelLog } from "../adapters/level.ts";
+import { isPostgresUrl, redactUrl } from "../adapters/postgres/connection.ts";
 import { open } from "../mod.ts";
 import { runtimePlatform } from "../runtime/platform.ts";
 import { str, type ParsedArgs } from "./args.ts";
@@ -15,11 +17,12 @@ import { UsageError } from "./errors.ts";
 export type Target =
   | { kind: "level"; path: string }
   | { kind: "http"; url: string; token: string | undefined }
-  | { kind: "eventstore"; connectionString: string };
+  | { kind: "eventstore"; connectionString: string }
+  | { kind: "postgres"; url: string };
 
 /** The flags every command that opens a store accepts. */
 export const TARGET_FLAGS = {
-  store: { type: "string", value: "<dir>", description: "LevelDB folder (default: $CKPT_STORE, else ./.ckpt)" },
+  store: { type: "string", value: "<dir>", description: "LevelDB folder or postgres://user:pass@host/db URL (default: $CKPT_STORE, else ./.ckpt)" },
   url: { type: "string", value: "<url>", description: "a ckpt-server sidecar, e.g. http://127.0.0.1:7410" },
   token: { type: "string", value: "<token>", description: "bearer token for --url (default: $CKPT_TOKEN)" },
   eventstore: { type: "string", value: "<conn>", description: "EventStoreDB connection string (default: $CKPT_EVENTSTORE)" },
@@ -35,9 +38,11 @@ export function resolveTarget(args: ParsedArgs, env: Readonly<Record<string, str
   if (str(args, "token") !== undefined && !url && !env.CKPT_URL) throw new UsageError("--token only applies to --url.", command);
   if (url) return httpTarget(url, str(args, "token") ?? env.CKPT_TOKEN, command);
   if (es) return { kind: "eventstore", connectionString: es };
+  if (isPostgresUrl(store)) return { kind: "postgres", url: store };
   if (store) return { kind: "level", path: store };
   if (env.CKPT_URL) return httpTarget(env.CKPT_URL, str(args, "token") ?? env.CKPT_TOKEN, command);
   if (env.CKPT_EVENTSTORE) return { kind: "eventstore", connectionString: env.CKPT_EVENTSTORE };
+  if (isPostgresUrl(env.CKPT_STORE)) return { kind: "postgres", url: env.CKPT_STORE };
   return { kind: "level", path: env.CKPT_STORE || "./.ckpt" };
 }
 
@@ -55,6 +60,8 @@ export function describeTarget(t: Target): string {
       return t.url;
     case "eventstore":
       return t.connectionString.replace(/\/\/[^@/]*@/, "//");
+    case "postgres":
+      return redactUrl(t.url);
   }
 }
 
@@ -85,6 +92,11 @@ export async function openTarget(t: Target, options: { create?: boolean; readOnl
       const mod = await adapter("eventstoredb.ts", "the EventStoreDB adapter");
       const make = pickFactory(mod, ["eventStoreLog"], "adapters/eventstoredb.ts");
       return new Store(await make({ connectionString: t.connectionString }), { platform: runtimePlatform });
+    }
+    case "postgres": {
+      const mod = await adapter("postgres.ts", "the PostgreSQL adapter");
+      const make = pickFactory(mod, ["postgresLog"], "adapters/postgres.ts");
+      return new Store(await make({ url: t.url }), { platform: runtimePlatform });
     }
   }
 }

@@ -120,6 +120,12 @@ export interface EventLog {
    */
   delete(stream: string, options?: MaintenanceOptions): Promise<void>;
 
+  /**
+   * Optional: calls `onChange` when another process may have appended to `stream` (PostgreSQL LISTEN/NOTIFY),
+   * so watchers read on a signal instead of polling. Resolves with the function that stops it.
+   */
+  listen?(stream: string, onChange: () => void): Promise<() => Promise<void>>;
+
   /** Bytes the log takes on disk, where the adapter can tell (for compaction reports). */
   sizeBytes?(): Promise<number>;
 

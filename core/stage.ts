@@ -259,10 +259,10 @@ export class Stage {
     });
     const onAbort = () => wake?.();
     options.signal?.addEventListener("abort", onAbort);
-    // Other processes' writes (shared logs) only show up by reading.
-    const poll = this.ctx.log.supports.multiProcess
-      ? this.ctx.clock.setInterval(() => void writer.catchUp().catch(() => undefined), options.pollMs ?? 500)
-      : undefined;
+    // Other processes' writes (shared logs) only show up by reading: on the log's signal when it has one, else by polling.
+    const catchUp = () => void writer.catchUp().catch(() => undefined);
+    const unsubscribe = this.ctx.log.supports.multiProcess && this.ctx.log.listen ? await this.ctx.log.listen(this.name, catchUp) : undefined;
+    const poll = this.ctx.log.supports.multiProcess && !unsubscribe ? this.ctx.clock.setInterval(catchUp, options.pollMs ?? 500) : undefined;
     try {
       while (!options.signal?.aborted && !this.ctx.closed) {
         if (buffered.length === 0) {
@@ -276,6 +276,7 @@ export class Stage {
       off();
       options.signal?.removeEventListener("abort", onAbort);
       if (poll !== undefined) this.ctx.clock.clear(poll);
+      await unsubscribe?.();
     }
   }
 

@@ -34,7 +34,7 @@ interface Flag {
 }
 
 export const FLAGS: readonly Flag[] = [
-  { name: "store", env: "CKPT_STORE", value: "<dir>", description: "LevelDB folder the sidecar owns", default: "./.ckpt" },
+  { name: "store", env: "CKPT_STORE", value: "<dir>", description: "LevelDB folder the sidecar owns, or a postgres://user:pass@host/db URL", default: "./.ckpt" },
   { name: "memory", env: "CKPT_MEMORY", description: "keep everything in memory (tests, demos); nothing survives a restart" },
   { name: "eventstore", env: "CKPT_EVENTSTORE", value: "<conn>", description: "front EventStoreDB/KurrentDB instead, e.g. esdb://localhost:2113?tls=false" },
   { name: "durability", env: "CKPT_DURABILITY", value: "sync|os", description: "sync: fsync per group commit; os: survives a process crash, not a power cut", default: "sync" },

@@ -7,6 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { levelLog } from "../adapters/level.ts";
 import { memoryLog } from "../adapters/memory.ts";
+import { isPostgresUrl, redactUrl } from "../adapters/postgres/connection.ts";
 import type { EventLog } from "../core/log.ts";
 import { DEFAULT_MIN_EVENTS } from "../core/retention.ts";
 import { shutdown } from "../core/store.ts";
@@ -131,6 +132,10 @@ async function openLog(c: ServerConfig): Promise<EventLog> {
     const { eventStoreLog } = await import("../adapters/eventstoredb.ts");
     return eventStoreLog({ connectionString: c.eventstore });
   }
+  if (isPostgresUrl(c.store)) {
+    const { postgresLog } = await import("../adapters/postgres.ts");
+    return postgresLog({ url: c.store });
+  }
   return levelLog(c.store, { durability: c.durability });
 }
 
@@ -155,5 +160,6 @@ function ms(n: number): string {
 function describeLog(c: ServerConfig): string {
   if (c.memory) return "in memory (nothing survives a restart)";
   if (c.eventstore) return `EventStoreDB at ${c.eventstore.replace(/\/\/[^@/]*@/, "//")}`;
+  if (isPostgresUrl(c.store)) return `PostgreSQL at ${redactUrl(c.store)}`;
   return `LevelDB at ${c.store} (durability ${c.durability})`;
 }
