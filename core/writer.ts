@@ -6,7 +6,8 @@
  *
  * The queue is a small state machine: idle → writing → idle, writing → failed (sticky: an event
  * that was queued never reached the log, so every later flush/done/close rejects with that error
- * until `recover()`, which `stage.begin()` calls), and any → closed.
+ * until `recover()`, which `stage.begin()` calls), and any → closed. One exception stays idle: a lone
+ * lifecycle change that lost its race to another writer on a shared log is refused to its caller only.
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
@@ -27,6 +28,9 @@ export const DEFAULT_WRITER_OPTIONS: WriterOptions = { snapshotEvery: 10_000, ma
 
 /** Events that never trigger a snapshot on their own: the hot path. */
 const HOT = new Set<CkptEvent["type"]>(["item", "progress", "unit", "heartbeat", "error", "metadata"]);
+
+/** Conflicts of lifecycle batches that no longer fit after a rebase: a refusal, not a lost write. */
+const lostRaces = new WeakSet<object>();
 
 export type CommitListener = (events: RecordedEvent[], state: Readonly<StageState>) => void;
 
@@ -204,7 +208,10 @@ export class StageWriter {
     try {
       await this.appendWithRebase(batch, from, this.log.supports.atomicSnapshot ? snapshot : undefined);
     } catch (err) {
-      this.fail(err);
+      // A lone lifecycle change that lost its race to another writer (say, a pause after someone else
+      // completed the stage) is refused to its caller; nothing else was queued, so nothing else is lost.
+      if (lostRaces.has(err as object) && this.queue.length === 0 && !batch.some((e) => HOT.has(e.type))) this.refuse(err as CkptError);
+      else this.fail(err);
       return;
     }
     const recorded: RecordedEvent[] = [];
@@ -260,11 +267,13 @@ export class StageWriter {
           // Item-like events commute, so a failed re-check means the stage itself moved on (say, completed).
           // A lifecycle change that no longer fits lost a race: that is the caller's CKPT_CONFLICT.
           if (batch.every((e) => HOT.has(e.type))) throw bad;
-          throw new CkptError(
+          const lost = new CkptError(
             ErrorCode.CONFLICT,
             `Another process changed stage "${this.projected.stage}" first (it is now ${probe.status}); ${(bad as Error).message}`,
             { cause: bad },
           );
+          lostRaces.add(lost);
+          throw lost;
         }
       }
     }
@@ -336,6 +345,16 @@ export class StageWriter {
     const d = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of d) w.reject(error);
+  }
+
+  /** Rejects the waiters of the batch that was refused (the queue behind it is empty) and stays usable. */
+  private refuse(err: CkptError): void {
+    this.enqueued = this.committed;
+    this.projected = cloneState(this.durable.state);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(err);
+    this.settle();
   }
 
   /**
