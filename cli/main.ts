@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { Out } from "./context.ts";
 import { openOutput, readText } from "./files.ts";
-import { type Io, runCli } from "./run.ts";
+import type { Io } from "./run.ts";
 
 const controller = new AbortController();
 const deno = (globalThis as { Deno?: DenoSignals }).Deno;
@@ -103,6 +103,12 @@ function version(): string {
   return "0.0.0";
 }
 
-const code = await runCli(process.argv.slice(2), io);
+const argv = process.argv.slice(2);
+// `ckpt --version` answers before the commands load (and with them LevelDB, zod, msgpackr): scripts and
+// installers call it to see that ckpt is there, and it should cost about what a bare `node` does.
+const code =
+  argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")
+    ? (await stdout.write(`ckpt ${io.version}\n`), 0)
+    : await (await import("./run.ts")).runCli(argv, io);
 // Exit explicitly: an adapter's sockets or timers must not keep a finished command alive.
 process.stdout.write("", () => process.exit(code));

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { apiReport, REPORT } from "../../scripts/api-report.ts";
 import { exec, installedProject, must, type Project, ROOT } from "./project.ts";
 import { readmeSnippets } from "./readme.ts";
 
@@ -39,6 +40,17 @@ test("the tarball holds the build, README and LICENSE, and no tests, bench, sour
   const stray = p.files.filter((f) => !f.startsWith("dist/") && !["package.json", "README.md", "LICENSE"].includes(f));
   assert.equal(stray, []);
   assert.equal(p.files.filter((f) => /(^|\/)(test|bench|fixtures|clients|examples)\/|\.test\.|(?<!\.d)\.ts$/.test(f)), []);
+});
+
+test("the shipped types match the committed API report (api/ckpt.api.d.ts)", () => {
+  const shipped = apiReport(join(p.dir, "node_modules/ckpt"));
+  const committed = readFileSync(REPORT, "utf8");
+  if (shipped !== committed) {
+    const a = shipped.split("\n");
+    const b = committed.split("\n");
+    const at = a.findIndex((line, i) => line !== b[i]);
+    assert.unreachable(`the public types changed (first difference at line ${at + 1}: ${JSON.stringify(b[at])} → ${JSON.stringify(a[at])}). If that is intended, run \`npm run api:update\` and commit api/ckpt.api.d.ts.`);
+  }
 });
 
 test("installing pulls no tsx, esbuild or gRPC of its own (gRPC here only as the peer the consumer asked for)", () => {
@@ -122,6 +134,17 @@ test("publint (strict) and arethetypeswrong (esm-only profile) find nothing in t
   assert.is(lint.code, 0, lint.stdout + lint.stderr);
   const attw = await exec(node, [join(ROOT, "node_modules/@arethetypeswrong/cli/dist/index.js"), p.tarball, "--profile", "esm-only", "--format", "ascii"], { cwd: ROOT });
   assert.is(attw.code, 0, attw.stdout + attw.stderr);
+});
+
+test("deno publish --dry-run accepts deno.json (JSR): name, version, exports, files; slow types and type-check not yet", async () => {
+  // --allow-slow-types: the zod-inferred event types (core/events.ts, server/schemas.ts) have no explicit types yet.
+  // --no-check: Deno's checker with @types/node rejects clearInterval(ReturnType<typeof setInterval>) in 4 places.
+  const r = await must(deno, ["publish", "--dry-run", "--allow-dirty", "--allow-slow-types", "--no-check"], { cwd: ROOT });
+  const out = (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, "");
+  assert.match(out, /@ckpt\/ckpt@0\.1\.0/);
+  assert.match(out, /Success Dry run complete/);
+  for (const f of ["mod.ts", "testing/index.ts", "server/index.ts", "cli/main.ts"]) assert.ok(out.includes(f), `${f} not published`);
+  for (const f of ["test/", "bench/", "examples/", "bin.mjs", "node_modules/"]) assert.not.ok(out.includes(`/${f}`), `${f} would be published`);
 });
 
 test("the README's install, quick start and resumable loop work when pasted into the project", async () => {
