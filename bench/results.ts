@@ -1,4 +1,5 @@
 /** The shape of one bench run's results, and writing them to bench/results/ (the run's own file and latest.json). */
+import type { StartupCase } from "./startup.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DiskResult } from "./disk.ts";
@@ -38,6 +39,8 @@ export interface BenchResults {
   disk: { hotLoop?: DiskResult; workers?: { events: number; bytes: number; bytesPerEvent: number } };
   stateSize: StateSizeResult[];
   sidecar: SidecarResult;
+  /** Cold starts of the CLI and the entry points (bench/startup.ts), Node only. */
+  startup?: StartupCase[];
   targets: TargetCheck[];
 }
 

@@ -73,6 +73,7 @@ test(".mjs: imports ckpt and every subpath, runs begin/done/close/reopen/resume 
 test(".cjs: require('ckpt') and require('ckpt/http') work (Node's require(esm))", async () => {
   const r = await must(node, ["consumer.cjs"], { cwd: p.dir });
   assert.equal(JSON.parse(r.stdout), { status: "completed", code: "CKPT_NOT_FOUND", http: "function" });
+  assert.is(r.stderr, "", "no ExperimentalWarning or other noise on this Node");
 });
 
 test("importing ckpt loads neither Hono nor gRPC; ckpt/server loads Hono, ckpt/eventstoredb gRPC", async () => {
@@ -127,6 +128,11 @@ test("Deno runs the same consumer through npm:", async () => {
   assert.equal(out.resumed, { from: "paused", done: [true, true, true, false, false] });
   assert.is(out.status, "completed");
   assert.is(out.http, "function");
+  // The CLI on Deno as the README shows it: `deno run -A npm:ckpt …` runs the package's bin.
+  const v = await must(deno, ["run", "-A", "--quiet", "--node-modules-dir=manual", "npm:ckpt", "--version"], { cwd: p.dir });
+  assert.is(v.stdout.trim(), `ckpt ${pkg.version}`);
+  const list = await must(deno, ["run", "-A", "--quiet", "--node-modules-dir=manual", "npm:ckpt", "list", "--json", "--store", join(p.dir, "store-deno")], { cwd: p.dir });
+  assert.equal((JSON.parse(list.stdout) as { stage: string }[]).map((s) => s.stage), ["fetch"]);
 });
 
 test("publint (strict) and arethetypeswrong (esm-only profile) find nothing in the tarball", async () => {
