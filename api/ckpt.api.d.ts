@@ -1566,14 +1566,32 @@ export declare function isGuardedLog(log: EventLog): log is GuardedLog;
 
 // ==== dist/server/index.d.ts
 import type { EventLog } from "../core/log.ts";
-import { type AppOptions, type CkptApp } from "./app.ts";
+import type { Store } from "../core/store.ts";
+import { type AppOptions } from "./app.ts";
 import type { GuardOptions } from "./guarded-log.ts";
-export { createApp, VERSION } from "./app.ts";
-export type { AppOptions, CkptApp } from "./app.ts";
+export { VERSION } from "./app.ts";
+export type { AppOptions } from "./app.ts";
 export { parseTokens } from "./auth.ts";
 export type { TokenTable } from "./auth.ts";
 export { serverStore } from "./store.ts";
 export type { GuardOptions } from "./guarded-log.ts";
+/**
+ * The sidecar as a request handler. Deliberately narrower than the app server/app.ts builds (its Hono app,
+ * route table and context are internals that change with the sidecar).
+ */
+export interface SidecarApp {
+    /** A Web-standard handler: mount it in Hono (`app.mount("/ckpt", sidecar.fetch)`), Deno.serve, Bun.serve… */
+    readonly fetch: (req: Request) => Response | Promise<Response>;
+    /** Refuses new requests (503), ends live-update streams and waits for requests in flight (up to `graceMs`). */
+    drain(graceMs?: number): Promise<void>;
+}
+/**
+ * Builds the sidecar over a store made by `serverStore(log)`, for a server you already run.
+ * @example
+ * const sidecar = createApp(serverStore(await levelLog("./.ckpt")), { tokens: parseTokens(process.env.CKPT_TOKENS ?? "", "CKPT_TOKENS") })
+ * Deno.serve(sidecar.fetch)
+ */
+export declare function createApp(store: Store, options?: AppOptions): SidecarApp;
 export interface StartServerOptions extends AppOptions, GuardOptions {
     /** Default 127.0.0.1. Anything but loopback needs `tokens`. */
     host?: string;
@@ -1584,7 +1602,7 @@ export interface RunningServer {
     /** `http://host:port`, the base URL clients (`ckpt/http`, `ckpt --url`) use. */
     readonly url: string;
     readonly port: number;
-    readonly app: CkptApp;
+    readonly app: SidecarApp;
     /** Stops accepting, finishes requests in flight (up to `graceMs`, default 10 s), pauses the runs it holds and closes the store (and `log`). */
     close(graceMs?: number): Promise<void>;
 }
