@@ -152,19 +152,116 @@ export declare class CkptError extends Error {
 /** True when `e` is a CkptError, optionally with the given code. */
 export declare function isCkptError(e: unknown, code?: ErrorCode): e is CkptError;
 
+// ==== dist/core/event-types.d.ts
+/**
+ * The events' TypeScript types, written out rather than inferred from the zod schemas in events.ts, so the
+ * published types are explicit (JSR's "no slow types") and quick for users' compilers. events.ts checks at
+ * compile time that these and the schemas describe the same events: a field added to one only fails `tsc`.
+ * Type aliases, not interfaces: like the inferred types before them, they fit `Record<string, unknown>`.
+ */
+/** The outcome of one item: it succeeded, failed for good, or was deliberately skipped. */
+export type Outcome = "ok" | "failed" | "skipped";
+/** Which process holds a running stage. */
+export type Owner = {
+    host: string;
+    pid: number;
+    runId: string;
+};
+type EventBase<T extends string> = {
+    type: T;
+    v: 1;
+    at: number;
+};
+export type RunStartedEvent = EventBase<"run.started"> & {
+    runId: string;
+    owner?: Owner;
+    total?: number;
+    /** SHA-256 (hex) of the input file or bytes the run works through. */
+    input?: string;
+    /** SHA-256 (hex) of the config as canonical JSON. */
+    config?: string;
+    /** How long (ms) the owner may stay silent before another process may take the stage over. */
+    leaseMs?: number;
+};
+export type ItemEvent = EventBase<"item"> & {
+    index: number;
+    outcome: Outcome;
+    item?: string;
+    batch?: string;
+    cost?: number;
+    error?: string;
+};
+export type ItemReopenedEvent = EventBase<"item.reopened"> & {
+    index: number;
+    reason?: string;
+};
+export type ProgressEvent = EventBase<"progress"> & {
+    total?: number;
+    /** Items counted without an index (for pipelines that only count). */
+    ok?: number;
+    failed?: number;
+    skipped?: number;
+    cost?: number;
+    message?: string;
+};
+export type UnitEvent = EventBase<"unit"> & {
+    key: string;
+    status: "running" | "complete" | "failed";
+    /** Last page fully written; resume from the next one. */
+    page?: number;
+    records?: number;
+    retryable?: boolean;
+    error?: string;
+};
+export type ErrorEvent = EventBase<"error"> & {
+    message: string;
+    retryable: boolean;
+    index?: number;
+    item?: string;
+};
+export type PausedEvent = EventBase<"paused"> & {
+    reason?: string;
+};
+export type ResumedEvent = EventBase<"resumed">;
+export type CrashDetectedEvent = EventBase<"crash.detected"> & {
+    runId?: string;
+    owner?: Owner;
+    reason?: string;
+};
+export type CompletedEvent = EventBase<"completed"> & {
+    metadata?: Record<string, unknown>;
+};
+export type FailedEvent = EventBase<"failed"> & {
+    message: string;
+    retryable?: boolean;
+};
+export type ResetEvent = EventBase<"reset"> & {
+    reason?: string;
+};
+export type MetadataEvent = EventBase<"metadata"> & {
+    metadata: Record<string, unknown>;
+};
+export type HeartbeatEvent = EventBase<"heartbeat"> & {
+    runId: string;
+};
+/** Every event a stage's log holds. */
+export type CkptEvent = RunStartedEvent | ItemEvent | ItemReopenedEvent | ProgressEvent | UnitEvent | ErrorEvent | PausedEvent | ResumedEvent | CrashDetectedEvent | CompletedEvent | FailedEvent | ResetEvent | MetadataEvent | HeartbeatEvent;
+export {};
+
 // ==== dist/core/events.d.ts
 /**
  * The events a stage's log holds: one zod schema per type, each versioned (`v`) so later
  * releases can upcast old events. Anything that does not match is refused before it is written.
  */
 import { z } from "zod";
+import type { CkptEvent as CkptEventType, Outcome as OutcomeType } from "./event-types.ts";
 /** The outcome of one item: it succeeded, failed for good, or was deliberately skipped. */
 export declare const Outcome: z.ZodEnum<{
-    failed: "failed";
     ok: "ok";
+    failed: "failed";
     skipped: "skipped";
 }>;
-export type Outcome = z.infer<typeof Outcome>;
+export type Outcome = OutcomeType;
 export declare const RunStarted: z.ZodObject<{
     type: z.ZodLiteral<"run.started">;
     v: z.ZodLiteral<1>;
@@ -186,8 +283,8 @@ export declare const ItemDone: z.ZodObject<{
     at: z.ZodNumber;
     index: z.ZodNumber;
     outcome: z.ZodEnum<{
-        failed: "failed";
         ok: "ok";
+        failed: "failed";
         skipped: "skipped";
     }>;
     item: z.ZodOptional<z.ZodString>;
@@ -291,120 +388,9 @@ export declare const Heartbeat: z.ZodObject<{
     at: z.ZodNumber;
     runId: z.ZodString;
 }, z.core.$strict>;
-export declare const CkptEvent: z.ZodDiscriminatedUnion<[z.ZodObject<{
-    type: z.ZodLiteral<"run.started">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    runId: z.ZodString;
-    owner: z.ZodOptional<z.ZodObject<{
-        host: z.ZodString;
-        pid: z.ZodNumber;
-        runId: z.ZodString;
-    }, z.core.$strict>>;
-    total: z.ZodOptional<z.ZodNumber>;
-    input: z.ZodOptional<z.ZodString>;
-    config: z.ZodOptional<z.ZodString>;
-    leaseMs: z.ZodOptional<z.ZodNumber>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"item">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    index: z.ZodNumber;
-    outcome: z.ZodEnum<{
-        failed: "failed";
-        ok: "ok";
-        skipped: "skipped";
-    }>;
-    item: z.ZodOptional<z.ZodString>;
-    batch: z.ZodOptional<z.ZodString>;
-    cost: z.ZodOptional<z.ZodNumber>;
-    error: z.ZodOptional<z.ZodString>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"item.reopened">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    index: z.ZodNumber;
-    reason: z.ZodOptional<z.ZodString>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"progress">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    total: z.ZodOptional<z.ZodNumber>;
-    ok: z.ZodOptional<z.ZodNumber>;
-    failed: z.ZodOptional<z.ZodNumber>;
-    skipped: z.ZodOptional<z.ZodNumber>;
-    cost: z.ZodOptional<z.ZodNumber>;
-    message: z.ZodOptional<z.ZodString>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"unit">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    key: z.ZodString;
-    status: z.ZodEnum<{
-        complete: "complete";
-        failed: "failed";
-        running: "running";
-    }>;
-    page: z.ZodOptional<z.ZodNumber>;
-    records: z.ZodOptional<z.ZodNumber>;
-    retryable: z.ZodOptional<z.ZodBoolean>;
-    error: z.ZodOptional<z.ZodString>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"error">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    message: z.ZodString;
-    retryable: z.ZodBoolean;
-    index: z.ZodOptional<z.ZodNumber>;
-    item: z.ZodOptional<z.ZodString>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"paused">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    reason: z.ZodOptional<z.ZodString>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"resumed">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"crash.detected">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    runId: z.ZodOptional<z.ZodString>;
-    owner: z.ZodOptional<z.ZodObject<{
-        host: z.ZodString;
-        pid: z.ZodNumber;
-        runId: z.ZodString;
-    }, z.core.$strict>>;
-    reason: z.ZodOptional<z.ZodString>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"completed">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"failed">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    message: z.ZodString;
-    retryable: z.ZodOptional<z.ZodBoolean>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"reset">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    reason: z.ZodOptional<z.ZodString>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"metadata">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    metadata: z.ZodRecord<z.ZodString, z.ZodUnknown>;
-}, z.core.$strict>, z.ZodObject<{
-    type: z.ZodLiteral<"heartbeat">;
-    v: z.ZodLiteral<1>;
-    at: z.ZodNumber;
-    runId: z.ZodString;
-}, z.core.$strict>], "type">;
-export type CkptEvent = z.infer<typeof CkptEvent>;
+/** The schema of every event; its type is written out in event-types.ts (explicit published types). */
+export declare const CkptEvent: z.ZodType<CkptEventType>;
+export type CkptEvent = CkptEventType;
 export type EventType = CkptEvent["type"];
 export type EventOf<T extends EventType> = Extract<CkptEvent, {
     type: T;
@@ -1814,119 +1800,7 @@ export declare const SnapshotBody: z.ZodObject<{
     state: z.ZodUnknown & z.ZodType<{} | null, unknown, z.core.$ZodTypeInternals<{} | null, unknown>>;
 }, z.core.$strict>;
 export declare const AppendBody: z.ZodObject<{
-    events: z.ZodArray<z.ZodDiscriminatedUnion<[z.ZodObject<{
-        type: z.ZodLiteral<"run.started">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        runId: z.ZodString;
-        owner: z.ZodOptional<z.ZodObject<{
-            host: z.ZodString;
-            pid: z.ZodNumber;
-            runId: z.ZodString;
-        }, z.core.$strict>>;
-        total: z.ZodOptional<z.ZodNumber>;
-        input: z.ZodOptional<z.ZodString>;
-        config: z.ZodOptional<z.ZodString>;
-        leaseMs: z.ZodOptional<z.ZodNumber>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"item">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        index: z.ZodNumber;
-        outcome: z.ZodEnum<{
-            failed: "failed";
-            ok: "ok";
-            skipped: "skipped";
-        }>;
-        item: z.ZodOptional<z.ZodString>;
-        batch: z.ZodOptional<z.ZodString>;
-        cost: z.ZodOptional<z.ZodNumber>;
-        error: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"item.reopened">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        index: z.ZodNumber;
-        reason: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"progress">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        total: z.ZodOptional<z.ZodNumber>;
-        ok: z.ZodOptional<z.ZodNumber>;
-        failed: z.ZodOptional<z.ZodNumber>;
-        skipped: z.ZodOptional<z.ZodNumber>;
-        cost: z.ZodOptional<z.ZodNumber>;
-        message: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"unit">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        key: z.ZodString;
-        status: z.ZodEnum<{
-            complete: "complete";
-            failed: "failed";
-            running: "running";
-        }>;
-        page: z.ZodOptional<z.ZodNumber>;
-        records: z.ZodOptional<z.ZodNumber>;
-        retryable: z.ZodOptional<z.ZodBoolean>;
-        error: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"error">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        message: z.ZodString;
-        retryable: z.ZodBoolean;
-        index: z.ZodOptional<z.ZodNumber>;
-        item: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"paused">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        reason: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"resumed">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"crash.detected">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        runId: z.ZodOptional<z.ZodString>;
-        owner: z.ZodOptional<z.ZodObject<{
-            host: z.ZodString;
-            pid: z.ZodNumber;
-            runId: z.ZodString;
-        }, z.core.$strict>>;
-        reason: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"completed">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"failed">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        message: z.ZodString;
-        retryable: z.ZodOptional<z.ZodBoolean>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"reset">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        reason: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"metadata">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        metadata: z.ZodRecord<z.ZodString, z.ZodUnknown>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"heartbeat">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        runId: z.ZodString;
-    }, z.core.$strict>], "type">>;
+    events: z.ZodArray<z.ZodType<import("../core/event-types.ts").CkptEvent, unknown, z.core.$ZodTypeInternals<import("../core/event-types.ts").CkptEvent, unknown>>>;
     snapshot: z.ZodOptional<z.ZodObject<{
         revision: z.ZodNumber;
         version: z.ZodNumber;
@@ -2346,119 +2220,7 @@ export declare const ReportResponse: z.ZodObject<{
 }, z.core.$strip>;
 export declare const RecordedEventLine: z.ZodObject<{
     revision: z.ZodNumber;
-    event: z.ZodDiscriminatedUnion<[z.ZodObject<{
-        type: z.ZodLiteral<"run.started">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        runId: z.ZodString;
-        owner: z.ZodOptional<z.ZodObject<{
-            host: z.ZodString;
-            pid: z.ZodNumber;
-            runId: z.ZodString;
-        }, z.core.$strict>>;
-        total: z.ZodOptional<z.ZodNumber>;
-        input: z.ZodOptional<z.ZodString>;
-        config: z.ZodOptional<z.ZodString>;
-        leaseMs: z.ZodOptional<z.ZodNumber>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"item">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        index: z.ZodNumber;
-        outcome: z.ZodEnum<{
-            failed: "failed";
-            ok: "ok";
-            skipped: "skipped";
-        }>;
-        item: z.ZodOptional<z.ZodString>;
-        batch: z.ZodOptional<z.ZodString>;
-        cost: z.ZodOptional<z.ZodNumber>;
-        error: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"item.reopened">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        index: z.ZodNumber;
-        reason: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"progress">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        total: z.ZodOptional<z.ZodNumber>;
-        ok: z.ZodOptional<z.ZodNumber>;
-        failed: z.ZodOptional<z.ZodNumber>;
-        skipped: z.ZodOptional<z.ZodNumber>;
-        cost: z.ZodOptional<z.ZodNumber>;
-        message: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"unit">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        key: z.ZodString;
-        status: z.ZodEnum<{
-            complete: "complete";
-            failed: "failed";
-            running: "running";
-        }>;
-        page: z.ZodOptional<z.ZodNumber>;
-        records: z.ZodOptional<z.ZodNumber>;
-        retryable: z.ZodOptional<z.ZodBoolean>;
-        error: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"error">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        message: z.ZodString;
-        retryable: z.ZodBoolean;
-        index: z.ZodOptional<z.ZodNumber>;
-        item: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"paused">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        reason: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"resumed">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"crash.detected">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        runId: z.ZodOptional<z.ZodString>;
-        owner: z.ZodOptional<z.ZodObject<{
-            host: z.ZodString;
-            pid: z.ZodNumber;
-            runId: z.ZodString;
-        }, z.core.$strict>>;
-        reason: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"completed">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"failed">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        message: z.ZodString;
-        retryable: z.ZodOptional<z.ZodBoolean>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"reset">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        reason: z.ZodOptional<z.ZodString>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"metadata">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        metadata: z.ZodRecord<z.ZodString, z.ZodUnknown>;
-    }, z.core.$strict>, z.ZodObject<{
-        type: z.ZodLiteral<"heartbeat">;
-        v: z.ZodLiteral<1>;
-        at: z.ZodNumber;
-        runId: z.ZodString;
-    }, z.core.$strict>], "type">;
+    event: z.ZodType<import("../core/event-types.ts").CkptEvent, unknown, z.core.$ZodTypeInternals<import("../core/event-types.ts").CkptEvent, unknown>>;
 }, z.core.$strip>;
 
 // ==== dist/server/store.d.ts
