@@ -3,10 +3,11 @@
  * pass) and wires in the runtime. Everything else is re-exported from core.
  */
 import { levelLog, type Durability } from "./adapters/level.ts";
-import { connectHttpLog, httpLog } from "./adapters/http.ts";
+import { connectHttpLog } from "./adapters/http.ts";
 import { memoryLog } from "./adapters/memory.ts";
 import { isPostgresUrl } from "./adapters/postgres/connection.ts";
 import type { EventLog } from "./core/log.ts";
+import { CkptError, ErrorCode } from "./core/errors.ts";
 import { Store, type StoreOptions } from "./core/store.ts";
 import { runtimePlatform } from "./runtime/platform.ts";
 import { OpenOptionsSchema } from "./core/options.ts";
@@ -70,34 +71,51 @@ async function chooseLog(o: OpenOptions): Promise<EventLog> {
   }
   const eventstore = o.eventstore ?? (o.path === undefined ? env("CKPT_EVENTSTORE") : undefined);
   if (eventstore) {
-    // Loaded on demand: the gRPC client costs startup time that embedded users should not pay.
-    const { eventStoreLog } = await import("./adapters/eventstoredb.ts");
+    // Loaded on demand: the gRPC client costs startup time that embedded users should not pay, and it is an
+    // optional peer dependency that may not be installed at all.
+    const { eventStoreLog } = await loadEventStore();
     return eventStoreLog({ connectionString: eventstore, ...(o.eventstorePrefix ? { prefix: o.eventstorePrefix } : {}) });
   }
   const path = o.path ?? runtimePlatform.env("CKPT_STORE") ?? "./.ckpt";
   return levelLog(path, o.durability === undefined ? {} : { durability: o.durability });
 }
 
-export { connectHttpLog, httpLog, levelLog, memoryLog, Store };
-export type { HttpLogOptions } from "./adapters/http.ts";
+async function loadEventStore(): Promise<typeof import("./adapters/eventstoredb.ts")> {
+  try {
+    return await import("./adapters/eventstoredb.ts");
+  } catch (err) {
+    throw new CkptError(
+      ErrorCode.UNAVAILABLE,
+      `EventStoreDB needs its client, an optional peer dependency: npm install @eventstore/db-client@6.2.1 (${(err as Error)?.message ?? err})`,
+      { cause: err },
+    );
+  }
+}
+
+// The public surface, chosen: what a pipeline, an adapter author or a dashboard needs. Internals (the zod
+// schemas, hashing helpers, the reducer's version) stay out so they can change; test/api/ckpt.api.d.ts
+// records every change to this list and to the types behind it. Other entry points: ckpt/http,
+// ckpt/eventstoredb, ckpt/server, ckpt/testing.
+export { levelLog, memoryLog };
+export type { LevelLogOptions } from "./adapters/level.ts";
 export type { Durability, EventLog, StoreOptions };
+export type { Store } from "./core/store.ts";
 export { CkptError, ErrorCode, isCkptError } from "./core/errors.ts";
 export type { Issue } from "./core/errors.ts";
-export { CkptEvent, EVENT_TYPES, parseEvent, checkStageName } from "./core/events.ts";
-export type { EventType, NewEvent } from "./core/events.ts";
+export type { CkptEvent, EventType, NewEvent } from "./core/events.ts";
 export type { AppendOptions, ExpectedRevision, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "./core/log.ts";
-export { evolve, initialState, isDone, REDUCER_VERSION, Status } from "./core/state.ts";
+export { evolve, initialState, isDone, Status } from "./core/state.ts";
 export type { StageState, UnitState } from "./core/state.ts";
 export type { History, RunSummary, StatusChange } from "./core/history.ts";
 export { progressOf } from "./core/progress.ts";
 export type { ProgressFigures } from "./core/progress.ts";
-export { Run } from "./core/run.ts";
-export type { ItemOptions, ResumeInfo, Unit } from "./core/run.ts";
-export { Stage } from "./core/stage.ts";
-export type { BeginOptions, InputSource, ReplayEntry, ReplayOptions } from "./core/stage.ts";
+export type { ItemOptions, ResumeInfo, Run, Unit } from "./core/run.ts";
+export type { BeginOptions, InputSource, ReplayEntry, ReplayOptions, Stage } from "./core/stage.ts";
 export { shutdown } from "./core/store.ts";
 export type { StageSummary } from "./core/store.ts";
-export { canonicalJson, configDigest, sha256 } from "./core/fingerprint.ts";
 export { parseDuration } from "./core/retention.ts";
 export type { CompactionProgress, CompactionReport, RetentionPolicy, StageReport } from "./core/retention.ts";
 export { handleSignals } from "./runtime/signals.ts";
+export type { SignalOptions } from "./runtime/signals.ts";
+export type { Checkpoint, CheckpointInfo, CheckpointOptions } from "./core/checkpoints.ts";
+export type { Clock } from "./core/clock.ts";

@@ -1,4 +1,5 @@
 /** The shape of one bench run's results, and writing them to bench/results/ (the run's own file and latest.json). */
+import type { StartupCase } from "./startup.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DiskResult } from "./disk.ts";
@@ -41,6 +42,8 @@ export interface BenchResults {
   sidecar: SidecarResult;
   /** Issue 17's rows (absent from results written before it). */
   postgres?: PostgresBenchResult;
+  /** Cold starts of the CLI and the entry points (bench/startup.ts), Node only. */
+  startup?: StartupCase[];
   targets: TargetCheck[];
 }
 

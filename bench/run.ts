@@ -15,6 +15,7 @@ import { type BenchResults, writeResults } from "./results.ts";
 import { resumeTimes } from "./resume.ts";
 import { buildRows } from "./rows.ts";
 import { sidecarLoad } from "./sidecar.ts";
+import { startupRows, startupTimes } from "./startup.ts";
 import { stateSizePipeline, stateSizeReducer } from "./state-size.ts";
 import type { Subject } from "./subject.ts";
 import { renderTable } from "./table.ts";
@@ -113,6 +114,10 @@ async function main(): Promise<void> {
     }
   }
 
+  // Cold starts of the CLI (tsx vs the compiled bin) and of each entry point: Node only, it builds dist/ first.
+  const startup = runtime === "node" ? startupTimes({ rounds: Math.max(5, config.rounds * 2), progress }) : undefined;
+  if (!startup) skipped.push("startup rows: Node only (they compare the tsx launcher with the compiled npm bin): `npm run bench`");
+
   const workersDisk = durable.find((s) => s.key === "ckpt-sync")?.closed;
   const atMillion = resume.find((x) => x.events === 1e6 && x.tail === config.resumeTail && !x.compacted);
   const results: BenchResults = {
@@ -136,10 +141,12 @@ async function main(): Promise<void> {
     stateSize,
     sidecar,
     postgres,
+    ...(startup ? { startup } : {}),
     targets: [],
   };
   const { rows, targets } = buildRows(results);
   rows.push(...postgresRows(postgres, durable.find((s) => s.key === "ckpt-postgres")?.cells[64]?.perSec));
+  if (startup) rows.push(...startupRows(startup));
   results.targets = targets;
   results.seconds = (performance.now() - started) / 1000;
   const file = writeResults(new URL("./results/", import.meta.url).pathname, results);

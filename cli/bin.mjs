@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `ckpt` bin on Node: lets Node load the TypeScript sources through tsx, then runs the CLI. */
+/** In-repo launcher for the `ckpt` CLI on Node: loads the TypeScript sources through tsx (a dev dependency). The published bin is dist/cli/main.js. */
 import { register } from "tsx/esm/api";
 
 register();

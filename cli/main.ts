@@ -1,6 +1,8 @@
+#!/usr/bin/env node
 /**
  * The `ckpt` executable: the one file that touches argv, env, signals, stdin/stdout and exit.
- * Node: `npx ckpt` (cli/bin.mjs registers tsx first). Deno: `deno task ckpt`.
+ * Installed: `npx ckpt` runs the build of this file (dist/cli/main.js). In this repo: `node cli/bin.mjs`
+ * (registers tsx first) or `deno task ckpt`.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -9,7 +11,7 @@ import { createInterface } from "node:readline";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { Out, ServeOptions } from "./context.ts";
 import { openOutput, readText } from "./files.ts";
-import { type Io, runCli } from "./run.ts";
+import type { Io } from "./run.ts";
 
 const controller = new AbortController();
 const deno = (globalThis as { Deno?: DenoSignals }).Deno;
@@ -74,12 +76,13 @@ async function readStdin(): Promise<string> {
 
 /** Runs the sidecar in this process: server/main.ts with the listener of this runtime (node.ts or deno.ts). */
 async function serve(argv: readonly string[], options: ServeOptions = {}): Promise<number> {
-  const at = (file: string) => new URL(`../server/${file}`, import.meta.url).href;
   let server: { main?: (argv: readonly string[], io: unknown) => Promise<number> };
   let runtime: { nodeIo?: unknown; denoIo?: unknown };
   try {
-    // Computed specifiers: the sidecar (hono and friends) loads only for `ckpt serve`.
-    [server, runtime] = await Promise.all([import(at("main.ts")), import(at(deno ? "deno.ts" : "node.ts"))]);
+    // Computed specifiers: the sidecar (hono and friends) loads only for `ckpt serve`. Relative templates, so
+    // the build's rewriteRelativeImportExtensions turns `.ts` into `.js` at run time in dist/.
+    const [mainFile, runtimeFile] = ["main.ts", deno ? "deno.ts" : "node.ts"];
+    [server, runtime] = await Promise.all([import(`../server/${mainFile}`), import(`../server/${runtimeFile}`)]);
   } catch (err) {
     throw new CkptError(ErrorCode.UNAVAILABLE, `The sidecar (server/) cannot be loaded: ${(err as Error)?.message ?? err}`, { cause: err });
   }
@@ -107,14 +110,25 @@ function openUrl(url: string): Promise<boolean> {
   });
 }
 
+/** ckpt's package.json is one folder up from the sources (cli/main.ts) and two from the build (dist/cli/main.js). */
 function version(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
+  for (const up of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "ckpt" && pkg.version) return pkg.version;
+    } catch {
+      // not this one
+    }
   }
+  return "0.0.0";
 }
 
-const code = await runCli(process.argv.slice(2), io);
+const argv = process.argv.slice(2);
+// `ckpt --version` answers before the commands load (and with them LevelDB, zod, msgpackr): scripts and
+// installers call it to see that ckpt is there, and it should cost about what a bare `node` does.
+const code =
+  argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")
+    ? (await stdout.write(`ckpt ${io.version}\n`), 0)
+    : await (await import("./run.ts")).runCli(argv, io);
 // Exit explicitly: an adapter's sockets or timers must not keep a finished command alive.
 process.stdout.write("", () => process.exit(code));

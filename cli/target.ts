@@ -105,9 +105,9 @@ type Factory = (options: Record<string, unknown>) => EventLog | Promise<EventLog
 
 async function adapter(file: string, what: string): Promise<Record<string, unknown>> {
   // A computed specifier: the module is loaded only for its own target, and a missing file fails only here.
-  const url = new URL(`../adapters/${file}`, import.meta.url).href;
+  // A relative template, so the build's rewriteRelativeImportExtensions maps `.ts` to `.js` in dist/.
   try {
-    return (await import(url)) as Record<string, unknown>;
+    return (await import(`../adapters/${file}`)) as Record<string, unknown>;
   } catch (err) {
     throw new CkptError(ErrorCode.UNAVAILABLE, `${what} (adapters/${file}) cannot be loaded: ${(err as Error)?.message ?? err}`, { cause: err });
   }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { CkptError, ErrorCode } from "./errors.ts";
+import type { CkptEvent as CkptEventType, Outcome as OutcomeType } from "./event-types.ts";
 
 const at = z.number().int().nonnegative();
 const label = z.string().max(2048);
@@ -14,8 +15,8 @@ const metadata = z.record(z.string().max(200), z.unknown());
 const owner = z.strictObject({ host: z.string().max(255), pid: z.number().int(), runId: z.string().max(64) });
 
 /** The outcome of one item: it succeeded, failed for good, or was deliberately skipped. */
-export const Outcome = z.enum(["ok", "failed", "skipped"]);
-export type Outcome = z.infer<typeof Outcome>;
+export const Outcome: z.ZodEnum<{ ok: "ok"; failed: "failed"; skipped: "skipped" }> = z.enum(["ok", "failed", "skipped"]);
+export type Outcome = OutcomeType;
 
 function event<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
   return z.strictObject({ type: z.literal(type), v: z.literal(1), at, ...shape });
@@ -92,7 +93,7 @@ export const CheckpointSaved = event("checkpoint", {
   state: z.unknown().refine((v) => v !== undefined, "state is required"),
 });
 
-export const CkptEvent = z.discriminatedUnion("type", [
+const eventSchema = z.discriminatedUnion("type", [
   RunStarted,
   ItemDone,
   ItemReopened,
@@ -109,12 +110,21 @@ export const CkptEvent = z.discriminatedUnion("type", [
   Heartbeat,
   CheckpointSaved,
 ]);
-export type CkptEvent = z.infer<typeof CkptEvent>;
+/** The schema of every event; its type is written out in event-types.ts (explicit published types). */
+export const CkptEvent: z.ZodType<CkptEventType> = eventSchema;
+export type CkptEvent = CkptEventType;
+// Compile-time: the schema and the written-out types describe exactly the same events, field for field
+// (assignable both ways, and the same keys per event type, so an optional field added to one side counts too).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Inferred = z.infer<typeof eventSchema>;
+type SameKeys = { [T in EventType]: Same<keyof Extract<Inferred, { type: T }>, keyof Extract<CkptEventType, { type: T }>> }[EventType];
+const schemaMatchesTypes: [Same<Inferred, CkptEventType>, Same<SameKeys, true>] = [true, true];
+void schemaMatchesTypes;
 export type EventType = CkptEvent["type"];
 export type EventOf<T extends EventType> = Extract<CkptEvent, { type: T }>;
 
 /** Every event type, in schema order. */
-export const EVENT_TYPES: readonly EventType[] = CkptEvent.options.map((o) => o.shape.type.value);
+export const EVENT_TYPES: readonly EventType[] = eventSchema.options.map((o) => o.shape.type.value);
 
 /** The event as callers pass it: `v` and `at` are filled in by ckpt. */
 export type NewEvent = { [T in EventType]: Omit<EventOf<T>, "v" | "at"> & { at?: number } }[EventType];

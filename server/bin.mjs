@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `ckpt-server` bin on Node: lets Node load the TypeScript sources through tsx, then starts the sidecar. */
+/** In-repo launcher for ckpt-server on Node: loads the TypeScript sources through tsx (a dev dependency). The published bin is dist/server/node.js. */
 import { register } from "tsx/esm/api";
 
 register();

@@ -1,4 +1,5 @@
-/** ckpt-server on Node: listens through @hono/node-server; main.ts does the rest. Run it with `npx ckpt-server`. */
+#!/usr/bin/env node
+/** ckpt-server on Node: listens through @hono/node-server; main.ts does the rest. Installed, `npx ckpt-server` runs its build (dist/server/node.js); in this repo `node server/bin.mjs`. */
 import { realpathSync } from "node:fs";
 import type { Server } from "node:http";
 import type { Duplex } from "node:stream";

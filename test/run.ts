@@ -66,9 +66,9 @@ function runOne(file: string, runtime: RuntimeName): Promise<Result> {
   });
 }
 
-// test/python/ (the Python client drives its own sidecars) and test/browser/ (chromium through
-// playwright-core, a Node library) have nothing runtime-specific: they run on Node only.
-const nodeOnly = (f: string) => /^test\/(python|browser)\//.test(relative(root, f));
+// test/python/ (the Python client drives its own sidecars), test/browser/ (chromium through playwright-core,
+// a Node library) and test/package/ (packs the tarball and drives Node and Deno consumers itself): Node only.
+const nodeOnly = (f: string) => /^test\/(python|browser|package)\//.test(relative(root, f));
 const jobs = runtimes.flatMap((r) => files.filter((f) => r === "node" || !nodeOnly(f)).map((f) => [f, r] as const));
 const results: Result[] = [];
 let next = 0;

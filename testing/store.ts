@@ -1,6 +1,6 @@
 /** The library-level half of the contract: a pipeline resumes correctly on any adapter. */
 import * as assert from "uvu/assert";
-import type { Store } from "../../core/store.ts";
+import type { Store } from "../core/store.ts";
 
 export async function storeContract(store: Store, reopen?: () => Promise<Store>): Promise<void> {
   const stage = store.stage("pipeline");

@@ -1,0 +1,202 @@
+/**
+ * The package as a user gets it: pack, install into a fresh project outside the repo, then use it from plain
+ * Node (.mjs and .cjs), TypeScript (nodenext and bundler, skipLibCheck off), the bins and Deno (npm:), and
+ * lint it with publint and arethetypeswrong. Runs on Node only (test/run.ts): it drives Deno itself.
+ */
+import { createServer } from "node:http";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import process from "node:process";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { apiReport, REPORT } from "../../scripts/api-report.ts";
+import { exec, installedProject, must, type Project, ROOT } from "./project.ts";
+import { readmeSnippets } from "./readme.ts";
+
+const test = suite("package");
+const node = process.execPath;
+const bin = (p: Project, name: string) => join(p.dir, "node_modules/.bin", name);
+const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+const deno = join(ROOT, "node_modules/.bin/deno");
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; exports: Record<string, unknown> };
+let p: Project;
+
+test.after(async () => {
+  await p?.remove();
+});
+
+// A test rather than a before hook, so a failing pack or install prints why (uvu's hooks fail silently).
+test("npm pack (prepack builds dist/) and npm install of the tarball into a fresh temp project", async () => {
+  p = await installedProject();
+  assert.ok(existsSync(join(p.dir, "node_modules/ckpt/package.json")));
+});
+
+test("the tarball holds the build, README and LICENSE, and no tests, bench, sources, fixtures or clients", () => {
+  for (const f of ["package.json", "README.md", "LICENSE", "dist/mod.js", "dist/mod.d.ts", "dist/mod.js.map", "dist/cli/main.js", "dist/server/node.js", "dist/testing/index.js"]) {
+    assert.ok(p.files.includes(f), `${f} missing from the tarball`);
+  }
+  const stray = p.files.filter((f) => !f.startsWith("dist/") && !["package.json", "README.md", "LICENSE"].includes(f));
+  assert.equal(stray, []);
+  assert.equal(p.files.filter((f) => /(^|\/)(test|bench|fixtures|clients|examples)\/|\.test\.|(?<!\.d)\.ts$/.test(f)), []);
+});
+
+test("the shipped types match the committed API report (api/ckpt.api.d.ts)", () => {
+  const shipped = apiReport(join(p.dir, "node_modules/ckpt"));
+  const committed = readFileSync(REPORT, "utf8");
+  if (shipped !== committed) {
+    const a = shipped.split("\n");
+    const b = committed.split("\n");
+    const at = a.findIndex((line, i) => line !== b[i]);
+    assert.unreachable(`the public types changed (first difference at line ${at + 1}: ${JSON.stringify(b[at])} → ${JSON.stringify(a[at])}). If that is intended, run \`npm run api:update\` and commit api/ckpt.api.d.ts.`);
+  }
+});
+
+test("installing pulls no tsx, esbuild or gRPC of its own (gRPC here only as the peer the consumer asked for)", () => {
+  const top = readdirSync(join(p.dir, "node_modules"));
+  assert.not.ok(top.includes("tsx"));
+  assert.not.ok(top.includes("esbuild"));
+  assert.not.ok(top.includes("typescript"));
+});
+
+test(".mjs: imports ckpt and every subpath, runs begin/done/close/reopen/resume on LevelDB", async () => {
+  const r = await must(node, ["pipeline.mjs", join(p.dir, "store-mjs")], { cwd: p.dir });
+  const out = JSON.parse(r.stdout);
+  assert.is(out.first, "initialized");
+  assert.equal(out.resumed, { from: "paused", done: [true, true, true, false, false] });
+  assert.is(out.status, "completed");
+  assert.is(out.processed, 5);
+  assert.equal(out.exported, { http: "function", eventstoredb: "function", server: "function", testing: "function" });
+});
+
+test(".cjs: require('ckpt') and require('ckpt/http') work (Node's require(esm))", async () => {
+  const r = await must(node, ["consumer.cjs"], { cwd: p.dir });
+  assert.equal(JSON.parse(r.stdout), { status: "completed", code: "CKPT_NOT_FOUND", http: "function" });
+  assert.is(r.stderr, "", "no ExperimentalWarning or other noise on this Node");
+});
+
+test("importing ckpt loads neither Hono nor gRPC; ckpt/server loads Hono, ckpt/eventstoredb gRPC", async () => {
+  const loaded = async (spec: string) => {
+    const trace = join(p.dir, `trace-${spec.replace(/\W/g, "_")}.txt`);
+    await writeFile(trace, "");
+    await must(node, ["--import", "./trace.mjs", "--input-type=module", "-e", `await import(${JSON.stringify(spec)})`], { cwd: p.dir, env: { CKPT_TRACE_FILE: trace } });
+    return readFileSync(trace, "utf8").split("\n").filter(Boolean);
+  };
+  const heavy = (urls: string[], name: string) => urls.some((u) => u.includes(`/node_modules/${name}/`));
+  const core = await loaded("ckpt");
+  assert.ok(heavy(core, "level"), "the trace saw level, so it works");
+  for (const name of ["hono", "@hono/node-server", "@grpc/grpc-js", "@eventstore/db-client", "tsx"]) assert.not.ok(heavy(core, name), `ckpt loaded ${name}`);
+  assert.ok(heavy(await loaded("ckpt/server"), "hono"));
+  assert.ok(heavy(await loaded("ckpt/eventstoredb"), "@eventstore/db-client"));
+  const http = await loaded("ckpt/http");
+  assert.not.ok(heavy(http, "hono") || heavy(http, "level"), "ckpt/http is the sidecar client alone");
+});
+
+for (const [name, compilerOptions] of [
+  ["nodenext", { module: "nodenext", moduleResolution: "nodenext" }],
+  ["bundler", { module: "preserve", moduleResolution: "bundler" }],
+] as const) {
+  test(`TypeScript consumer type-checks (${name}, skipLibCheck off, no allowImportingTsExtensions)`, async () => {
+    const config = { compilerOptions: { ...compilerOptions, target: "es2022", strict: true, skipLibCheck: false, noEmit: true, types: ["node"] }, files: ["consumer.ts"] };
+    await writeFile(join(p.dir, `tsconfig.${name}.json`), JSON.stringify(config));
+    await must(node, [tsc, "-p", `tsconfig.${name}.json`], { cwd: p.dir });
+  });
+}
+
+test("TypeScript consumer of ckpt/eventstoredb type-checks (nodenext; skipLibCheck on for the client's own types)", async () => {
+  const config = { compilerOptions: { module: "nodenext", moduleResolution: "nodenext", target: "es2022", strict: true, skipLibCheck: true, noEmit: true, types: ["node"] }, files: ["consumer-eventstoredb.ts"] };
+  await writeFile(join(p.dir, "tsconfig.eventstoredb.json"), JSON.stringify(config));
+  await must(node, [tsc, "-p", "tsconfig.eventstoredb.json"], { cwd: p.dir });
+});
+
+test("the bins run the compiled JavaScript on plain Node", async () => {
+  const v = await must(bin(p, "ckpt"), ["--version"], { cwd: p.dir });
+  assert.is(v.stdout.trim(), `ckpt ${pkg.version}`);
+  await must(node, ["pipeline.mjs", join(p.dir, "store-bin")], { cwd: p.dir });
+  const list = JSON.parse((await must(bin(p, "ckpt"), ["list", "--json", "--store", join(p.dir, "store-bin")], { cwd: p.dir })).stdout) as { stage: string; status: string }[];
+  assert.equal(list.map((s) => [s.stage, s.status]), [["fetch", "completed"]]);
+  const help = await must(bin(p, "ckpt-server"), ["--help"], { cwd: p.dir });
+  assert.match(help.stdout, /Usage: ckpt-server/);
+  assert.match(readFileSync(join(p.dir, "node_modules/ckpt/dist/cli/main.js"), "utf8"), /^#!\/usr\/bin\/env node\n/);
+});
+
+test("Deno runs the same consumer through npm:", async () => {
+  const r = await must(deno, ["run", "-A", "--quiet", "--node-modules-dir=manual", "deno.mjs", join(p.dir, "store-deno")], { cwd: p.dir });
+  const out = JSON.parse(r.stdout);
+  assert.is(out.runtime, "deno");
+  assert.equal(out.resumed, { from: "paused", done: [true, true, true, false, false] });
+  assert.is(out.status, "completed");
+  assert.is(out.http, "function");
+  // The CLI on Deno as the README shows it: `deno run -A npm:ckpt …` runs the package's bin.
+  const v = await must(deno, ["run", "-A", "--quiet", "--node-modules-dir=manual", "npm:ckpt", "--version"], { cwd: p.dir });
+  assert.is(v.stdout.trim(), `ckpt ${pkg.version}`);
+  const list = await must(deno, ["run", "-A", "--quiet", "--node-modules-dir=manual", "npm:ckpt", "list", "--json", "--store", join(p.dir, "store-deno")], { cwd: p.dir });
+  assert.equal((JSON.parse(list.stdout) as { stage: string }[]).map((s) => s.stage), ["fetch"]);
+});
+
+test("publint (strict) and arethetypeswrong (esm-only profile) find nothing in the tarball", async () => {
+  const lint = await exec(node, [join(ROOT, "node_modules/publint/src/cli.js"), "run", "--strict", p.tarball], { cwd: ROOT });
+  assert.is(lint.code, 0, lint.stdout + lint.stderr);
+  const attw = await exec(node, [join(ROOT, "node_modules/@arethetypeswrong/cli/dist/index.js"), p.tarball, "--profile", "esm-only", "--format", "ascii"], { cwd: ROOT });
+  assert.is(attw.code, 0, attw.stdout + attw.stderr);
+});
+
+test("deno publish --dry-run accepts deno.json (JSR): name, version, exports, files, no slow types", async () => {
+  // --no-check skips only the type-check of function bodies: Deno's checker (its lib plus @types/node) rejects
+  // clearInterval(ReturnType<typeof setInterval>) in core/run.ts, core/stage.ts, server/runs.ts, server/watch.ts.
+  // The slow-type check (explicit types on the whole public API) still runs: no --allow-slow-types.
+  const r = await must(deno, ["publish", "--dry-run", "--allow-dirty", "--no-check"], { cwd: ROOT });
+  const out = (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, "");
+  assert.match(out, /@ckpt\/ckpt@0\.1\.0/);
+  assert.match(out, /Success Dry run complete/);
+  assert.not.match(out, /missing-explicit-type|error\[/, "no slow-type findings");
+  for (const f of ["mod.ts", "testing/index.ts", "server/index.ts", "cli/main.ts"]) assert.ok(out.includes(f), `${f} not published`);
+  for (const f of ["test/", "bench/", "examples/", "bin.mjs", "node_modules/"]) assert.not.ok(out.includes(`/${f}`), `${f} would be published`);
+});
+
+test("the README's install, quick start and resumable loop work when pasted into the project", async () => {
+  const snippets = readmeSnippets(readFileSync(join(ROOT, "README.md"), "utf8"));
+  assert.equal(snippets.install, ["npm install ckpt"], "the install section says npm install ckpt (the test installed the tarball in its place)");
+  for (const s of snippets.files) await writeFile(join(p.dir, s.name), s.code);
+  const names = snippets.files.map((s) => s.name);
+  assert.ok(names.includes("quickstart.mjs") && names.includes("loop.mjs"), names.join(", "));
+
+  // The quick start's shell lines, as a user types them.
+  const outputs: string[] = [];
+  for (const line of snippets.shell) {
+    const r = await must("sh", ["-c", line], { cwd: p.dir });
+    outputs.push(r.stdout);
+  }
+  assert.equal(snippets.shell.slice(0, 2), ["node quickstart.mjs", "node quickstart.mjs"]);
+  assert.match(outputs[0]!, /working on alpha/);
+  assert.not.match(outputs[1]!, /working on/, "the second run redoes nothing");
+  assert.match(outputs[2]!, /demo/);
+
+  // The resumable loop against a loopback server: 4 pages and one 404, urls.txt ending with a newline.
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? "");
+    if (req.url?.startsWith("/page/")) res.end(`<p>${req.url}</p>`);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  try {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await writeFile(join(p.dir, "urls.txt"), ["/page/1", "/page/2", "/missing", "/page/3", "/page/4"].map((u) => base + u).join("\n") + "\n");
+    await must(node, ["loop.mjs"], { cwd: p.dir });
+    assert.is(hits.length, 5);
+    assert.equal(readdirSync(join(p.dir, "out")).sort(), ["0.html", "1.html", "3.html", "4.html"]);
+    const state = JSON.parse((await must(bin(p, "ckpt"), ["show", "fetch", "--json"], { cwd: p.dir })).stdout);
+    assert.is(state.state.counters.processed, 5);
+    assert.is(state.state.counters.failed, 1);
+    assert.is(state.state.status, "completed");
+    await must(node, ["loop.mjs"], { cwd: p.dir });
+    assert.is(hits.length, 5, "the second run fetches nothing again");
+  } finally {
+    server.close();
+  }
+  assert.ok(existsSync(join(p.dir, ".ckpt")));
+});
+
+test.run();
