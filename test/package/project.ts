@@ -71,9 +71,9 @@ export async function installedProject(): Promise<Project> {
   const app = join(dir, "app");
   await cp(FIXTURES, app, { recursive: true });
   await writeFile(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  // The peers a user adds for ckpt/eventstoredb and ckpt/testing, and @types/node for the tsc consumer;
-  // --prefer-offline: after `npm ci` all of them are in npm's cache.
-  const devTools = ["@eventstore/db-client", "uvu", "@types/node"].map((name) => `${name}@${lockedVersion(name)}`);
+  // The peers a user adds for ckpt/eventstoredb, ckpt/postgres and ckpt/testing, and @types/node for the tsc
+  // consumer; --prefer-offline: after `npm ci` all of them are in npm's cache.
+  const devTools = ["@eventstore/db-client", "pg", "uvu", "@types/node"].map((name) => `${name}@${lockedVersion(name)}`);
   await must("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, ...devTools], { cwd: app, timeoutMs: 180_000 });
   return { dir: app, tarball, files: info.files.map((f) => f.path), remove: () => rm(dir, { recursive: true, force: true }) };
 }

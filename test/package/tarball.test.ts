@@ -3,6 +3,7 @@
  * Node (.mjs and .cjs), TypeScript (nodenext and bundler, skipLibCheck off), the bins and Deno (npm:), and
  * lint it with publint and arethetypeswrong. Runs on Node only (test/run.ts): it drives Deno itself.
  */
+import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -67,7 +68,7 @@ test(".mjs: imports ckpt and every subpath, runs begin/done/close/reopen/resume 
   assert.equal(out.resumed, { from: "paused", done: [true, true, true, false, false] });
   assert.is(out.status, "completed");
   assert.is(out.processed, 5);
-  assert.equal(out.exported, { http: "function", eventstoredb: "function", server: "function", testing: "function" });
+  assert.equal(out.exported, { http: "function", eventstoredb: "function", postgres: "function", server: "function", testing: "function" });
 });
 
 test(".cjs: require('ckpt') and require('ckpt/http') work (Node's require(esm))", async () => {
@@ -119,6 +120,41 @@ test("the bins run the compiled JavaScript on plain Node", async () => {
   const help = await must(bin(p, "ckpt-server"), ["--help"], { cwd: p.dir });
   assert.match(help.stdout, /Usage: ckpt-server/);
   assert.match(readFileSync(join(p.dir, "node_modules/ckpt/dist/cli/main.js"), "utf8"), /^#!\/usr\/bin\/env node\n/);
+});
+
+test("the installed ckpt-server serves the dashboard (with uPlot) and the item lineage; ckpt item reads it", async () => {
+  const store = join(p.dir, "store-bin"); // written by the bins test above: stage "fetch", completed
+  const child = spawn(bin(p, "ckpt-server"), ["--store", store, "--port", "0"], { cwd: p.dir, stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`ckpt-server did not start: ${out}`)), 60_000);
+      const seen = (d: Buffer) => {
+        out += d;
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      };
+      child.stdout.on("data", seen);
+      child.stderr.on("data", seen);
+      child.once("exit", (code) => reject(new Error(`ckpt-server exited ${code}: ${out}`)));
+    });
+    const page = await fetch(url + "/");
+    assert.is(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+    const chart = await fetch(url + "/dashboard/uplot.js");
+    assert.is(chart.status, 200, "uPlot is found in the consumer's node_modules");
+    assert.ok((await chart.text()).length > 10_000);
+    const lineage = await fetch(url + "/v1/stages/fetch/items/0");
+    assert.is(lineage.status, 200);
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("close", r));
+  }
+  const item = await must(bin(p, "ckpt"), ["item", "fetch", "0", "--json", "--store", store], { cwd: p.dir });
+  assert.ok(JSON.parse(item.stdout), item.stdout);
 });
 
 test("Deno runs the same consumer through npm:", async () => {
