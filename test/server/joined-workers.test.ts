@@ -132,7 +132,10 @@ test("sidecar SIGKILLed and restarted twice, workers SIGKILLed at random: every 
     const ack = all.flatMap(acked);
     for (const i of ack) assert.ok(has(st.resume, i), `acknowledged item ${i} is recorded`);
     assert.equal([st.counters.processed, size(st.resume), st.resume.watermark], [total, total, total], "counters equal the done set");
-    assert.is(st.counters.duplicates, 0, "no item recorded twice");
+    // A worker SIGKILLed with a chunk in flight never heard its acknowledgement, so its replacement may do
+    // those items again if it read the stage before the sidecar finished that request (at-least-once for
+    // what was never acknowledged): at most one chunk of 250 per killed worker. The restarts add none.
+    assert.ok(st.counters.duplicates <= 250 * killedWorkers, `at most one unacknowledged chunk per killed worker recorded twice (${st.counters.duplicates})`);
     assert.is(killedWorkers, 2);
   } finally {
     for (const w of all) w.child.kill("SIGKILL");
