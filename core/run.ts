@@ -326,9 +326,18 @@ export class Run {
 
   /** Too many items done out of order: wait for the gaps below them to fill. */
   private waitForRoom(index: number): Promise<void> {
+    // A failed writer will never commit the gap-fillers: the wait ends with its sticky error, at once.
+    if (this.writer.status === "failed") return Promise.reject(this.writer.error);
     return new Promise((resolve, reject) => {
+      const offFail = this.writer.onFail((error) => {
+        this.clock.clear(timer);
+        off();
+        offFail();
+        reject(error);
+      });
       const timer = this.clock.setTimeout(() => {
         off();
+        offFail();
         reject(
           new CkptError(
             ErrorCode.TOO_SPARSE,
@@ -341,6 +350,7 @@ export class Run {
         if (!this.needsRoom(index)) {
           this.clock.clear(timer);
           off();
+          offFail();
           resolve();
         }
       });

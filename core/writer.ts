@@ -62,6 +62,7 @@ export class StageWriter {
   private failure: CkptError | undefined;
   private lastSnapshotRevision: number;
   private listeners = new Set<CommitListener>();
+  private failListeners = new Set<(error: CkptError) => void>();
   private ioLock: Promise<unknown> = Promise.resolve();
   /** Inside commit(): the batch being written is in neither the queue nor the durable state. */
   private committing = false;
@@ -119,6 +120,12 @@ export class StageWriter {
   onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Calls `listener` with the sticky error when the writer turns `failed` (a caller waiting for room wakes on it). */
+  onFail(listener: (error: CkptError) => void): () => void {
+    this.failListeners.add(listener);
+    return () => this.failListeners.delete(listener);
   }
 
   /**
@@ -345,6 +352,7 @@ export class StageWriter {
     const d = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of d) w.reject(error);
+    for (const l of [...this.failListeners]) l(error);
   }
 
   /** Rejects the waiters of the batch that was refused (the queue behind it is empty) and stays usable. */

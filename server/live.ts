@@ -9,6 +9,7 @@ import { errorResponse, HttpCode, HttpError } from "./errors.ts";
 import type { ServerContext } from "./context.ts";
 import { ALL_STREAMS, type Notice } from "./guarded-log.ts";
 import { summarize, type Summary } from "./summary.ts";
+import { systemClock } from "../core/clock.ts";
 
 const FLUSH_MS = 200;
 
@@ -46,12 +47,12 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
     if (ready && !timer && !closed) timer = setTimeout(flush, flushMs);
   };
   const off = ctx.log.subscribe(ALL_STREAMS, onNotice);
-  const ping = setInterval(() => write(": ping\n\n"), ctx.limits.heartbeatMs);
+  const ping = systemClock.setInterval(() => write(": ping\n\n"), ctx.limits.heartbeatMs);
   const close = () => {
     if (closed) return;
     closed = true;
     off();
-    clearInterval(ping);
+    systemClock.clear(ping);
     if (timer) clearTimeout(timer);
     ctx.watchers.delete(close);
     signal.removeEventListener("abort", close);

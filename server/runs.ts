@@ -14,6 +14,7 @@ import type { Store } from "../core/store.ts";
 import { HttpCode, HttpError } from "./errors.ts";
 import type { GuardedLog } from "./guarded-log.ts";
 import type { Update } from "./schemas.ts";
+import { systemClock } from "../core/clock.ts";
 
 export interface HeldRun {
   readonly run: Run;
@@ -43,14 +44,14 @@ export class RunRegistry {
   private readonly byStage = new Map<string, HeldRun>();
   private readonly lost = new Map<string, { stage: string; leaseMs: number }>();
   private readonly stageLocks = new Map<string, Promise<unknown>>();
-  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly timer: unknown;
 
   constructor(
     private readonly store: Store,
     private readonly log: GuardedLog,
     reapEveryMs = 1000,
   ) {
-    this.timer = setInterval(() => void this.reap(), reapEveryMs);
+    this.timer = systemClock.setInterval(() => void this.reap(), reapEveryMs);
     (this.timer as { unref?: () => void }).unref?.();
   }
 
@@ -180,7 +181,7 @@ export class RunRegistry {
 
   /** Stops the reaper; the runs still held are left for the store's shutdown() to pause. */
   stop(): void {
-    clearInterval(this.timer);
+    systemClock.clear(this.timer);
   }
 
   /** The stage's held run; one silent past its lease is released here, not only by the next reap. */

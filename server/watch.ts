@@ -10,6 +10,7 @@ import type { ServerContext } from "./context.ts";
 import { errorResponse, HttpCode, HttpError } from "./errors.ts";
 import type { Notice } from "./guarded-log.ts";
 import { summarize } from "./summary.ts";
+import { systemClock } from "../core/clock.ts";
 
 export function watchResponse(ctx: ServerContext, stage: string, from: number | undefined, signal: AbortSignal): Response {
   if (ctx.watchers.size >= ctx.limits.maxWatchers) {
@@ -44,12 +45,12 @@ export function watchResponse(ctx: ServerContext, stage: string, from: number | 
   };
 
   const off = ctx.log.subscribe(stage, (n) => (backlogDone ? deliver(n) : held.push(n)));
-  const ping = setInterval(() => send(": ping\n\n"), ctx.limits.heartbeatMs);
+  const ping = systemClock.setInterval(() => send(": ping\n\n"), ctx.limits.heartbeatMs);
   const close = () => {
     if (closed) return;
     closed = true;
     off();
-    clearInterval(ping);
+    systemClock.clear(ping);
     ctx.watchers.delete(close);
     signal.removeEventListener("abort", close);
     try {

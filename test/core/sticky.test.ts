@@ -89,6 +89,23 @@ test("a waiting mark() resolves only once the item is recorded; done() past maxR
   await store.close();
 }));
 
+test("a mark() and a done() waiting for room reject with the sticky error as soon as an append fails (not after sparseTimeoutMs)", plain(async () => {
+  const { log } = faultyLog(memoryLog(), [4]); // 1: run.started, 2: item 5, 3: item 0, 4: item 1 fails
+  const clock = manualClock(); // time never advances: only the failure can end the waits
+  const store = new Store(log, { maxRanges: 1, sparseTimeoutMs: 60_000, clock });
+  const run = await store.stage("w").begin();
+  await run.done(5);
+  await run.done(0);
+  const marked = codeOf(run.mark(9)); // no room beyond [5]: waits
+  const done = codeOf(run.done(12)); // waits too
+  run.mark(1); // its append fails in the background
+  assert.is(await marked, "CKPT_IO", "the waiting mark() rejects with the append's error (it waited for the timeout before)");
+  assert.is(await done, "CKPT_IO", "the waiting done() too");
+  assert.is(await codeOf(run.mark(15)), "CKPT_IO", "a wait begun once the writer failed rejects at once");
+  assert.not.ok(run.isDone(9) || run.isDone(12));
+  await store.close().catch(() => undefined);
+}));
+
 test("several done() waiting for room never exceed maxRanges", plain(async () => {
   const store = new Store(memoryLog(), { maxRanges: 1, sparseTimeoutMs: 60_000 });
   const run = await store.stage("r").begin();
