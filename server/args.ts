@@ -50,6 +50,8 @@ export const FLAGS: readonly Flag[] = [
   { name: "compact-keep", env: "CKPT_COMPACT_KEEP", value: "<n>", description: "schedule: keep at most n events per stage" },
   { name: "compact-min", env: "CKPT_COMPACT_MIN", value: "<n>", description: "schedule: always keep the n most recent events per stage", default: "100" },
   { name: "compact-stage-ttl", env: "CKPT_COMPACT_STAGE_TTL", value: "<duration>", description: "schedule: remove whole stages finished or idle for longer, e.g. 30d" },
+  { name: "compact-keep-checkpoints", env: "CKPT_COMPACT_KEEP_CHECKPOINTS", value: "<n>", description: "schedule: keep at most n state checkpoints per stage (never the latest)" },
+  { name: "compact-checkpoint-ttl", env: "CKPT_COMPACT_CHECKPOINT_TTL", value: "<duration>", description: "schedule: remove state checkpoints older than this (never the latest)" },
   { name: "quiet", description: "print nothing but errors (compaction reports included)" },
   { name: "help", description: "show this help" },
   { name: "version", description: "print the version" },
@@ -155,7 +157,7 @@ const MIN_EVERY_MS = 100;
 /** The schedule from --compact-* values; policy flags without --compact-every are a mistake, not ignored. */
 function compaction(given: ReadonlyMap<string, string>): CompactionSchedule | undefined {
   const every = given.get("compact-every");
-  const policyFlags = ["compact-max-age", "compact-keep", "compact-min", "compact-stage-ttl"].filter((n) => given.has(n));
+  const policyFlags = ["compact-max-age", "compact-keep", "compact-min", "compact-stage-ttl", "compact-keep-checkpoints", "compact-checkpoint-ttl"].filter((n) => given.has(n));
   if (every === undefined) {
     if (policyFlags.length > 0) throw new Error(`--${policyFlags[0]} only sets the compaction schedule's policy: add --compact-every <duration> (e.g. 1h)`);
     return undefined;
@@ -168,9 +170,12 @@ function compaction(given: ReadonlyMap<string, string>): CompactionSchedule | un
     ...(given.has("compact-keep") ? { maxEvents: num("compact-keep") } : {}),
     ...(given.has("compact-min") ? { minEvents: num("compact-min") } : {}),
     ...(given.has("compact-stage-ttl") ? { stageTtlMs: duration("compact-stage-ttl", given.get("compact-stage-ttl")!) } : {}),
+    ...(given.has("compact-keep-checkpoints") ? { keepCheckpoints: num("compact-keep-checkpoints") } : {}),
+    ...(given.has("compact-checkpoint-ttl") ? { checkpointTtlMs: duration("compact-checkpoint-ttl", given.get("compact-checkpoint-ttl")!) } : {}),
   };
-  if (policy.maxAgeMs === undefined && policy.maxEvents === undefined && policy.stageTtlMs === undefined) {
-    throw new Error("--compact-every needs something to remove: --compact-max-age, --compact-keep or --compact-stage-ttl (e.g. --compact-every 1h --compact-max-age 7d)");
+  const removes = [policy.maxAgeMs, policy.maxEvents, policy.stageTtlMs, policy.keepCheckpoints, policy.checkpointTtlMs];
+  if (removes.every((v) => v === undefined)) {
+    throw new Error("--compact-every needs something to remove: --compact-max-age, --compact-keep, --compact-stage-ttl, --compact-keep-checkpoints or --compact-checkpoint-ttl (e.g. --compact-every 1h --compact-max-age 7d)");
   }
   return { everyMs, policy };
 }

@@ -34,6 +34,10 @@ test("flags and env build the schedule's policy; without --compact-every nothing
   assert.ok(e.kind === "run");
   if (e.kind !== "run") return;
   assert.equal(e.config.compaction, { everyMs: 900_000, policy: { maxEvents: 7, minEvents: 0 } }, "a flag beats its env variable");
+  const c = parseArgs(["--compact-every", "1h", "--compact-keep-checkpoints", "3"], { CKPT_COMPACT_CHECKPOINT_TTL: "24h" });
+  assert.ok(c.kind === "run");
+  if (c.kind !== "run") return;
+  assert.equal(c.config.compaction, { everyMs: 3_600_000, policy: { keepCheckpoints: 3, checkpointTtlMs: 86_400_000 } }, "state checkpoints have their schedule flags too");
 });
 
 test("bad schedule values: exit 2 with a clear message and usage, no stack trace", async () => {
@@ -43,6 +47,8 @@ test("bad schedule values: exit 2 with a clear message and usage, no stack trace
     [["--compact-every", "0"], {}, '--compact-every must be a duration like 90s, 15m, 1h or 7d, got "0"'],
     [["--compact-every", "1h"], {}, "--compact-every needs something to remove"],
     [["--compact-keep", "5"], {}, "--compact-keep only sets the compaction schedule's policy: add --compact-every"],
+    [["--compact-keep-checkpoints", "5"], {}, "--compact-keep-checkpoints only sets the compaction schedule's policy: add --compact-every"],
+    [["--compact-every", "1h", "--compact-checkpoint-ttl", "soon"], {}, '--compact-checkpoint-ttl must be a duration like'],
     [[], { CKPT_COMPACT_MAX_AGE: "7d" }, "--compact-max-age only sets the compaction schedule's policy"],
     [["--compact-every", "1h", "--compact-keep", "-3"], {}, "--compact-keep must be an integer"],
     [["--compact-every", "1h", "--compact-keep", "lots"], {}, '--compact-keep must be an integer from 0 to 9007199254740991, got "lots"'],
