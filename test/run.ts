@@ -89,6 +89,6 @@ await Promise.all(Array.from({ length: parallel }, worker));
 const passed = results.reduce((a, r) => a + r.passed, 0);
 const failed = results.reduce((a, r) => a + r.failed, 0);
 const skipped = results.reduce((a, r) => a + r.skipped, 0);
-console.log(`\n${files.length} files × ${runtimes.join(" + ")}${runtimes.includes("deno") && files.some(nodeOnly) ? ` (${files.filter(nodeOnly).length} file(s) on node only: python, browser)` : ""}`);
+console.log(`\n${files.length} files × ${runtimes.join(" + ")}${runtimes.includes("deno") && files.some(nodeOnly) ? ` (${files.filter(nodeOnly).length} file(s) on node only: python, browser, package)` : ""}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 || results.some((r) => r.code !== 0) || files.length === 0 ? 1 : 0);
