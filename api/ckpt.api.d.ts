@@ -1581,6 +1581,7 @@ export declare class StageWriter {
     private failure;
     private lastSnapshotRevision;
     private listeners;
+    private failListeners;
     private ioLock;
     /** Inside commit(): the batch being written is in neither the queue nor the durable state. */
     private committing;
@@ -1598,6 +1599,8 @@ export declare class StageWriter {
     get error(): CkptError | undefined;
     get overHighWater(): boolean;
     onCommit(listener: CommitListener): () => void;
+    /** Calls `listener` with the sticky error when the writer turns `failed` (a caller waiting for room wakes on it). */
+    onFail(listener: (error: CkptError) => void): () => void;
     /**
      * Checks `events` against the projected state (all or nothing), queues them and returns the
      * sequence number to `waitFor`. Throws CKPT_BAD_TRANSITION / CKPT_CLOSED without queueing.
