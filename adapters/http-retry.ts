@@ -5,6 +5,7 @@
  */
 import { parseEvent } from "../core/events.ts";
 import type { RecordedEvent } from "../core/log.ts";
+import { sortedJson } from "../core/fingerprint.ts";
 
 /** Default retry window: long enough for a sidecar restart (process start, LevelDB open). */
 export const DEFAULT_RETRY_FOR_MS = 60_000;
@@ -38,9 +39,7 @@ function canonical(value: unknown): string {
   } catch {
     // Compared as sent: an event the schema refuses never landed anyway.
   }
-  return JSON.stringify(v, (_k, x) =>
-    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
-  );
+  return sortedJson(v);
 }
 
 /** Do the stored events at the revisions an append expected to fill hold exactly what it sent? */

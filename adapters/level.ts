@@ -12,6 +12,7 @@ import { Packr, Unpackr } from "msgpackr";
 import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
+import { keyedQueue } from "../core/keyed-queue.ts";
 import { checkExpected } from "./expected.ts";
 import { frame, NO_CHAIN, nextChain, unframe } from "./level/chain.ts";
 import { guardLog, type LevelExtras } from "./level/guard.ts";
@@ -139,17 +140,9 @@ async function openLog(path: string, options: LevelLogOptions): Promise<EventLog
   // This process holds LevelDB's lock, so a cached head can never go stale.
   const headCache = new Map<string, Head | null>();
   let closed = false;
-  // Per stream, the write in flight: a delete or truncate scans keys before its batch, so an append
+  // One write per stream at a time: a delete or truncate scans keys before its batch, so an append
   // landing in between would be half deleted (orphan pages) or resurrect a deleted head.
-  const writing = new Map<string, Promise<unknown>>();
-  function serial<T>(stream: string, fn: () => Promise<T>): Promise<T> {
-    const before = writing.get(stream);
-    const p = before ? before.then(fn, fn) : fn();
-    const tail = p.catch(() => undefined);
-    writing.set(stream, tail);
-    void tail.then(() => writing.get(stream) === tail && writing.delete(stream));
-    return p;
-  }
+  const serial = keyedQueue();
 
   const check = () => {
     if (closed) throw new CkptError(ErrorCode.CLOSED, `The store at ${path} is closed.`);

@@ -1970,6 +1970,10 @@ export interface GuardOptions {
  * Store, HTTP workers are other writers: its writers must expect conflicts, rebase and use leases.
  */
 export declare function guardLog(inner: EventLog, options?: GuardOptions): GuardedLog;
+/**
+ * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for the
+ * stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and move the head.
+ */
 /** True when `log` is the sidecar's guarded log. */
 export declare function isGuardedLog(log: EventLog): log is GuardedLog;
 
@@ -2134,7 +2138,7 @@ export declare class RunRegistry {
     private readonly log;
     private readonly byStage;
     private readonly lost;
-    private readonly stageLocks;
+    private readonly stageQueue;
     private readonly timer;
     constructor(store: Store, log: GuardedLog, reapEveryMs?: number);
     get size(): number;

@@ -12,6 +12,7 @@ import { applyToProjection, type Projection } from "../core/projection.ts";
 import { ALLOWED_FROM, checkTransition, nextStatus, type StageState } from "../core/state.ts";
 import { loadProjection } from "../core/writer.ts";
 import { checkTruncation } from "./truncate-check.ts";
+import { keyedQueue } from "../core/keyed-queue.ts";
 
 export type Notice =
   | { type: "append"; stream: string; events: RecordedEvent[]; state: Readonly<StageState> }
@@ -53,7 +54,6 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
   const cacheSize = options.cacheSize ?? 1000;
   const strict = options.checkTransitions ?? true;
   const cache = new Map<string, Projection>();
-  const locks = new Map<string, Promise<unknown>>();
   const listeners = new Map<string, Set<(n: Notice) => void>>();
   const observers = new Set<AppendObserver>();
   const observe = (seconds: number, events: number, ok: boolean) => {
@@ -62,13 +62,7 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
   const supports: Supports = { ...inner.supports, multiProcess: true };
 
   /** One operation per stream at a time, so a check and the write it guards cannot interleave with another. */
-  function locked<T>(stream: string, fn: () => Promise<T>): Promise<T> {
-    const p = (locks.get(stream) ?? Promise.resolve()).then(fn, fn);
-    const tail = p.catch(() => undefined);
-    locks.set(stream, tail);
-    void tail.then(() => locks.get(stream) === tail && locks.delete(stream));
-    return p;
-  }
+  const locked = keyedQueue();
 
   function remember(stream: string, p: Projection): Projection {
     cache.delete(stream);
@@ -170,7 +164,6 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
       checkStageName(stream);
       const events = checkEvents(raw);
       if (o.snapshot) checkSnapshot(o.snapshot, "The snapshot sent with an append");
-      checkEncodable(events, o.snapshot);
       return locked(stream, async () => {
         if (strict) await checkAgainstState(stream, events, o);
         const atomic = inner.supports.atomicSnapshot;
@@ -285,16 +278,6 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
  * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for the
  * stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and move the head.
  */
-function checkEncodable(events: readonly CkptEvent[], snapshot: Snapshot | undefined): void {
-  try {
-    JSON.stringify(events);
-    if (snapshot) JSON.stringify(snapshot);
-  } catch (err) {
-    throw new CkptError(ErrorCode.INVALID, `Refused events that cannot be encoded (${(err as Error).message}); nothing was written. Keep metadata shallow and plain JSON.`, {
-      issues: [{ path: ["events"], message: "cannot be encoded as JSON" }],
-    });
-  }
-}
 
 /** True when `log` is the sidecar's guarded log. */
 export function isGuardedLog(log: EventLog): log is GuardedLog {

@@ -15,6 +15,7 @@ import { HttpCode, HttpError } from "./errors.ts";
 import type { GuardedLog } from "./guarded-log.ts";
 import type { Update } from "./schemas.ts";
 import { systemClock } from "../core/clock.ts";
+import { keyedQueue } from "../core/keyed-queue.ts";
 
 export interface HeldRun {
   readonly run: Run;
@@ -43,7 +44,7 @@ const EVENT_OF: Readonly<Record<Update["type"], CkptEvent["type"]>> = {
 export class RunRegistry {
   private readonly byStage = new Map<string, HeldRun>();
   private readonly lost = new Map<string, { stage: string; leaseMs: number }>();
-  private readonly stageLocks = new Map<string, Promise<unknown>>();
+  private readonly stageQueue = keyedQueue();
   private readonly timer: unknown;
 
   constructor(
@@ -61,11 +62,7 @@ export class RunRegistry {
 
   /** Runs `fn` with no other begin, reset or delete of `stage` in flight. */
   withStage<T>(stage: string, fn: () => Promise<T>): Promise<T> {
-    const p = (this.stageLocks.get(stage) ?? Promise.resolve()).then(fn, fn);
-    const tail = p.catch(() => undefined);
-    this.stageLocks.set(stage, tail);
-    void tail.then(() => this.stageLocks.get(stage) === tail && this.stageLocks.delete(stage));
-    return p;
+    return this.stageQueue(stage, fn);
   }
 
   /** Begins (or, with `join`, shares) the stage's run. */

@@ -4,6 +4,7 @@
  * a base that no longer replays and poison every later read of the stage.
  */
 import { CkptError, ErrorCode } from "../core/errors.ts";
+import { sortedJson } from "../core/fingerprint.ts";
 import type { EventLog, Snapshot } from "../core/log.ts";
 import { toSnapshot } from "../core/projection.ts";
 import { baseAt } from "../core/retention.ts";
@@ -26,7 +27,7 @@ export async function checkTruncation(log: EventLog, stream: string, revision: n
   const expected = toSnapshot(await baseAt(log, info, revision));
   if (base.revision !== expected.revision) throw refuse(stream, `the base must cover up to revision ${expected.revision}, not ${base.revision}`);
   if (base.version !== expected.version) throw refuse(stream, `the base is from reducer version ${base.version}, this sidecar's is ${expected.version}`);
-  if (!placeholders && canonical(base.state) !== canonical(expected.state)) {
+  if (!placeholders && sortedJson(base.state) !== sortedJson(expected.state)) {
     throw refuse(stream, "the base's state is not the state the events before the cut replay to");
   }
 }
@@ -36,10 +37,4 @@ function refuse(stream: string, why: string): CkptError {
     issues: [{ path: ["base"], message: why }],
     details: { stream },
   });
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, x) =>
-    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
-  );
 }
