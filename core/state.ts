@@ -150,10 +150,17 @@ export function nextStatus(from: Status, event: CkptEvent): Status {
   }
 }
 
-/** Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status. */
+/** Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status (CKPT_CORRUPT for a type no schema knows). */
 export function checkTransition(state: StageState, event: CkptEvent): void {
-  if (ALLOWED_FROM[event.type].includes(state.status)) return;
-  const allowed = ALLOWED_FROM[event.type].join(", ");
+  const from = ALLOWED_FROM[event.type] as readonly string[] | undefined;
+  if (from?.includes(state.status)) return;
+  // Stored events are not re-validated on every read (replay is hot): a type no schema knows is damage.
+  if (from === undefined) {
+    throw new CkptError(ErrorCode.CORRUPT, `Stage "${state.stage}" holds an event of unknown type ${JSON.stringify(event.type)} after revision ${state.revision}; run \`ckpt verify\`.`, {
+      details: { stage: state.stage, revision: state.revision + 1 },
+    });
+  }
+  const allowed = from.join(", ");
   throw new CkptError(
     ErrorCode.BAD_TRANSITION,
     `Stage "${state.stage}" is ${state.status}; "${event.type}" is only allowed when it is ${allowed}.` +

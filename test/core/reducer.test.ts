@@ -37,6 +37,18 @@ test("a run counts outcomes, cost and the resume point", () => {
   assert.is(s.revision, 4);
 });
 
+test("a stored event of a type no schema knows (a damaged page that still decodes) is CKPT_CORRUPT, not a TypeError", () => {
+  const started = evolve(initialState("s"), { type: "run.started", v: 1, at: 1, runId: "r" } as CkptEvent, 0);
+  const garbled = { type: "itEm", v: 1, at: 2, index: 0, outcome: "ok" } as unknown as CkptEvent;
+  let code: string | undefined;
+  try {
+    evolve(started, garbled, 1);
+  } catch (e) {
+    code = (e as { code?: string }).code;
+  }
+  assert.is(code, "CKPT_CORRUPT");
+});
+
 test("a repeated item is a duplicate, never counted twice", () => {
   const s = given(start(), done(0), done(0), done(0, "failed"));
   assert.is(s.counters.processed, 1);
