@@ -1421,7 +1421,7 @@ export declare function cloneState(s: StageState): StageState;
 export declare const ALLOWED_FROM: Record<CkptEvent["type"], readonly Status[]>;
 /** The status after `event`, or the same status for events that do not change it. */
 export declare function nextStatus(from: Status, event: CkptEvent): Status;
-/** Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status. */
+/** Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status (CKPT_CORRUPT for a type no schema knows). */
 export declare function checkTransition(state: StageState, event: CkptEvent): void;
 /**
  * Applies `event` to `s` IN PLACE and returns it. Only for private working copies;
