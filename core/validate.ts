@@ -102,8 +102,18 @@ export const schemas = { count, positive: z.number().int().positive().max(Number
 export function parseArg<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issues: Issue[] = r.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
-  const first = issues[0]!;
+  throw invalid(where, issuesOf(r.error));
+}
+
+/** zod's issues as CkptError issues (paths with symbols made printable): the one mapping from zod. */
+export function issuesOf(error: z.ZodError): Issue[] {
+  return error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
+}
+
+/** CKPT_INVALID naming the first bad field (and how many more), with every issue attached. */
+export function invalid(where: string, issues: Issue[], tail = "Nothing was written."): CkptError {
+  const first = issues[0] ?? { path: [], message: "invalid" };
   const field = first.path.length > 0 ? first.path.join(".") : "the argument";
-  throw new CkptError(ErrorCode.INVALID, `${where}: ${field}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}. Nothing was written.`, { issues });
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+  return new CkptError(ErrorCode.INVALID, `${where}: ${field}: ${first.message}${more}.${tail ? ` ${tail}` : ""}`, { issues });
 }
