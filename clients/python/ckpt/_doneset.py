@@ -1,28 +1,36 @@
-"""The resume point's done set, as the server keeps it: a contiguous watermark plus sorted [start, end) ranges beyond it."""
+"""The resume point's done set, as the server keeps it: a contiguous watermark plus sorted [start, end) ranges beyond it.
+Thread-safe: a run's worker threads add to it and read it at once (the two range lists change together under a lock)."""
 from __future__ import annotations
 
 import bisect
+import threading
 from typing import Iterable, List, Tuple
 
 
 class DoneSet:
     """Indices done: every index below ``watermark``, and each range in ``starts``/``ends`` (sorted, disjoint, non-adjacent)."""
 
-    __slots__ = ("watermark", "_starts", "_ends")
+    __slots__ = ("watermark", "_starts", "_ends", "_lock")
 
     def __init__(self, watermark: int = 0, flat_ranges: Iterable[int] = ()) -> None:
         self.watermark = watermark
         flat = list(flat_ranges)
         self._starts: List[int] = flat[0::2]
         self._ends: List[int] = flat[1::2]
+        self._lock = threading.Lock()
 
     def __contains__(self, i: int) -> bool:
         if i < self.watermark:
             return True
-        p = bisect.bisect_right(self._starts, i) - 1
-        return p >= 0 and i < self._ends[p]
+        with self._lock:
+            p = bisect.bisect_right(self._starts, i) - 1
+            return p >= 0 and i < self._ends[p]
 
     def add(self, i: int) -> None:
+        with self._lock:
+            self._add(i)
+
+    def _add(self, i: int) -> None:
         if i < self.watermark:
             return
         if i == self.watermark:
@@ -49,7 +57,9 @@ class DoneSet:
             self._ends.insert(p + 1, i + 1)
 
     def ranges(self) -> List[Tuple[int, int]]:
-        return list(zip(self._starts, self._ends))
+        with self._lock:
+            return list(zip(self._starts, self._ends))
 
     def __len__(self) -> int:
-        return self.watermark + sum(e - s for s, e in zip(self._starts, self._ends))
+        with self._lock:
+            return self.watermark + sum(e - s for s, e in zip(self._starts, self._ends))

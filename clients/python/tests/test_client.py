@@ -52,6 +52,36 @@ class DoneSetTest(unittest.TestCase):
             for a, b in d.ranges():
                 self.assertGreater(a, d.watermark)  # beyond the watermark, never touching it
 
+    def test_many_threads_adding_and_reading_at_once(self) -> None:
+        # Run.mark/done add from every worker thread while others ask `i in done`: a thread switch between the
+        # two parallel lists' updates once raised IndexError in the 64-thread bench.
+        import sys
+
+        before = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            d, errors = DoneSet(), []
+            order = list(range(4000))
+            random.Random(3).shuffle(order)
+
+            def work(k: int) -> None:
+                try:
+                    for x in order[k::8]:
+                        d.add(x)
+                        _ = (x + 1) in d, (x + 977) in d, len(d.ranges())
+                except Exception as e:  # noqa: BLE001 - the test is that nothing is raised
+                    errors.append(e)
+
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(before)
+        self.assertEqual(errors, [])
+        self.assertEqual((d.watermark, d.ranges(), len(d)), (4000, [], 4000))
+
     def test_reads_the_servers_flat_ranges(self) -> None:
         d = DoneSet(3, [5, 7, 9, 10])
         self.assertEqual([i for i in range(12) if i in d], [0, 1, 2, 5, 6, 9])
