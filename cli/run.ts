@@ -2,6 +2,7 @@
  * The CLI as a pure function: `runCli(argv, io)` parses, dispatches, prints errors and returns the exit
  * code. It never touches `process`; main.ts supplies `io` from the real process, tests from buffers.
  */
+import { type Clock, systemClock } from "../core/clock.ts";
 import { isCkptError } from "../core/errors.ts";
 import type { Store } from "../core/store.ts";
 import { parseArgs, suggest } from "./args.ts";
@@ -20,6 +21,8 @@ export interface Io {
   columns: number;
   env: Readonly<Record<string, string | undefined>>;
   now(): number;
+  /** Timers for the waits between polls (`watch --interval`); default the system clock, tests drive one. */
+  clock?: Clock;
   /** Aborted on Ctrl+C. */
   signal: AbortSignal;
   prompt(question: string): Promise<string | null>;
@@ -101,7 +104,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       columns: io.columns,
       env: io.env,
       now: () => io.now(),
-      sleep: (ms) => sleep(ms, io.signal),
+      sleep: (ms) => sleep(ms, io.signal, io.clock ?? systemClock),
       signal: io.signal,
       prompt: (q) => io.prompt(q),
       readText: (p) => io.readText(p),
@@ -157,15 +160,15 @@ async function report(err: unknown, command: Command | undefined, io: Io): Promi
   return ExitCode.failure;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: AbortSignal, clock: Clock): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
-      clearTimeout(t);
+      clock.clear(t);
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const t = setTimeout(done, ms);
+    const t = clock.setTimeout(done, ms);
     signal.addEventListener("abort", done);
   });
 }

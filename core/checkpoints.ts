@@ -52,6 +52,11 @@ export function checkpointEvent(state: unknown, o: CheckpointOptions = {}): Omit
   } catch (e) {
     throw new CkptError(ErrorCode.INVALID, `checkpoint(): the state cannot be encoded as msgpack (${(e as Error).message}).`, { issues: [{ path: ["state"], message: "not msgpack-able" }] });
   }
+  // Walked only once packing succeeded, so never around a cycle.
+  const fnAt = functionIn(state, ["state"]);
+  if (fnAt) {
+    throw new CkptError(ErrorCode.INVALID, `checkpoint(): ${fnAt.join(".")} is a function, which msgpack would save as nothing; checkpoint data, not code.`, { issues: [{ path: fnAt, message: "a function" }] });
+  }
   if (bytes > MAX_CHECKPOINT_BYTES) {
     throw new CkptError(
       ErrorCode.TOO_LARGE,
@@ -60,6 +65,18 @@ export function checkpointEvent(state: unknown, o: CheckpointOptions = {}): Omit
     );
   }
   return { type: "checkpoint", state, bytes, ...(o.step !== undefined ? { step: o.step } : {}), ...(o.metadata ? { metadata: o.metadata } : {}) };
+}
+
+/** Where `v` holds a function (msgpackr packs one silently, as nothing), or undefined. */
+function functionIn(v: unknown, path: (string | number)[]): (string | number)[] | undefined {
+  if (typeof v === "function") return path;
+  if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return undefined;
+  const entries: [string | number, unknown][] = v instanceof Map ? [...v].map(([k, x]) => [String(k), x]) : v instanceof Set ? [...v].map((x, i) => [i, x]) : Object.entries(v);
+  for (const [k, x] of entries) {
+    const at = functionIn(x, [...path, k]);
+    if (at) return at;
+  }
+  return undefined;
 }
 
 function toCheckpoint(revision: number, e: EventOf<"checkpoint">): Checkpoint {
@@ -77,6 +94,14 @@ export async function readCheckpoints(log: EventLog, stream: string, limit: numb
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/** `stage.checkpoints(options)`'s limit: an options object (or nothing) with a positive integer limit, else CKPT_INVALID. */
+export function checkpointsLimit(options: unknown): number {
+  if (options !== undefined && (options === null || typeof options !== "object" || Array.isArray(options))) {
+    throw new CkptError(ErrorCode.INVALID, `checkpoints(): options must be an object like { limit: 10 }, got ${options === null ? "null" : typeof options}.`, { issues: [{ path: [], message: "expected an object" }] });
+  }
+  return checkLimit((options as { limit?: unknown } | undefined)?.limit);
 }
 
 export function checkLimit(limit: unknown): number {

@@ -22,7 +22,8 @@ export const StoreOptionsSchema = z.object({
   sparseTimeoutMs: opt(count),
   staleAfterMs: opt(count),
   platform: opt(z.object({}).loose()),
-  clock: opt(z.object({ now: z.custom<() => number>((v) => typeof v === "function", "expected a function") }).loose()),
+  // Every member: a clock with only now() would fail later, at the first timer (a lease, a flush).
+  clock: opt(z.object({ now: fn, setTimeout: fn, setInterval: fn, clear: fn }).loose()),
 });
 
 /** The targets `open()` can choose from; more than one is ambiguous. */

@@ -2,7 +2,7 @@
  * A stage: one named step of a pipeline with its own log. Begins runs (detecting crashes and
  * changed inputs), and reads state, history, replays and live events.
  */
-import { type Checkpoint, type CheckpointInfo, checkLimit, infoOf, readCheckpoints } from "./checkpoints.ts";
+import { type Checkpoint, type CheckpointInfo, checkpointsLimit, infoOf, readCheckpoints } from "./checkpoints.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import type { CkptEvent } from "./events.ts";
 import { configDigest, sha256 } from "./fingerprint.ts";
@@ -208,7 +208,7 @@ export class Stage {
 
   /** Saved checkpoints without their state, newest first (default limit 100). */
   async checkpoints(options: { limit?: number } = {}): Promise<CheckpointInfo[]> {
-    return (await checkpointsOf(this.ctx, this.name, checkLimit(options.limit))).map(infoOf);
+    return (await checkpointsOf(this.ctx, this.name, checkpointsLimit(options))).map(infoOf);
   }
 
   /** Does the stage have any events? */

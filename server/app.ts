@@ -4,6 +4,7 @@
  * concurrency limits; then each route authenticates, authorizes and validates (route.ts).
  */
 import { Hono } from "hono";
+import type { Clock } from "../core/clock.ts";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { Store } from "../core/store.ts";
 import type { TokenTable } from "./auth.ts";
@@ -43,6 +44,12 @@ export interface AppOptions extends Partial<Limits> {
   compaction?: CompactionSchedule;
   /** Told about every compaction that changed the log, failed or was skipped, scheduled or requested. */
   onCompaction?: (n: CompactionNotice) => void;
+  /**
+   * Time and timers for leases, the reaper, the compaction schedule, live updates and summaries.
+   * Default: the store's clock; one given here must be that same clock (serverStore(log, { clock })),
+   * or events would be stamped on one time line and judged on another. Tests drive it to skip waits.
+   */
+  clock?: Clock;
 }
 
 export interface CkptApp {
@@ -69,15 +76,24 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
   if (!isGuardedLog(log)) {
     throw new CkptError(ErrorCode.INVALID, "createApp() needs a store over the sidecar's guarded log: build it with serverStore(log).");
   }
+  if (options.clock !== undefined && options.clock !== store.clock) {
+    throw new CkptError(
+      ErrorCode.INVALID,
+      "createApp() was given a clock other than its store's: the store stamps events with its clock and the sidecar would judge leases and ages by another. Pass the clock to serverStore(log, { clock }) and leave it out here (or pass the same one).",
+      { issues: [{ path: ["clock"], message: "not the store's clock" }] },
+    );
+  }
+  const clock = store.clock;
   const limits: Limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
-  const metrics = new Metrics();
+  const metrics = new Metrics(clock);
   log.observe((s, n, ok) => metrics.observeAppend(s, n, ok));
   const onCompaction = options.onCompaction ?? (() => undefined);
   const compactor = new Compactor(log, store, metrics, onCompaction);
   const ctx: ServerContext = {
     store,
+    clock,
     log,
-    runs: new RunRegistry(store, log, options.reapEveryMs),
+    runs: new RunRegistry(store, log, options.reapEveryMs, clock),
     metrics,
     compactor,
     limits,
@@ -115,7 +131,7 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
   routes.push(...dashboardRoutes(ctx));
   for (const r of routes) mount(app, r, mountOptions);
   mountDashboard(app);
-  const schedule = options.compaction ? scheduleCompaction(compactor, options.compaction, onCompaction) : undefined;
+  const schedule = options.compaction ? scheduleCompaction(compactor, options.compaction, onCompaction, clock) : undefined;
 
   app.notFound((c) =>
     c.json({ error: { code: ErrorCode.NOT_FOUND, message: `No endpoint ${c.req.method} ${c.req.path}; the API is described at /openapi.json.` } }, 404),
@@ -137,6 +153,8 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
       for (const close of [...ctx.watchers]) close();
       // Not bounded by the grace: the store must not close under a stage being compacted (at most one stage's work).
       const compacting = Promise.all([schedule?.stop(), compactor.stop()]);
+      // Real time, not ctx.clock: the grace bounds how long a real process waits for real sockets, and a
+      // driven clock nobody advances during shutdown would wait forever.
       const until = Date.now() + graceMs;
       while (ctx.status.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
       await compacting;

@@ -1,4 +1,5 @@
 /** The --compact-every timer: runs the Compactor with one fixed policy at a fixed rate until stopped. */
+import { type Clock, systemClock } from "../core/clock.ts";
 import type { RetentionPolicy } from "../core/retention.ts";
 import type { CompactionNotice, Compactor } from "./compactor.ts";
 
@@ -20,17 +21,17 @@ const MAX_DELAY = 2 ** 31 - 1;
  * under way (a long scheduled one, or an admin's POST /v1/compact) is skipped rather than queued,
  * so compactions never pile up behind each other.
  */
-export function scheduleCompaction(compactor: Compactor, s: CompactionSchedule, notify: (n: CompactionNotice) => void): ScheduleHandle {
-  let nextAt = Date.now() + s.everyMs;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+export function scheduleCompaction(compactor: Compactor, s: CompactionSchedule, notify: (n: CompactionNotice) => void, clock: Clock = systemClock): ScheduleHandle {
+  let nextAt = clock.now() + s.everyMs;
+  let timer: unknown;
   let current: Promise<void> | undefined;
   let stopped = false;
 
   const arm = () => {
     if (stopped) return;
-    const now = Date.now();
+    const now = clock.now();
     while (nextAt <= now) nextAt += s.everyMs; // slots missed while compacting are skipped, not made up
-    timer = setTimeout(fire, Math.min(nextAt - now, MAX_DELAY));
+    timer = clock.setTimeout(fire, Math.min(nextAt - now, MAX_DELAY));
     // The listener keeps the process alive; a pending compaction alone must not.
     (timer as { unref?: () => void }).unref?.();
   };
@@ -38,7 +39,7 @@ export function scheduleCompaction(compactor: Compactor, s: CompactionSchedule, 
   const fire = () => {
     timer = undefined;
     if (stopped) return;
-    if (Date.now() < nextAt) return arm(); // a long interval's intermediate step
+    if (clock.now() < nextAt) return arm(); // a long interval's intermediate step
     if (compactor.busy) {
       notify({ kind: "skipped", trigger: "schedule", reason: "another compaction is still running" });
       return arm();
@@ -58,7 +59,7 @@ export function scheduleCompaction(compactor: Compactor, s: CompactionSchedule, 
   return {
     async stop() {
       stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
+      if (timer !== undefined) clock.clear(timer);
       timer = undefined;
       await current;
     },

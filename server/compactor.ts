@@ -63,6 +63,8 @@ export class Compactor {
       // compactLog rather than store.compact(): the status must come from the guarded log's
       // projections, which HTTP workers' appends keep current, not from a possibly stale writer.
       const report = await compactLog(this.log, policy, {
+        // The store's clock decides which stages are old enough, as it stamped their events.
+        now: this.store.clock.now(),
         // The projection is read outside the stage's lock, but the delete or truncate expects exactly its
         // revision: a worker's append in between makes the log refuse (CKPT_CONFLICT → skipped).
         withStage: async (stage, act) => {

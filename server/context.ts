@@ -1,4 +1,5 @@
 /** What every route needs from the app: the store, its guarded log, held runs, metrics, the compactor and limits. */
+import type { Clock } from "../core/clock.ts";
 import type { Store } from "../core/store.ts";
 import type { Compactor } from "./compactor.ts";
 import type { GuardedLog } from "./guarded-log.ts";
@@ -20,6 +21,8 @@ export interface Limits {
 
 export interface ServerContext {
   readonly store: Store;
+  /** The store's clock: every time the sidecar reads or waits for (leases, schedules, summaries) comes from here. */
+  readonly clock: Clock;
   readonly log: GuardedLog;
   readonly runs: RunRegistry;
   readonly metrics: Metrics;

@@ -27,7 +27,8 @@ export const listen: Listen = (fetch, { host, port }) =>
       resolve({
         url: `http://${urlHost(host)}:${server.addr.port}`,
         port: server.addr.port,
-        // shutdown() stops accepting and waits for requests in flight; the grace only bounds the wait.
+        // shutdown() stops accepting and waits for requests in flight; the grace only bounds the wait
+        // (real timers, not the app's clock: it bounds real sockets, and a driven clock would never end it).
         close: (graceMs = 10_000) => Promise.race([server.shutdown(), new Promise<void>((r) => setTimeout(r, graceMs))]),
       });
     } catch (err) {

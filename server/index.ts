@@ -68,7 +68,11 @@ export async function startServer(log: EventLog, options: StartServerOptions = {
   if (!rest.tokens?.length && !isLoopback(host)) {
     throw new CkptError(ErrorCode.INVALID, `Refusing to listen on ${host} without tokens: pass tokens (parseTokens("admin:<secret>", "…")) or listen on 127.0.0.1.`);
   }
-  const store = serverStore(log, { ...(cacheSize === undefined ? {} : { cacheSize }), ...(checkTransitions === undefined ? {} : { checkTransitions }) });
+  const store = serverStore(log, {
+    ...(cacheSize === undefined ? {} : { cacheSize }),
+    ...(checkTransitions === undefined ? {} : { checkTransitions }),
+    ...(rest.clock === undefined ? {} : { clock: rest.clock }),
+  });
   const app = createApp(store, rest);
   let listener;
   try {

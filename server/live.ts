@@ -5,7 +5,6 @@
  * at most one summary per stage per `flushMs`, however fast workers write) and `event: deleted`.
  * Fed by the guarded log's notices, like watch.ts; `id:` is the server's sequence number.
  */
-import { systemClock } from "../core/clock.ts";
 import type { ServerContext } from "./context.ts";
 import { errorResponse } from "./errors.ts";
 import { ALL_STREAMS, type Notice } from "./guarded-log.ts";
@@ -31,8 +30,8 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
     };
     const onNotice = (n: Notice) => {
       // Summarised now: the notice's state is only valid during this call.
-      dirty.set(n.stream, n.type === "deleted" ? null : summarize(n.state, Date.now(), staleAfter));
-      if (ready && timer === undefined && !sse.closed) timer = systemClock.setTimeout(flush, flushMs);
+      dirty.set(n.stream, n.type === "deleted" ? null : summarize(n.state, ctx.clock.now(), staleAfter));
+      if (ready && timer === undefined && !sse.closed) timer = ctx.clock.setTimeout(flush, flushMs);
     };
     const off = ctx.log.subscribe(ALL_STREAMS, onNotice);
 
@@ -41,7 +40,7 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
         const all = await list();
         // Changes that landed while listing are newer than what the list holds for them: keep them for the first flush.
         // `at` and `staleAfterMs` let the page flag a stage that falls silent: silence sends no update.
-        send("stages", { stages: all.map((s) => (dirty.has(s.stage) ? dirty.get(s.stage) : s)).filter((s) => s), at: Date.now(), staleAfterMs: staleAfter });
+        send("stages", { stages: all.map((s) => (dirty.has(s.stage) ? dirty.get(s.stage) : s)).filter((s) => s), at: ctx.clock.now(), staleAfterMs: staleAfter });
         for (const s of all) if (dirty.get(s.stage)) dirty.delete(s.stage);
       } catch (err) {
         send("error", errorResponse(err).body);
@@ -49,13 +48,13 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
         return;
       }
       ready = true;
-      if (dirty.size) timer = systemClock.setTimeout(flush, flushMs);
+      if (dirty.size) timer = ctx.clock.setTimeout(flush, flushMs);
     };
     return {
       begin: () => void first(),
       end: () => {
         off();
-        if (timer !== undefined) systemClock.clear(timer);
+        if (timer !== undefined) ctx.clock.clear(timer);
       },
     };
   });

@@ -1,4 +1,5 @@
 /** Prometheus text exposition for the sidecar: counters and one histogram, no client library needed. */
+import { type Clock, systemClock } from "../core/clock.ts";
 import type { CompactionReport } from "../core/retention.ts";
 import type { Trigger } from "./compactor.ts";
 
@@ -28,6 +29,8 @@ export class Metrics {
   compactionFailures = 0;
   compactionRunning = false;
 
+  constructor(private readonly clock: Clock = systemClock) {}
+
   /** One request answered; `route` is the route pattern (bounded label values), not the URL. */
   countRequest(method: string, route: string, status: number): void {
     const key = `${method}\u0000${route}\u0000${status}`;
@@ -54,7 +57,7 @@ export class Metrics {
     this.compactedEvents += report.eventsRemoved;
     // A counter never goes down; LevelDB may report a small growth right after compacting.
     this.reclaimedBytes += Math.max(0, report.bytesReclaimed ?? 0);
-    this.lastCompaction = { at: Date.now(), report };
+    this.lastCompaction = { at: this.clock.now(), report };
   }
 
   render(g: Gauges): string {

@@ -30,6 +30,7 @@ export const listen: Listen = (fetch, { host, port, requestTimeoutMs = DEFAULT_R
         close: (graceMs = 10_000) =>
           new Promise<void>((done) => {
             // close() stops accepting and waits for open connections; idle keep-alive ones go now, the rest after the grace.
+            // Real timers, not the app's clock: the grace bounds real sockets, and a driven clock would never end it.
             const force = setTimeout(() => server.closeAllConnections(), graceMs);
             server.close(() => {
               clearTimeout(force);

@@ -14,7 +14,7 @@ import type { Store } from "../core/store.ts";
 import { HttpCode, HttpError } from "./errors.ts";
 import type { GuardedLog } from "./guarded-log.ts";
 import type { Update } from "./schemas.ts";
-import { systemClock } from "../core/clock.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { keyedQueue } from "../core/keyed-queue.ts";
 
 export interface HeldRun {
@@ -51,8 +51,9 @@ export class RunRegistry {
     private readonly store: Store,
     private readonly log: GuardedLog,
     reapEveryMs = 1000,
+    private readonly clock: Clock = systemClock,
   ) {
-    this.timer = systemClock.setInterval(() => void this.reap(), reapEveryMs);
+    this.timer = clock.setInterval(() => void this.reap(), reapEveryMs);
     (this.timer as { unref?: () => void }).unref?.();
   }
 
@@ -69,7 +70,7 @@ export class RunRegistry {
   begin(stage: string, options: Omit<BeginOptions, "verify">): Promise<{ held: HeldRun; joined: boolean; resumed: ResumeInfo }> {
     return this.withStage(stage, async () => {
       const silent = this.byStage.get(stage);
-      if (silent && !silent.run.ended && Date.now() - silent.lastSeen > silent.leaseMs) await this.expire(silent);
+      if (silent && !silent.run.ended && this.clock.now() - silent.lastSeen > silent.leaseMs) await this.expire(silent);
       const live = this.live(stage);
       if (live) {
         if (!options.join) {
@@ -79,7 +80,7 @@ export class RunRegistry {
             { details: { stage, runId: live.run.id } },
           );
         }
-        live.lastSeen = Date.now();
+        live.lastSeen = this.clock.now();
         // Told where the stage stands now, not what the run's first client was told when it began.
         const done = size(live.run.state.resume);
         const resumed: ResumeInfo = {
@@ -102,7 +103,7 @@ export class RunRegistry {
       // until the reaper noticed, doubling the time before another client may take the stage over.
       run.stopHeartbeat();
       const joined = liveId !== undefined && liveId === run.id;
-      const held: HeldRun = { run, stage, leaseMs: joined ? liveLease ?? leaseMs : leaseMs, lastSeen: Date.now() };
+      const held: HeldRun = { run, stage, leaseMs: joined ? liveLease ?? leaseMs : leaseMs, lastSeen: this.clock.now() };
       this.byStage.set(stage, held);
       return { held, joined, resumed: run.resumed };
     });
@@ -126,7 +127,7 @@ export class RunRegistry {
         { details: { stage, runId } },
       );
     }
-    held.lastSeen = Date.now();
+    held.lastSeen = this.clock.now();
     return held;
   }
 
@@ -151,7 +152,7 @@ export class RunRegistry {
     }
     // Called in order without awaiting: each records its event before returning its promise.
     const settled = await Promise.allSettled(updates.map((u) => record(run, u)));
-    held.lastSeen = Date.now();
+    held.lastSeen = this.clock.now();
     if (run.ended) this.drop(held);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -164,7 +165,7 @@ export class RunRegistry {
   }
 
   /** Releases runs whose clients have been silent for longer than their lease. */
-  async reap(now = Date.now()): Promise<number> {
+  async reap(now = this.clock.now()): Promise<number> {
     let n = 0;
     for (const held of [...this.byStage.values()]) {
       if (held.run.ended) this.drop(held);
@@ -178,7 +179,7 @@ export class RunRegistry {
 
   /** Stops the reaper; the runs still held are left for the store's shutdown() to pause. */
   stop(): void {
-    systemClock.clear(this.timer);
+    this.clock.clear(this.timer);
   }
 
   /** The stage's held run; one silent past its lease is released here, not only by the next reap. */
@@ -188,7 +189,7 @@ export class RunRegistry {
       this.drop(held);
       return undefined;
     }
-    if (held && Date.now() - held.lastSeen > held.leaseMs) {
+    if (held && this.clock.now() - held.lastSeen > held.leaseMs) {
       void this.expire(held);
       return undefined;
     }

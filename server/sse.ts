@@ -3,7 +3,6 @@
  * every stage's summary in live.ts): the limit on open streams, the keep-alive ping, the reconnect
  * delay, and one close for every way a stream ends (the client leaves, the server shuts down, an error).
  */
-import { systemClock } from "../core/clock.ts";
 import type { ServerContext } from "./context.ts";
 import { HttpCode, HttpError } from "./errors.ts";
 
@@ -44,12 +43,12 @@ export function sseResponse(ctx: ServerContext, signal: AbortSignal, setup: (sse
     },
   };
   const hooks = setup(sse);
-  const ping = systemClock.setInterval(() => sse.write(": ping\n\n"), ctx.limits.heartbeatMs);
+  const ping = ctx.clock.setInterval(() => sse.write(": ping\n\n"), ctx.limits.heartbeatMs);
   function close(): void {
     if (closed) return;
     closed = true;
     hooks.end();
-    systemClock.clear(ping);
+    ctx.clock.clear(ping);
     ctx.watchers.delete(close);
     signal.removeEventListener("abort", close);
     try {

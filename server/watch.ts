@@ -19,7 +19,7 @@ export function watchResponse(ctx: ServerContext, stage: string, from: number | 
     let backlogDone = false;
     const held: Notice[] = [];
     const sendEvent = (revision: number, event: unknown) => sse.write(`id: ${revision}\ndata: ${JSON.stringify({ revision, event })}\n\n`);
-    const sendState = (state: Readonly<StageState>) => sse.write(`event: state\ndata: ${JSON.stringify(summarize(state, Date.now(), staleAfter))}\n\n`);
+    const sendState = (state: Readonly<StageState>) => sse.write(`event: state\ndata: ${JSON.stringify(summarize(state, ctx.clock.now(), staleAfter))}\n\n`);
     const deliver = (n: Notice) => {
       if (n.type === "deleted") {
         sse.write(`event: deleted\ndata: ${JSON.stringify({ stage })}\n\n`);

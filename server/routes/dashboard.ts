@@ -40,7 +40,7 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
 
   /** Every stage's summary; one that cannot be read is left out rather than failing the page. */
   async function everyStage(): Promise<Summary[]> {
-    const now = Date.now();
+    const now = ctx.clock.now();
     const out: Summary[] = [];
     for (const info of await log.streams()) {
       const p = await log.projection(info.stream).catch(() => undefined);

@@ -35,7 +35,7 @@ import { watchResponse } from "../watch.ts";
 const err = (description: string) => ({ description, schema: ErrorResponse });
 
 export function stageRoutes(ctx: ServerContext): RouteSpec[] {
-  const { log, store, runs } = ctx;
+  const { log, store, runs, clock } = ctx;
   const stale = store.staleAfterMs;
 
   async function stateOf(stage: string): Promise<Readonly<StageState>> {
@@ -46,7 +46,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
 
   /** Every stage's summary; a stage whose state cannot be rebuilt is listed under `broken` with its code, never failing the list. */
   async function summaries(prefix?: string, status?: readonly string[]): Promise<Summary[] & { broken: Broken[] }> {
-    const now = Date.now();
+    const now = clock.now();
     const out = Object.assign([] as Summary[], { broken: [] as Broken[] });
     for (const info of await log.streams(prefix === undefined ? {} : { prefix })) {
       const p = await projectionOrBroken(log, info.stream);
@@ -61,7 +61,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
     const s = await stateOf(stage);
     const held = store.activeRuns().find((r) => r.stage === stage);
     const lease = s.run?.leaseMs;
-    const live = held || ((s.status === "running" || s.status === "recovering") && lease && s.updatedAt !== null && Date.now() - s.updatedAt < lease);
+    const live = held || ((s.status === "running" || s.status === "recovering") && lease && s.updatedAt !== null && clock.now() - s.updatedAt < lease);
     if (live) {
       throw new CkptError(ErrorCode.LOCKED, `Stage "${stage}" is running (run ${s.run?.id}); stop its workers, or wait until its lease lapses, then try again.`, {
         details: { stage, runId: s.run?.id },
@@ -70,7 +70,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
     return s;
   }
 
-  const withProgress = (s: Readonly<StageState>) => ({ ...s, progress: progressOf(s as StageState, Date.now(), stale) });
+  const withProgress = (s: Readonly<StageState>) => ({ ...s, progress: progressOf(s as StageState, clock.now(), stale) });
 
   return [
     route({
@@ -232,7 +232,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
         await runs.withStage(params.stage, async () => {
           await checkIdle(params.stage);
           const reason = body?.reason;
-          await log.append(params.stage, [{ type: "reset", v: 1, at: Date.now(), ...(reason ? { reason } : {}) }], { expectedRevision: "any" });
+          await log.append(params.stage, [{ type: "reset", v: 1, at: clock.now(), ...(reason ? { reason } : {}) }], { expectedRevision: "any" });
         });
         return c.json(withProgress(await stateOf(params.stage)));
       },
@@ -272,7 +272,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
           totals.skipped += s.counters.skipped;
           totals.cost += s.cost;
         }
-        return c.json({ generatedAt: Date.now(), totals, stages: [...stages], ...(stages.broken.length > 0 ? { broken: stages.broken } : {}) });
+        return c.json({ generatedAt: clock.now(), totals, stages: [...stages], ...(stages.broken.length > 0 ? { broken: stages.broken } : {}) });
       },
     }),
     route({

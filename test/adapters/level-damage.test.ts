@@ -14,7 +14,10 @@ import { levelLog } from "../../adapters/level.ts";
 import { isCkptError } from "../../core/errors.ts";
 import { Store } from "../../core/store.ts";
 import { open } from "../../mod.ts";
-import { cli, tempDir } from "../cli/helpers.ts";
+import { runCli } from "../../cli/run.ts";
+import { cli, fakeIo, tempDir } from "../cli/helpers.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
+import { eventually } from "../server/helpers.ts";
 
 const STAGES = ["alpha", "beta", "gamma", "delta"];
 
@@ -105,9 +108,18 @@ test("the fixture itself: intact, verify passes, read-only commands (watch too) 
     const r = await cli(argv);
     assert.is(r.code, 0, `${argv.join(" ")}: ${r.err}`);
   }
-  const watch = cli(["watch", "--json", "--interval", "10ms", "--store", fixture]);
-  const r = await Promise.race([watch, new Promise<null>((res) => setTimeout(() => res(null), 400))]);
-  assert.is(r, null, "watch keeps watching");
+  // watch on a driven clock: five polls (each reopening the folder) without ending, then Ctrl+C.
+  const clock = manualClock();
+  const c = fakeIo({ clock, now: () => Date.now() });
+  let ended = false;
+  const watch = runCli(["watch", "--json", "--interval", "10ms", "--store", fixture], c.io).finally(() => (ended = true));
+  for (let poll = 0; poll < 5; poll++) {
+    assert.ok(await eventually(() => ended || clock.pending() > 0), "watch waits for its next poll");
+    assert.not.ok(ended, `watch keeps watching: ${c.err()}`);
+    clock.advance(10);
+  }
+  c.abort();
+  assert.is(await watch, 0);
   assert.is(fingerprint(fixture), before, "nothing in the store changed");
 });
 

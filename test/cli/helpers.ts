@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { openOutput } from "../../cli/files.ts";
 import { type Io, runCli } from "../../cli/run.ts";
 import type { Store } from "../../core/store.ts";
+import type { Clock } from "../../core/clock.ts";
 import { open } from "../../mod.ts";
 import { readFile } from "node:fs/promises";
 
@@ -31,6 +32,8 @@ export interface FakeOptions {
   /** Answers to prompts, in order (null = end of input). */
   answers?: (string | null)[];
   now?: () => number;
+  /** Drives the waits between polls (and `now`, unless given): a test moves time instead of sleeping. */
+  clock?: Clock;
   columns?: number;
   stdin?: string;
 }
@@ -49,7 +52,8 @@ export function fakeIo(o: FakeOptions = {}): Captured {
     isTTY: { stdin: t.stdin ?? false, stdout: t.stdout ?? false, stderr: t.stderr ?? false },
     columns: o.columns ?? 100,
     env: o.env ?? {},
-    now: o.now ?? (() => Date.now()),
+    now: o.now ?? (o.clock ? () => o.clock!.now() : () => Date.now()),
+    ...(o.clock ? { clock: o.clock } : {}),
     signal: controller.signal,
     prompt: async (q) => {
       asked.push(q);

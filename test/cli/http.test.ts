@@ -9,6 +9,8 @@ import * as assert from "uvu/assert";
 import { runCli } from "../../cli/run.ts";
 import { Store } from "../../core/store.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
+import { eventually } from "../server/helpers.ts";
 import { binCommand, cli, fakeIo, populate, ROOT, tempDir } from "./helpers.ts";
 
 let dir: { path: string; remove(): Promise<void> };
@@ -77,30 +79,31 @@ test("ckpt serve starts the sidecar; list, show, report, verify work through --u
 
 test("watch --url follows a worker writing through the sidecar", async () => {
   if (skipped) return;
-  const c = fakeIo({});
-  const watching = runCli(["watch", "live", "--interval", "50ms", "--until-done", "--url", url], c.io);
+  // watch polls when the test moves its clock: once after each step of 10 items the worker writes.
+  const clock = manualClock();
+  const c = fakeIo({ clock, now: () => Date.now() });
+  const lineCount = () => c.out().split("\n").length;
   const store = await worker();
+  let code: number;
   try {
-    const run = await store.stage("live").begin({ total: 30 });
-    // watch needs the stage to exist; it may have started a moment before the stage did.
-    for (let i = 0; i < 30; i++) {
-      await run.done(i);
-      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 120));
+    const run = await store.stage("live").begin({ total: 30 }); // before watch starts: it needs the stage to exist
+    const watching = runCli(["watch", "live", "--interval", "50ms", "--until-done", "--url", url], c.io);
+    for (let step = 1; step <= 3; step++) {
+      assert.ok(await eventually(() => clock.pending() > 0), `watch waits for its next poll (${c.err()})`);
+      for (let i = (step - 1) * 10; i < step * 10; i++) await run.done(i);
+      if (step === 3) await run.complete();
+      const shown = lineCount();
+      clock.advance(50);
+      if (step < 3) assert.ok(await eventually(() => lineCount() > shown), "a line per poll");
     }
-    await run.complete();
+    code = await watching;
   } finally {
     await store.close();
   }
-  const code = await watching;
-  if (code === 1 && /No stage "live"/.test(c.err())) {
-    // Lost the race with the worker's first event: watch again, now that it exists.
-    const again = await cli(["watch", "live", "--until-done", "--url", url]);
-    assert.is(again.code, 0, again.err);
-    assert.match(again.out, /live  completed  30\/30/);
-    return;
-  }
   assert.is(code, 0, c.err());
-  assert.match(c.out(), /live  completed  30\/30 \(100\.0%\)/);
+  const lines = c.out().trimEnd().split("\n");
+  assert.equal(lines.map((l) => /live  (\w+)  (\d+)\/30/.exec(l)?.slice(1).join(" ")), ["running 0", "running 10", "running 20", "completed 30"], c.out());
+  assert.match(lines.at(-1)!, /live  completed  30\/30 \(100\.0%\)/);
 });
 
 test("export from LevelDB and import into the sidecar; compact through it", async () => {

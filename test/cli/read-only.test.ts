@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runCli } from "../../cli/run.ts";
+import { readLedger } from "../../adapters/level/ledger.ts";
 import { open } from "../../mod.ts";
+import { eventually } from "../server/helpers.ts";
 import { cli, fakeIo, tempDir } from "./helpers.ts";
 
 const fingerprint = (dir: string) =>
@@ -25,8 +27,8 @@ test("while a pipeline holds the store: every reading command works and changes 
   try {
     const run = await store.stage("fetch").begin({ total: 100 });
     for (let i = 0; i < 10; i++) await run.done(i);
-    // The pipeline writes its ledger behind its appends (adapters/level/ledger.ts): let it settle first.
-    await new Promise((r) => setTimeout(r, 500));
+    // The pipeline writes its ledger behind its appends (adapters/level/ledger.ts): wait until it holds the last one.
+    assert.ok(await eventually(async () => (await readLedger(path))?.get("fetch")?.head === 10), "the ledger caught up");
     const before = fingerprint(path);
     for (const argv of [["list"], ["show", "fetch"], ["replay", "fetch"], ["report"], ["export"], ["verify"]]) {
       const r = await cli([...argv, "--store", path]);

@@ -5,6 +5,7 @@ import * as assert from "uvu/assert";
 import { runCli } from "../../cli/run.ts";
 import type { Store } from "../../core/store.ts";
 import { open } from "../../mod.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
 import { binCommand, fakeIo, populate, runBin, tempDir } from "./helpers.ts";
 
 let dir: { path: string; remove(): Promise<void> };
@@ -18,13 +19,10 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-/** A pipeline writing `total` items in steps, then completing (or failing). */
+/** A pipeline writing `total` items, then completing (or failing). */
 async function pipeline(store: Store, stage: string, total: number, end: "complete" | "fail" = "complete"): Promise<void> {
   const run = await store.stage(stage).begin({ total });
-  for (let i = 0; i < total; i++) {
-    await run.done(i);
-    if (i % 5 === 4) await sleep(15);
-  }
+  for (let i = 0; i < total; i++) await run.done(i);
   if (end === "complete") await run.complete();
   else await run.fail("boom");
 }
@@ -35,24 +33,33 @@ test.before(async () => {
 test.after(() => dir.remove());
 
 test("watch off a TTY: one plain line per change, until every stage is done", async () => {
-  const store = await open({ path: `${dir.path}/w${n++}` });
+  // Watch and pipeline run on driven clocks moved together (two, so that pending() counts watch's own wait only):
+  // each poll happens when the test moves them, between two steps of 5 items.
+  const clock = manualClock();
+  const storeClock = manualClock();
+  const store = await open({ path: `${dir.path}/w${n++}`, clock: storeClock });
   try {
-    const c = fakeIo({ store });
-    const writing = (async () => {
-      await sleep(30);
-      await pipeline(store, "crawl", 20);
-    })();
-    const code = await runCli(["watch", "--interval", "10ms", "--until-done"], c.io);
-    await writing;
-    assert.is(code, 0);
+    const c = fakeIo({ store, clock });
+    const watching = runCli(["watch", "--interval", "10ms", "--until-done"], c.io);
+    await until(() => clock.pending() > 0); // the first poll found nothing and watch waits for the next
+    const run = await store.stage("crawl").begin({ total: 20 });
+    for (let step = 1; step <= 4; step++) {
+      await until(() => clock.pending() > 0); // watch is between two polls
+      for (let i = (step - 1) * 5; i < step * 5; i++) await run.done(i);
+      if (step === 4) await run.complete();
+      const shown = c.out().split("\n").length;
+      storeClock.advance(10);
+      clock.advance(10);
+      if (step < 4) await until(() => c.out().split("\n").length > shown);
+    }
+    assert.is(await watching, 0);
     const lines = c.out().trimEnd().split("\n");
     assert.match(lines[0]!, /no stages yet in /);
-    assert.ok(lines.length >= 4, c.out());
+    assert.is(lines.length, 5, c.out());
     assert.match(lines.at(-1)!, /^\S+Z  crawl  completed  20\/20 \(100\.0%\)  \S+\/s  ETA done$/);
     const running = lines.filter((l) => / crawl  running  \d+\/20/.test(l));
-    assert.ok(running.length >= 2, "progress seen while running");
     const done = running.map((l) => Number(/running  (\d+)\//.exec(l)![1]));
-    assert.equal(done, [...done].sort((a, b) => a - b), "progress only goes up");
+    assert.equal(done, [5, 10, 15], "one line per poll while running, progress only goes up");
     assert.not.match(c.out(), "\x1b[");
   } finally {
     await store.close();

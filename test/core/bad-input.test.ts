@@ -87,6 +87,9 @@ test("every public entry × bad values: CKPT_INVALID, nothing written", plain(as
     ["run.pause(reason)", [5, null, {}, HUGE], (v) => run.pause(v)],
     ["run.complete(metadata)", [null, "x", ...BAD_DATA], (v) => run.complete(v)],
     ["run.fail(error, options)", [null, 5], (v) => run.fail(v)],
+    ["run.checkpoint(state)", [undefined, () => 1, { f: () => 1 }, [1, { g: () => 2 }], new Map([["k", () => 3]]), Symbol("x"), circular()], (v) => run.checkpoint(v)],
+    ["run.checkpoint(s, options)", [...NOT_OBJECTS, { step: -1 }, { step: 1.5 }, { metadata: { f: () => 1 } }, { stp: 1 }], (v) => run.checkpoint({ w: 1 }, v)],
+    ["stage.checkpoints(options)", [...NOT_OBJECTS, { limit: 0 }, { limit: "x" }], (v) => stage.checkpoints(v)],
   ];
   const wrong: string[] = [];
   for (const [entry, values, call] of rows) {

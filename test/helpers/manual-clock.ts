@@ -3,6 +3,8 @@ import type { Clock } from "../../core/clock.ts";
 
 export interface ManualClock extends Clock {
   advance(ms: number): void;
+  /** Timers set and not yet run or cleared: a test waits for its subject to be waiting before it advances. */
+  pending(): number;
 }
 
 export function manualClock(start = 1_700_000_000_000): ManualClock {
@@ -22,6 +24,7 @@ export function manualClock(start = 1_700_000_000_000): ManualClock {
     clear(h) {
       timers.delete(h as number);
     },
+    pending: () => timers.size,
     advance(ms) {
       const until = now + ms;
       for (;;) {

@@ -7,19 +7,22 @@ import * as assert from "uvu/assert";
 import { toSnapshot } from "../../core/projection.ts";
 import { baseAt } from "../../core/retention.ts";
 import { has } from "../../core/resume-set.ts";
-import { bearer, type Call, caller, eventually, json, lines, sidecar, type Sidecar, sleep, TOKENS } from "./helpers.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
+import { bearer, type Call, caller, eventually, json, lines, sidecar, type Sidecar, TOKENS } from "./helpers.ts";
 import { readSse } from "./sse.ts";
 
 type Transport = "app" | "http";
 const sidecars: Partial<Record<Transport, Sidecar>> = {};
+// Leases run on these clocks: a test lets one lapse by moving its clock, not by sleeping through it.
+const clocks = { app: manualClock(), http: manualClock() };
 const admin = bearer(TOKENS.admin);
 const get = (call: Call, path: string) => call(path, { headers: admin });
 const send = (call: Call, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => call(path, json(method, body, { ...admin, ...headers }));
 const body = async (r: Response) => (await r.json()) as Record<string, any>;
 
 test.before(async () => {
-  sidecars.app = await sidecar({ auth: true, app: { reapEveryMs: 50 } });
-  sidecars.http = await sidecar({ auth: true, serve: true, app: { reapEveryMs: 50 } });
+  sidecars.app = await sidecar({ auth: true, store: { clock: clocks.app }, app: { reapEveryMs: 50 } });
+  sidecars.http = await sidecar({ auth: true, serve: true, store: { clock: clocks.http }, app: { reapEveryMs: 50 } });
 });
 test.after(async () => {
   for (const s of Object.values(sidecars)) await s?.close();
@@ -165,10 +168,13 @@ for (const t of ["app", "http"] as const) {
     const { runId } = await body(await send(c, "POST", "/v1/stages/live/runs", { total: 5 }));
     const res = await get(c, "/v1/stages/live/watch");
     assert.match(res.headers.get("content-type")!, "text/event-stream");
-    const reading = readSse(res, (m) => m.filter((x) => x.event === "message").length >= 2 && m.some((x) => x.event === "state" && JSON.parse(x.data).counters.processed === 2));
-    await sleep(50);
-    await send(c, "POST", `/v1/stages/live/runs/${runId}/updates`, { updates: [{ type: "item", index: 0 }, { type: "item", index: 1 }] });
-    const got = await reading;
+    // The updates go once the stream's backlog (the stage's state) has arrived: from then on it is live.
+    let sent: Promise<Response> | undefined;
+    const got = await readSse(res, (m) => {
+      if (!sent && m.some((x) => x.event === "state")) sent = send(c, "POST", `/v1/stages/live/runs/${runId}/updates`, { updates: [{ type: "item", index: 0 }, { type: "item", index: 1 }] });
+      return m.filter((x) => x.event === "message").length >= 2 && m.some((x) => x.event === "state" && JSON.parse(x.data).counters.processed === 2);
+    });
+    assert.is((await sent!).status, 200);
     const msgs = got.filter((m) => m.event === "message");
     assert.equal(msgs.map((m) => JSON.parse(m.data).event.index), [0, 1]);
     assert.equal(msgs.map((m) => Number(m.id)), [1, 2]);
@@ -183,7 +189,7 @@ for (const t of ["app", "http"] as const) {
     const c = call();
     const { runId } = await body(await send(c, "POST", "/v1/stages/silent/runs", { total: 3, leaseMs: 150 }));
     await send(c, "POST", `/v1/stages/silent/runs/${runId}/updates`, { updates: [{ type: "item", index: 0 }] });
-    await sleep(450);
+    clocks[t].advance(450);
     const late = await send(c, "POST", `/v1/stages/silent/runs/${runId}/updates`, { updates: [] });
     assert.is(late.status, 409);
     assert.is((await body(late)).error.code, "CKPT_LEASE_LOST", "a coded lease lost, not 404");

@@ -6,7 +6,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { bearer, caller, json, sidecar, type Sidecar, TOKENS } from "./helpers.ts";
+import { bearer, caller, eventually, json, sidecar, type Sidecar, TOKENS } from "./helpers.ts";
 
 const auth = bearer(TOKENS.admin);
 const SMALL_LOG_LIMIT = 64 * 1024;
@@ -164,7 +164,7 @@ test("[app] too many requests at once: 429 with Retry-After, and nothing written
       },
     });
     const slow = s.ckpt.app.request("/v1/stages/busy/runs", { method: "POST", headers: { "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
-    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(await eventually(() => s.ckpt.context.status.inFlight === 1), "the slow request holds the slot");
     const refused = await s.ckpt.app.request("/v1/stages/busy2/runs", json("POST", { total: 1 }));
     assert.is(refused.status, 429);
     assert.is(refused.headers.get("retry-after"), "1");

@@ -12,7 +12,7 @@ import { parseArgs } from "../../server/args.ts";
 import type { Listener } from "../../server/listen.ts";
 import { main, type MainIo, type Signal } from "../../server/main.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { isDeno, json, TOKEN_SPEC, TOKENS } from "./helpers.ts";
+import { eventually, isDeno, json, TOKEN_SPEC, TOKENS } from "./helpers.ts";
 
 interface Fake {
   io: MainIo;
@@ -152,9 +152,10 @@ test("SIGTERM: requests in flight finish, new ones get 503, held runs are paused
     },
   });
   const inFlight = fetch(new Request(`http://x/v1/stages/held/runs/${runId}/updates`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body, duplex: "half" } as RequestInit));
-  await new Promise((r) => setTimeout(r, 20));
+  // Waits on what the sidecar reports, not on a guess of how long it takes: the update is in flight, then it drains.
+  assert.ok(await eventually(async () => (await (await fetch(new Request("http://x/metrics", { headers: auth }))).text()).includes("ckpt_http_in_flight 1\n")), "the update is in flight");
   f.signal("SIGTERM");
-  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(await eventually(async () => (await fetch(new Request("http://x/readyz"))).status === 503), "draining");
   const late = await fetch(new Request("http://x/v1/stages/other/runs", json("POST", {}, auth)));
   assert.is(late.status, 503);
   assert.is((await fetch(new Request("http://x/readyz"))).status, 503);

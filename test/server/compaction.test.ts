@@ -8,10 +8,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { memoryLog } from "../../adapters/memory.ts";
 import type { EventLog, Snapshot } from "../../core/log.ts";
-import type { CompactionNotice } from "../../server/compactor.ts";
+import { levelLog } from "../../adapters/level.ts";
+import { type CompactionNotice, describeCompaction } from "../../server/compactor.ts";
+import { startServer as startInProcess } from "../../server/index.ts";
 import { parseArgs } from "../../server/args.ts";
 import { main, type MainIo } from "../../server/main.ts";
 import { open } from "../../mod.ts";
+import { manualClock } from "../helpers/manual-clock.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { eventually, json, serverEntry, sidecar, sleep, spawnTs } from "./helpers.ts";
 
@@ -105,25 +108,28 @@ test("the schedule and POST /v1/compact share one path: never two compactions at
     notices.push(n);
     if (n.kind === "report") ran.push([Date.now() - n.report.durationMs, Date.now()]);
   };
-  const s = await sidecar({ log, app: { compaction: { everyMs: 100, policy: { maxEvents: 5, minEvents: 1 } }, onCompaction } });
+  const clock = manualClock();
+  const s = await sidecar({ log, store: { clock }, app: { compaction: { everyMs: 100, policy: { maxEvents: 5, minEvents: 1 } }, onCompaction } });
   await finishedStages(s.store, 3, 20);
-  // Requests arrive while scheduled ticks fire; each request waits its turn.
-  const posts = await Promise.all(
-    Array.from({ length: 4 }, async (_, i) => {
-      await sleep(i * 60);
-      return s.ckpt.app.request("/v1/compact", json("POST", { maxEvents: 5, minEvents: 1 }));
-    }),
-  );
+  // A scheduled tick starts first; requests arrive while it truncates, each waits its turn.
+  clock.advance(100);
+  assert.ok(s.ckpt.context.compactor.busy, "the tick started a compaction");
+  const posts = await Promise.all(Array.from({ length: 4 }, () => s.ckpt.app.request("/v1/compact", json("POST", { maxEvents: 5, minEvents: 1 }))));
   for (const r of posts) assert.is(r.status, 200);
-  assert.ok(await eventually(() => notices.some((n) => n.kind === "report" && n.trigger === "schedule"), 2000), "the schedule fired");
+  assert.ok(notices.some((n) => n.kind === "report" && n.trigger === "schedule"), "the schedule's compaction reported");
+  // A tick that finds a requested compaction under way is skipped, not queued.
+  const busy = s.ckpt.context.compactor.run({ maxEvents: 5, minEvents: 1 }, "request");
+  clock.advance(100);
+  await busy;
+  assert.ok(notices.some((n) => n.kind === "skipped" && n.trigger === "schedule"), "the busy tick was skipped");
   assert.is(probe.maxTruncating, 1);
   ran.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ran.length; i++) assert.ok(ran[i]![0] >= ran[i - 1]![1] - 1, `compaction ${i} started after the one before ended`);
   assert.is(probe.truncations, 3, "the first compaction did the work, the rest found nothing past the policy");
-  assert.ok(ran.length >= 5);
+  assert.is(ran.length, 6);
   const metrics = await (await s.ckpt.app.request("/metrics")).text();
-  assert.match(metrics, `ckpt_compactions_total{trigger="request"} 4`);
-  assert.match(metrics, /ckpt_compactions_total\{trigger="schedule"\} [1-9]/);
+  assert.match(metrics, `ckpt_compactions_total{trigger="request"} 5`);
+  assert.match(metrics, `ckpt_compactions_total{trigger="schedule"} 1`);
   const removed = (await log.streams()).reduce((a, i) => a + i.first, 0);
   assert.ok(removed > 0);
   assert.match(metrics, `ckpt_compaction_events_removed_total ${removed}`);
@@ -131,7 +137,8 @@ test("the schedule and POST /v1/compact share one path: never two compactions at
 
   await s.ckpt.drain(1000);
   const after = notices.length;
-  await sleep(250);
+  clock.advance(1000);
+  await sleep(0);
   assert.is(notices.length, after, "no tick after drain");
   await s.close();
 });
@@ -139,9 +146,11 @@ test("the schedule and POST /v1/compact share one path: never two compactions at
 test("shutdown stops a scheduled compaction between stages and waits for it; state never changes", async () => {
   const { log, probe } = slowLog(40);
   const notices: CompactionNotice[] = [];
-  const s = await sidecar({ log, app: { compaction: { everyMs: 100, policy: { maxEvents: 5, minEvents: 1 } }, onCompaction: (n) => void notices.push(n) } });
+  const clock = manualClock();
+  const s = await sidecar({ log, store: { clock }, app: { compaction: { everyMs: 100, policy: { maxEvents: 5, minEvents: 1 } }, onCompaction: (n) => void notices.push(n) } });
   await finishedStages(s.store, 8, 20);
   const before = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(async (i) => JSON.stringify((await s.ckpt.context.log.projection(`done-${i}`))!.state)));
+  clock.advance(100);
   assert.ok(await eventually(() => probe.truncating === 1, 2000), "a scheduled compaction is under way");
   await s.ckpt.drain(1000);
   assert.is(probe.truncating, 0, "drain waited for the stage being compacted");
@@ -152,9 +161,51 @@ test("shutdown stops a scheduled compaction between stages and waits for it; sta
   const after = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(async (i) => JSON.stringify((await s.ckpt.context.log.projection(`done-${i}`))!.state)));
   assert.equal(after, before);
   const truncations = probe.truncations;
-  await sleep(250);
+  clock.advance(1000);
+  await sleep(50);
   assert.is(probe.truncations, truncations, "the timer was cleared");
   await s.close();
+});
+
+test("real LevelDB, real HTTP, driven clock: the first tick after a stage began compacts the finished one only (1 of 2 touched)", async () => {
+  const dir = await tempDir("ckpt-server-driven-schedule-");
+  const embedded = await open({ path: dir.path, durability: "os" });
+  const run = await embedded.stage("finished").begin({ total: 300 });
+  await Promise.all(Array.from({ length: 300 }, (_, i) => run.done(i)));
+  await run.complete();
+  const wanted = JSON.parse(JSON.stringify(await embedded.stage("finished").state()));
+  await embedded.close();
+
+  const clock = manualClock();
+  const notices: CompactionNotice[] = [];
+  const policy = { maxEvents: 50, minEvents: 10 };
+  const server = await startInProcess(await levelLog(dir.path), { clock, compaction: { everyMs: 200, policy }, onCompaction: (n) => void notices.push(n) });
+  const call = async (path: string, init?: RequestInit) => (await fetch(server.url + path, init)).json() as Promise<Record<string, any>>;
+  try {
+    const { runId } = await call("/v1/stages/live/runs", json("POST", { total: 1000 }));
+    await call(`/v1/stages/live/runs/${runId}/updates`, json("POST", { updates: Array.from({ length: 300 }, (_, i) => ({ type: "item", index: i })) }));
+    assert.equal(notices, [], "no tick before the clock moves");
+    clock.advance(200);
+    assert.ok(await eventually(() => notices.length === 1), "one tick");
+    const finished = await call("/v1/log/streams/finished");
+    assert.match(describeCompaction(notices[0]!), new RegExp(`^compaction \\(schedule\\): 1 of 2 stages touched, ${finished.first} events removed, -?[\\d.]+ (B|KiB|MiB) reclaimed, \\d+ ms$`));
+    assert.is(finished.head + 1 - finished.first, 50, "50 events kept");
+    const state = await call("/v1/stages/finished");
+    delete state.progress;
+    assert.equal(state, wanted, "its state is unchanged");
+    const live = await call("/v1/log/streams/live");
+    assert.equal([live.first, live.head], [0, 300], "the running stage is untouched");
+    clock.advance(200);
+    assert.ok(await eventually(() => notices.length === 2), "the next tick");
+    assert.ok(notices[1]!.kind === "report" && notices[1]!.report.stagesTouched === 0, "nothing left past the policy");
+    const metrics = await (await fetch(server.url + "/metrics")).text();
+    assert.match(metrics, `ckpt_compactions_total{trigger="schedule"} 2`);
+    assert.match(metrics, "ckpt_compaction_stages_touched_total 1\n");
+    assert.match(metrics, `ckpt_compaction_last_timestamp_seconds ${clock.now() / 1000}\n`);
+  } finally {
+    await server.close(1000);
+    await dir.remove();
+  }
 });
 
 // ---- the real executable ----
@@ -235,7 +286,8 @@ test("real server, real LevelDB: the schedule compacts a finished stage, leaves 
     assert.match(metrics, /ckpt_compaction_last_duration_seconds \d/);
     assert.match(metrics, /ckpt_compaction_bytes_reclaimed_total -?\d+/);
     assert.not.match(server.out(), /compaction \(schedule\): 0 of/, "ticks that found nothing to remove stay quiet");
-    assert.match(server.out(), new RegExp(`compaction \\(schedule\\): 1 of 2 stages touched, ${finished.first} events removed, -?[\\d.]+ (B|KiB|MiB) reclaimed, \\d+ ms`));
+    // 1 of 1 when the first real tick beat the live stage's begin; the driven-clock test above pins 1 of 2.
+    assert.match(server.out(), new RegExp(`compaction \\(schedule\\): 1 of [12] stages touched, ${finished.first} events removed, -?[\\d.]+ (B|KiB|MiB) reclaimed, \\d+ ms`));
   } finally {
     server.kill("SIGTERM");
   }

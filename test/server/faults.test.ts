@@ -9,13 +9,16 @@ import type { ChildProcess } from "node:child_process";
 import { connect } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { manualClock } from "../helpers/manual-clock.ts";
 import { bearer, isDeno, json, serverEntry, sidecar, type Sidecar, sleep, spawnTs, TOKENS } from "./helpers.ts";
 
 const admin = bearer(TOKENS.admin);
 let s: Sidecar;
+// Leases run on this clock: the tests below let one lapse by moving it, not by sleeping through it.
+const clock = manualClock();
 
 test.before(async () => {
-  s = await sidecar({ auth: true });
+  s = await sidecar({ auth: true, store: { clock } });
 });
 test.after(async () => {
   await s.close();
@@ -83,7 +86,7 @@ test("a silent client's lease is taken over within leaseMs + one heartbeat; its 
   const leaseMs = 800;
   const a = await body(await send("POST", "/v1/stages/lease/runs", { total: 10, leaseMs }));
   await send("POST", `/v1/stages/lease/runs/${a.runId}/updates`, { updates: [{ type: "item", index: 0 }] });
-  await sleep(leaseMs + leaseMs / 4 + 100);
+  clock.advance(leaseMs + leaseMs / 4 + 100);
   const b = await send("POST", "/v1/stages/lease/runs", { total: 10, leaseMs });
   const bb = await body(b);
   assert.is(b.status, 201, JSON.stringify(bb));
@@ -103,7 +106,7 @@ test("joining a live run reports the items done; joining after its only client d
   assert.equal([b.resumed.crashed, b.resumed.skipped], [false, 400]);
   assert.match(b.resumed.message, "joining live run");
   // Nobody is heard from for longer than the lease: the next joiner finds a crash.
-  await sleep(leaseMs + leaseMs / 4 + 100);
+  clock.advance(leaseMs + leaseMs / 4 + 100);
   const c = await send("POST", "/v1/stages/joined/runs", { total: 500, leaseMs, join: true });
   const cc = await body(c);
   assert.is(c.status, 201, JSON.stringify(cc));
