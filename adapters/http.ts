@@ -12,7 +12,7 @@ import { redactUrl } from "../core/redact.ts";
 import { backoffDelay, retry } from "../core/retry.ts";
 import { issuesOf } from "../core/validate.ts";
 import { type Endpoint, ErrorResponse, pathOf, queryOf } from "../protocol/common.ts";
-import { Log, RecordedEventLine } from "../protocol/log.ts";
+import { Log } from "../protocol/log.ts";
 import { DEFAULT_RETRY_FOR_MS, failureKind, landed } from "./http-retry.ts";
 
 export interface HttpLogOptions {
