@@ -9,7 +9,7 @@ import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, Supports } from "../core/log.ts";
 import { redactUrl } from "../core/redact.ts";
-import { backoffDelay, retry } from "../core/retry.ts";
+import { retry } from "../core/retry.ts";
 import { issuesOf } from "../core/validate.ts";
 import { type Endpoint, ErrorResponse, pathOf, queryOf } from "../protocol/common.ts";
 import { Log } from "../protocol/log.ts";
@@ -199,37 +199,55 @@ export function httpLog(options: HttpLogOptions): EventLog {
   const { location } = c;
   const supports: Supports = { ...CONSERVATIVE, ...options.supports, multiProcess: true };
 
-  /** A forward read cut off by a dropped connection carries on after the last event it delivered. */
+  /**
+   * A forward read cut off by a dropped connection carries on after the last event it delivered: each
+   * batch is one retry() of "the next batch, from the open answer or from a new request".
+   */
   async function* events(stream: string, o: ReadOptions): AsyncGenerator<RecordedEvent[]> {
     const forward = o.direction === undefined || o.direction === "forward";
     let from = o.from;
     let left = o.limit;
-    const deadline = Date.now() + (options.retryForMs ?? DEFAULT_RETRY_FOR_MS);
-    // Not retry(): a generator cannot yield from inside its callback; the waits are still core's backoff.
-    for (let attempt = 0; ; attempt++) {
-      const query = {
-        ...(from === undefined ? {} : { from: String(Math.max(0, from)) }),
-        ...(o.direction === undefined ? {} : { direction: o.direction }),
-        ...(left === undefined ? {} : { limit: String(Math.max(0, left)) }),
-      };
-      const res = await c.request(Log.read, { params: { stream }, query, streaming: true });
-      if (!res.ok) throw await errorOf(res, location);
+    let batches: AsyncGenerator<RecordedEvent[]> | undefined;
+    const next = async (): Promise<IteratorResult<RecordedEvent[]>> => {
+      if (!batches) {
+        const query = {
+          ...(from === undefined ? {} : { from: String(Math.max(0, from)) }),
+          ...(o.direction === undefined ? {} : { direction: o.direction }),
+          ...(left === undefined ? {} : { limit: String(Math.max(0, left)) }),
+        };
+        const res = await c.request(Log.read, { params: { stream }, query, streaming: true });
+        if (!res.ok) throw await errorOf(res, location);
+        batches = ndjsonBatches(res, location);
+      }
       try {
-        for await (const batch of ndjsonBatches(res, location)) {
-          if (batch.length > 0) {
-            from = batch[batch.length - 1]!.revision + 1;
-            if (left !== undefined) left -= batch.length;
-          }
-          yield batch;
-        }
-        return;
+        return await batches.next();
       } catch (err) {
-        if (!forward || isCkptError(err) || failureKind(err) === "fatal" || Date.now() >= deadline || c.closed) {
+        batches = undefined;
+        throw err;
+      }
+    };
+    // A backward read cannot carry on (it counts down from a head that may have moved); a ckpt error is an answer.
+    const resumable = (err: unknown) => forward && !isCkptError(err) && failureKind(err) !== "fatal";
+    const allRead = () => left !== undefined && left <= 0;
+    try {
+      for (;;) {
+        let r: IteratorResult<RecordedEvent[]>;
+        try {
+          r = await retry(next, { forMs: options.retryForMs ?? DEFAULT_RETRY_FOR_MS, retryable: (err) => resumable(err) && !allRead() && !c.closed });
+        } catch (err) {
+          if (resumable(err) && allRead()) return;
           throw isCkptError(err) ? err : new CkptError(ErrorCode.UNAVAILABLE, `Reading from the sidecar at ${location} failed: ${describe(err)}.`, { cause: err });
         }
-        if (left !== undefined && left <= 0) return;
-        await sleep(backoffDelay(attempt));
+        if (r.done) return;
+        const batch = r.value;
+        if (batch.length > 0) {
+          from = batch[batch.length - 1]!.revision + 1;
+          if (left !== undefined) left -= batch.length;
+        }
+        yield batch;
       }
+    } finally {
+      await batches?.return(undefined);
     }
   }
 
@@ -401,7 +419,6 @@ function describe(err: unknown): string {
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The expected revision as the sidecar reads it: If-Match: "41", If-None-Match: *, or nothing for "any". */
 function expectHeaders(expected: ExpectedRevision | undefined): Record<string, string> {
   if (typeof expected === "number") return { "if-match": `"${expected}"` };
