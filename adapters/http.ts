@@ -4,7 +4,7 @@
  * append resolves only once the sidecar's log acknowledged it (durable when that log is).
  * It says `multiProcess`, so core expects conflicts, rebases item batches and uses run leases.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, Supports } from "../core/log.ts";
@@ -150,7 +150,14 @@ function client(options: HttpLogOptions): Client {
 
     async json(e, res) {
       if (!res.ok) throw await errorOf(res, location);
-      return parseAnswer(e, await res.json(), location);
+      const text = await res.text();
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw new CkptError(ErrorCode.IO, `The sidecar at ${location} answered ${e.method} ${e.path} with a body that is not JSON: ${text.slice(0, 80)}`, { details: { route: `${e.method} ${e.path}` } });
+      }
+      return parseAnswer(e, value, location);
     },
 
     async none(res) {

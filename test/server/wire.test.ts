@@ -107,6 +107,9 @@ test("an answer that drifted from its endpoint's schema is CKPT_IO naming the ro
     assert.is(routeOf(err), key(e));
     assert.ok((err as Error).message.includes(key(e)), (err as Error).message);
   }
+  const notJson = await log("<html>proxy error</html>", "text/html").streams().catch((x: unknown) => x);
+  assert.is((notJson as { code?: string }).code, "CKPT_IO");
+  assert.is(routeOf(notJson), key(Log.streams));
   // Fields a newer sidecar adds are not drift: they are dropped, not refused.
   const info = await log('{"stream":"a","head":3,"first":0,"updatedAt":1,"newField":true}').info("a");
   assert.equal(info, { stream: "a", head: 3, first: 0, updatedAt: 1 });
