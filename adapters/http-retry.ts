@@ -1,7 +1,7 @@
 /**
- * How the sidecar's HTTP client rides out a restart: which failures are worth another try, how
- * long to wait between tries (capped exponential backoff with full jitter, so many workers do not
- * come back in lockstep), and whether an append whose answer was lost had landed anyway.
+ * What the sidecar's HTTP client needs beyond core/retry.ts to ride out a restart: which fetch
+ * failures are worth another try (and whether the request may have been delivered), and whether an
+ * append whose answer was lost had landed anyway.
  */
 import { parseEvent } from "../core/events.ts";
 import type { RecordedEvent } from "../core/log.ts";
@@ -9,8 +9,6 @@ import { sortedJson } from "../core/fingerprint.ts";
 
 /** Default retry window: long enough for a sidecar restart (process start, LevelDB open). */
 export const DEFAULT_RETRY_FOR_MS = 60_000;
-const FIRST_DELAY_MS = 50;
-const MAX_DELAY_MS = 2_000;
 
 /** How a failed fetch went: never reached the sidecar (safe to resend anything), or may have (only idempotent requests). */
 export function failureKind(err: unknown): "refused" | "uncertain" | "fatal" {
@@ -23,12 +21,6 @@ export function failureKind(err: unknown): "refused" | "uncertain" | "fatal" {
     return "uncertain";
   }
   return "fatal";
-}
-
-/** Milliseconds before attempt `attempt + 1`: full jitter over a doubling ceiling. */
-export function backoff(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(FIRST_DELAY_MS * 2 ** Math.min(attempt, 16), MAX_DELAY_MS);
-  return Math.max(5, Math.floor(random() * ceiling));
 }
 
 /** The same event, as the sidecar would store it (its schema normalises what the client sent). */

@@ -4,10 +4,16 @@
  * append resolves only once the sidecar's log acknowledged it (durable when that log is).
  * It says `multiProcess`, so core expects conflicts, rebases item batches and uses run leases.
  */
+import type { z } from "zod";
 import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo, Supports } from "../core/log.ts";
-import { backoff, DEFAULT_RETRY_FOR_MS, failureKind, landed } from "./http-retry.ts";
+import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, Supports } from "../core/log.ts";
+import { redactUrl } from "../core/redact.ts";
+import { retry } from "../core/retry.ts";
+import { issuesOf } from "../core/validate.ts";
+import { type Endpoint, ErrorResponse, pathOf, queryOf } from "../protocol/common.ts";
+import { Log } from "../protocol/log.ts";
+import { DEFAULT_RETRY_FOR_MS, failureKind, landed } from "./http-retry.ts";
 
 export interface HttpLogOptions {
   /** The sidecar's base URL, e.g. `http://127.0.0.1:7410`. */
@@ -32,18 +38,11 @@ export interface HttpLogOptions {
 const CONSERVATIVE: Supports = { durable: false, multiProcess: true, atomicSnapshot: false, reclaimsSpace: false };
 const CODES = new Set<string>(Object.values(ErrorCode));
 
-interface Client {
-  readonly location: string;
-  closed: boolean;
-  request(method: string, path: string, init?: RequestInit_): Promise<Response>;
-  json<T>(res: Response): Promise<T>;
-  none(res: Response): Promise<void>;
-  /** `undefined` for a 404 about a missing stream or snapshot; the parsed body otherwise. */
-  maybe<T>(res: Response): Promise<T | undefined>;
-}
-
-interface RequestInit_ {
-  body?: unknown;
+/** What a request to endpoint `E` carries, typed from the protocol's schemas (their input side: query values are strings). */
+interface Call<E extends Endpoint> {
+  params?: Record<string, string>;
+  query?: E["query"] extends z.ZodType ? z.input<E["query"]> : never;
+  body?: E["body"] extends z.ZodType ? z.input<E["body"]> : never;
   headers?: Record<string, string>;
   streaming?: boolean;
   /**
@@ -51,6 +50,30 @@ interface RequestInit_ {
    * for every method but POST), "fail", or a check that answers for the request when it had landed.
    */
   uncertain?: "resend" | "fail" | (() => Promise<Response | undefined>);
+}
+
+type Answer<E extends Endpoint> = E["response"] extends z.ZodType ? z.output<E["response"]> : never;
+
+interface Client {
+  readonly location: string;
+  closed: boolean;
+  request<E extends Endpoint>(e: E, call?: Call<E>): Promise<Response>;
+  /** The success body parsed with the endpoint's response schema (CKPT_IO when it does not match), or the error it carries. */
+  json<E extends Endpoint>(e: E, res: Response): Promise<Answer<E>>;
+  none(res: Response): Promise<void>;
+  /** `undefined` for a 404 about a missing stream or snapshot; the parsed body otherwise. */
+  maybe<E extends Endpoint>(e: E, res: Response): Promise<Answer<E> | undefined>;
+}
+
+/** A try that got no answer worth returning, for the retry loop to judge: why, and the busy answer if there was one. */
+class Miss extends Error {
+  constructor(
+    readonly kind: "refused" | "uncertain" | "fatal" | "busy",
+    override readonly cause?: unknown,
+    readonly res?: Response,
+  ) {
+    super(kind);
+  }
 }
 
 function client(options: HttpLogOptions): Client {
@@ -64,58 +87,77 @@ function client(options: HttpLogOptions): Client {
     location,
     closed: false,
 
-    async request(method, p, init = {}) {
+    async request(e, call = {}) {
       if (c.closed) throw new CkptError(ErrorCode.CLOSED, `The connection to the sidecar at ${location} is closed.`);
-      const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...init.headers };
+      const url = location + pathOf(e, call.params) + queryOf(call.query as Record<string, string | undefined> | undefined);
+      const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...call.headers };
       if (options.token) headers.authorization = `Bearer ${options.token}`;
       let body: string | undefined;
-      if (init.body !== undefined) {
-        body = JSON.stringify(init.body);
+      if (call.body !== undefined) {
+        body = JSON.stringify(call.body);
         headers["content-type"] = "application/json";
         const max = options.maxBodyBytes;
         if (max !== undefined && body.length > max && new TextEncoder().encode(body).length > max) {
           throw new CkptError(ErrorCode.INVALID, `A request of ${body.length.toLocaleString("en-US")} bytes is over the sidecar's limit of ${max.toLocaleString("en-US")}; lower the store's maxBatch or raise --log-body-limit.`);
         }
       }
-      const deadline = Date.now() + retryForMs;
-      for (let attempt = 0; ; attempt++) {
-        let res: Response;
-        try {
-          res = await doFetch(location + p, {
-            method,
-            headers,
-            ...(body === undefined ? {} : { body }),
-            ...(init.streaming ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
-          });
-        } catch (err) {
-          // Refused means the request never reached the sidecar, so even an append is safe to send again;
-          // a dropped connection may have delivered it, so only what is safe to repeat is repeated.
-          const kind = failureKind(err);
-          const onUncertain = init.uncertain ?? (method === "POST" ? "fail" : "resend");
-          if (kind !== "fatal" && !c.closed && Date.now() < deadline && (kind === "refused" || onUncertain !== "fail")) {
-            await sleep(backoff(attempt));
-            if (kind === "uncertain" && typeof onUncertain === "function") {
-              const answer = await onUncertain();
+      const onUncertain = call.uncertain ?? (e.method === "POST" ? "fail" : "resend");
+      let check: (() => Promise<Response | undefined>) | undefined;
+      try {
+        return await retry(
+          async () => {
+            // The last try's connection dropped with the request possibly delivered: ask whether it landed before sending it again.
+            if (check) {
+              const answer = await check();
+              check = undefined;
               if (answer) return answer;
             }
-            continue;
-          }
-          throw new CkptError(ErrorCode.UNAVAILABLE, `Cannot reach the ckpt sidecar at ${location}: ${describe(err)}. Is \`npx ckpt-server\` running there?`, { cause: err });
-        }
-        // 429 and 503 are answered before anything is written, so retrying cannot write twice.
-        if ((res.status === 429 || res.status === 503) && Date.now() < deadline) {
-          await res.body?.cancel().catch(() => undefined);
-          const after = Number(res.headers.get("retry-after"));
-          await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 2000) * (0.5 + Math.random() / 2) : backoff(attempt));
-          continue;
-        }
-        return res;
+            let res: Response;
+            try {
+              res = await doFetch(url, {
+                method: e.method,
+                headers,
+                ...(body === undefined ? {} : { body }),
+                ...(call.streaming ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+              });
+            } catch (err) {
+              const kind = failureKind(err);
+              if (kind === "uncertain" && typeof onUncertain === "function") check = onUncertain;
+              throw new Miss(kind, err);
+            }
+            // 429 and 503 are answered before anything is written, so retrying cannot write twice.
+            if (res.status === 429 || res.status === 503) throw new Miss("busy", undefined, res);
+            return res;
+          },
+          {
+            forMs: retryForMs,
+            // Refused means the request never reached the sidecar, so even an append is safe to send again;
+            // a dropped connection may have delivered it, so only what is safe to repeat is repeated.
+            retryable: (err) => err instanceof Miss && !c.closed && (err.kind === "refused" || err.kind === "busy" || (err.kind === "uncertain" && onUncertain !== "fail")),
+            delay: (err) => (err instanceof Miss && err.res ? retryAfterMs(err.res) : undefined),
+            onRetry: async (err) => {
+              if (err instanceof Miss) await err.res?.body?.cancel().catch(() => undefined);
+            },
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof Miss)) throw err;
+        // Still busy when the budget ran out: the caller reports the sidecar's own answer.
+        if (err.res) return err.res;
+        throw new CkptError(ErrorCode.UNAVAILABLE, `Cannot reach the ckpt sidecar at ${location}: ${describe(err.cause)}. Is \`npx ckpt-server\` running there?`, { cause: err.cause });
       }
     },
 
-    async json<T>(res: Response) {
+    async json(e, res) {
       if (!res.ok) throw await errorOf(res, location);
-      return (await res.json()) as T;
+      const text = await res.text();
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw new CkptError(ErrorCode.IO, `The sidecar at ${location} answered ${e.method} ${e.path} with a body that is not JSON: ${text.slice(0, 80)}`, { details: { route: `${e.method} ${e.path}` } });
+      }
+      return parseAnswer(e, value, location);
     },
 
     async none(res) {
@@ -123,16 +165,36 @@ function client(options: HttpLogOptions): Client {
       await res.body?.cancel().catch(() => undefined);
     },
 
-    async maybe<T>(res: Response) {
+    async maybe(e, res) {
       if (res.status === 404) {
-        const e = await errorOf(res, location);
-        if (e.code === ErrorCode.NOT_FOUND && e.details?.stream !== undefined) return undefined;
-        throw e;
+        const err = await errorOf(res, location);
+        if (err.code === ErrorCode.NOT_FOUND && err.details?.stream !== undefined) return undefined;
+        throw err;
       }
-      return c.json<T>(res);
+      return c.json(e, res);
     },
   };
   return c;
+}
+
+/** `value` as the endpoint's response schema reads it, or CKPT_IO naming the route: the two sides no longer speak the same protocol. */
+function parseAnswer<E extends Endpoint>(e: E, value: unknown, location: string): Answer<E> {
+  if (!e.response) return undefined as Answer<E>;
+  const r = e.response.safeParse(value);
+  if (r.success) return r.data as Answer<E>;
+  const issues = issuesOf(r.error);
+  const first = issues[0]!;
+  const field = first.path.length > 0 ? `${first.path.join(".")}: ` : "";
+  throw new CkptError(ErrorCode.IO, `The sidecar at ${location} answered ${e.method} ${e.path} with a body this client does not understand (${field}${first.message}); are the sidecar and this ckpt the same version?`, {
+    issues,
+    details: { route: `${e.method} ${e.path}` },
+  });
+}
+
+/** A busy sidecar's Retry-After, capped at 2 s and jittered so its clients do not come back together; undefined: the backoff. */
+function retryAfterMs(res: Response): number | undefined {
+  const after = Number(res.headers.get("retry-after"));
+  return Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 2000) * (0.5 + Math.random() / 2) : undefined;
 }
 
 /**
@@ -143,38 +205,56 @@ export function httpLog(options: HttpLogOptions): EventLog {
   const c = client(options);
   const { location } = c;
   const supports: Supports = { ...CONSERVATIVE, ...options.supports, multiProcess: true };
-  const path = (stream: string, rest = "") => `/v1/log/streams/${encodeURIComponent(stream)}${rest}`;
 
-  /** A forward read cut off by a dropped connection carries on after the last event it delivered. */
+  /**
+   * A forward read cut off by a dropped connection carries on after the last event it delivered: each
+   * batch is one retry() of "the next batch, from the open answer or from a new request".
+   */
   async function* events(stream: string, o: ReadOptions): AsyncGenerator<RecordedEvent[]> {
     const forward = o.direction === undefined || o.direction === "forward";
     let from = o.from;
     let left = o.limit;
-    const deadline = Date.now() + (options.retryForMs ?? DEFAULT_RETRY_FOR_MS);
-    for (let attempt = 0; ; attempt++) {
-      const q = new URLSearchParams();
-      if (from !== undefined) q.set("from", String(Math.max(0, from)));
-      if (o.direction !== undefined) q.set("direction", o.direction);
-      if (left !== undefined) q.set("limit", String(Math.max(0, left)));
-      const qs = q.size > 0 ? `?${q}` : "";
-      const res = await c.request("GET", path(stream, `/events${qs}`), { streaming: true });
-      if (!res.ok) throw await errorOf(res, location);
+    let batches: AsyncGenerator<RecordedEvent[]> | undefined;
+    const next = async (): Promise<IteratorResult<RecordedEvent[]>> => {
+      if (!batches) {
+        const query = {
+          ...(from === undefined ? {} : { from: String(Math.max(0, from)) }),
+          ...(o.direction === undefined ? {} : { direction: o.direction }),
+          ...(left === undefined ? {} : { limit: String(Math.max(0, left)) }),
+        };
+        const res = await c.request(Log.read, { params: { stream }, query, streaming: true });
+        if (!res.ok) throw await errorOf(res, location);
+        batches = ndjsonBatches(res, location);
+      }
       try {
-        for await (const batch of ndjsonBatches(res, location)) {
-          if (batch.length > 0) {
-            from = batch[batch.length - 1]!.revision + 1;
-            if (left !== undefined) left -= batch.length;
-          }
-          yield batch;
-        }
-        return;
+        return await batches.next();
       } catch (err) {
-        if (!forward || isCkptError(err) || failureKind(err) === "fatal" || Date.now() >= deadline || c.closed) {
+        batches = undefined;
+        throw err;
+      }
+    };
+    // A backward read cannot carry on (it counts down from a head that may have moved); a ckpt error is an answer.
+    const resumable = (err: unknown) => forward && !isCkptError(err) && failureKind(err) !== "fatal";
+    const allRead = () => left !== undefined && left <= 0;
+    try {
+      for (;;) {
+        let r: IteratorResult<RecordedEvent[]>;
+        try {
+          r = await retry(next, { forMs: options.retryForMs ?? DEFAULT_RETRY_FOR_MS, retryable: (err) => resumable(err) && !allRead() && !c.closed });
+        } catch (err) {
+          if (resumable(err) && allRead()) return;
           throw isCkptError(err) ? err : new CkptError(ErrorCode.UNAVAILABLE, `Reading from the sidecar at ${location} failed: ${describe(err)}.`, { cause: err });
         }
-        if (left !== undefined && left <= 0) return;
-        await sleep(backoff(attempt));
+        if (r.done) return;
+        const batch = r.value;
+        if (batch.length > 0) {
+          from = batch[batch.length - 1]!.revision + 1;
+          if (left !== undefined) left -= batch.length;
+        }
+        yield batch;
       }
+    } finally {
+      await batches?.return(undefined);
     }
   }
 
@@ -186,7 +266,7 @@ export function httpLog(options: HttpLogOptions): EventLog {
       const headers: Record<string, string> = {};
       if (typeof o.expectedRevision === "number") headers["if-match"] = `"${o.expectedRevision}"`;
       else if (o.expectedRevision === "no_stream") headers["if-none-match"] = "*";
-      const body = o.snapshot ? { events: evs, snapshot: o.snapshot } : { events: evs };
+      const body: z.input<typeof Log.append.body> = o.snapshot ? { events: [...evs], snapshot: o.snapshot } : { events: [...evs] };
       const first = typeof o.expectedRevision === "number" ? o.expectedRevision + 1 : o.expectedRevision === "no_stream" ? 0 : undefined;
       // The answer was lost with the connection: the events at the revisions this append expected to
       // fill say whether it landed, so a restart neither loses it nor writes it twice.
@@ -197,7 +277,7 @@ export function httpLog(options: HttpLogOptions): EventLog {
         const head = first! + evs.length - 1;
         return new Response(JSON.stringify({ head }), { status: 200, headers: { "content-type": "application/json" } });
       };
-      return c.json<{ head: number }>(await c.request("POST", path(stream, "/events"), { body, headers, uncertain: first === undefined ? "fail" : check }));
+      return c.json(Log.append, await c.request(Log.append, { params: { stream }, body, headers, uncertain: first === undefined ? "fail" : check }));
     },
 
     async *read(stream: string, o: ReadOptions = {}) {
@@ -209,28 +289,27 @@ export function httpLog(options: HttpLogOptions): EventLog {
     },
 
     async streams(o: { prefix?: string } = {}) {
-      const qs = o.prefix ? `?${new URLSearchParams({ prefix: o.prefix })}` : "";
-      return (await c.json<{ streams: StreamInfo[] }>(await c.request("GET", `/v1/log/streams${qs}`))).streams;
+      return (await c.json(Log.streams, await c.request(Log.streams, { query: o.prefix ? { prefix: o.prefix } : {} }))).streams;
     },
 
     async info(stream: string) {
-      return c.maybe<StreamInfo>(await c.request("GET", path(stream)));
+      return c.maybe(Log.stream, await c.request(Log.stream, { params: { stream } }));
     },
 
     async saveSnapshot(stream: string, snapshot: Snapshot) {
-      await c.none(await c.request("PUT", path(stream, "/snapshot"), { body: snapshot }));
+      await c.none(await c.request(Log.saveSnapshot, { params: { stream }, body: snapshot }));
     },
 
     async loadSnapshot(stream: string, which: "latest" | "base" = "latest") {
-      return c.maybe<Snapshot>(await c.request("GET", path(stream, `/snapshot?which=${which}`)));
+      return c.maybe(Log.loadSnapshot, await c.request(Log.loadSnapshot, { params: { stream }, query: { which } }));
     },
 
     async truncateBefore(stream: string, revision: number, base: Snapshot, o: MaintenanceOptions = {}) {
-      await c.none(await c.request("POST", path(stream, "/truncate"), { body: { revision, base }, headers: expectHeaders(o.expectedRevision) }));
+      await c.none(await c.request(Log.truncate, { params: { stream }, body: { revision, base }, headers: expectHeaders(o.expectedRevision) }));
     },
 
     async delete(stream: string, o: MaintenanceOptions = {}) {
-      await c.none(await c.request("DELETE", path(stream), { headers: expectHeaders(o.expectedRevision) }));
+      await c.none(await c.request(Log.delete, { params: { stream }, headers: expectHeaders(o.expectedRevision) }));
     },
 
     async close() {
@@ -245,11 +324,11 @@ export function httpLog(options: HttpLogOptions): EventLog {
  */
 export async function connectHttpLog(options: HttpLogOptions): Promise<EventLog> {
   const c = client(options);
-  const info = await c.json<{ supports: Supports; limits?: { logBodyLimit?: number } }>(await c.request("GET", "/v1/log"));
+  const info = await c.json(Log.info, await c.request(Log.info));
   return httpLog({
     ...options,
     supports: { ...info.supports, ...options.supports },
-    ...(options.maxBodyBytes === undefined && info.limits?.logBodyLimit ? { maxBodyBytes: info.limits.logBodyLimit } : {}),
+    ...(options.maxBodyBytes === undefined && info.limits.logBodyLimit ? { maxBodyBytes: info.limits.logBodyLimit } : {}),
   });
 }
 
@@ -270,9 +349,13 @@ async function* ndjsonBatches(res: Response, location: string): AsyncGenerator<R
       } catch {
         return { batch, error: new CkptError(ErrorCode.IO, `The sidecar at ${location} sent a line that is not JSON: ${line.slice(0, 80)}`) };
       }
-      const e = (v as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }).error;
-      if (e) return { batch, error: toCkptError(e, 500, location) };
-      batch.push(v as RecordedEvent);
+      const failed = (v as { error?: unknown } | null)?.error !== undefined ? ErrorResponse.safeParse(v) : undefined;
+      if (failed?.success) return { batch, error: toCkptError(failed.data.error, 500, location) };
+      try {
+        batch.push(parseAnswer(Log.read, v, location));
+      } catch (err) {
+        return { batch, error: err as CkptError };
+      }
     }
     return { batch };
   };
@@ -296,13 +379,14 @@ async function* ndjsonBatches(res: Response, location: string): AsyncGenerator<R
 }
 
 async function errorOf(res: Response, location: string): Promise<CkptError> {
-  let body: { error?: { code?: string; message?: string; issues?: unknown; details?: Record<string, unknown> } } | undefined;
+  let body: ErrorResponse | undefined;
   try {
-    body = await res.json();
+    const r = ErrorResponse.safeParse(await res.json());
+    body = r.success ? r.data : undefined;
   } catch {
     body = undefined;
   }
-  if (!body?.error) {
+  if (!body) {
     return new CkptError(res.status >= 500 ? ErrorCode.IO : ErrorCode.UNAVAILABLE, `The sidecar at ${location} answered ${res.status} ${res.statusText} without a ckpt error; is the URL right?`, {
       details: { status: res.status },
     });
@@ -311,11 +395,11 @@ async function errorOf(res: Response, location: string): Promise<CkptError> {
 }
 
 /** The sidecar's code when core knows it; its own codes (CKPT_UNAUTHORIZED, CKPT_FORBIDDEN, …) are passed through as they are. */
-function toCkptError(e: { code?: string; message?: string; issues?: unknown; details?: Record<string, unknown> }, status: number, location: string): CkptError {
-  const code = typeof e.code === "string" && e.code.startsWith("CKPT_") ? e.code : status >= 500 ? ErrorCode.IO : ErrorCode.INVALID;
-  const message = `${e.message ?? "The sidecar refused the request."}${CODES.has(code) ? "" : ` (sidecar at ${location})`}`;
+function toCkptError(e: ErrorResponse["error"], status: number, location: string): CkptError {
+  const code = e.code.startsWith("CKPT_") ? e.code : status >= 500 ? ErrorCode.IO : ErrorCode.INVALID;
+  const message = `${e.message}${CODES.has(code) ? "" : ` (sidecar at ${location})`}`;
   return new CkptError(code as ErrorCode, message, {
-    ...(Array.isArray(e.issues) ? { issues: e.issues as CkptError["issues"] & object } : {}),
+    ...(e.issues ? { issues: e.issues } : {}),
     details: { ...e.details, status },
   });
 }
@@ -325,9 +409,11 @@ function parseBase(url: string): URL {
   try {
     u = new URL(url);
   } catch {
-    throw new CkptError(ErrorCode.INVALID, `The sidecar URL ${JSON.stringify(url)} is not a URL; use e.g. http://127.0.0.1:7410.`);
+    throw new CkptError(ErrorCode.INVALID, `The sidecar URL ${JSON.stringify(redactUrl(url))} is not a URL; use e.g. http://127.0.0.1:7410.`);
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new CkptError(ErrorCode.INVALID, `The sidecar URL must be http:// or https://, got ${u.protocol}`);
+  // The base requests go to and messages name: fetch refuses credentials in a URL (the token goes in a
+  // header) and paths are appended to it. The URL as given is printed only through redactUrl.
   u.username = "";
   u.password = "";
   u.search = "";
@@ -340,7 +426,6 @@ function describe(err: unknown): string {
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The expected revision as the sidecar reads it: If-Match: "41", If-None-Match: *, or nothing for "any". */
 function expectHeaders(expected: ExpectedRevision | undefined): Record<string, string> {
   if (typeof expected === "number") return { "if-match": `"${expected}"` };

@@ -33,6 +33,8 @@ export interface RetryOptions {
   forMs?: number;
   /** Waits between tries; `false` retries at once (for conflicts resolved by re-reading, not by waiting). */
   backoff?: Backoff | false;
+  /** The wait before the next try when the failure itself says how long (a server's Retry-After); undefined: the backoff. */
+  delay?(err: unknown, attempt: number): number | undefined;
   /** Runs before each wait: re-read state, log, count. */
   onRetry?(err: unknown, attempt: number): void | Promise<void>;
   clock?: Clock;
@@ -49,7 +51,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, o: RetryOpti
     } catch (err) {
       if (o.attempts !== undefined && attempt + 1 >= o.attempts) throw err;
       if (!o.retryable(err, attempt)) throw err;
-      const wait = o.backoff === false ? 0 : backoffDelay(attempt, o.backoff ?? DEFAULT_BACKOFF, o.random);
+      const wait = o.delay?.(err, attempt) ?? (o.backoff === false ? 0 : backoffDelay(attempt, o.backoff ?? DEFAULT_BACKOFF, o.random));
       if (o.forMs !== undefined && clock.now() - started + wait > o.forMs) throw err;
       await o.onRetry?.(err, attempt);
       if (wait > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));

@@ -1,5 +1,6 @@
 /** One table from error codes to HTTP statuses, and the one JSON error body every failure uses. */
 import { CkptError, ErrorCode, type Issue } from "../core/errors.ts";
+import type { ErrorResponse } from "../protocol/common.ts";
 
 /** Codes only the sidecar gives (auth, limits, transport), beside core's ErrorCode. */
 export const HttpCode = {
@@ -43,9 +44,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpCode, number>> = {
   [ErrorCode.UNAVAILABLE]: 503,
 };
 
-export interface ErrorBody {
-  error: { code: string; message: string; issues?: Issue[]; details?: Record<string, unknown> };
-}
+/** The one JSON error body, as protocol/ defines it (the HTTP adapter parses it with the same schema). */
+export type ErrorBody = ErrorResponse;
 
 /** A refusal decided by the HTTP layer (auth, limits, media type), thrown and rendered like a CkptError. */
 export class HttpError extends Error {

@@ -1,4 +1,4 @@
-/** The OpenAPI 3.1 document, generated from the same route objects and zod schemas that validate requests. */
+/** The OpenAPI 3.1 document, generated from the same route objects and protocol/ zod schemas that validate requests and that the HTTP adapter parses answers with. */
 import { z } from "zod";
 import type { RouteSpec } from "./route.ts";
 
@@ -30,7 +30,8 @@ export function openApiDocument(routes: readonly RouteSpec[], version: string): 
     const responses: Json = {};
     for (const [status, res] of Object.entries(r.responses)) {
       const type = Number(status) >= 400 ? "application/json" : r.produces ?? "application/json";
-      responses[status] = { description: res.description, ...(res.schema ? { content: { [type]: { schema: schema(res.schema) } } } : {}) };
+      const body = res.schema ?? (Number(status) < 300 ? r.response : undefined);
+      responses[status] = { description: res.description, ...(body ? { content: { [type]: { schema: schema(body) } } } : {}) };
     }
     if (r.role !== null) {
       responses["401"] ??= { description: "CKPT_UNAUTHORIZED: no token, or one the sidecar does not know" };

@@ -1,16 +1,19 @@
 /**
- * A route is data: method, path, role, zod schemas for params / query / body, and a handler.
- * `mount` turns it into a Hono handler that authenticates, authorizes and validates, in that
- * order, before the handler sees anything; openapi.ts documents the same objects.
+ * A route is data: a protocol endpoint (method, path, zod schemas for params / query / body / response,
+ * from protocol/), a role and a handler. `mount` turns it into a Hono handler that authenticates,
+ * authorizes and validates, in that order, before the handler sees anything; openapi.ts documents the
+ * same objects.
  */
 import type { Context, Hono } from "hono";
 import { z } from "zod";
-import { ErrorCode, type Issue } from "../core/errors.ts";
+import { ErrorCode } from "../core/errors.ts";
+import { invalid, issuesOf } from "../core/validate.ts";
+import type { Method } from "../protocol/common.ts";
 import { authenticate, authorize, type Role, type TokenTable } from "./auth.ts";
 import { readJson } from "./body.ts";
 import { HttpError } from "./errors.ts";
 
-export type Method = "GET" | "POST" | "PUT" | "DELETE";
+export type { Method };
 
 /** The route pattern a request matched, kept for metrics labels. */
 export type AppEnv = { Variables: { route: string } };
@@ -31,6 +34,8 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
+  /** The success body's schema (the endpoint's), documented for every 2xx that names none of its own. */
+  response?: z.ZodType;
   /** The body may be left out entirely. */
   bodyOptional?: boolean;
   /** "log": the raw log endpoints, whose batches and snapshots may be larger. Default "api". */
@@ -82,7 +87,5 @@ function singleQuery(q: Record<string, string[]>): Record<string, string> {
 export function check<T>(schema: z.ZodType<T>, value: unknown, where: "path" | "query" | "body"): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issues: Issue[] = r.error.issues.map((i) => ({ path: [where, ...i.path.map((p) => (typeof p === "symbol" ? String(p) : p))], message: i.message }));
-  const first = issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-  throw new HttpError(ErrorCode.INVALID, `Invalid request ${where}: ${first}${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ""}. Nothing was written.`, { issues });
+  throw invalid(`Invalid request ${where}`, issuesOf(r.error).map((i) => ({ ...i, path: [where, ...i.path] })));
 }

@@ -13,7 +13,7 @@ import type { BeginOptions } from "../core/stage.ts";
 import type { Store } from "../core/store.ts";
 import { HttpCode, HttpError } from "./errors.ts";
 import type { GuardedLog } from "./guarded-log.ts";
-import type { Update } from "./schemas.ts";
+import type { Update } from "../protocol/stages.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { keyedQueue } from "../core/keyed-queue.ts";
 

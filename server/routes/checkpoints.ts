@@ -3,7 +3,8 @@ import { type CheckpointInfo, infoOf, readCheckpoints } from "../../core/checkpo
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 import type { ServerContext } from "../context.ts";
 import { route, type RouteSpec } from "../route.ts";
-import { CheckpointResponse, CheckpointsQuery, CheckpointsResponse, ErrorResponse, NoQuery, StageParams } from "../schemas.ts";
+import { ErrorResponse } from "../../protocol/common.ts";
+import { Stages } from "../../protocol/stages.ts";
 
 const err = (description: string) => ({ description, schema: ErrorResponse });
 
@@ -12,13 +13,10 @@ export function checkpointRoutes(ctx: ServerContext): RouteSpec[] {
   const missing = (stage: string) => new CkptError(ErrorCode.NOT_FOUND, `Stage "${stage}" does not exist (it has no events).`, { details: { stage } });
   return [
     route({
-      method: "GET",
-      path: "/v1/stages/:stage/checkpoints/latest",
+      ...Stages.latestCheckpoint,
       role: "read",
       summary: "The newest state checkpoint since the stage's last reset, with its state (404 CKPT_NOT_FOUND when there is none)",
-      params: StageParams,
-      query: NoQuery,
-      responses: { 200: { description: "the checkpoint", schema: CheckpointResponse }, 404: err("no such stage, or no checkpoint saved") },
+      responses: { 200: { description: "the checkpoint" }, 404: err("no such stage, or no checkpoint saved") },
       handle: async (c, { params }) => {
         if (!(await log.projection(params.stage))) throw missing(params.stage);
         const [latest] = await readCheckpoints(log, params.stage, 1);
@@ -27,13 +25,10 @@ export function checkpointRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/stages/:stage/checkpoints",
+      ...Stages.checkpoints,
       role: "read",
       summary: "Saved state checkpoints without their state, newest first (?limit=, default 100)",
-      params: StageParams,
-      query: CheckpointsQuery,
-      responses: { 200: { description: "the checkpoints", schema: CheckpointsResponse }, 404: err("no such stage") },
+      responses: { 200: { description: "the checkpoints" }, 404: err("no such stage") },
       handle: async (c, { params, query }) => {
         if (!(await log.projection(params.stage))) throw missing(params.stage);
         const checkpoints: CheckpointInfo[] = (await readCheckpoints(log, params.stage, query.limit ?? 100)).map(infoOf);

@@ -3,9 +3,7 @@
  * series, error groups), the state at a past revision or time (the history scrubber; the same fold
  * as `ckpt replay --at`), and one live stream of every stage's summary. All read scope.
  */
-import { z } from "zod";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
-import { StageName } from "../../core/events.ts";
 import { itemLineage } from "../../core/lineage.ts";
 import { progressOf } from "../../core/progress.ts";
 import { cloneState, type StageState } from "../../core/state.ts";
@@ -13,18 +11,9 @@ import type { ServerContext } from "../context.ts";
 import { InsightCache } from "../insight-cache.ts";
 import { liveResponse } from "../live.ts";
 import { route, type RouteSpec } from "../route.ts";
-import { ErrorResponse, NoQuery, StageParams } from "../schemas.ts";
+import { ErrorResponse } from "../../protocol/common.ts";
+import { Stages } from "../../protocol/stages.ts";
 import { summarize, type Summary } from "../summary.ts";
-
-const nat = (what: string) => z.string().regex(/^\d{1,15}$/, `${what} must be a non-negative integer`).transform(Number).describe(`${what} (non-negative integer)`);
-
-export const ItemParams = z.strictObject({ stage: StageName, index: nat("index") });
-export const AtQuery = z
-  .strictObject({
-    revision: nat("revision").optional(),
-    time: nat("time").optional().describe("ms since the epoch: the state after the last event at or before it"),
-  })
-  .refine((q) => (q.revision === undefined) !== (q.time === undefined), "give exactly one of revision and time");
 
 const err = (description: string) => ({ description, schema: ErrorResponse });
 
@@ -51,12 +40,9 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
 
   return [
     route({
-      method: "GET",
-      path: "/v1/stages/:stage/items/:index",
+      ...Stages.item,
       role: "read",
       summary: "Item lineage: every stored event that touched this item index (attempts, outcome, errors, cost, run, worker, time)",
-      params: ItemParams,
-      query: NoQuery,
       responses: { 200: { description: "the lineage, oldest event first" }, 404: err("no such stage") },
       handle: async (c, { params }) => {
         await mustExist(params.stage);
@@ -64,12 +50,9 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/stages/:stage/insight",
+      ...Stages.insight,
       role: "read",
       summary: "For the dashboard: lifecycle timeline with owners, throughput and ETA over time, errors grouped by message",
-      params: StageParams,
-      query: NoQuery,
       responses: { 200: { description: "the insight" }, 404: err("no such stage") },
       handle: async (c, { params }) => {
         const s = await mustExist(params.stage);
@@ -78,12 +61,9 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/stages/:stage/at",
+      ...Stages.at,
       role: "read",
       summary: "The state as it was at a revision or a time (what `ckpt replay --at` prints), with its progress figures then",
-      params: StageParams,
-      query: AtQuery,
       responses: { 200: { description: "{ revision, at, state, progress }" }, 404: err("no such stage, or no stored event at or before that point") },
       handle: async (c, { params, query }) => {
         await mustExist(params.stage);
@@ -102,11 +82,9 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/watch",
+      ...Stages.live,
       role: "read",
       summary: "Every stage's summary live as Server-Sent Events: `stages` (all, on connect and reconnect), then `state` and `deleted` as they change",
-      query: NoQuery,
       produces: "text/event-stream",
       responses: { 200: { description: "the event stream" }, 429: err("too many open streams") },
       handle: (c) => liveResponse(ctx, everyStage, c.req.raw.signal),

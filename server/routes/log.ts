@@ -10,22 +10,8 @@ import type { ServerContext } from "../context.ts";
 import { HttpError } from "../errors.ts";
 import { ndjson } from "../ndjson.ts";
 import { route, type RouteSpec } from "../route.ts";
-import {
-  AppendBody,
-  ErrorResponse,
-  HeadResponse,
-  LogInfoResponse,
-  NoQuery,
-  PrefixQuery,
-  ReadQuery,
-  RecordedEventLine,
-  SnapshotBody,
-  SnapshotQuery,
-  StreamInfoResponse,
-  StreamParams,
-  StreamsResponse,
-  TruncateBody,
-} from "../schemas.ts";
+import { ErrorResponse } from "../../protocol/common.ts";
+import { Log } from "../../protocol/log.ts";
 
 const err = (description: string) => ({ description, schema: ErrorResponse });
 
@@ -33,12 +19,10 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
   const log = ctx.log;
   return [
     route({
-      method: "GET",
-      path: "/v1/log",
+      ...Log.info,
       role: "read",
       summary: "What the sidecar's log supports and the body limits, for HTTP adapters",
-      query: NoQuery,
-      responses: { 200: { description: "log information", schema: LogInfoResponse } },
+      responses: { 200: { description: "log information" } },
       handle: (c) =>
         c.json({
           supports: log.supports,
@@ -47,22 +31,17 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
         }),
     }),
     route({
-      method: "GET",
-      path: "/v1/log/streams",
+      ...Log.streams,
       role: "read",
       summary: "Streams (stages) that exist, with head revision and last update time",
-      query: PrefixQuery,
-      responses: { 200: { description: "streams sorted by name", schema: StreamsResponse } },
+      responses: { 200: { description: "streams sorted by name" } },
       handle: async (c, { query }) => c.json({ streams: await log.streams(query.prefix === undefined ? {} : { prefix: query.prefix }) }),
     }),
     route({
-      method: "GET",
-      path: "/v1/log/streams/:stream",
+      ...Log.stream,
       role: "read",
       summary: "One stream's head information",
-      params: StreamParams,
-      query: NoQuery,
-      responses: { 200: { description: "head information", schema: StreamInfoResponse }, 404: err("no such stream") },
+      responses: { 200: { description: "head information" }, 404: err("no such stream") },
       handle: async (c, { params }) => {
         const info = await log.info(params.stream);
         if (!info) throw notFound(params.stream);
@@ -70,31 +49,24 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/log/streams/:stream/events",
+      ...Log.read,
       role: "read",
       summary: "A stream's events as NDJSON ({revision, event} per line); a missing stream has none",
-      params: StreamParams,
-      query: ReadQuery,
       produces: "application/x-ndjson",
-      responses: { 200: { description: "one recorded event per line", schema: RecordedEventLine } },
+      responses: { 200: { description: "one recorded event per line" } },
       handle: (_c, { params, query }) => ndjson(log.read(params.stream, query)),
     }),
     route({
-      method: "POST",
-      path: "/v1/log/streams/:stream/events",
+      ...Log.append,
       role: "write",
       summary: 'Appends events atomically. If-Match: "<revision>" expects that head; If-None-Match: * expects no stream; neither: any',
-      params: StreamParams,
-      query: NoQuery,
-      body: AppendBody,
       bodyLimit: "log",
       headers: [
         { name: "If-Match", description: 'the head revision the writer expects, e.g. "41"' },
         { name: "If-None-Match", description: "* when the writer expects the stream not to exist" },
       ],
       responses: {
-        200: { description: "the new head (durable when the server's log is)", schema: HeadResponse },
+        200: { description: "the new head (durable when the server's log is)" },
         400: err("invalid events, or events not allowed in the stage's status"),
         409: err("CKPT_CONFLICT: the head is not the expected one; CKPT_BAD_TRANSITION: an event is not allowed now"),
       },
@@ -105,13 +77,10 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/log/streams/:stream/snapshot",
+      ...Log.loadSnapshot,
       role: "read",
       summary: "The stream's latest (or base) snapshot",
-      params: StreamParams,
-      query: SnapshotQuery,
-      responses: { 200: { description: "the snapshot", schema: SnapshotBody }, 404: err("no snapshot") },
+      responses: { 200: { description: "the snapshot" }, 404: err("no snapshot") },
       handle: async (c, { params, query }) => {
         const s = await log.loadSnapshot(params.stream, query.which ?? "latest");
         if (!s) throw new CkptError(ErrorCode.NOT_FOUND, `Stream "${params.stream}" has no ${query.which ?? "latest"} snapshot.`, { details: { stream: params.stream } });
@@ -119,13 +88,9 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "PUT",
-      path: "/v1/log/streams/:stream/snapshot",
+      ...Log.saveSnapshot,
       role: "write",
       summary: "Saves a snapshot (ignored when older than the stored one or ahead of the head)",
-      params: StreamParams,
-      query: NoQuery,
-      body: SnapshotBody,
       bodyLimit: "log",
       responses: { 204: { description: "saved or ignored" } },
       handle: async (c, { params, body }) => {
@@ -134,13 +99,9 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "POST",
-      path: "/v1/log/streams/:stream/truncate",
+      ...Log.truncate,
       role: "admin",
       summary: "Removes events before a revision, keeping the state as the base snapshot",
-      params: StreamParams,
-      query: NoQuery,
-      body: TruncateBody,
       bodyLimit: "log",
       headers: [
         { name: "If-Match", description: 'only if the head is still this revision, e.g. "41" (else 409 CKPT_CONFLICT, nothing removed)' },
@@ -152,12 +113,9 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "DELETE",
-      path: "/v1/log/streams/:stream",
+      ...Log.delete,
       role: "admin",
       summary: "Removes the stream, its snapshots and head",
-      params: StreamParams,
-      query: NoQuery,
       headers: [
         { name: "If-Match", description: 'only if the head is still this revision, e.g. "41" (else 409 CKPT_CONFLICT, nothing removed)' },
       ],

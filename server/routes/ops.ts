@@ -2,23 +2,21 @@
 import type { ServerContext } from "../context.ts";
 import { openApiDocument } from "../openapi.ts";
 import { route, type RouteSpec } from "../route.ts";
-import { NoQuery } from "../schemas.ts";
+import { Ops } from "../../protocol/ops.ts";
 import { projectionOrBroken } from "../summary.ts";
 
 export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): RouteSpec[] {
   let doc: unknown;
   return [
     route({
-      method: "GET",
-      path: "/healthz",
+      ...Ops.health,
       role: null,
       summary: "Liveness: the process answers",
       responses: { 200: { description: "alive" } },
       handle: (c) => c.json({ ok: true }),
     }),
     route({
-      method: "GET",
-      path: "/readyz",
+      ...Ops.ready,
       role: null,
       summary: "Readiness: the store is open and its log answers; 503 while shutting down",
       responses: { 200: { description: "ready" }, 503: { description: "not ready" } },
@@ -33,11 +31,9 @@ export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): 
       },
     }),
     route({
-      method: "GET",
-      path: "/metrics",
+      ...Ops.metrics,
       role: "read",
       summary: "Prometheus metrics: requests by status, appends, append latency, stages by status",
-      query: NoQuery,
       produces: "text/plain",
       responses: { 200: { description: "Prometheus text format 0.0.4" } },
       handle: async (c) => {
@@ -52,8 +48,7 @@ export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): 
       },
     }),
     route({
-      method: "GET",
-      path: "/openapi.json",
+      ...Ops.openapi,
       role: null,
       summary: "This API as an OpenAPI 3.1 document",
       responses: { 200: { description: "the document" } },

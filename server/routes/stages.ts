@@ -10,25 +10,8 @@ import type { ServerContext } from "../context.ts";
 import { HttpError } from "../errors.ts";
 import { ndjson } from "../ndjson.ts";
 import { route, type RouteSpec } from "../route.ts";
-import {
-  BeginBody,
-  BeginResponse,
-  CompactBody,
-  ErrorResponse,
-  HistoryResponse,
-  ListQuery,
-  NoQuery,
-  ReplayQuery,
-  ReportResponse,
-  ResetBody,
-  RunParams,
-  StageParams,
-  StagesResponse,
-  StateResponse,
-  UpdatesBody,
-  UpdatesResponse,
-  WatchQuery,
-} from "../schemas.ts";
+import { ErrorResponse } from "../../protocol/common.ts";
+import { Stages } from "../../protocol/stages.ts";
 import { type Broken, projectionOrBroken, summarize, type Summary } from "../summary.ts";
 import { watchResponse } from "../watch.ts";
 
@@ -74,26 +57,21 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
 
   return [
     route({
-      method: "GET",
-      path: "/v1/stages",
+      ...Stages.list,
       role: "read",
       summary: "Stages with status and progress, filtered by name prefix and status",
-      query: ListQuery,
-      responses: { 200: { description: "stages sorted by name", schema: StagesResponse } },
+      responses: { 200: { description: "stages sorted by name" } },
       handle: async (c, { query }) => {
         const stages = await summaries(query.prefix, query.status);
         return c.json({ stages: [...stages], ...(stages.broken.length > 0 ? { broken: stages.broken } : {}) });
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/stages/:stage",
+      ...Stages.state,
       role: "read",
       summary: "A stage's state: the resume point, counters, units, errors, fingerprints; ETag is its revision",
-      params: StageParams,
-      query: NoQuery,
       headers: [{ name: "If-None-Match", description: 'a revision seen before, e.g. "41": 304 when unchanged' }],
-      responses: { 200: { description: "the state", schema: StateResponse }, 304: { description: "unchanged" }, 404: err("no such stage") },
+      responses: { 200: { description: "the state" }, 304: { description: "unchanged" }, 404: err("no such stage") },
       handle: async (c, { params }) => {
         const s = await stateOf(params.stage);
         const etag = `"${s.revision}"`;
@@ -102,13 +80,10 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/stages/:stage/history",
+      ...Stages.history,
       role: "read",
       summary: "Every run (start, end, outcome, counts) and every status change",
-      params: StageParams,
-      query: NoQuery,
-      responses: { 200: { description: "the history", schema: HistoryResponse }, 404: err("no such stage") },
+      responses: { 200: { description: "the history" }, 404: err("no such stage") },
       handle: async (c, { params }) => {
         const p = await log.projection(params.stage);
         if (!p) throw new CkptError(ErrorCode.NOT_FOUND, `Stage "${params.stage}" does not exist.`, { details: { stage: params.stage } });
@@ -116,12 +91,9 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/stages/:stage/events",
+      ...Stages.replay,
       role: "read",
       summary: "Replays the history as NDJSON from a revision or a time, optionally with the state after each event",
-      params: StageParams,
-      query: ReplayQuery,
       produces: "application/x-ndjson",
       responses: { 200: { description: "{revision, event, state?} per line" }, 404: err("no such stage") },
       handle: async (_c, { params, query }) => {
@@ -136,12 +108,9 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/stages/:stage/watch",
+      ...Stages.watch,
       role: "read",
       summary: "Live updates as Server-Sent Events (a stage that does not exist yet is watched until it does)",
-      params: StageParams,
-      query: WatchQuery,
       headers: [{ name: "Last-Event-ID", description: "the last revision received: what came after it is replayed first" }],
       produces: "text/event-stream",
       responses: { 200: { description: "messages with id = revision; `event: state` carries the summary after each batch" }, 429: err("too many open streams") },
@@ -156,17 +125,13 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "POST",
-      path: "/v1/stages/:stage/runs",
+      ...Stages.begin,
       role: "write",
       summary: "Begins (or resumes, or with join shares) a run: detects crashes, compares input and config fingerprints",
-      params: StageParams,
-      query: NoQuery,
-      body: BeginBody,
       bodyOptional: true,
       responses: {
-        201: { description: "a run began (Location names it)", schema: BeginResponse },
-        200: { description: "joined the stage's live run", schema: BeginResponse },
+        201: { description: "a run began (Location names it)" },
+        200: { description: "joined the stage's live run" },
         409: err("CKPT_LOCKED, CKPT_INPUT_CHANGED or CKPT_CONFIG_CHANGED"),
       },
       handle: async (c, { params, body }) => {
@@ -178,16 +143,12 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "POST",
-      path: "/v1/stages/:stage/runs/:runId/updates",
+      ...Stages.updates,
       role: "write",
       summary: "Records a batch of updates (items, units, progress, errors, metadata, lifecycle) in one durable write",
-      params: RunParams,
-      query: NoQuery,
-      body: UpdatesBody,
       headers: [{ name: "If-Match", description: 'the revision the client expects the stage to be at, e.g. "41"' }],
       responses: {
-        200: { description: "all updates are durable", schema: UpdatesResponse },
+        200: { description: "all updates are durable" },
         404: err("the run is not live here"),
         409: err("CKPT_BAD_TRANSITION (nothing recorded), CKPT_CONFLICT (If-Match)"),
       },
@@ -206,12 +167,9 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "DELETE",
-      path: "/v1/stages/:stage/runs/:runId",
+      ...Stages.release,
       role: "write",
       summary: "Releases the run without changing the stage's status (what a worker does when it stops early)",
-      params: RunParams,
-      query: NoQuery,
       responses: { 204: { description: "released" }, 404: err("the run is not live here") },
       handle: async (c, { params }) => {
         await runs.release(runs.get(params.stage, params.runId));
@@ -219,15 +177,11 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "POST",
-      path: "/v1/stages/:stage/reset",
+      ...Stages.reset,
       role: "admin",
       summary: "Starts the stage over (state and resume point empty; the history keeps what happened)",
-      params: StageParams,
-      query: NoQuery,
-      body: ResetBody,
       bodyOptional: true,
-      responses: { 200: { description: "the state after the reset", schema: StateResponse }, 404: err("no such stage"), 409: err("CKPT_LOCKED: a run is live") },
+      responses: { 200: { description: "the state after the reset" }, 404: err("no such stage"), 409: err("CKPT_LOCKED: a run is live") },
       handle: async (c, { params, body }) => {
         await runs.withStage(params.stage, async () => {
           await checkIdle(params.stage);
@@ -238,12 +192,9 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "DELETE",
-      path: "/v1/stages/:stage",
+      ...Stages.delete,
       role: "admin",
       summary: "Removes the stage and its whole history",
-      params: StageParams,
-      query: NoQuery,
       responses: { 204: { description: "deleted" }, 404: err("no such stage"), 409: err("CKPT_LOCKED: a run is live") },
       handle: async (c, { params }) => {
         await runs.withStage(params.stage, async () => {
@@ -254,12 +205,10 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "GET",
-      path: "/v1/report",
+      ...Stages.report,
       role: "read",
       summary: "Every stage with progress figures, and totals by status",
-      query: NoQuery,
-      responses: { 200: { description: "the report", schema: ReportResponse } },
+      responses: { 200: { description: "the report" } },
       handle: async (c) => {
         const stages = await summaries();
         const byStatus: Record<string, number> = {};
@@ -276,12 +225,9 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
     route({
-      method: "POST",
-      path: "/v1/compact",
+      ...Stages.compact,
       role: "admin",
       summary: "Applies a retention policy: old events folded into base snapshots, expired stages removed, live stages skipped (waits for a compaction in flight)",
-      query: NoQuery,
-      body: CompactBody,
       responses: { 200: { description: "the compaction report" }, 400: err("CKPT_INVALID: the policy sets none of maxAgeMs, maxEvents, stageTtlMs"), 503: err("CKPT_UNAVAILABLE: the sidecar is shutting down") },
       handle: async (c, { body }) => {
         // The same path as the --compact-every schedule: one at a time, counted on /metrics.

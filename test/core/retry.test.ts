@@ -61,6 +61,32 @@ test("retry: onRetry runs before each further try", async () => {
   assert.equal(log, ["try 0", "reread 0", "try 1"]);
 });
 
+test("retry: delay overrides the backoff for the failures that say how long to wait", async () => {
+  const clock = manualClock(0);
+  const waits: number[] = [];
+  const realSetTimeout = clock.setTimeout.bind(clock);
+  clock.setTimeout = (fn: () => void, ms: number) => {
+    waits.push(ms);
+    return realSetTimeout(fn, ms);
+  };
+  const p = retry(async (a) => {
+    if (a < 2) throw new Error(a === 0 ? "busy" : "down");
+    return a;
+  }, {
+    retryable: () => true,
+    backoff: { firstMs: 100, maxMs: 100 },
+    random: () => 0.5,
+    delay: (e) => ((e as Error).message === "busy" ? 700 : undefined),
+    clock,
+  });
+  for (let i = 0; i < 20 && waits.length < 2; i++) {
+    await new Promise((r) => setImmediate(r));
+    clock.advance(1_000);
+  }
+  assert.is(await p, 2);
+  assert.equal(waits, [700, 50], "the failure's own wait first, then the backoff");
+});
+
 test("backoffDelay: full jitter under a doubling ceiling, floored, capped", () => {
   const b = { firstMs: 50, maxMs: 2_000, minMs: 5 };
   assert.is(backoffDelay(0, b, () => 0), 5);

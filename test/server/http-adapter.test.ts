@@ -159,6 +159,38 @@ test("NDJSON reads stream, stop early without harm, and a mid-stream error is th
   assert.equal(seen, [0]);
 });
 
+test("a forward read cut off mid-stream carries on after the last event delivered; a backward one fails", async () => {
+  const log = httpLog({ url: s.url, token: TOKENS.write });
+  await log.append("cut", [started(), ...Array.from({ length: 50 }, (_, i) => item(i))], { expectedRevision: "no_stream" });
+  const queries: string[] = [];
+  let cuts = 0;
+  // The first answer delivers 20 whole lines, then the connection drops (as undici reports a reset).
+  const cutting: typeof fetch = async (input, init) => {
+    const url = new URL(String(input));
+    queries.push(url.search);
+    const res = await fetch(input, init);
+    if (cuts++ > 0) return res;
+    const head = (await res.text()).split("\n").slice(0, 20).join("\n") + "\n";
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (pulls++ === 0) ctl.enqueue(new TextEncoder().encode(head));
+        else ctl.error(Object.assign(new TypeError("terminated"), { cause: { code: "ECONNRESET" } }));
+      },
+    });
+    return new Response(body, { status: 200, headers: res.headers });
+  };
+  const reader = httpLog({ url: s.url, token: TOKENS.read, fetch: cutting });
+  const seen: number[] = [];
+  for await (const e of reader.read("cut", { from: 0, limit: 40 })) seen.push(e.revision);
+  assert.equal(seen, Array.from({ length: 40 }, (_, i) => i), "each event once, in order");
+  assert.equal(queries, ["?from=0&limit=40", "?from=20&limit=20"], "the second request starts after the last event delivered");
+  cuts = 0;
+  queries.length = 0;
+  assert.is(await code((async () => { for await (const _ of reader.read("cut", { direction: "backward" })) void _; })()), "CKPT_UNAVAILABLE");
+  assert.is(queries.length, 1, "a backward read is not resent");
+});
+
 test("a batch over the sidecar's limit is refused before it is sent", async () => {
   const log = await connectHttpLog({ url: s.url, token: TOKENS.write });
   const huge = [started(), ...Array.from({ length: 5000 }, (_, i) => item(i))];

@@ -1,33 +1,15 @@
 /**
- * The sidecar's request and response shapes as zod schemas: requests are parsed with them (so bad
- * input is a 400 before anything is written) and /openapi.json is generated from them. Event and
- * update fields reuse core's schemas, so the limits cannot drift apart.
+ * The high-level API under /v1/stages (runs held by the sidecar, state, history, checkpoints, report,
+ * compaction) and the dashboard's reads: for clients that are not ckpt libraries. Event and update
+ * fields reuse core's schemas, so the limits cannot drift apart.
  */
 import { z } from "zod";
-import { CkptEvent, ErrorRecorded, ItemDone, Progress, StageName, UnitUpdated } from "../core/events.ts";
-import { Status } from "../core/state.ts";
-
-const nat = (what: string) =>
-  z.string().regex(/^\d{1,15}$/, `${what} must be a non-negative integer`).transform(Number).describe(`${what} (non-negative integer)`);
-
-/** Milliseconds since the epoch, or an ISO 8601 date. */
-const time = z
-  .string()
-  .max(40)
-  .transform((s, ctx) => {
-    const ms = /^\d{1,15}$/.test(s) ? Number(s) : Date.parse(s);
-    if (Number.isNaN(ms)) ctx.addIssue({ code: "custom", message: "expected ms since the epoch or an ISO 8601 date" });
-    return ms;
-  })
-  .describe("ms since the epoch, or an ISO 8601 date");
-
-const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits (SHA-256)");
-const STATUSES = Object.values(Status) as [Status, ...Status[]];
+import { ErrorRecorded, ItemDone, Progress, StageName, UnitUpdated } from "../core/events.ts";
+import type { Status } from "../core/state.ts";
+import { endpoint, hex64, nat, NoQuery, StageParams, STATUSES, time } from "./common.ts";
 
 // ---- params and queries ----
 
-export const StageParams = z.strictObject({ stage: StageName });
-export const StreamParams = z.strictObject({ stream: StageName });
 export const RunParams = z.strictObject({ stage: StageName, runId: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, "not a run id") });
 
 export const ListQuery = z.strictObject({
@@ -45,12 +27,6 @@ export const ListQuery = z.strictObject({
     .optional(),
 });
 
-export const ReadQuery = z.strictObject({
-  from: nat("from").optional(),
-  direction: z.enum(["forward", "backward"]).optional(),
-  limit: nat("limit").optional(),
-});
-
 export const ReplayQuery = z.strictObject({
   from: nat("from").optional(),
   to: nat("to").optional(),
@@ -63,25 +39,17 @@ export const WatchQuery = z.strictObject({
   from: nat("from").optional().describe("replay from this revision first (the Last-Event-ID header does the same on reconnect)"),
 });
 
-export const PrefixQuery = z.strictObject({ prefix: z.string().max(200).optional() });
-export const SnapshotQuery = z.strictObject({ which: z.enum(["latest", "base"]).optional() });
-export const NoQuery = z.strictObject({});
+export const ItemParams = z.strictObject({ stage: StageName, index: nat("index") });
+export const AtQuery = z
+  .strictObject({
+    revision: nat("revision").optional(),
+    time: nat("time").optional().describe("ms since the epoch: the state after the last event at or before it"),
+  })
+  .refine((q) => (q.revision === undefined) !== (q.time === undefined), "give exactly one of revision and time");
+
 export const CheckpointsQuery = z.strictObject({ limit: nat("limit").refine((n) => n >= 1, "limit must be at least 1").optional() });
 
 // ---- bodies ----
-
-export const SnapshotBody = z.strictObject({
-  revision: z.number().int().nonnegative(),
-  version: z.number().int().nonnegative(),
-  state: z.unknown().refine((v) => v !== undefined, "state is required"),
-});
-
-export const AppendBody = z.strictObject({
-  events: z.array(CkptEvent),
-  snapshot: SnapshotBody.optional(),
-});
-
-export const TruncateBody = z.strictObject({ revision: z.number().int().nonnegative(), base: SnapshotBody });
 
 export const BeginBody = z.strictObject({
   total: z.number().int().nonnegative().optional(),
@@ -137,25 +105,7 @@ export const CompactBody = z.strictObject({
   dryRun: z.boolean().optional().describe("report what would go; change nothing"),
 });
 
-// ---- responses (documentation) ----
-
-export const ErrorResponse = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() })).optional(),
-    details: z.record(z.string(), z.unknown()).optional(),
-  }),
-});
-
-export const StreamInfoResponse = z.object({ stream: z.string(), head: z.number().int(), first: z.number().int(), updatedAt: z.number() });
-export const StreamsResponse = z.object({ streams: z.array(StreamInfoResponse) });
-export const HeadResponse = z.object({ head: z.number().int() });
-export const LogInfoResponse = z.object({
-  supports: z.object({ durable: z.boolean(), multiProcess: z.boolean(), atomicSnapshot: z.boolean(), reclaimsSpace: z.boolean() }),
-  limits: z.object({ bodyLimit: z.number(), logBodyLimit: z.number() }),
-  server: z.string(),
-});
+// ---- responses ----
 
 const Counters = z.object({ processed: z.number(), successful: z.number(), failed: z.number(), skipped: z.number(), duplicates: z.number(), reopened: z.number() });
 const ProgressFigures = z.object({
@@ -235,5 +185,27 @@ export const ReportResponse = z.object({
   stages: z.array(StageSummary),
   broken: z.array(BrokenStage).optional(),
 });
-export const RecordedEventLine = z.object({ revision: z.number().int(), event: CkptEvent }).describe("one JSON object per line");
 
+const stage = "/v1/stages/:stage";
+
+/** Every /v1 endpoint beyond the raw log. */
+export const Stages = {
+  list: endpoint({ method: "GET", path: "/v1/stages", query: ListQuery, response: StagesResponse }),
+  state: endpoint({ method: "GET", path: stage, params: StageParams, query: NoQuery, response: StateResponse }),
+  history: endpoint({ method: "GET", path: `${stage}/history`, params: StageParams, query: NoQuery, response: HistoryResponse }),
+  replay: endpoint({ method: "GET", path: `${stage}/events`, params: StageParams, query: ReplayQuery }),
+  watch: endpoint({ method: "GET", path: `${stage}/watch`, params: StageParams, query: WatchQuery }),
+  begin: endpoint({ method: "POST", path: `${stage}/runs`, params: StageParams, query: NoQuery, body: BeginBody, response: BeginResponse }),
+  updates: endpoint({ method: "POST", path: `${stage}/runs/:runId/updates`, params: RunParams, query: NoQuery, body: UpdatesBody, response: UpdatesResponse }),
+  release: endpoint({ method: "DELETE", path: `${stage}/runs/:runId`, params: RunParams, query: NoQuery }),
+  reset: endpoint({ method: "POST", path: `${stage}/reset`, params: StageParams, query: NoQuery, body: ResetBody, response: StateResponse }),
+  delete: endpoint({ method: "DELETE", path: stage, params: StageParams, query: NoQuery }),
+  report: endpoint({ method: "GET", path: "/v1/report", query: NoQuery, response: ReportResponse }),
+  compact: endpoint({ method: "POST", path: "/v1/compact", query: NoQuery, body: CompactBody }),
+  latestCheckpoint: endpoint({ method: "GET", path: `${stage}/checkpoints/latest`, params: StageParams, query: NoQuery, response: CheckpointResponse }),
+  checkpoints: endpoint({ method: "GET", path: `${stage}/checkpoints`, params: StageParams, query: CheckpointsQuery, response: CheckpointsResponse }),
+  item: endpoint({ method: "GET", path: `${stage}/items/:index`, params: ItemParams, query: NoQuery }),
+  insight: endpoint({ method: "GET", path: `${stage}/insight`, params: StageParams, query: NoQuery }),
+  at: endpoint({ method: "GET", path: `${stage}/at`, params: StageParams, query: AtQuery }),
+  live: endpoint({ method: "GET", path: "/v1/watch", query: NoQuery }),
+};
