@@ -18,7 +18,8 @@ import type { CkptEvent } from "../core/events.ts";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import { checkExpected } from "./expected.ts";
 import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "../core/log.ts";
-import { isTransient, isWrongExpectedVersion, redact, toCkptError } from "./eventstoredb/errors.ts";
+import { isTransient, isWrongExpectedVersion, toCkptError } from "./eventstoredb/errors.ts";
+import { redactUrl } from "../core/redact.ts";
 import { readMetadata, updateMetadata, type RawMetadata } from "./eventstoredb/metadata.ts";
 import { edge, hiddenHead, readRaw, type EsdbRecorded } from "./eventstoredb/reads.ts";
 import { clearSnapshot, loadSnapshot, putSnapshot } from "./eventstoredb/snapshots.ts";
@@ -75,7 +76,7 @@ class EventStoreDBLog implements EventStoreLog {
   #closed = false;
 
   constructor(options: EventStoreLogOptions) {
-    this.location = redact(options.connectionString);
+    this.location = redactUrl(options.connectionString);
     this.#prefix = options.prefix ?? "ckpt-";
     this.indexStream = `${this.#prefix}_streams`;
     this.#retries = options.retries ?? 3;

@@ -8,7 +8,8 @@ import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { EventLog } from "../core/log.ts";
 import { Store } from "../core/store.ts";
 import { levelLog } from "../adapters/level.ts";
-import { isPostgresUrl, redactUrl } from "../adapters/postgres/connection.ts";
+import { isPostgresUrl } from "../adapters/postgres/connection.ts";
+import { redactUrl } from "../core/redact.ts";
 import { open } from "../mod.ts";
 import { runtimePlatform } from "../runtime/platform.ts";
 import { str, type ParsedArgs } from "./args.ts";
@@ -57,11 +58,10 @@ export function describeTarget(t: Target): string {
     case "level":
       return t.path;
     case "http":
-      return t.url;
-    case "eventstore":
-      return t.connectionString.replace(/\/\/[^@/]*@/, "//");
     case "postgres":
       return redactUrl(t.url);
+    case "eventstore":
+      return redactUrl(t.connectionString);
   }
 }
 

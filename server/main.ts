@@ -7,7 +7,8 @@
 import { readFile } from "node:fs/promises";
 import { levelLog } from "../adapters/level.ts";
 import { memoryLog } from "../adapters/memory.ts";
-import { isPostgresUrl, redactUrl } from "../adapters/postgres/connection.ts";
+import { isPostgresUrl } from "../adapters/postgres/connection.ts";
+import { redactUrl } from "../core/redact.ts";
 import type { EventLog } from "../core/log.ts";
 import { DEFAULT_MIN_EVENTS } from "../core/retention.ts";
 import { shutdown } from "../core/store.ts";
@@ -159,7 +160,7 @@ function ms(n: number): string {
 
 function describeLog(c: ServerConfig): string {
   if (c.memory) return "in memory (nothing survives a restart)";
-  if (c.eventstore) return `EventStoreDB at ${c.eventstore.replace(/\/\/[^@/]*@/, "//")}`;
+  if (c.eventstore) return `EventStoreDB at ${redactUrl(c.eventstore)}`;
   if (isPostgresUrl(c.store)) return `PostgreSQL at ${redactUrl(c.store)}`;
   return `LevelDB at ${c.store} (durability ${c.durability})`;
 }
