@@ -10,6 +10,7 @@ import { EventStoreDBClient, jsonEvent } from "@eventstore/db-client";
 import type { ResolvedEvent } from "@eventstore/db-client";
 import { eventStoreLog, type EventStoreLog } from "../../adapters/eventstoredb.ts";
 import type { ExpectedRevision } from "../../core/log.ts";
+import { readMetadata, updateMetadata } from "../../adapters/eventstoredb/metadata.ts";
 import { collect, contractSuite, item } from "../contract/index.ts";
 import { startDouble, type Double } from "../esdb-double/index.ts";
 
@@ -288,6 +289,22 @@ for (const target of targets) {
     }
   });
 }
+
+it("[double] concurrent metadata changes both land: the one that loses the race reads again and retries", async () => {
+  const double = await startDouble();
+  const client = EventStoreDBClient.connectionString(double.connectionString);
+  let calls = 0;
+  try {
+    const set = (key: string) => updateMetadata(client, "m", (m) => (calls++, { ...m, [key]: true }));
+    await Promise.all(["a", "b", "c"].map(set));
+    const { data } = await readMetadata(client, "m");
+    assert.equal([data.a, data.b, data.c], [true, true, true]);
+    assert.ok(calls >= 3);
+  } finally {
+    await client.dispose();
+    await double.close();
+  }
+});
 
 for (const advertise of [undefined, false] as const) {
   const mode = advertise === false ? "plain Append" : "BatchAppend";
