@@ -14,7 +14,7 @@ import { DEFAULT_MIN_EVENTS } from "../core/retention.ts";
 import { shutdown } from "../core/store.ts";
 import { createApp, VERSION } from "./app.ts";
 import type { CompactionSchedule } from "./compaction-schedule.ts";
-import { describeCompaction } from "./compactor.ts";
+import { describeCompaction } from "./compaction-notice.ts";
 import { isLoopback, parseArgs, type ServerConfig, usage } from "./args.ts";
 import { parseTokens, type TokenTable } from "./auth.ts";
 import type { Listen, Listener } from "./listen.ts";

@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { memoryLog } from "../../adapters/memory.ts";
 import type { EventLog, Snapshot } from "../../core/log.ts";
-import type { CompactionNotice } from "../../server/compactor.ts";
+import type { CompactionNotice } from "../../server/compaction-notice.ts";
 import { parseArgs } from "../../server/args.ts";
 import { main, type MainIo } from "../../server/main.ts";
 import { open } from "../../mod.ts";
