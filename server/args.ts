@@ -1,12 +1,12 @@
 /** ckpt-server's flags and environment variables, parsed without side effects (main.ts acts on them). */
+import { resolveTarget, type Target } from "../adapters/target.ts";
 import { parseDuration } from "../core/duration.ts";
 import type { RetentionPolicy } from "../core/retention.ts";
 import type { CompactionSchedule } from "./compaction-schedule.ts";
 
 export interface ServerConfig {
-  store: string;
-  memory: boolean;
-  eventstore: string | undefined;
+  /** What the sidecar fronts, by the one rule of adapters/target.ts. */
+  target: Target;
   durability: "sync" | "os";
   host: string;
   port: number;
@@ -90,8 +90,8 @@ export function usage(): string {
 /** Parses argv and env; flags win over env. Never throws: problems come back as `{ kind: "error" }`. */
 export function parseArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed {
   const given = new Map<string, string>();
-  const fromArgv = new Set<string>();
-  for (const f of FLAGS) if (f.env && env[f.env] !== undefined && env[f.env] !== "") given.set(f.name, env[f.env]!);
+  // The target's variables are read by the target rule (adapters/target.ts), not here.
+  for (const f of FLAGS) if (f.env && !TARGET_FLAGS.has(f.name) && env[f.env] !== undefined && env[f.env] !== "") given.set(f.name, env[f.env]!);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "-h") return { kind: "help" };
@@ -103,23 +103,20 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     if (!flag.value) {
       if (m[2] !== undefined && !/^(true|false|1|0)$/.test(m[2])) return { kind: "error", message: `--${flag.name} takes no value` };
       given.set(flag.name, m[2] ?? "true");
-      fromArgv.add(flag.name);
       continue;
     }
     const value = m[2] ?? argv[++i];
     if (value === undefined || (m[2] === undefined && value.startsWith("--"))) return { kind: "error", message: `--${flag.name} needs a value ${flag.value}` };
     given.set(flag.name, value);
-    fromArgv.add(flag.name);
   }
   try {
     const get = (name: string) => given.get(name) ?? FLAGS.find((f) => f.name === name)?.default;
     const bool = (name: string) => /^(true|1)$/i.test(given.get(name) ?? "false");
     const durability = get("durability");
     if (durability !== "sync" && durability !== "os") throw new Error(`--durability must be sync or os, got "${durability}"`);
+    const target = resolveTarget({ path: given.get("store"), memory: bool("memory"), eventstore: given.get("eventstore") }, (n) => env[n], { serving: true, names: TARGET_NAMES });
     const config: ServerConfig = {
-      store: get("store")!,
-      memory: bool("memory"),
-      eventstore: given.get("eventstore"),
+      target,
       durability,
       host: get("host")!,
       port: integer("port", get("port")!, 0, 65535),
@@ -132,24 +129,14 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
       compaction: compaction(given),
       quiet: bool("quiet"),
     };
-    // One target. Two on the command line (or two in the environment) are a mistake, never silently
-    // ranked; a flag overrides a target the environment names.
-    const isSet = (t: string) => given.has(t) && (t !== "memory" || bool("memory"));
-    const targets = ["store", "memory", "eventstore"].filter(isSet);
-    const flagged = targets.filter((t) => fromArgv.has(t));
-    const pool = flagged.length > 0 ? flagged : targets;
-    if (pool.length > 1) {
-      throw new Error(`--${pool[0]} and --${pool[1]} exclude each other${flagged.length > 0 ? "" : " (set by CKPT_* environment variables)"}: give one target`);
-    }
-    if (pool.length === 1) {
-      config.memory = pool[0] === "memory";
-      if (pool[0] !== "eventstore") config.eventstore = undefined;
-    }
     return { kind: "run", config };
   } catch (err) {
     return { kind: "error", message: (err as Error).message };
   }
 }
+
+const TARGET_FLAGS = new Set(["store", "memory", "eventstore"]);
+const TARGET_NAMES = { path: "--store", memory: "--memory", eventstore: "--eventstore" };
 
 /** Minimum schedule interval: shorter would compact back to back. */
 const MIN_EVERY_MS = 100;

@@ -56,9 +56,9 @@ test("flags and env: defaults, env, flags over env, and every kind of mistake", 
   const d = parseArgs([], {});
   assert.is(d.kind, "run");
   if (d.kind !== "run") return;
-  assert.equal([d.config.store, d.config.host, d.config.port, d.config.durability, d.config.bodyLimit], ["./.ckpt", "127.0.0.1", 7410, "sync", 1024 * 1024]);
+  assert.equal([d.config.target, d.config.host, d.config.port, d.config.durability, d.config.bodyLimit], [{ kind: "level", path: "./.ckpt" }, "127.0.0.1", 7410, "sync", 1024 * 1024]);
   const e = parseArgs(["--port=7001", "--durability", "os", "--memory"], { CKPT_PORT: "9000", CKPT_STORE: "/data", CKPT_BODY_LIMIT: "2m", CKPT_TOKENS: "admin:x" });
-  assert.ok(e.kind === "run" && e.config.port === 7001 && e.config.store === "/data" && e.config.memory && e.config.durability === "os" && e.config.bodyLimit === 2 * 1024 * 1024 && e.config.tokens === "admin:x");
+  assert.ok(e.kind === "run" && e.config.port === 7001 && e.config.target.kind === "memory" && e.config.durability === "os" && e.config.bodyLimit === 2 * 1024 * 1024 && e.config.tokens === "admin:x");
   const t = parseArgs(["--request-timeout", "2s"], {});
   assert.ok(t.kind === "run" && t.config.requestTimeoutMs === 2000, "--request-timeout");
   assert.is(parseArgs(["--help"], {}).kind, "help");
