@@ -1,13 +1,13 @@
 /**
  * ckpt's entry point: `open()` picks the log (LevelDB folder by default, memory, or one you
- * pass) and wires in the runtime. Everything else is re-exported from core.
+ * pass; the one rule for choosing is adapters/target.ts) and wires in the runtime. Everything else
+ * is re-exported from core.
  */
 import { levelLog, type Durability } from "./adapters/level.ts";
-import { connectHttpLog } from "./adapters/http.ts";
 import { memoryLog } from "./adapters/memory.ts";
-import { isPostgresUrl } from "./adapters/postgres/connection.ts";
+import { openLog } from "./adapters/open-log.ts";
+import { resolveTarget } from "./adapters/target.ts";
 import type { EventLog } from "./core/log.ts";
-import { CkptError, ErrorCode } from "./core/errors.ts";
 import { Store, type StoreOptions } from "./core/store.ts";
 import { runtimePlatform } from "./runtime/platform.ts";
 import { OpenOptionsSchema } from "./core/options.ts";
@@ -18,7 +18,7 @@ export interface OpenOptions extends StoreOptions {
   path?: string;
   /** "sync" (default): fsync per group commit. "os": survives a process crash, not a power cut. */
   durability?: Durability;
-  /** Keep everything in memory (tests, throwaway runs). */
+  /** Keep everything in memory (tests, throwaway runs), or `$CKPT_MEMORY=1`. */
   memory?: boolean;
   /** Any EventLog (EventStoreDB, HTTP, your own). */
   log?: EventLog;
@@ -35,7 +35,7 @@ export interface OpenOptions extends StoreOptions {
    * a bare `postgres://` takes the connection from `$DATABASE_URL` or the PG* variables.
    */
   url?: string;
-  /** Bearer token for the sidecar (or `$CKPT_TOKEN`). */
+  /** Bearer token for the sidecar (or `$CKPT_TOKEN`); CKPT_INVALID with any other target. */
   token?: string;
 }
 
@@ -52,44 +52,11 @@ export async function open(options: OpenOptions = {}): Promise<Store> {
   return new Store(await chooseLog(options), { platform: runtimePlatform, ...options });
 }
 
+/** A log passed in as is; otherwise the one rule of adapters/target.ts, which env names the platform's. */
 async function chooseLog(o: OpenOptions): Promise<EventLog> {
   if (o.log) return o.log;
-  if (o.memory) return memoryLog();
-  const env = runtimePlatform.env;
-  // An explicit path wins over a sidecar or EventStoreDB named in the environment.
-  const url = o.url ?? (o.path === undefined && o.eventstore === undefined ? env("CKPT_URL") : undefined);
-  const pg = isPostgresUrl(url) ? url : isPostgresUrl(o.path) ? o.path : undefined;
-  const pgStore = env("CKPT_STORE");
-  if (pg || (!url && o.path === undefined && o.eventstore === undefined && isPostgresUrl(pgStore))) {
-    // Loaded on demand: the driver stays out of every store that does not use it.
-    const { postgresLog } = await import("./adapters/postgres.ts");
-    return postgresLog({ url: pg ?? pgStore });
-  }
-  if (url) {
-    const token = o.token ?? env("CKPT_TOKEN");
-    return connectHttpLog({ url, ...(token ? { token } : {}) });
-  }
-  const eventstore = o.eventstore ?? (o.path === undefined ? env("CKPT_EVENTSTORE") : undefined);
-  if (eventstore) {
-    // Loaded on demand: the gRPC client costs startup time that embedded users should not pay, and it is an
-    // optional peer dependency that may not be installed at all.
-    const { eventStoreLog } = await loadEventStore();
-    return eventStoreLog({ connectionString: eventstore, ...(o.eventstorePrefix ? { prefix: o.eventstorePrefix } : {}) });
-  }
-  const path = o.path ?? runtimePlatform.env("CKPT_STORE") ?? "./.ckpt";
-  return levelLog(path, o.durability === undefined ? {} : { durability: o.durability });
-}
-
-async function loadEventStore(): Promise<typeof import("./adapters/eventstoredb.ts")> {
-  try {
-    return await import("./adapters/eventstoredb.ts");
-  } catch (err) {
-    throw new CkptError(
-      ErrorCode.UNAVAILABLE,
-      `EventStoreDB needs its client, an optional peer dependency: npm install @eventstore/db-client@6.2.1 (${(err as Error)?.message ?? err})`,
-      { cause: err },
-    );
-  }
+  const target = resolveTarget(o, (o.platform ?? runtimePlatform).env);
+  return openLog(target, { durability: o.durability, eventstorePrefix: o.eventstorePrefix });
 }
 
 // The public surface, chosen: what a pipeline, an adapter author or a dashboard needs. Internals (the zod

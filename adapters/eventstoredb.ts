@@ -18,7 +18,9 @@ import type { CkptEvent } from "../core/events.ts";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import { checkExpected } from "./expected.ts";
 import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "../core/log.ts";
-import { isTransient, isWrongExpectedVersion, redact, toCkptError } from "./eventstoredb/errors.ts";
+import { isTransient, isWrongExpectedVersion, toCkptError } from "./eventstoredb/errors.ts";
+import { redactUrl } from "../core/redact.ts";
+import { retry } from "../core/retry.ts";
 import { readMetadata, updateMetadata, type RawMetadata } from "./eventstoredb/metadata.ts";
 import { edge, hiddenHead, readRaw, type EsdbRecorded } from "./eventstoredb/reads.ts";
 import { clearSnapshot, loadSnapshot, putSnapshot } from "./eventstoredb/snapshots.ts";
@@ -75,7 +77,7 @@ class EventStoreDBLog implements EventStoreLog {
   #closed = false;
 
   constructor(options: EventStoreLogOptions) {
-    this.location = redact(options.connectionString);
+    this.location = redactUrl(options.connectionString);
     this.#prefix = options.prefix ?? "ckpt-";
     this.indexStream = `${this.#prefix}_streams`;
     this.#retries = options.retries ?? 3;
@@ -276,19 +278,17 @@ class EventStoreDBLog implements EventStoreLog {
 
   /** Appends and returns the ESDB head, re-sending the same events when the outcome is unknown. */
   async #appendRetrying(name: string, data: EventData[], expected: AppendExpectedRevision): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return Number((await this.#client.appendToStream(name, data, { expectedRevision: expected })).nextExpectedRevision);
-      } catch (e) {
-        if (!isTransient(e) || attempt >= this.#retries) throw e;
-        await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
-        // With "any" the server's duplicate check covers recent writes only, so look for the events first.
-        if (expected === "any" && data.length > 0) {
+    return retry(
+      async (attempt) => {
+        // A re-send with "any": the server's duplicate check covers recent writes only, so look for the events first.
+        if (attempt > 0 && expected === "any" && data.length > 0) {
           const at = await this.#find(name, data[0]!.id).catch(() => undefined);
           if (at !== undefined) return at + data.length - 1;
         }
-      }
-    }
+        return Number((await this.#client.appendToStream(name, data, { expectedRevision: expected })).nextExpectedRevision);
+      },
+      { retryable: isTransient, attempts: this.#retries + 1 },
+    );
   }
 
   /** ESDB revision of the event with this id among the last 1000 of the stream. */

@@ -13,6 +13,7 @@ import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
 import { keyedQueue } from "../core/keyed-queue.ts";
+import { retry } from "../core/retry.ts";
 import { checkExpected } from "./expected.ts";
 import { frame, NO_CHAIN, nextChain, unframe } from "./level/chain.ts";
 import { guardLog, type LevelExtras } from "./level/guard.ts";
@@ -114,14 +115,22 @@ export async function levelLog(path: string, options: LevelLogOptions = {}): Pro
   if (!options.readOnly) return openLog(path, options);
   // A view copied while a pipeline writes may catch its files mid-change (a table named but not yet copied):
   // while the store's files keep changing, a view that does not open is taken again.
-  for (let attempt = 1; ; attempt++) {
-    const before = await listing(path);
-    try {
-      return await openLog(path, options);
-    } catch (err) {
-      if (attempt >= 4 || !isCkptError(err, ErrorCode.CORRUPT) || (await listing(path)) === before) throw err;
-    }
-  }
+  let before = "";
+  return retry(
+    async () => {
+      before = await listing(path);
+      return openLog(path, options);
+    },
+    {
+      retryable: (err) => isCkptError(err, ErrorCode.CORRUPT),
+      attempts: 4,
+      backoff: false,
+      // Files that stood still while the view failed are damage, not a copy caught mid-change: no second try.
+      onRetry: async (err) => {
+        if ((await listing(path)) === before) throw err;
+      },
+    },
+  );
 }
 
 async function listing(path: string): Promise<string> {

@@ -13,6 +13,7 @@
  */
 import pg from "pg";
 import { CkptError, ErrorCode } from "../core/errors.ts";
+import { backoffDelay, retry } from "../core/retry.ts";
 import type { CkptEvent } from "../core/events.ts";
 import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "../core/log.ts";
 import { checkExpected } from "./expected.ts";
@@ -158,16 +159,16 @@ class PgLog implements PostgresLog {
 
   /** Runs an idempotent call, retrying transient faults with backoff until `retryForMs` has passed. */
   async retrying<T>(what: string, call: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.retryForMs;
-    for (let attempt = 0; ; attempt++) {
-      this.assertOpen();
-      try {
-        return await call();
-      } catch (e) {
-        if (!isTransient(e) || Date.now() >= deadline || this.closed) throw this.error(e, what);
-        await sleep(Math.min(2000, 50 * 2 ** attempt));
-      }
+    try {
+      return await retry(async () => (this.assertOpen(), await call()), this.transient());
+    } catch (e) {
+      throw this.error(e, what);
     }
+  }
+
+  /** Retry transient faults (never once closed) until `retryForMs` has passed. */
+  private transient() {
+    return { retryable: (e: unknown) => isTransient(e) && !this.closed, forMs: this.retryForMs };
   }
 
   async append(stream: string, events: readonly CkptEvent[], options: AppendOptions): Promise<{ head: Revision }> {
@@ -179,21 +180,22 @@ class PgLog implements PostgresLog {
       return { head: info?.head ?? -1 };
     }
     const datas = events.map((e) => JSON.stringify(e));
-    const deadline = Date.now() + this.retryForMs;
-    for (let attempt = 0; ; attempt++) {
-      this.assertOpen();
-      try {
-        return { head: await this.appendOnce(stream, datas, expected, options.snapshot) };
-      } catch (e) {
-        if (!isTransient(e) || Date.now() >= deadline || this.closed) throw this.error(e, `append to "${stream}"`);
-        // The commit may or may not have happened: look before re-sending.
-        await sleep(Math.min(2000, 50 * 2 ** attempt));
-        const kept = await this.retrying(`append to "${stream}"`, () => this.committed(stream, datas, expected));
-        if (kept !== undefined) {
-          if (options.snapshot) await this.saveSnapshot(stream, options.snapshot);
-          return { head: kept };
+    const what = `append to "${stream}"`;
+    try {
+      return await retry(async (attempt) => {
+        this.assertOpen();
+        if (attempt > 0) {
+          // The last commit may or may not have happened: look before re-sending.
+          const kept = await this.retrying(what, () => this.committed(stream, datas, expected));
+          if (kept !== undefined) {
+            if (options.snapshot) await this.saveSnapshot(stream, options.snapshot);
+            return { head: kept };
+          }
         }
-      }
+        return { head: await this.appendOnce(stream, datas, expected, options.snapshot) };
+      }, this.transient());
+    } catch (e) {
+      throw this.error(e, what);
     }
   }
 
@@ -464,17 +466,16 @@ class PgLog implements PostgresLog {
   }
 
   private async reconnectListener(): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
-      await sleep(Math.min(2000, 50 * 2 ** attempt));
-      if (this.closed) return;
-      try {
+    await sleep(backoffDelay(0));
+    // Until it is back, or the log closes (the server is away: try again).
+    await retry(
+      async () => {
+        if (this.closed) return;
         this.listening = this.connectListener();
         await this.listening;
-        return;
-      } catch {
-        // The server is still away: try again.
-      }
-    }
+      },
+      { retryable: () => !this.closed },
+    ).catch(() => undefined);
   }
 
   async close(): Promise<void> {

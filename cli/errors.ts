@@ -11,20 +11,8 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/**
- * A wrong command line. `command` names the command whose `--help` to point at;
- * `code` carries a CKPT code when core's validation found the problem (e.g. CKPT_INVALID for a stage name).
- */
-export class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly command: string = "ckpt",
-    readonly code?: string,
-  ) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+/** A wrong command line (exit 2): one class for both executables, from runtime/flags.ts. */
+export { UsageError } from "../runtime/flags.ts";
 
 /** Thrown by long loops when Ctrl+C aborted the command's signal. */
 export class Interrupted extends Error {

@@ -4,10 +4,12 @@ import { COMMANDS } from "./commands/index.ts";
 import { TARGET_FLAGS } from "./target.ts";
 
 export const ENV_HELP = [
-  ["CKPT_STORE", "LevelDB folder when no target flag is given (default ./.ckpt)"],
+  ["CKPT_STORE", "LevelDB folder or postgres:// URL, as --store (default ./.ckpt)"],
   ["CKPT_URL", "ckpt-server URL, as --url"],
   ["CKPT_TOKEN", "bearer token for the sidecar, as --token"],
   ["CKPT_EVENTSTORE", "EventStoreDB connection string, as --eventstore"],
+  ["CKPT_MEMORY", "1: an in-memory store (empty; for tests)"],
+  ["", "a target flag beats these; two flags, or two of these set, are refused"],
   ["NO_COLOR", "set (non-empty) to turn colour off"],
   ["CKPT_DEBUG", "set to print stack traces of unexpected errors"],
 ] as const;

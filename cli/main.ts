@@ -9,30 +9,22 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { CkptError, ErrorCode } from "../core/errors.ts";
+import { onDeno } from "../runtime/platform.ts";
+import { onSignals } from "../runtime/signals.ts";
 import type { Out, ServeOptions } from "./context.ts";
 import { openOutput, readText } from "./files.ts";
 import type { Io } from "./run.ts";
 
 const controller = new AbortController();
-const deno = (globalThis as { Deno?: DenoSignals }).Deno;
 let interrupts = 0;
 /** While `ckpt serve` runs, the sidecar handles signals itself (its graceful stop must not be cut short). */
 let serving = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  const handler = () => {
-    if (serving) return;
-    // The first Ctrl+C lets the command stop cleanly (restore the cursor, close the store); a second one does not wait.
-    if (++interrupts > 1) process.exit(130);
-    controller.abort();
-  };
-  // Deno's node:process does not deliver signals to process.on(); its own API does.
-  if (deno) deno.addSignalListener(signal, handler);
-  else process.on(signal, handler);
-}
-
-interface DenoSignals {
-  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
-}
+onSignals(["SIGINT", "SIGTERM"], () => {
+  if (serving) return;
+  // The first Ctrl+C lets the command stop cleanly (restore the cursor, close the store); a second one does not wait.
+  if (++interrupts > 1) process.exit(130);
+  controller.abort();
+});
 
 const writer = (stream: NodeJS.WriteStream): Out => ({
   write: (text) => (stream.write(text) ? undefined : new Promise((resolve) => stream.once("drain", () => resolve()))),
@@ -81,12 +73,12 @@ async function serve(argv: readonly string[], options: ServeOptions = {}): Promi
   try {
     // Computed specifiers: the sidecar (hono and friends) loads only for `ckpt serve`. Relative templates, so
     // the build's rewriteRelativeImportExtensions turns `.ts` into `.js` at run time in dist/.
-    const [mainFile, runtimeFile] = ["main.ts", deno ? "deno.ts" : "node.ts"];
+    const [mainFile, runtimeFile] = ["main.ts", onDeno ? "deno.ts" : "node.ts"];
     [server, runtime] = await Promise.all([import(`../server/${mainFile}`), import(`../server/${runtimeFile}`)]);
   } catch (err) {
     throw new CkptError(ErrorCode.UNAVAILABLE, `The sidecar (server/) cannot be loaded: ${(err as Error)?.message ?? err}`, { cause: err });
   }
-  const serverIo = deno ? runtime.denoIo : runtime.nodeIo;
+  const serverIo = onDeno ? runtime.denoIo : runtime.nodeIo;
   if (typeof server.main !== "function" || !serverIo) throw new CkptError(ErrorCode.UNAVAILABLE, "server/main.ts has no main(argv, io); this build cannot start the sidecar.");
   serving = true;
   const { onListening } = options;

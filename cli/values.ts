@@ -1,28 +1,13 @@
 /** Flag values: counts, durations ("7d") and points in a history (a revision, an ISO time, or "10m" ago). */
 import { checkStageName } from "../core/events.ts";
-import { isDuration, parseDuration as parseCoreDuration } from "../core/duration.ts";
+import { isDuration } from "../core/duration.ts";
+import { durationValue } from "../runtime/flags.ts";
 import { isCkptError } from "../core/errors.ts";
 import { str, type ParsedArgs } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
-/**
- * Milliseconds in a duration flag, in the one grammar of core/duration.ts ("30s", "1h30m", "7d").
- * @example parseDuration("7d", "--max-age", "compact") // 604800000
- */
-export function parseDuration(text: string, flag: string, command: string): number {
-  try {
-    return parseCoreDuration(text);
-  } catch (e) {
-    throw new UsageError(`${flag} expects a duration such as 30s, 15m, 1h30m or 7d; ${isCkptError(e) ? e.message : String(e)}`, command);
-  }
-}
-
-/** A whole number ≥ `min`. */
-export function parseCount(text: string, flag: string, command: string, min = 0): number {
-  const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} expects a whole number${min > 0 ? ` ≥ ${min}` : ""}; got ${JSON.stringify(text)}.`, command);
-  return n;
-}
+/** Durations and counts are read the one way both executables read them (runtime/flags.ts). */
+export { countValue as parseCount, durationValue as parseDuration } from "../runtime/flags.ts";
 
 /** A point in a stage's history: a revision, or a moment in time (ms since epoch). */
 export type Point = { revision: number } | { at: number };
@@ -33,7 +18,7 @@ export type Point = { revision: number } | { at: number };
  */
 export function parsePoint(text: string, flag: string, command: string, now: number): Point {
   if (/^\d+$/.test(text)) return { revision: Number(text) };
-  if (isDuration(text)) return { at: now - parseDuration(text, flag, command) };
+  if (isDuration(text)) return { at: now - durationValue(text, flag, command) };
   const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
   if (Number.isNaN(at)) {
     throw new UsageError(`${flag} expects a revision (42), an ISO time (2026-11-23T10:00:00Z) or a time ago (15m); got ${JSON.stringify(text)}.`, command);

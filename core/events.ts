@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { CkptError, ErrorCode } from "./errors.ts";
+import { invalid, issuesOf } from "./validate.ts";
 import type { CkptEvent as CkptEventType, Outcome as OutcomeType } from "./event-types.ts";
 
 const at = z.number().int().nonnegative();
@@ -136,9 +137,7 @@ export type NewEvent = { [T in EventType]: Omit<EventOf<T>, "v" | "at"> & { at?:
 export function parseEvent(value: unknown): CkptEvent {
   const r = CkptEvent.safeParse(value);
   if (r.success) return r.data;
-  throw new CkptError(ErrorCode.INVALID, `Invalid event: ${z.prettifyError(r.error)}`, {
-    issues: r.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })),
-  });
+  throw invalid("Invalid event", issuesOf(r.error), "");
 }
 
 /** Stage names: what a file name, URL segment and EventStoreDB stream can all hold safely. */
@@ -153,8 +152,6 @@ export const StageName = z
 export function checkStageName(name: unknown): string {
   const r = StageName.safeParse(name);
   if (r.success) return r.data;
-  const why = r.error.issues.map((i) => i.message).join("; ");
-  throw new CkptError(ErrorCode.INVALID, `Invalid stage name ${JSON.stringify(name)}: ${why}.`, {
-    issues: r.error.issues.map((i) => ({ path: ["stage"], message: i.message })),
-  });
+  const issues = issuesOf(r.error).map((i) => ({ ...i, path: ["stage", ...i.path] }));
+  throw new CkptError(ErrorCode.INVALID, `Invalid stage name ${JSON.stringify(name)}: ${issues.map((i) => i.message).join("; ")}.`, { issues });
 }

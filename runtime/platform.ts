@@ -9,6 +9,9 @@ import process from "node:process";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { Platform } from "../core/platform.ts";
 
+/** True under Deno (its globals are there), false under Node. */
+export const onDeno = "Deno" in globalThis;
+
 export const runtimePlatform: Platform = {
   hostname: () => hostname(),
   pid: () => process.pid,

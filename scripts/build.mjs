@@ -62,7 +62,7 @@ function copyAssets(dir) {
   for (const name of readdirSync(join(root, dir))) {
     const rel = join(dir, name);
     if (statSync(join(root, rel)).isDirectory()) copyAssets(rel);
-    else if (!name.endsWith(".ts") && name !== "bin.mjs") {
+    else if (!name.endsWith(".ts") && name !== "bin.mjs" && name !== "README.md") { // the folder header is for readers of the repo
       mkdirSync(dirname(join(root, "dist", rel)), { recursive: true });
       copyFileSync(join(root, rel), join(root, "dist", rel));
     }

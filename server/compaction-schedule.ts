@@ -1,7 +1,8 @@
 /** The --compact-every timer: runs the Compactor with one fixed policy at a fixed rate until stopped. */
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { RetentionPolicy } from "../core/retention.ts";
-import type { CompactionNotice, Compactor } from "./compactor.ts";
+import type { CompactionNotice } from "./compaction-notice.ts";
+import type { Compactor } from "./compactor.ts";
 
 export interface CompactionSchedule {
   readonly everyMs: number;

@@ -6,16 +6,8 @@ import { CkptError, ErrorCode } from "../core/errors.ts";
 import { compactLog, type CompactionReport, type RetentionPolicy } from "../core/retention.ts";
 import type { Store } from "../core/store.ts";
 import type { GuardedLog } from "./guarded-log.ts";
+import type { CompactionNotice, Trigger } from "./compaction-notice.ts";
 import type { Metrics } from "./metrics.ts";
-
-export type Trigger = "schedule" | "request";
-
-export type CompactionNotice =
-  | { kind: "report"; trigger: Trigger; report: CompactionReport }
-  | { kind: "failed"; trigger: Trigger; error: unknown }
-  | { kind: "skipped"; trigger: Trigger; reason: string }
-  /** A graceful shutdown stopped it between two stages: not a failure, the next run carries on. */
-  | { kind: "stopped"; trigger: Trigger; error: CkptError };
 
 /** Thrown out of compactLog's progress callback to stop between two stages (each stage is atomic). */
 class Stopped extends Error {}
@@ -113,23 +105,4 @@ function shuttingDown(when: string): CkptError {
     ErrorCode.UNAVAILABLE,
     `The sidecar is shutting down, so compaction stopped ${when} (each stage is compacted whole or not at all); run it again once the sidecar is back.`,
   );
-}
-
-/** One line for the sidecar's log, e.g. "compaction (schedule): 2 of 5 stages touched, 700 events removed, 1.2 MiB reclaimed, 41 ms". */
-export function describeCompaction(n: CompactionNotice): string {
-  if (n.kind === "skipped") return `compaction (${n.trigger}) skipped: ${n.reason}`;
-  if (n.kind === "stopped") return `compaction (${n.trigger}) stopped: ${n.error.message}`;
-  if (n.kind === "failed") return `compaction (${n.trigger}) failed: ${(n.error as Error)?.message ?? String(n.error)}`;
-  const r = n.report;
-  const deleted = r.stagesDeleted > 0 ? ` (${r.stagesDeleted} deleted)` : "";
-  const reclaimed = r.bytesReclaimed === null ? "bytes reclaimed unknown" : `${formatBytes(r.bytesReclaimed)} reclaimed`;
-  return `compaction (${n.trigger}): ${r.stagesTouched} of ${r.stages.length} stages touched${deleted}, ${r.eventsRemoved} events removed, ${reclaimed}, ${r.durationMs} ms`;
-}
-
-function formatBytes(n: number): string {
-  const sign = n < 0 ? "-" : "";
-  const a = Math.abs(n);
-  if (a < 1024) return `${sign}${a} B`;
-  if (a < 1024 * 1024) return `${sign}${(a / 1024).toFixed(1)} KiB`;
-  return `${sign}${(a / 1024 / 1024).toFixed(1)} MiB`;
 }

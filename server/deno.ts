@@ -1,7 +1,8 @@
 /** ckpt-server on Deno: listens through Deno.serve; main.ts does the rest. Run it with `deno task serve`. */
 import process from "node:process";
+import { onSignals } from "../runtime/signals.ts";
 import { type Listen, urlHost } from "./listen.ts";
-import { main, type MainIo, type Signal } from "./main.ts";
+import { main, type MainIo } from "./main.ts";
 
 interface DenoServer {
   addr: { port: number };
@@ -11,8 +12,6 @@ interface DenoServer {
 
 interface DenoApi {
   serve(options: { hostname: string; port: number; onListen?: (addr: { port: number }) => void }, handler: (req: Request) => Response | Promise<Response>): DenoServer;
-  addSignalListener(signal: Signal, handler: () => void): void;
-  removeSignalListener(signal: Signal, handler: () => void): void;
   exit(code: number): never;
   args: string[];
 }
@@ -41,15 +40,7 @@ export const denoIo: MainIo = {
   env: process.env,
   stdout: (line) => console.log(line),
   stderr: (line) => console.error(line),
-  onSignal(handler) {
-    // Deno's node:process does not deliver signals to process.on(); Deno's own API does.
-    const subs = (["SIGINT", "SIGTERM"] as Signal[]).map((s) => {
-      const h = () => handler(s);
-      deno!.addSignalListener(s, h);
-      return () => deno!.removeSignalListener(s, h);
-    });
-    return () => subs.forEach((off) => off());
-  },
+  onSignal: (handler) => onSignals(["SIGINT", "SIGTERM"], handler),
 };
 
 if ((import.meta as { main?: boolean }).main && deno) deno.exit(await main(deno.args, denoIo));

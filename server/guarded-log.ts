@@ -7,6 +7,7 @@
 import { checkExpected } from "../adapters/expected.ts";
 import { CkptError, ErrorCode, isCkptError, type Issue } from "../core/errors.ts";
 import { CkptEvent, checkStageName } from "../core/events.ts";
+import { invalid, issuesOf } from "../core/validate.ts";
 import type { AppendOptions, EventLog, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, Supports } from "../core/log.ts";
 import { applyToProjection, type Projection } from "../core/projection.ts";
 import { ALLOWED_FROM, checkTransition, nextStatus, type StageState } from "../core/state.ts";
@@ -93,9 +94,9 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
     events.forEach((e, i) => {
       const r = CkptEvent.safeParse(e);
       if (r.success) out.push(r.data);
-      else for (const is of r.error.issues) issues.push({ path: [i, ...is.path.map((p) => (typeof p === "symbol" ? String(p) : p))], message: is.message });
+      else for (const is of issuesOf(r.error)) issues.push({ ...is, path: [i, ...is.path] });
     });
-    if (issues.length > 0) throw new CkptError(ErrorCode.INVALID, `Refused ${issues.length} problem(s) in the events; nothing was written.`, { issues });
+    if (issues.length > 0) throw invalid(`Refused ${issues.length} problem(s) in the events`, issues);
     return out;
   }
 

@@ -5,15 +5,14 @@
  * (listening, signals) come in through `MainIo` from node.ts or deno.ts.
  */
 import { readFile } from "node:fs/promises";
-import { levelLog } from "../adapters/level.ts";
-import { memoryLog } from "../adapters/memory.ts";
-import { isPostgresUrl, redactUrl } from "../adapters/postgres/connection.ts";
+import { openLog } from "../adapters/open-log.ts";
+import { describeTarget } from "../adapters/target.ts";
 import type { EventLog } from "../core/log.ts";
 import { DEFAULT_MIN_EVENTS } from "../core/retention.ts";
 import { shutdown } from "../core/store.ts";
 import { createApp, VERSION } from "./app.ts";
 import type { CompactionSchedule } from "./compaction-schedule.ts";
-import { describeCompaction } from "./compactor.ts";
+import { describeCompaction } from "./compaction-notice.ts";
 import { isLoopback, parseArgs, type ServerConfig, usage } from "./args.ts";
 import { parseTokens, type TokenTable } from "./auth.ts";
 import type { Listen, Listener } from "./listen.ts";
@@ -61,7 +60,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
 
   let log: EventLog;
   try {
-    log = await openLog(config);
+    log = await openLog(config.target, { durability: config.durability });
   } catch (err) {
     return io.stderr(`ckpt-server: ${(err as Error).message}`), 1;
   }
@@ -125,20 +124,6 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   return 0;
 }
 
-async function openLog(c: ServerConfig): Promise<EventLog> {
-  if (c.memory) return memoryLog();
-  if (c.eventstore) {
-    // Loaded only when asked for, so the gRPC client stays out of ordinary startups.
-    const { eventStoreLog } = await import("../adapters/eventstoredb.ts");
-    return eventStoreLog({ connectionString: c.eventstore });
-  }
-  if (isPostgresUrl(c.store)) {
-    const { postgresLog } = await import("../adapters/postgres.ts");
-    return postgresLog({ url: c.store });
-  }
-  return levelLog(c.store, { durability: c.durability });
-}
-
 function describeSchedule({ everyMs, policy: p }: CompactionSchedule): string {
   const parts = [
     p.maxAgeMs !== undefined && `max age ${ms(p.maxAgeMs)}`,
@@ -157,9 +142,9 @@ function ms(n: number): string {
   return `${n}ms`;
 }
 
-function describeLog(c: ServerConfig): string {
-  if (c.memory) return "in memory (nothing survives a restart)";
-  if (c.eventstore) return `EventStoreDB at ${c.eventstore.replace(/\/\/[^@/]*@/, "//")}`;
-  if (isPostgresUrl(c.store)) return `PostgreSQL at ${redactUrl(c.store)}`;
-  return `LevelDB at ${c.store} (durability ${c.durability})`;
+function describeLog({ target: t, durability }: ServerConfig): string {
+  const at = describeTarget(t);
+  if (t.kind === "memory") return "in memory (nothing survives a restart)";
+  if (t.kind === "level") return `LevelDB at ${at} (durability ${durability})`;
+  return `${t.kind === "eventstore" ? "EventStoreDB" : t.kind === "postgres" ? "PostgreSQL" : "a ckpt-server"} at ${at}`;
 }

@@ -1,7 +1,7 @@
 /** Prometheus text exposition for the sidecar: counters and one histogram, no client library needed. */
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { CompactionReport } from "../core/retention.ts";
-import type { Trigger } from "./compactor.ts";
+import type { Trigger } from "./compaction-notice.ts";
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
 

@@ -7,7 +7,8 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
 import { type Listen, urlHost } from "./listen.ts";
-import { main, type MainIo, type Signal } from "./main.ts";
+import { onSignals } from "../runtime/signals.ts";
+import { main, type MainIo } from "./main.ts";
 import { dotSegmentResponse, hasDotSegment, rawErrorReply } from "./raw-replies.ts";
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -54,14 +55,7 @@ export const nodeIo: MainIo = {
   env: process.env,
   stdout: (line) => void process.stdout.write(line + "\n"),
   stderr: (line) => void process.stderr.write(line + "\n"),
-  onSignal(handler) {
-    const subs = (["SIGINT", "SIGTERM"] as Signal[]).map((s) => {
-      const h = () => handler(s);
-      process.on(s, h);
-      return () => void process.off(s, h);
-    });
-    return () => subs.forEach((off) => off());
-  },
+  onSignal: (handler) => onSignals(["SIGINT", "SIGTERM"], handler),
 };
 
 /** Runs the sidecar and exits with its code (sockets or timers left behind must not keep the process alive). */

@@ -1,11 +1,6 @@
 /** Turns @eventstore/db-client errors into CkptErrors whose messages name the server without its credentials. */
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 
-/** `esdb://user:pass@host:2113?tls=false` → `esdb://host:2113?tls=false`. */
-export function redact(connectionString: string): string {
-  return connectionString.replace(/^([a-z+]+:\/\/)[^@/?#]*@/i, "$1");
-}
-
 /** The client's error kinds (its `ErrorType`), read as strings so a second copy of the client would still match. */
 function kind(e: unknown): string | undefined {
   const type = (e as { type?: unknown } | null)?.type;

@@ -1,6 +1,7 @@
 /** Stream metadata ($tb, $maxAge, $maxCount, ckptBase): the last `$metadata` event of `$$<stream>`, changed read-modify-write. */
 import { jsonEvent } from "@eventstore/db-client";
 import type { EventStoreDBClient, JSONType } from "@eventstore/db-client";
+import { retry } from "../../core/retry.ts";
 import { isWrongExpectedVersion } from "./errors.ts";
 import { readRaw } from "./reads.ts";
 
@@ -23,16 +24,18 @@ export async function updateMetadata(
   stream: string,
   change: (current: RawMetadata) => RawMetadata | undefined,
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const { data, revision } = await readMetadata(client, stream);
-    const next = change(data);
-    if (next === undefined) return;
-    try {
+  // A concurrent change is resolved by reading again, not by waiting.
+  await retry(
+    async () => {
+      const { data, revision } = await readMetadata(client, stream);
+      const next = change(data);
+      if (next === undefined) return;
       const event = jsonEvent({ type: "$metadata", data: next as JSONType });
       await client.appendToStream(`$$${stream}`, event, { expectedRevision: revision ?? "no_stream" });
-      return;
-    } catch (err) {
-      if (!isWrongExpectedVersion(err) || attempt >= 5) throw err;
-    }
-  }
+    },
+    { retryable: isWrongExpectedVersion, attempts: CONFLICT_ATTEMPTS, backoff: false },
+  );
 }
+
+/** Read-modify-write tries before a stream that keeps changing underneath is reported. */
+export const CONFLICT_ATTEMPTS = 6;

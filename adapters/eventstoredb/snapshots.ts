@@ -4,7 +4,8 @@ import type { EventData, EventStoreDBClient, JSONType } from "@eventstore/db-cli
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 import type { Snapshot } from "../../core/log.ts";
 import { isWrongExpectedVersion } from "./errors.ts";
-import { updateMetadata } from "./metadata.ts";
+import { retry } from "../../core/retry.ts";
+import { CONFLICT_ATTEMPTS, updateMetadata } from "./metadata.ts";
 import { edge, type EsdbRecorded } from "./reads.ts";
 
 const SNAPSHOT_TYPE = "ckpt.snapshot";
@@ -30,16 +31,14 @@ export async function loadSnapshot(client: EventStoreDBClient, name: string, loc
  * concurrent writer makes it look again rather than be overwritten.
  */
 async function replace(client: EventStoreDBClient, name: string, event: EventData, skip: (current: EsdbRecorded | undefined) => boolean) {
-  for (let attempt = 0; ; attempt++) {
-    const current = await edge(client, name, "backwards");
-    if (skip(current)) return;
-    try {
+  await retry(
+    async () => {
+      const current = await edge(client, name, "backwards");
+      if (skip(current)) return;
       await client.appendToStream(name, event, { expectedRevision: current ? current.revision : "no_stream" });
-      return;
-    } catch (e) {
-      if (!isWrongExpectedVersion(e) || attempt >= 5) throw e;
-    }
-  }
+    },
+    { retryable: isWrongExpectedVersion, attempts: CONFLICT_ATTEMPTS, backoff: false },
+  );
 }
 
 /** Stores `snapshot` unless the side stream holds a newer one. `capped` remembers streams already given `$maxCount: 1`. */

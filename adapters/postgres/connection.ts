@@ -7,19 +7,8 @@ import { CkptError, ErrorCode } from "../../core/errors.ts";
 /** True for the URL forms the PostgreSQL adapter accepts (`postgres://` and `postgresql://`). */
 export const isPostgresUrl = (s: string | undefined): s is string => s !== undefined && /^postgres(ql)?:\/\//i.test(s);
 
-/** `postgres://user:secret@host/db?x=1` → `postgres://user@host/db`: what messages, logs and metrics may show. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.password = "";
-    u.search = "";
-    return u.toString().replace(/\?$/, "");
-  } catch {
-    // Not parseable: show only the scheme and whatever follows the last "@" so no secret slips through.
-    const at = url.lastIndexOf("@");
-    return at < 0 ? url.replace(/:\/\/.*$/, "://…") : url.replace(/^([a-z]+:\/\/).*@/i, "$1");
-  }
-}
+/** `postgres://user:secret@host/db?x=1` → `postgres://user@host/db`: the one redaction (core/redact.ts). */
+export { redactUrl } from "../../core/redact.ts";
 
 /** The server described from the PG* variables, for messages when no URL is given. */
 export function describeEnv(env: (name: string) => string | undefined): string {

@@ -3,6 +3,7 @@
  * checked (schemas, transitions, the exported state) before the first write.
  */
 import { CkptError, ErrorCode, isCkptError } from "../../core/errors.ts";
+import { invalid, issuesOf } from "../../core/validate.ts";
 import { type CkptEvent, checkStageName, parseEvent } from "../../core/events.ts";
 import type { Snapshot } from "../../core/log.ts";
 import { applyToProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "../../core/projection.ts";
@@ -94,10 +95,7 @@ function check(path: string, text: string): Planned[] {
     throw bad(`written by a newer ckpt (export format version ${envelope.version}; this one reads ${EXPORT_VERSION}). Upgrade ckpt to import it.`);
   }
   const r = ExportFileSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw bad(`${i.path.length ? i.path.join(".") + ": " : ""}${i.message}. Expected a file written by \`ckpt export\`.`);
-  }
+  if (!r.success) throw invalid(path === "-" ? "stdin" : path, issuesOf(r.error), "Expected a file written by `ckpt export`.");
   const file = r.data;
   const seen = new Set<string>();
   return file.stages.map((s, k) => {

@@ -69,7 +69,7 @@ test("targets: flags beat env, two targets are a usage error, credentials are ne
   assert.throws(() => resolveTarget(args({ store: "/x", url: "http://h" }), {}, "c"), (e: Error) => e instanceof UsageError);
   assert.throws(() => resolveTarget(args({ url: "h:1" }), {}, "c"), /http/);
   assert.throws(() => resolveTarget(args({ token: "t" }), {}, "c"), /--token only applies/);
-  assert.is(describeTarget({ kind: "eventstore", connectionString: "esdb://admin:changeit@db:2113?tls=false" }), "esdb://db:2113?tls=false");
+  assert.is(describeTarget({ kind: "eventstore", connectionString: "esdb://admin:changeit@db:2113?tls=false" }), "esdb://admin@db:2113");
 });
 
 test("every command has --help (exit 0, usage, options, examples) and is in the root help", async () => {

@@ -29,6 +29,8 @@ export interface FakeOptions {
   tty?: boolean | { stdin?: boolean; stdout?: boolean; stderr?: boolean };
   env?: Record<string, string | undefined>;
   store?: Store;
+  /** Opens the resolved target instead of the real adapters (what was resolved, without a server). */
+  open?: Io["open"];
   /** Answers to prompts, in order (null = end of input). */
   answers?: (string | null)[];
   now?: () => number;
@@ -64,6 +66,7 @@ export function fakeIo(o: FakeOptions = {}): Captured {
     serve: async () => 0,
     version: "0.0.0-test",
     ...(o.store ? { store: o.store } : {}),
+    ...(o.open ? { open: o.open } : {}),
   };
   return { io, out: () => out, err: () => err, abort: () => controller.abort(), asked };
 }

@@ -77,9 +77,9 @@ test("ckpt-server: two targets are refused", () => {
   }
   assert.is(parseArgs([], { CKPT_STORE: "x", CKPT_MEMORY: "1" }).kind, "error", "two targets in the environment");
   const flagWins = parseArgs(["--store", "x"], { CKPT_MEMORY: "1" });
-  assert.ok(flagWins.kind === "run" && !flagWins.config.memory && flagWins.config.store === "x", "a flag overrides the environment's target");
+  assert.ok(flagWins.kind === "run" && flagWins.config.target.kind === "level" && flagWins.config.target.path === "x", "a flag overrides the environment's target");
   const memory = parseArgs(["--memory"], { CKPT_STORE: "x", CKPT_EVENTSTORE: "esdb://h:2113" });
-  assert.ok(memory.kind === "run" && memory.config.memory && memory.config.eventstore === undefined);
+  assert.ok(memory.kind === "run" && memory.config.target.kind === "memory");
 });
 
 test.run();

@@ -56,9 +56,9 @@ test("flags and env: defaults, env, flags over env, and every kind of mistake", 
   const d = parseArgs([], {});
   assert.is(d.kind, "run");
   if (d.kind !== "run") return;
-  assert.equal([d.config.store, d.config.host, d.config.port, d.config.durability, d.config.bodyLimit], ["./.ckpt", "127.0.0.1", 7410, "sync", 1024 * 1024]);
+  assert.equal([d.config.target, d.config.host, d.config.port, d.config.durability, d.config.bodyLimit], [{ kind: "level", path: "./.ckpt" }, "127.0.0.1", 7410, "sync", 1024 * 1024]);
   const e = parseArgs(["--port=7001", "--durability", "os", "--memory"], { CKPT_PORT: "9000", CKPT_STORE: "/data", CKPT_BODY_LIMIT: "2m", CKPT_TOKENS: "admin:x" });
-  assert.ok(e.kind === "run" && e.config.port === 7001 && e.config.store === "/data" && e.config.memory && e.config.durability === "os" && e.config.bodyLimit === 2 * 1024 * 1024 && e.config.tokens === "admin:x");
+  assert.ok(e.kind === "run" && e.config.port === 7001 && e.config.target.kind === "memory" && e.config.durability === "os" && e.config.bodyLimit === 2 * 1024 * 1024 && e.config.tokens === "admin:x");
   const t = parseArgs(["--request-timeout", "2s"], {});
   assert.ok(t.kind === "run" && t.config.requestTimeoutMs === 2000, "--request-timeout");
   assert.is(parseArgs(["--help"], {}).kind, "help");
@@ -69,7 +69,7 @@ test("flags and env: defaults, env, flags over env, and every kind of mistake", 
     assert.is(r.kind, "error", bad.join(" "));
   }
   const r = parseArgs(["--tokens", "admin:x"], {});
-  assert.ok(r.kind === "error" && /unknown option/.test(r.message), "tokens are never a flag: argv is visible to every user");
+  assert.ok(r.kind === "error" && /unknown flag --tokens/.test(r.message), "tokens are never a flag: argv is visible to every user");
 });
 
 test("--help prints usage and exits 0; a bad flag exits 2 with usage", async () => {
@@ -79,7 +79,7 @@ test("--help prints usage and exits 0; a bad flag exits 2 with usage", async () 
   assert.match(h.out.join("\n"), "CKPT_TOKENS");
   const b = fake();
   assert.is(await main(["--prot", "1"], b.io), 2);
-  assert.match(b.err.join("\n"), 'unknown option "--prot"');
+  assert.match(b.err.join("\n"), 'unknown flag --prot for `ckpt-server`; did you mean --port?');
   assert.match(b.err.join("\n"), "Usage: ckpt-server");
   assert.is(b.listened.length, 0);
 });
@@ -187,7 +187,7 @@ test("the real executable: a bad flag exits 2 with usage, --help exits 0", async
     });
   const [bad, help] = await Promise.all([run(["--nope"]), run(["--help"])]);
   assert.is(bad.code, 2);
-  assert.match(bad.err, 'unknown option "--nope"');
+  assert.match(bad.err, 'unknown flag --nope for `ckpt-server`');
   assert.match(bad.err, "Usage: ckpt-server");
   assert.is(help.code, 0);
   assert.match(help.out, "--store <dir>");

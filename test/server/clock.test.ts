@@ -9,7 +9,7 @@ import { levelLog } from "../../adapters/level.ts";
 import { memoryLog } from "../../adapters/memory.ts";
 import { isCkptError } from "../../core/errors.ts";
 import { createApp } from "../../server/app.ts";
-import type { CompactionNotice } from "../../server/compactor.ts";
+import type { CompactionNotice } from "../../server/compaction-notice.ts";
 import { startServer } from "../../server/index.ts";
 import { serverStore } from "../../server/store.ts";
 import { open } from "../../mod.ts";

@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { memoryLog } from "../../adapters/memory.ts";
 import type { EventLog, Snapshot } from "../../core/log.ts";
 import { levelLog } from "../../adapters/level.ts";
-import { type CompactionNotice, describeCompaction } from "../../server/compactor.ts";
+import { type CompactionNotice, describeCompaction } from "../../server/compaction-notice.ts";
 import { startServer as startInProcess } from "../../server/index.ts";
 import { parseArgs } from "../../server/args.ts";
 import { main, type MainIo } from "../../server/main.ts";
@@ -45,19 +45,19 @@ test("flags and env build the schedule's policy; without --compact-every nothing
 
 test("bad schedule values: exit 2 with a clear message and usage, no stack trace", async () => {
   const cases: [string[], Record<string, string>, string][] = [
-    [["--compact-every", "soon", "--compact-keep", "5"], {}, '--compact-every must be a duration like 90s, 15m, 1h or 7d, got "soon"'],
+    [["--compact-every", "soon", "--compact-keep", "5"], {}, '--compact-every expects a duration such as 30s, 15m, 1h30m or 7d; Cannot read duration "soon"'],
     [["--compact-every", "0s"], {}, "--compact-every must be at least 100ms"],
-    [["--compact-every", "0"], {}, '--compact-every must be a duration like 90s, 15m, 1h or 7d, got "0"'],
+    [["--compact-every", "0"], {}, '--compact-every expects a duration such as 30s, 15m, 1h30m or 7d; Cannot read duration "0"'],
     [["--compact-every", "1h"], {}, "--compact-every needs something to remove"],
     [["--compact-keep", "5"], {}, "--compact-keep only sets the compaction schedule's policy: add --compact-every"],
     [["--compact-keep-checkpoints", "5"], {}, "--compact-keep-checkpoints only sets the compaction schedule's policy: add --compact-every"],
-    [["--compact-every", "1h", "--compact-checkpoint-ttl", "soon"], {}, '--compact-checkpoint-ttl must be a duration like'],
+    [["--compact-every", "1h", "--compact-checkpoint-ttl", "soon"], {}, '--compact-checkpoint-ttl expects a duration such as'],
     [[], { CKPT_COMPACT_MAX_AGE: "7d" }, "--compact-max-age only sets the compaction schedule's policy"],
-    [["--compact-every", "1h", "--compact-keep", "-3"], {}, "--compact-keep must be an integer"],
-    [["--compact-every", "1h", "--compact-keep", "lots"], {}, '--compact-keep must be an integer from 0 to 9007199254740991, got "lots"'],
-    [["--compact-every", "1h", "--compact-max-age", "7 days"], {}, "--compact-max-age must be a duration"],
+    [["--compact-every", "1h", "--compact-keep", "-3"], {}, "--compact-keep expects a whole number"],
+    [["--compact-every", "1h", "--compact-keep", "lots"], {}, '--compact-keep expects a whole number; got "lots"'],
+    [["--compact-every", "1h", "--compact-max-age", "7 days"], {}, "--compact-max-age expects a duration"],
     [["--compact-every", "1h", "--compact-stage-ttl"], {}, "--compact-stage-ttl needs a value <duration>"],
-    [["--compact-every", "1h", "--compact-min", "1.5", "--compact-keep", "5"], {}, "--compact-min must be an integer"],
+    [["--compact-every", "1h", "--compact-min", "1.5", "--compact-keep", "5"], {}, "--compact-min expects a whole number"],
   ];
   for (const [argv, env, message] of cases) {
     const err: string[] = [];
@@ -297,7 +297,7 @@ test("real server, real LevelDB: the schedule compacts a finished stage, leaves 
 
   const bad = await badRun;
   assert.is(bad.code, 2);
-  assert.match(bad.err, 'ckpt-server: --compact-every must be a duration like 90s, 15m, 1h or 7d, got "often"');
+  assert.match(bad.err, 'ckpt-server: --compact-every expects a duration such as 30s, 15m, 1h30m or 7d; Cannot read duration "often"');
   assert.match(bad.err, "Usage: ckpt-server");
   assert.not.match(bad.err, /\n\s+at /);
   await dir.remove();
