@@ -8,6 +8,7 @@ import { progressOf } from "../../core/progress.ts";
 import type { StageState } from "../../core/state.ts";
 import type { ServerContext } from "../context.ts";
 import { HttpError } from "../errors.ts";
+import { jsonResponse } from "../json-response.ts";
 import { ndjson } from "../ndjson.ts";
 import { route, type RouteSpec } from "../route.ts";
 import {
@@ -202,7 +203,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
         }
         await runs.update(held, body.updates, expected);
         const s = held.run.state;
-        return c.json({ revision: s.revision, status: s.status, counters: s.counters, ended: held.run.ended }, 200, { etag: `"${s.revision}"` });
+        return jsonResponse({ revision: s.revision, status: s.status, counters: s.counters, ended: held.run.ended }, 200, { etag: `"${s.revision}"` });
       },
     }),
     route({
