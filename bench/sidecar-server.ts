@@ -6,6 +6,7 @@ import { removeDir, tempDir } from "./tmp.ts";
 
 export interface SidecarProcess {
   url: string;
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -38,7 +39,7 @@ export function startSidecar(durability: "sync" | "os", o: { root?: string; flag
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1]!, stop });
+        resolve({ url: m[1]!, pid: child.pid, stop });
       }
     });
     child.once("exit", (code) => fail(new Error(`ckpt-server exited with ${code} before listening`)));

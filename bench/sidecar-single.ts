@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/sidecar-single.ts [--seconds 5] [--rounds 3] [--before /path/to/other/checkout] [--cpu-prof dir]
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import { loadDep } from "./deps.ts";
 import { startSidecar } from "./sidecar-server.ts";
@@ -24,6 +25,16 @@ const CONNECTIONS = 64;
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? undefined : process.argv[i + 1];
+}
+
+/** CPU milliseconds (user + system) the process has used, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks of 1/100 s
+  } catch {
+    return undefined;
+  }
 }
 
 async function round(label: string, root: string | undefined, seconds: number, profDir: string | undefined) {
@@ -49,7 +60,9 @@ async function round(label: string, root: string | undefined, seconds: number, p
         ],
       });
     await load(1); // warm-up: JIT, LevelDB's first files
+    const cpu0 = cpuMs(server.pid);
     const r = await load(seconds);
+    const cpu1 = cpuMs(server.pid);
     const row = {
       label,
       reqPerSec: Math.round(r["2xx"] / r.duration),
@@ -58,6 +71,8 @@ async function round(label: string, root: string | undefined, seconds: number, p
       p99Ms: r.latency.p99,
       maxMs: r.latency.max,
       failed: r.non2xx + r.errors + r.timeouts,
+      /** The sidecar's CPU time per answered request: steadier than req/s on a busy machine. */
+      cpuUsPerReq: cpu0 === undefined || cpu1 === undefined ? NaN : Math.round(((cpu1 - cpu0) * 1000) / r["2xx"]),
     };
     process.stderr.write(`${JSON.stringify(row)}\n`);
     return row;
@@ -80,7 +95,7 @@ const labels = [...new Set(rows.map((r) => r.label))];
 console.log(`single-update requests, ${CONNECTIONS} connections, LevelDB durable, ${seconds} s x ${rounds} rounds (median; range)`);
 for (const l of labels) {
   const of = rows.filter((r) => r.label === l);
-  const col = (k: "reqPerSec" | "p50Ms" | "p99Ms" | "maxMs") => `${median(of.map((r) => r[k]))} (${Math.min(...of.map((r) => r[k]))}–${Math.max(...of.map((r) => r[k]))})`;
-  console.log(`${l.padEnd(7)} req/s ${col("reqPerSec")}  p50 ${col("p50Ms")} ms  p99 ${col("p99Ms")} ms  max ${col("maxMs")} ms  failed ${of.reduce((n, r) => n + r.failed, 0)}`);
+  const col = (k: "reqPerSec" | "p50Ms" | "p99Ms" | "maxMs" | "cpuUsPerReq") => `${median(of.map((r) => r[k]))} (${Math.min(...of.map((r) => r[k]))}–${Math.max(...of.map((r) => r[k]))})`;
+  console.log(`${l.padEnd(7)} req/s ${col("reqPerSec")}  p50 ${col("p50Ms")} ms  p99 ${col("p99Ms")} ms  max ${col("maxMs")} ms  sidecar CPU ${col("cpuUsPerReq")} µs/req  failed ${of.reduce((n, r) => n + r.failed, 0)}`);
 }
 console.log(JSON.stringify(rows));
