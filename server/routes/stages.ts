@@ -9,6 +9,7 @@ import type { StageState } from "../../core/state.ts";
 import type { ServerContext } from "../context.ts";
 import { HttpError } from "../errors.ts";
 import { jsonResponse } from "../json-response.ts";
+import { quickItemUpdates } from "../quick-updates.ts";
 import { ndjson } from "../ndjson.ts";
 import { route, type RouteSpec } from "../route.ts";
 import {
@@ -186,6 +187,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       params: RunParams,
       query: NoQuery,
       body: UpdatesBody,
+      quickBody: quickItemUpdates,
       headers: [{ name: "If-Match", description: 'the revision the client expects the stage to be at, e.g. "41"' }],
       responses: {
         200: { description: "all updates are durable", schema: UpdatesResponse },

@@ -10,7 +10,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { has } from "../../core/resume-set.ts";
 import { jsonResponse } from "../../server/json-response.ts";
+import { quickItemUpdates } from "../../server/quick-updates.ts";
 import { hasDotSegment } from "../../server/raw-replies.ts";
+import { UpdatesBody } from "../../server/schemas.ts";
 import { caller, json, sidecar, type Sidecar } from "./helpers.ts";
 
 let s: Sidecar;
@@ -143,6 +145,75 @@ test("the shared UTF-8 decoder keeps no state: a valid body after an invalid one
   assert.is(good.status, 200, await good.clone().text());
   const bom = await call(path, raw(new Uint8Array([0xef, 0xbb, 0xbf, ...enc('{"updates":[{"type":"item","index":4}]}')])));
   assert.is(bom.status, 200, await bom.clone().text());
+});
+
+test("the quick body check accepts only what UpdatesBody accepts, and gives what it gives", () => {
+  const items = (n: number) => Array.from({ length: n }, (_, i) => ({ type: "item", index: i }));
+  const texts = [
+    '{"updates":[{"type":"item","index":7}]}',
+    '{"updates":[{"index":7,"type":"item"}]}',
+    '{"updates":[]}',
+    '{"updates":[{"type":"item","index":-0}]}',
+    '{"updates":[{"type":"item","index":0},{"type":"item","index":9007199254740991}]}',
+    '{"updates":[{"type":"item","index":9007199254740992}]}',
+    '{"updates":[{"type":"item","index":-1}]}',
+    '{"updates":[{"type":"item","index":1.5}]}',
+    '{"updates":[{"type":"item","index":1e300}]}',
+    '{"updates":[{"type":"item","index":"3"}]}',
+    '{"updates":[{"type":"item","index":null}]}',
+    '{"updates":[{"type":"item"}]}',
+    '{"updates":[{"index":3}]}',
+    '{"updates":[{"type":"item","index":3,"ok":true}]}',
+    '{"updates":[{"type":"item","index":3,"colour":"red"}]}',
+    '{"updates":[{"type":"item","index":3,"__proto__":{"x":1}}]}',
+    '{"updates":[{"type":"item","type":"item","index":3}]}',
+    '{"updates":[{"type":"Item","index":3}]}',
+    '{"updates":[{"type":"progress","ok":3}]}',
+    '{"updates":[{"type":"complete"}]}',
+    '{"updates":[{"type":"item","index":3},{"type":"item","index":-3}]}',
+    '{"updates":[[]]}',
+    '{"updates":[null]}',
+    '{"updates":[7]}',
+    '{"updates":{"0":{"type":"item","index":3}}}',
+    '{"updates":null}',
+    '{"updates":[{"type":"item","index":3}],"extra":1}',
+    '{"__proto__":{"updates":[]}}',
+    "{}",
+    "[]",
+    "null",
+    "3",
+    '"updates"',
+  ];
+  const inputs: unknown[] = [...texts.map((t) => JSON.parse(t)), { updates: items(20_000) }, { updates: items(20_001) }];
+  let accepted = 0;
+  for (const raw of inputs) {
+    const quick = quickItemUpdates(raw);
+    const full = UpdatesBody.safeParse(raw);
+    if (quick === undefined) continue;
+    accepted++;
+    assert.ok(full.success, `quick accepted what the schema refuses: ${JSON.stringify(raw).slice(0, 80)}`);
+    assert.equal(quick, full.data);
+  }
+  assert.ok(accepted >= 6, `the shortcut takes the common shapes (took ${accepted})`);
+});
+
+test("remembered path parameters: a bad stage or run id is refused the same after good ones were seen", async () => {
+  const runId = await begin("params", "http");
+  const call = caller(s, "http");
+  const ok = () => call(`/v1/stages/params/runs/${runId}/updates`, json("POST", { updates: [{ type: "item", index: 1 }] }));
+  assert.is((await ok()).status, 200);
+  assert.is((await ok()).status, 200);
+  for (const path of [`/v1/stages/par..ams/runs/${runId}/updates`, `/v1/stages/params/runs/${runId}%20x/updates`, `/v1/stages/-params/runs/${runId}/updates`]) {
+    const res = await call(path, json("POST", { updates: [{ type: "item", index: 2 }] }));
+    assert.is(res.status, 400, path);
+    const body = (await res.json()) as { error: { code: string; issues: { path: unknown[] }[] } };
+    assert.is(body.error.code, "CKPT_INVALID");
+    assert.is(body.error.issues[0]!.path[0], "path");
+  }
+  // The query is still checked when there is one (this endpoint takes none), and an empty one is none.
+  const query = await call(`/v1/stages/params/runs/${runId}/updates?x=1`, json("POST", { updates: [{ type: "item", index: 3 }] }));
+  assert.is(query.status, 400);
+  assert.is((await call(`/v1/stages/params/runs/${runId}/updates?`, json("POST", { updates: [{ type: "item", index: 4 }] }))).status, 200);
 });
 
 /** The check before the quick pre-check, kept here as the reference. */
