@@ -1,17 +1,24 @@
 /** Starts a real ckpt-server (server/node.ts) in its own process on 127.0.0.1 and a free port, and stops it with SIGTERM. */
 import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { commandFor, repoRoot } from "./child.ts";
 import { removeDir, tempDir } from "./tmp.ts";
 
 export interface SidecarProcess {
   url: string;
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
-export function startSidecar(durability: "sync" | "os"): Promise<SidecarProcess> {
+/** `root`: another checkout's sidecar (bench/sidecar-single.ts compares against a baseline); `flags` go to its runtime (e.g. --cpu-prof). */
+export function startSidecar(durability: "sync" | "os", o: { root?: string; flags?: string[] } = {}): Promise<SidecarProcess> {
   const dir = tempDir("sidecar");
+  const root = o.root ?? repoRoot;
   const [cmd, args] = commandFor("server/node.ts", ["--store", dir, "--host", "127.0.0.1", "--port", "0", "--durability", durability]);
-  const child = spawn(cmd, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const file = args.findIndex((a) => a.endsWith("server/node.ts"));
+  args[file] = join(root, "server/node.ts");
+  args.splice(file, 0, ...(o.flags ?? []));
+  const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const stop = async () => {
     if (child.exitCode === null) child.kill("SIGTERM");
@@ -32,7 +39,7 @@ export function startSidecar(durability: "sync" | "os"): Promise<SidecarProcess>
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1]!, stop });
+        resolve({ url: m[1]!, pid: child.pid, stop });
       }
     });
     child.once("exit", (code) => fail(new Error(`ckpt-server exited with ${code} before listening`)));

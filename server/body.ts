@@ -9,6 +9,8 @@ import { HttpCode, HttpError } from "./errors.ts";
 const DISCARD_BYTES = 16 * 1024 * 1024;
 
 const JSON_TYPE = /^application\/json[ \t]*(;[ \t]*charset="?utf-8"?[ \t]*)?$/i;
+/** One strict decoder for every request: without `stream` a decode keeps no state between calls. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** The request's body as parsed JSON; `undefined` when the body is empty and `optional`. */
 export async function readJson(req: Request, limit: number, optional = false): Promise<unknown> {
@@ -37,7 +39,7 @@ export async function readJson(req: Request, limit: number, optional = false): P
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new HttpError(ErrorCode.INVALID, "The request body is not valid UTF-8.");
   }

@@ -36,6 +36,11 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   body?: z.ZodType<B>;
   /** The success body's schema (the endpoint's), documented for every 2xx that names none of its own. */
   response?: z.ZodType;
+  /**
+   * A shortcut for the body's most common shape: returns the value `body` would parse it to, or
+   * undefined to let `body` decide (every other shape, and every error, comes from the schema).
+   */
+  quickBody?: (raw: unknown) => B | undefined;
   /** The body may be left out entirely. */
   bodyOptional?: boolean;
   /** "log": the raw log endpoints, whose batches and snapshots may be larger. Default "api". */
@@ -58,20 +63,40 @@ export interface MountOptions {
   logBodyLimit: number;
 }
 
+/** Path parameters remembered per route once valid (a worker sends the same stage and run id again and again). */
+const PARAMS_KEPT = 1000;
+
 export function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void {
+  const validParams = new Map<string, unknown>();
   app.on(spec.method, spec.path, async (c) => {
     c.set("route", spec.path);
     const role = spec.role === null ? "admin" : authenticate(o.tokens, c.req.header("authorization") ?? null, spec.role);
     if (spec.role !== null) authorize(role, spec.role);
-    const params = spec.params ? check(spec.params, c.req.param(), "path") : {};
-    const query = spec.query ? check(spec.query, singleQuery(c.req.queries()), "query") : {};
+    const params = spec.params ? cachedParams(spec.params, c.req.param(), validParams) : {};
+    // No "?" in the URL: no query string to split (the schema still sees the empty query).
+    const query = spec.query ? check(spec.query, c.req.raw.url.includes("?") ? singleQuery(c.req.queries()) : {}, "query") : {};
     let body: unknown;
     if (spec.body) {
       const raw = await readJson(c.req.raw, spec.bodyLimit === "log" ? o.logBodyLimit : o.bodyLimit, spec.bodyOptional);
-      body = raw === undefined ? undefined : check(spec.body, raw, "body");
+      body = raw === undefined ? undefined : (spec.quickBody?.(raw) ?? check(spec.body, raw, "body"));
     }
     return spec.handle(c, { params, query, body, role });
   });
+}
+
+/**
+ * `check` for path parameters, its successes kept: strings in, so the same strings get the same
+ * verdict. Keyed by each name and value with its length, so no two different sets share a key.
+ */
+function cachedParams(schema: z.ZodType, raw: Record<string, string>, kept: Map<string, unknown>): unknown {
+  let key = "";
+  for (const k in raw) key += `${k.length}:${k}${raw[k]!.length}:${raw[k]}`;
+  const hit = kept.get(key);
+  if (hit !== undefined) return hit;
+  const params = check(schema, raw, "path");
+  if (kept.size >= PARAMS_KEPT) kept.clear();
+  kept.set(key, Object.freeze(params));
+  return params;
 }
 
 function singleQuery(q: Record<string, string[]>): Record<string, string> {

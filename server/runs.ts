@@ -16,6 +16,7 @@ import type { GuardedLog } from "./guarded-log.ts";
 import type { Update } from "../protocol/stages.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { keyedQueue } from "../core/keyed-queue.ts";
+import { setImmediate } from "node:timers";
 
 export interface HeldRun {
   readonly run: Run;
@@ -27,6 +28,16 @@ export interface HeldRun {
 export const DEFAULT_LEASE_MS = 30_000;
 /** Runs released for silence remembered (newest kept), so their clients hear CKPT_LEASE_LOST rather than 404. */
 const LOST_KEPT = 1000;
+/** Longest a request waits for others to join its group commit (see `group`). */
+const GROUP_WAIT_MS = 2;
+
+/** Requests gathering for one group commit: `arrivals` joined so far, `seen` at the last look. */
+interface Group {
+  readonly ready: Promise<void>;
+  readonly since: number;
+  arrivals: number;
+  seen: number;
+}
 
 const EVENT_OF: Readonly<Record<Update["type"], CkptEvent["type"]>> = {
   item: "item",
@@ -45,6 +56,9 @@ export class RunRegistry {
   private readonly byStage = new Map<string, HeldRun>();
   private readonly lost = new Map<string, { stage: string; leaseMs: number }>();
   private readonly stageQueue = keyedQueue();
+  /** Per run: requests recorded and not yet durable (their group commit is in flight or queued). */
+  private readonly unsettled = new WeakMap<HeldRun, number>();
+  private readonly groups = new WeakMap<HeldRun, Group>();
   private readonly timer: unknown;
 
   constructor(
@@ -137,6 +151,7 @@ export class RunRegistry {
    * between), so concurrent requests for one run share group commits. Resolves once all are durable.
    */
   async update(held: HeldRun, updates: readonly Update[], expectedRevision?: number): Promise<void> {
+    if (updates.length > 0 && !this.unsettled.get(held)) await this.group(held);
     const run = held.run;
     if (run.ended) throw this.notLive(held);
     if (expectedRevision !== undefined && run.state.revision !== expectedRevision) {
@@ -151,11 +166,38 @@ export class RunRegistry {
       status = nextStatus(status, e);
     }
     // Called in order without awaiting: each records its event before returning its promise.
+    this.unsettled.set(held, (this.unsettled.get(held) ?? 0) + 1);
     const settled = await Promise.allSettled(updates.map((u) => record(run, u)));
+    this.unsettled.set(held, this.unsettled.get(held)! - 1);
     held.lastSeen = this.clock.now();
     if (run.ended) this.drop(held);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * Holds a request for a run with nothing in flight until the requests arriving with it have
+   * joined: event-loop turns until one brings nobody new, at most GROUP_WAIT_MS. Otherwise the first
+   * request of a burst would start a commit alone, and the rest would wait for its fsync and then
+   * their own. With a commit in flight no wait is needed: what arrives queues behind it anyway.
+   * Everyone wakes in arrival order and checks and records in that order, as without the wait.
+   */
+  private group(held: HeldRun): Promise<void> {
+    const joined = this.groups.get(held);
+    if (joined) return joined.arrivals++, joined.ready;
+    let open!: () => void;
+    const g: Group = { ready: new Promise<void>((r) => (open = r)), since: performance.now(), arrivals: 1, seen: 1 };
+    this.groups.set(held, g);
+    const look = () => {
+      if (g.arrivals === g.seen || performance.now() - g.since >= GROUP_WAIT_MS) {
+        this.groups.delete(held);
+        return open();
+      }
+      g.seen = g.arrivals;
+      setImmediate(look);
+    };
+    setImmediate(look);
+    return g.ready;
   }
 
   /** Writes what is pending and lets go of the run without changing the stage's status. */

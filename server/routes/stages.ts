@@ -8,6 +8,8 @@ import { progressOf } from "../../core/progress.ts";
 import type { StageState } from "../../core/state.ts";
 import type { ServerContext } from "../context.ts";
 import { HttpError } from "../errors.ts";
+import { jsonResponse } from "../json-response.ts";
+import { quickItemUpdates } from "../quick-updates.ts";
 import { ndjson } from "../ndjson.ts";
 import { route, type RouteSpec } from "../route.ts";
 import { ErrorResponse } from "../../protocol/common.ts";
@@ -146,6 +148,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       ...Stages.updates,
       role: "write",
       summary: "Records a batch of updates (items, units, progress, errors, metadata, lifecycle) in one durable write",
+      quickBody: quickItemUpdates,
       headers: [{ name: "If-Match", description: 'the revision the client expects the stage to be at, e.g. "41"' }],
       responses: {
         200: { description: "all updates are durable" },
@@ -163,7 +166,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
         }
         await runs.update(held, body.updates, expected);
         const s = held.run.state;
-        return c.json({ revision: s.revision, status: s.status, counters: s.counters, ended: held.run.ended }, 200, { etag: `"${s.revision}"` });
+        return jsonResponse({ revision: s.revision, status: s.status, counters: s.counters, ended: held.run.ended }, 200, { etag: `"${s.revision}"` });
       },
     }),
     route({
