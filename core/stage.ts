@@ -7,7 +7,8 @@ import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import type { CkptEvent } from "./events.ts";
 import { configDigest, sha256 } from "./fingerprint.ts";
 import { cloneHistory, type History } from "./history.ts";
-import { applyToProjection, fromSnapshot, initialProjection, type Projection } from "./projection.ts";
+import { baseProjection } from "./fold.ts";
+import { cloneProjection, fromSnapshot } from "./projection.ts";
 import { indices, size } from "./resume-set.ts";
 import { type ResumeInfo, Run } from "./run.ts";
 import { cloneState, type StageState } from "./state.ts";
@@ -230,14 +231,9 @@ export class Stage {
       const log = this.ctx.log;
       const info = await log.info(this.name);
       if (!info) return undefined;
-      let p: Projection | undefined;
       const latest = from > info.first ? await log.loadSnapshot(this.name) : undefined;
-      if (latest && latest.revision < from) p = fromSnapshot(this.name, latest);
-      if (!p && info.first > 0) {
-        p = fromSnapshot(this.name, await log.loadSnapshot(this.name, "base"));
-        if (!p) throw new CkptError(ErrorCode.CORRUPT, `Stage "${this.name}" was compacted but its base snapshot is missing; run \`ckpt verify ${this.name}\`.`);
-      }
-      p = p ? structuredClone(p) : initialProjection(this.name);
+      const usable = latest && latest.revision < from ? fromSnapshot(this.name, latest) : undefined;
+      const p = usable ? cloneProjection(usable) : await baseProjection(log, info);
       return { p, pages: readForward(log, this.name, p.state.revision + 1) };
     }, { from, ...pickBounds(options) });
   }

@@ -11,9 +11,13 @@
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
-import { type EventLog, type RecordedEvent, readForward } from "./log.ts";
-import { applyToProjection, cloneProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "./projection.ts";
+import { foldLog, loadProjection } from "./fold.ts";
+import type { EventLog, RecordedEvent } from "./log.ts";
+import { applyToProjection, cloneProjection, type Projection, toSnapshot } from "./projection.ts";
 import { ALLOWED_FROM, apply, checkTransition, cloneState, nextStatus, type StageState } from "./state.ts";
+
+/** Kept here for callers that load a stage the way a writer does. */
+export { loadProjection } from "./fold.ts";
 
 export interface WriterOptions {
   /** Snapshot after this many events since the last one (and at every lifecycle change). */
@@ -303,12 +307,7 @@ export class StageWriter {
 
   private async catchUpAlone(): Promise<number> {
     const recorded: RecordedEvent[] = [];
-    for await (const batch of readForward(this.log, this.stream, this.durable.state.revision + 1)) {
-      for (const r of batch) {
-        applyToProjection(this.durable, r.event, r.revision);
-        recorded.push(r);
-      }
-    }
+    await foldLog(this.log, this.stream, this.durable, { collect: recorded });
     if (recorded.length > 0) {
       if (!this.committing) this.reproject();
       for (const l of this.listeners) l(recorded, this.durable.state);
@@ -440,39 +439,4 @@ export class StageWriter {
       this.fail(err);
     }
   }
-}
-
-/** Latest usable snapshot + the events after it; full replay when the snapshot is from another reducer version. */
-export async function loadProjection(
-  log: EventLog,
-  stream: string,
-): Promise<{ projection: Projection; snapshotRevision: number; eventsRead: number }> {
-  const info = await log.info(stream);
-  if (!info) return { projection: initialProjection(stream), snapshotRevision: -1, eventsRead: 0 };
-  const snap = await log.loadSnapshot(stream);
-  let projection = snap && snap.revision <= info.head ? fromSnapshot(stream, snap) : undefined;
-  const snapshotRevision = projection ? snap!.revision : -1;
-  if (!projection) {
-    if (info.first > 0) {
-      throw new CkptError(
-        ErrorCode.CORRUPT,
-        `Stage "${stream}" was compacted up to revision ${info.first} but its base snapshot is missing or from another ckpt version; its state cannot be rebuilt. Restore it from an export, or reset the stage.`,
-        { details: { stage: stream, first: info.first } },
-      );
-    }
-    projection = initialProjection(stream);
-  } else {
-    projection = cloneProjection(projection);
-  }
-  let eventsRead = 0;
-  try {
-    for await (const batch of readForward(log, stream, projection.state.revision + 1)) {
-      for (const { revision, event } of batch) applyToProjection(projection, event, revision);
-      eventsRead += batch.length;
-    }
-  } catch (err) {
-    if (isCkptError(err) && err.code !== ErrorCode.BAD_TRANSITION) throw err;
-    throw new CkptError(ErrorCode.CORRUPT, `Stage "${stream}" does not replay cleanly at revision ${projection.state.revision + 1}: ${String((err as Error).message ?? err)}. Run \`ckpt verify ${stream}\`.`, { cause: err });
-  }
-  return { projection, snapshotRevision, eventsRead };
 }
