@@ -7,7 +7,6 @@ import type { CheckpointOptions } from "./checkpoints.ts";
 import { type Call, decide, decideItem, type ItemOptions, NO_OPTIONS } from "./decide.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
 import type { CkptEvent } from "./events.ts";
-import { rangeCount, wouldAddRange } from "./resume-set.ts";
 import { isDone, type StageState, type UnitState } from "./state.ts";
 import type { StageWriter } from "./writer.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -265,8 +264,7 @@ export class Run {
   }
 
   private needsRoom(index: number): boolean {
-    const r = this.writer.state.resume;
-    return rangeCount(r) >= this.limits.maxRanges && wouldAddRange(r, index);
+    return this.writer.tooSparse(index, this.limits.maxRanges);
   }
 
   /** Too many items done out of order: wait for the gaps below them to fill. */

@@ -4,17 +4,21 @@
  * (group commit), so many concurrent `await run.done(i)` share one write and one fsync.
  * A caller's promise resolves only after the append that carries its event is acknowledged.
  *
- * The queue is a small state machine: idle → writing → idle, writing → failed (sticky: an event
- * that was queued never reached the log, so every later flush/done/close rejects with that error
- * until `recover()`, which `stage.begin()` calls), and any → closed. One exception stays idle: a lone
- * lifecycle change that lost its race to another writer on a shared log is refused to its caller only.
+ * The queue is one state machine field, changed only by `to()`: idle → writing → idle; idle or
+ * writing → failed (sticky, holding the error: an event that was queued never reached the log, so
+ * every later flush/done/close rejects with it until `recover()`, which `stage.begin()` calls, goes
+ * back to idle); any → closed (final). One exception stays put: a lone lifecycle change that lost its
+ * race to another writer on a shared log is refused to its caller only. Back-pressure (the queue's
+ * high-water mark, the out-of-order ranges) is decided in one section below.
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import { foldLog, loadProjection } from "./fold.ts";
 import type { EventLog, RecordedEvent } from "./log.ts";
 import { applyToProjection, cloneProjection, type Projection, toSnapshot } from "./projection.ts";
-import { ALLOWED_FROM, apply, checkTransition, cloneState, nextStatus, type StageState } from "./state.ts";
+import { checkEvents } from "./decide.ts";
+import { rangeCount, wouldAddRange } from "./resume-set.ts";
+import { apply, cloneState, type StageState } from "./state.ts";
 
 /** Kept here for callers that load a stage the way a writer does. */
 export { loadProjection } from "./fold.ts";
@@ -47,6 +51,20 @@ interface Waiter {
 /** Where the queue stands; see the file header for the transitions. */
 export type WriterPhase = "idle" | "writing" | "failed" | "closed";
 
+/** The queue's state machine; `failed` and `closed` hold the error every later call gets. */
+type Phase = { name: "idle" } | { name: "writing" } | { name: "failed"; error: CkptError } | { name: "closed"; error: CkptError };
+
+const IDLE: Phase = { name: "idle" };
+const WRITING: Phase = { name: "writing" };
+
+/** The phases each phase may be entered from (closed is final: nothing leaves it). */
+const ENTERED_FROM: Record<WriterPhase, readonly WriterPhase[]> = {
+  idle: ["writing", "failed"],
+  writing: ["idle"],
+  failed: ["idle", "writing"],
+  closed: ["idle", "writing", "failed"],
+};
+
 export interface LoadStats {
   /** Events read from the log to rebuild state (after the snapshot, if one was used). */
   eventsRead: number;
@@ -61,15 +79,11 @@ export class StageWriter {
   private drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private enqueued = 0;
   private committed = 0;
-  private phase: WriterPhase = "idle";
-  /** Why the phase is `failed` (sticky) or `closed`. */
-  private failure: CkptError | undefined;
+  private phase: Phase = IDLE;
   private lastSnapshotRevision: number;
   private listeners = new Set<CommitListener>();
   private failListeners = new Set<(error: CkptError) => void>();
   private ioLock: Promise<unknown> = Promise.resolve();
-  /** Inside commit(): the batch being written is in neither the queue nor the durable state. */
-  private committing = false;
 
   private constructor(
     private readonly log: EventLog,
@@ -109,16 +123,50 @@ export class StageWriter {
   }
 
   get status(): WriterPhase {
-    return this.phase;
+    return this.phase.name;
   }
 
   /** The sticky error of the `failed` phase (or CKPT_CLOSED once closed); undefined otherwise. */
   get error(): CkptError | undefined {
-    return this.failure;
+    return this.phase.name === "failed" || this.phase.name === "closed" ? this.phase.error : undefined;
   }
 
+  /**
+   * The one place the phase changes. Entering `writing` starts the drain loop; entering `failed`
+   * rejects every waiter with the sticky error and tells the fail listeners. Leaving `closed`, or
+   * failing again while failed, is ignored: the first error stays.
+   */
+  private to(next: Phase): void {
+    const from = this.phase.name;
+    if (from === "closed" || (from === "failed" && next.name === "failed")) return;
+    if (!ENTERED_FROM[next.name].includes(from)) throw new Error(`ckpt internal error: writer phase ${from} → ${next.name}`);
+    this.phase = next;
+    if (next.name === "writing") queueMicrotask(() => void this.drain());
+    if (next.name === "failed") {
+      const waiters = [...this.waiters, ...this.drainWaiters];
+      this.waiters = [];
+      this.drainWaiters = [];
+      for (const w of waiters) w.reject(next.error);
+      for (const l of [...this.failListeners]) l(next.error);
+    }
+  }
+
+  // Back-pressure, decided here only: callers ask before they queue, and wait on what this says.
+
+  /** Queued (not yet written) events are at the high-water mark: `mark()` asks its caller to wait. */
   get overHighWater(): boolean {
-    return this.enqueued - this.committed >= this.options.highWater;
+    return this.pending >= this.options.highWater;
+  }
+
+  /** Item `index` would open one more range of out-of-order items when `maxRanges` are open already: its caller waits for gaps to fill. */
+  tooSparse(index: number, maxRanges: number): boolean {
+    const r = this.projected.resume;
+    return rangeCount(r) >= maxRanges && wouldAddRange(r, index);
+  }
+
+  /** Callers waiting for room wake once the queue is back under half the high-water mark. */
+  private get roomAgain(): boolean {
+    return this.pending < this.options.highWater / 2;
   }
 
   onCommit(listener: CommitListener): () => void {
@@ -137,30 +185,21 @@ export class StageWriter {
    * sequence number to `waitFor`. Throws CKPT_BAD_TRANSITION / CKPT_CLOSED without queueing.
    */
   enqueue(events: readonly CkptEvent[]): number {
-    if (this.failure) throw this.failure;
-    let status = this.projected.status;
-    for (const e of events) {
-      if (!ALLOWED_FROM[e.type].includes(status)) {
-        checkTransition({ ...this.projected, status }, e);
-      }
-      status = nextStatus(status, e);
-    }
+    if (this.phase.name === "failed" || this.phase.name === "closed") throw this.phase.error;
+    checkEvents(this.projected, events);
     let rev = this.projected.revision;
     for (const e of events) apply(this.projected, e, ++rev);
     for (const e of events) this.queue.push(e);
     this.enqueued += events.length;
-    if (this.phase === "idle") {
-      this.phase = "writing";
-      queueMicrotask(() => void this.drain());
-    }
+    if (this.phase.name === "idle") this.to(WRITING);
     return this.enqueued;
   }
 
   /** Resolves once every event up to `seq` is acknowledged by the log; rejects with the sticky error once failed. */
   waitFor(seq: number): Promise<void> {
-    if (this.phase === "failed") return Promise.reject(this.failure);
+    if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (seq <= this.committed) return Promise.resolve();
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.phase.name === "closed") return Promise.reject(this.phase.error);
     return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
   }
 
@@ -171,7 +210,7 @@ export class StageWriter {
 
   /** Resolves when the queue is back under half the high-water mark; rejects with the sticky error once failed. */
   belowHighWater(): Promise<void> {
-    if (this.phase === "failed") return Promise.reject(this.failure);
+    if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (!this.overHighWater) return Promise.resolve();
     return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
@@ -179,33 +218,21 @@ export class StageWriter {
   /** Writes queued events until none are left, one append per batch. */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0 && this.phase === "writing") {
+      while (this.queue.length > 0 && this.phase.name === "writing") {
         // Taken from the queue only once the lock is ours, so a catch-up never sees an event in neither place.
         await this.exclusive(() => this.commit(this.queue.splice(0, this.options.maxBatch)));
       }
     } finally {
-      if (this.phase === "writing") {
-        this.phase = "idle";
+      if (this.phase.name === "writing") {
+        this.to(IDLE);
         // Something may have been queued between the last check and here.
-        if (this.queue.length > 0) {
-          this.phase = "writing";
-          queueMicrotask(() => void this.drain());
-        }
+        if (this.queue.length > 0) this.to(WRITING);
       }
     }
   }
 
   private async commit(batch: CkptEvent[]): Promise<void> {
     if (batch.length === 0) return;
-    this.committing = true;
-    try {
-      await this.commitBatch(batch);
-    } finally {
-      this.committing = false;
-    }
-  }
-
-  private async commitBatch(batch: CkptEvent[]): Promise<void> {
     const from = this.durable.state.revision;
     const wantSnapshot =
       from + batch.length - this.lastSnapshotRevision >= this.options.snapshotEvery || batch.some((e) => !HOT.has(e.type));
@@ -269,7 +296,8 @@ export class StageWriter {
         if (!isCkptError(err, ErrorCode.CONFLICT) || !this.log.supports.multiProcess || (attempt >= 20 && !batch.every((e) => HOT.has(e.type)))) throw err;
         // A writer in a tight loop would win every race against one that must read before it retries.
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 100)));
-        await this.catchUpAlone();
+        // Mid-commit: the batch is in neither the queue nor the durable state, so the local view waits for the commit.
+        await this.catchUpAlone(false);
         const probe = cloneState(this.durable.state);
         let rev = probe.revision;
         try {
@@ -302,14 +330,15 @@ export class StageWriter {
 
   /** Folds in events other writers appended since our durable head, telling listeners. */
   catchUp(): Promise<number> {
-    return this.exclusive(() => this.catchUpAlone());
+    return this.exclusive(() => this.catchUpAlone(true));
   }
 
-  private async catchUpAlone(): Promise<number> {
+  /** `reproject`: rebuild the local view (durable + queued) now; false inside a commit, which does it once the batch lands. */
+  private async catchUpAlone(reproject: boolean): Promise<number> {
     const recorded: RecordedEvent[] = [];
     await foldLog(this.log, this.stream, this.durable, { collect: recorded });
     if (recorded.length > 0) {
-      if (!this.committing) this.reproject();
+      if (reproject) this.reproject();
       for (const l of this.listeners) l(recorded, this.durable.state);
     }
     return recorded.length;
@@ -336,22 +365,14 @@ export class StageWriter {
    * no later flush, done or close can resolve as if they had been written.
    */
   private fail(err: unknown): void {
-    if (this.phase === "closed") return;
+    if (this.phase.name === "closed") return;
     this.queue.length = 0;
     this.enqueued = this.committed;
     this.projected = cloneState(this.durable.state);
     const error = isCkptError(err)
       ? err
       : new CkptError(ErrorCode.IO, `Writing stage "${this.projected.stage}" to ${this.log.location} failed: ${String((err as Error)?.message ?? err)}`, { cause: err });
-    this.phase = "failed";
-    this.failure = error;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.reject(error);
-    const d = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of d) w.reject(error);
-    for (const l of [...this.failListeners]) l(error);
+    this.to({ name: "failed", error });
   }
 
   /** Rejects the waiters of the batch that was refused (the queue behind it is empty) and stays usable. */
@@ -369,12 +390,11 @@ export class StageWriter {
    * events again. `stage.begin()` calls it; a no-op in any other phase.
    */
   async recover(): Promise<void> {
-    if (this.phase !== "failed") return;
+    if (this.phase.name !== "failed") return;
     await this.exclusive(async () => {
-      if (this.phase !== "failed") return;
+      if (this.phase.name !== "failed") return;
       await this.reloadAlone();
-      this.failure = undefined;
-      this.phase = "idle";
+      this.to(IDLE);
     });
   }
 
@@ -385,7 +405,7 @@ export class StageWriter {
    */
   maintain<T>(act: (state: Readonly<StageState>, queued: number) => Promise<{ result: T; deleted: boolean }>): Promise<T> {
     return this.exclusive(async () => {
-      if (this.log.supports.multiProcess) await this.catchUpAlone();
+      if (this.log.supports.multiProcess) await this.catchUpAlone(true);
       const { result, deleted } = await act(this.durable.state, this.queue.length);
       if (deleted) {
         await this.reloadAlone();
@@ -406,7 +426,7 @@ export class StageWriter {
     let k = 0;
     while (k < this.waiters.length && this.waiters[k]!.seq <= this.committed) this.waiters[k++]!.resolve();
     if (k > 0) this.waiters.splice(0, k);
-    if (this.enqueued - this.committed < this.options.highWater / 2 && this.drainWaiters.length > 0) {
+    if (this.roomAgain && this.drainWaiters.length > 0) {
       const d = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of d) w.resolve();
@@ -418,11 +438,10 @@ export class StageWriter {
    * error when something queued never reached the log (closed all the same).
    */
   async close(): Promise<void> {
-    if (this.phase === "closed") return;
+    if (this.phase.name === "closed") return;
     let sticky: unknown;
     await this.flush().catch((e: unknown) => (sticky = e));
-    this.phase = "closed";
-    this.failure = new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`);
+    this.to({ name: "closed", error: new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`) });
     if (sticky !== undefined) throw sticky;
   }
 
