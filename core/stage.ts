@@ -15,6 +15,7 @@ import { cloneState, type StageState } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
 import { type MaintenanceOptions, readForward } from "./log.ts";
 import { BeginOptionsSchema, DeleteOptionsSchema, ReplayOptionsSchema, ResetOptionsSchema, WatchOptionsSchema } from "./options.ts";
+import { retry } from "./retry.ts";
 import { parseArg } from "./validate.ts";
 import { type ReplayEntry, replayIterator } from "./replay.ts";
 
@@ -55,6 +56,9 @@ export interface ReplayOptions {
   until?: number;
 }
 
+/** begin()'s conflicts that a fresh decision can resolve. */
+const decideAgain = new WeakSet<object>();
+
 export class Stage {
   constructor(
     private readonly ctx: StoreContext,
@@ -69,10 +73,11 @@ export class Stage {
   async begin(options: BeginOptions = {}): Promise<Run> {
     this.ctx.checkOpen();
     parseArg(BeginOptionsSchema, options, "begin()");
-    return this.start(options, 0);
+    // A begin that lost its race is decided again on the stage as it now is (see start()); at most 6 tries.
+    return retry(() => this.start(options), { attempts: 6, backoff: false, retryable: (err) => decideAgain.has(err as object) });
   }
 
-  private async start(options: BeginOptions, attempt: number): Promise<Run> {
+  private async start(options: BeginOptions): Promise<Run> {
     const writer = await this.ctx.writer(this.name);
     const active = this.ctx.activeRun(this.name);
     if (active) {
@@ -105,15 +110,12 @@ export class Stage {
     try {
       await writer.waitFor(writer.enqueue(events));
     } catch (err) {
-      // Decided on a stage that compaction or delete removed while the events waited: decide again on the empty stage.
-      if (isCkptError(err, ErrorCode.CONFLICT) && err.details?.deletedWhileQueued === true && attempt < 5) return this.start(options, attempt + 1);
-      if (isCkptError(err, ErrorCode.CONFLICT) && options.join && attempt < 5) {
-        return this.start(options, attempt + 1); // another worker started the run first: join it
-      }
-      if (isCkptError(err, ErrorCode.CONFLICT)) {
-        throw new CkptError(ErrorCode.CONFLICT, `Another process began or changed stage "${this.name}" at the same moment; try again.`, { cause: err });
-      }
-      throw err;
+      if (!isCkptError(err, ErrorCode.CONFLICT)) throw err;
+      const raced = new CkptError(ErrorCode.CONFLICT, `Another process began or changed stage "${this.name}" at the same moment; try again.`, { cause: err });
+      // Decided on a stage that compaction or delete removed while the events waited (decide again on the
+      // empty stage), or another worker started the run first (join it): begin() decides again.
+      if (err.details?.deletedWhileQueued === true || options.join) decideAgain.add(raced);
+      throw raced;
     }
     const reopened = options.verify ? await this.reopenInvalid(writer, options.verify) : 0;
     const done = size(writer.state.resume);

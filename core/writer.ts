@@ -17,6 +17,7 @@ import { foldLog, loadProjection } from "./fold.ts";
 import type { EventLog, RecordedEvent } from "./log.ts";
 import { applyToProjection, cloneProjection, type Projection, toSnapshot } from "./projection.ts";
 import { checkEvents } from "./decide.ts";
+import { type Backoff, retry } from "./retry.ts";
 import { rangeCount, wouldAddRange } from "./resume-set.ts";
 import { apply, cloneState, type StageState } from "./state.ts";
 
@@ -36,6 +37,9 @@ export const DEFAULT_WRITER_OPTIONS: WriterOptions = { snapshotEvery: 10_000, ma
 
 /** Events that never trigger a snapshot on their own: the hot path. */
 const HOT = new Set<CkptEvent["type"]>(["item", "progress", "unit", "heartbeat", "error", "metadata"]);
+
+/** Waits between rebase attempts: none before the first retry, then up to 2, 4, … 100 ms (full jitter). */
+const REBASE_BACKOFF: Backoff = { firstMs: 1, maxMs: 100 };
 
 /** Conflicts of lifecycle batches that no longer fit after a rebase: a refusal, not a lost write. */
 const lostRaces = new WeakSet<object>();
@@ -281,40 +285,48 @@ export class StageWriter {
    * Appends at the durable head. On logs shared by several processes a conflict means another
    * writer got there first: fold its events in, re-check ours against the new state, retry.
    */
-  private async appendWithRebase(batch: CkptEvent[], from: number, snapshot: ReturnType<typeof toSnapshot> | undefined) {
-    for (let attempt = 0; ; attempt++) {
-      const head = this.durable.state.revision;
-      try {
+  private async appendWithRebase(batch: CkptEvent[], from: number, snapshot: ReturnType<typeof toSnapshot> | undefined): Promise<void> {
+    // Item-like batches commute, so joined writers retry them for as long as others keep winning
+    // (each lost race folds the winners' events in, so the stage moves on); lifecycle batches give up.
+    const commutes = batch.every((e) => HOT.has(e.type));
+    await retry(
+      async (attempt) => {
+        if (attempt > 0) {
+          await this.catchUpAlone(false);
+          this.recheck(batch, commutes);
+        }
+        const head = this.durable.state.revision;
         await this.log.append(this.stream, batch, {
           expectedRevision: head < 0 ? "no_stream" : head,
           ...(snapshot && head === from ? { snapshot } : {}),
         });
-        return;
-      } catch (err) {
-        // Item-like batches commute, so joined writers retry them for as long as others keep winning
-        // (each lost race folds the winners' events in, so the stage moves on); lifecycle batches give up.
-        if (!isCkptError(err, ErrorCode.CONFLICT) || !this.log.supports.multiProcess || (attempt >= 20 && !batch.every((e) => HOT.has(e.type)))) throw err;
-        // A writer in a tight loop would win every race against one that must read before it retries.
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 100)));
-        // Mid-commit: the batch is in neither the queue nor the durable state, so the local view waits for the commit.
-        await this.catchUpAlone(false);
-        const probe = cloneState(this.durable.state);
-        let rev = probe.revision;
-        try {
-          for (const e of batch) apply(probe, e, ++rev);
-        } catch (bad) {
-          // Item-like events commute, so a failed re-check means the stage itself moved on (say, completed).
-          // A lifecycle change that no longer fits lost a race: that is the caller's CKPT_CONFLICT.
-          if (batch.every((e) => HOT.has(e.type))) throw bad;
-          const lost = new CkptError(
-            ErrorCode.CONFLICT,
-            `Another process changed stage "${this.projected.stage}" first (it is now ${probe.status}); ${(bad as Error).message}`,
-            { cause: bad },
-          );
-          lostRaces.add(lost);
-          throw lost;
-        }
-      }
+      },
+      {
+        retryable: (err, attempt) => isCkptError(err, ErrorCode.CONFLICT) && !lostRaces.has(err) && this.log.supports.multiProcess && (commutes || attempt < 20),
+        // The first retry goes at once; then a writer in a tight loop would win every race against one that must read before it retries.
+        backoff: REBASE_BACKOFF,
+      },
+    );
+  }
+
+  /**
+   * After a lost race (mid-commit, so the local view waits for the commit: `catchUpAlone(false)`),
+   * checks that `batch` still fits the durable state the winners' events led to.
+   */
+  private recheck(batch: CkptEvent[], commutes: boolean): void {
+    const probe = cloneState(this.durable.state);
+    let rev = probe.revision;
+    try {
+      for (const e of batch) apply(probe, e, ++rev);
+    } catch (bad) {
+      // Item-like events commute, so a failed re-check means the stage itself moved on (say, completed).
+      // A lifecycle change that no longer fits lost a race: that is the caller's CKPT_CONFLICT.
+      if (commutes) throw bad;
+      const lost = new CkptError(ErrorCode.CONFLICT, `Another process changed stage "${this.projected.stage}" first (it is now ${probe.status}); ${(bad as Error).message}`, {
+        cause: bad,
+      });
+      lostRaces.add(lost);
+      throw lost;
     }
   }
 
