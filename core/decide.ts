@@ -9,7 +9,7 @@ import { type CheckpointOptions, checkpointEvent } from "./checkpoints.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
 import { type CkptEvent, parseEvent } from "./events.ts";
 import { CheckpointOptionsSchema, ErrorArgsSchema, FailArgsSchema, MetadataSchema, PageArgsSchema, ProgressSchema, ReasonSchema, RecordsSchema, UnitKeySchema } from "./options.ts";
-import { ALLOWED_FROM, checkTransition, nextStatus, type Owner, type StageState, type Status } from "./state.ts";
+import { checkEvents, checkTransition, type Owner, type StageState, type Status } from "./state.ts";
 import { parseArg, withoutUndefined } from "./validate.ts";
 
 export interface ItemOptions {
@@ -80,18 +80,6 @@ export function decideItem(state: Readonly<StageState>, index: number, o: ItemOp
   } else event = itemEvent(index, o, now);
   if (state.status !== "running") checkTransition(state as StageState, event);
   return event;
-}
-
-/**
- * Checks that `events` fit `state` in order (all or nothing): CKPT_BAD_TRANSITION naming the first
- * that does not. The writer runs the same check when it queues, against the state it projects.
- */
-export function checkEvents(state: Readonly<StageState>, events: readonly CkptEvent[]): void {
-  let status = state.status;
-  for (const e of events) {
-    if (!ALLOWED_FROM[e.type]?.includes(status)) checkTransition({ ...(state as StageState), status }, e);
-    status = nextStatus(status, e);
-  }
 }
 
 /** Builds the event body of a call (checking its arguments: CKPT_INVALID), before `v` and `at`. */

@@ -8,7 +8,7 @@ import { type Call, decide, decideItem, type ItemOptions, NO_OPTIONS } from "./d
 import { CkptError, ErrorCode } from "./errors.ts";
 import type { CkptEvent } from "./events.ts";
 import { isDone, type StageState, type UnitState } from "./state.ts";
-import type { StageWriter } from "./writer.ts";
+import type { RunLimits, StageWriter } from "./writer.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
 export type { ItemOptions } from "./decide.ts";
@@ -27,12 +27,7 @@ export interface ResumeInfo {
   message: string;
 }
 
-export interface RunLimits {
-  /** Most ranges of out-of-order items kept beyond the watermark before callers wait. */
-  maxRanges: number;
-  /** How long a caller waits for out-of-order ranges to close before CKPT_TOO_SPARSE. */
-  sparseTimeoutMs: number;
-}
+export type { RunLimits } from "./writer.ts";
 
 /** Per-unit progress for paged work: one keyed sub-task such as `org/repo:pulls`. */
 export interface Unit {
@@ -101,9 +96,9 @@ export class Run {
    */
   async done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
     if (this.halted) return NEVER;
-    const event = this.itemEvent(index, options);
-    // Re-checked after every wait: other callers woken by the same commit may have taken the room.
-    while (this.needsRoom(index)) await this.waitForRoom(index);
+    this.checkOpen();
+    const event = decideItem(this.writer.state, index, options, this.clock.now());
+    for (let room = this.writer.roomFor(index, this.limits, this.clock); room; room = this.writer.roomFor(index, this.limits, this.clock)) await room;
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 
@@ -115,15 +110,17 @@ export class Run {
    */
   mark(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> | undefined {
     if (this.halted) return undefined;
-    const event = this.itemEvent(index, options);
-    if (this.needsRoom(index)) return this.markWhenRoom(index, event);
+    this.checkOpen();
+    const event = decideItem(this.writer.state, index, options, this.clock.now());
+    const room = this.writer.roomFor(index, this.limits, this.clock);
+    if (room) return this.markWhenRoom(index, room, event);
     this.writer.enqueue([event]);
     return this.writer.overHighWater ? this.writer.belowHighWater() : undefined;
   }
 
   /** The waiting mark(): resolves once the item is recorded (so `isDone` agrees), rejecting with whatever stopped it. */
-  private async markWhenRoom(index: number, event: CkptEvent): Promise<void> {
-    while (this.needsRoom(index)) await this.waitForRoom(index);
+  private async markWhenRoom(index: number, room: Promise<void> | undefined, event: CkptEvent): Promise<void> {
+    for (; room; room = this.writer.roomFor(index, this.limits, this.clock)) await room;
     if (this.halted) return NEVER;
     this.checkOpen();
     this.writer.enqueue([event]);
@@ -256,47 +253,5 @@ export class Run {
 
   private checkOpen(): void {
     if (this.closed) throw new CkptError(ErrorCode.CLOSED, `Run ${this.id} of stage "${this.stage}" has ended; call stage.begin() for a new one.`);
-  }
-
-  private itemEvent(index: number, o: ItemOptions): CkptEvent {
-    this.checkOpen();
-    return decideItem(this.writer.state, index, o, this.clock.now());
-  }
-
-  private needsRoom(index: number): boolean {
-    return this.writer.tooSparse(index, this.limits.maxRanges);
-  }
-
-  /** Too many items done out of order: wait for the gaps below them to fill. */
-  private waitForRoom(index: number): Promise<void> {
-    // A failed writer will never commit the gap-fillers: the wait ends with its sticky error, at once.
-    if (this.writer.status === "failed") return Promise.reject(this.writer.error);
-    return new Promise((resolve, reject) => {
-      const offFail = this.writer.onFail((error) => {
-        this.clock.clear(timer);
-        off();
-        offFail();
-        reject(error);
-      });
-      const timer = this.clock.setTimeout(() => {
-        off();
-        offFail();
-        reject(
-          new CkptError(
-            ErrorCode.TOO_SPARSE,
-            `Stage "${this.stage}" has ${this.limits.maxRanges} ranges of items done out of order beyond index ${this.writer.state.resume.watermark}; ` +
-              `item ${index} waited ${this.limits.sparseTimeoutMs} ms for the gaps to fill. Finish the lower items first, or raise maxRanges.`,
-          ),
-        );
-      }, this.limits.sparseTimeoutMs);
-      const off = this.writer.onCommit(() => {
-        if (!this.needsRoom(index)) {
-          this.clock.clear(timer);
-          off();
-          offFail();
-          resolve();
-        }
-      });
-    });
   }
 }

@@ -16,10 +16,10 @@ import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import { foldLog, loadProjection } from "./fold.ts";
 import type { EventLog, RecordedEvent } from "./log.ts";
 import { applyToProjection, cloneProjection, type Projection, toSnapshot } from "./projection.ts";
-import { checkEvents } from "./decide.ts";
+import type { Clock } from "./clock.ts";
 import { type Backoff, retry } from "./retry.ts";
 import { rangeCount, wouldAddRange } from "./resume-set.ts";
-import { apply, cloneState, type StageState } from "./state.ts";
+import { apply, checkEvents, cloneState, type StageState } from "./state.ts";
 
 /** Kept here for callers that load a stage the way a writer does. */
 export { loadProjection } from "./fold.ts";
@@ -31,6 +31,14 @@ export interface WriterOptions {
   maxBatch: number;
   /** Queued (not yet written) events above which `mark()` asks callers to wait. */
   highWater: number;
+}
+
+/** How far items may run out of order before their callers wait (a run's part of back-pressure). */
+export interface RunLimits {
+  /** Most ranges of out-of-order items kept beyond the watermark before callers wait. */
+  maxRanges: number;
+  /** How long a caller waits for out-of-order ranges to close before CKPT_TOO_SPARSE. */
+  sparseTimeoutMs: number;
 }
 
 export const DEFAULT_WRITER_OPTIONS: WriterOptions = { snapshotEvery: 10_000, maxBatch: 20_000, highWater: 100_000 };
@@ -166,6 +174,45 @@ export class StageWriter {
   tooSparse(index: number, maxRanges: number): boolean {
     const r = this.projected.resume;
     return rangeCount(r) >= maxRanges && wouldAddRange(r, index);
+  }
+
+  /**
+   * Undefined when item `index` may be queued now; else a wait for the gaps below it to fill, rejecting
+   * with CKPT_TOO_SPARSE after `sparseTimeoutMs` or with the sticky error once the writer fails. Ask
+   * again after it resolves, and queue in that same turn: other callers woken by the same commit may
+   * have taken the room.
+   */
+  roomFor(index: number, limits: RunLimits, clock: Clock): Promise<void> | undefined {
+    if (!this.tooSparse(index, limits.maxRanges)) return undefined;
+    // A failed writer will never commit the gap-fillers: the wait ends with its sticky error, at once.
+    if (this.phase.name === "failed") return Promise.reject(this.phase.error);
+    return new Promise((resolve, reject) => {
+      const offFail = this.onFail((error) => {
+        clock.clear(timer);
+        off();
+        offFail();
+        reject(error);
+      });
+      const timer = clock.setTimeout(() => {
+        off();
+        offFail();
+        reject(
+          new CkptError(
+            ErrorCode.TOO_SPARSE,
+            `Stage "${this.stream}" has ${limits.maxRanges} ranges of items done out of order beyond index ${this.projected.resume.watermark}; ` +
+              `item ${index} waited ${limits.sparseTimeoutMs} ms for the gaps to fill. Finish the lower items first, or raise maxRanges.`,
+          ),
+        );
+      }, limits.sparseTimeoutMs);
+      const off = this.onCommit(() => {
+        if (!this.tooSparse(index, limits.maxRanges)) {
+          clock.clear(timer);
+          off();
+          offFail();
+          resolve();
+        }
+      });
+    });
   }
 
   /** Callers waiting for room wake once the queue is back under half the high-water mark. */
