@@ -6,7 +6,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { type BeginCall, type Call, decide, decideBegin } from "../../core/decide.ts";
 import { isCkptError } from "../../core/errors.ts";
-import { initialState, type StageState, type Status } from "../../core/state.ts";
+import type { CkptEvent } from "../../core/events.ts";
+import { checkEvents, initialState, type StageState, type Status } from "../../core/state.ts";
 
 const NOW = 1_000_000;
 
@@ -115,6 +116,16 @@ test("decide does not touch the state it is given", () => {
   const before = JSON.stringify(st);
   for (const [, call] of CALLS) outcome(() => decide(st, call, NOW));
   assert.is(JSON.stringify(st), before);
+});
+
+test("checkEvents: a sequence is checked in order, each event against the status the ones before it lead to", () => {
+  const ev = (type: string, extra: Record<string, unknown> = {}) => ({ type, v: 1, at: NOW, ...extra }) as CkptEvent;
+  const started = ev("run.started", { runId: "r", owner: { host: "h", pid: 1, runId: "r" } });
+  assert.is(outcome(() => checkEvents(stateIn("running"), [ev("crash.detected", { reason: "x" }), started])), "ok");
+  assert.is(outcome(() => checkEvents(stateIn("running"), [started])), B, "run.started is not allowed while running");
+  assert.is(outcome(() => checkEvents(stateIn("running"), [ev("paused"), ev("item", { index: 1, outcome: "ok" })])), B, "no item after a pause in the same batch");
+  assert.is(outcome(() => checkEvents(stateIn("paused"), [ev("resumed"), ev("item", { index: 1, outcome: "ok" })])), "ok");
+  assert.is(outcome(() => checkEvents(stateIn("running"), [ev("no-such-type")])), "CKPT_CORRUPT");
 });
 
 // begin
