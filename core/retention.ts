@@ -5,8 +5,9 @@
  */
 import { type CheckpointRetention, checkCheckpointRetention, cutForCheckpoints } from "./checkpoints.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
-import { type EventLog, readForward, type StreamInfo } from "./log.ts";
-import { applyToProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "./projection.ts";
+import { baseProjection, foldLog } from "./fold.ts";
+import type { EventLog, StreamInfo } from "./log.ts";
+import { type Projection, toSnapshot } from "./projection.ts";
 
 export interface RetentionPolicy extends CheckpointRetention {
   /** Events older than this (ms) are folded into the base snapshot and removed. */
@@ -95,15 +96,8 @@ export async function cutRevision(log: EventLog, info: StreamInfo, p: RetentionP
 
 /** State and history as of `cut - 1`: the base snapshot that replaces the removed events. */
 export async function baseAt(log: EventLog, info: StreamInfo, cut: number): Promise<Projection> {
-  let p: Projection | undefined = info.first > 0 ? fromSnapshot(info.stream, await log.loadSnapshot(info.stream, "base")) : initialProjection(info.stream);
-  if (!p) throw new CkptError(ErrorCode.CORRUPT, `Stage "${info.stream}" was compacted before but its base snapshot is missing; run \`ckpt verify ${info.stream}\`.`);
-  p = structuredClone(p);
-  for await (const batch of readForward(log, info.stream, p.state.revision + 1)) {
-    for (const { revision, event } of batch) {
-      if (revision >= cut) return p;
-      applyToProjection(p, event, revision);
-    }
-  }
+  const p = await baseProjection(log, info);
+  await foldLog(log, info.stream, p, { until: cut });
   return p;
 }
 

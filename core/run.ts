@@ -3,28 +3,15 @@
  * once that event is durable, `mark()` does not wait (durability comes with `flush()`), and both
  * slow the caller down rather than let memory grow when the write path falls behind.
  */
-import { type CheckpointOptions, checkpointEvent } from "./checkpoints.ts";
+import type { CheckpointOptions } from "./checkpoints.ts";
+import { type Call, decide, decideItem, type ItemOptions, NO_OPTIONS } from "./decide.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
-import { type CkptEvent, parseEvent } from "./events.ts";
-import { rangeCount, wouldAddRange } from "./resume-set.ts";
+import type { CkptEvent } from "./events.ts";
 import { isDone, type StageState, type UnitState } from "./state.ts";
-import type { StageWriter } from "./writer.ts";
+import type { RunLimits, StageWriter } from "./writer.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { CheckpointOptionsSchema, ErrorArgsSchema, FailArgsSchema, MetadataSchema, PageArgsSchema, ProgressSchema, ReasonSchema, RecordsSchema, UnitKeySchema } from "./options.ts";
-import { parseArg, withoutUndefined } from "./validate.ts";
 
-export interface ItemOptions {
-  /** false records a failure (still done: it will not be redone on resume). Default true. */
-  ok?: boolean;
-  /** Recorded as deliberately skipped. */
-  skipped?: boolean;
-  /** A label for the item: its URL, file, id. */
-  item?: string;
-  batch?: string;
-  cost?: number;
-  /** Why it failed (with ok: false). */
-  error?: string;
-}
+export type { ItemOptions } from "./decide.ts";
 
 export interface ResumeInfo {
   /** The status the stage was in before this run began. */
@@ -40,12 +27,7 @@ export interface ResumeInfo {
   message: string;
 }
 
-export interface RunLimits {
-  /** Most ranges of out-of-order items kept beyond the watermark before callers wait. */
-  maxRanges: number;
-  /** How long a caller waits for out-of-order ranges to close before CKPT_TOO_SPARSE. */
-  sparseTimeoutMs: number;
-}
+export type { RunLimits } from "./writer.ts";
 
 /** Per-unit progress for paged work: one keyed sub-task such as `org/repo:pulls`. */
 export interface Unit {
@@ -61,7 +43,6 @@ export interface Unit {
   readonly done: boolean;
 }
 
-const NO_OPTIONS: ItemOptions = {};
 /** What updates get once the process is shutting down: they are not recorded and never settle. */
 const NEVER: Promise<void> = new Promise(() => {});
 
@@ -87,7 +68,7 @@ export class Run {
         // A failed writer stays failed until the stage is begun again: nothing to renew until then.
         if (this.halted || this.writer.status !== "idle") return;
         if (this.writer.state.status === "running" && clock.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4) {
-          this.writer.waitFor(this.writer.enqueue([{ type: "heartbeat", v: 1, at: clock.now(), runId: id }])).catch(() => undefined);
+          this.writer.waitFor(this.writer.enqueue(decide(this.writer.state, { call: "heartbeat", runId: id }, clock.now()))).catch(() => undefined);
         }
       }, Math.max(50, Math.floor(leaseMs / 4)));
       (this.heartbeat as { unref?: () => void }).unref?.(); // an idle heartbeat must not keep the process alive
@@ -115,9 +96,9 @@ export class Run {
    */
   async done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
     if (this.halted) return NEVER;
-    const event = this.itemEvent(index, options);
-    // Re-checked after every wait: other callers woken by the same commit may have taken the room.
-    while (this.needsRoom(index)) await this.waitForRoom(index);
+    this.checkOpen();
+    const event = decideItem(this.writer.state, index, options, this.clock.now());
+    for (let room = this.writer.roomFor(index, this.limits, this.clock); room; room = this.writer.roomFor(index, this.limits, this.clock)) await room;
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 
@@ -129,15 +110,17 @@ export class Run {
    */
   mark(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> | undefined {
     if (this.halted) return undefined;
-    const event = this.itemEvent(index, options);
-    if (this.needsRoom(index)) return this.markWhenRoom(index, event);
+    this.checkOpen();
+    const event = decideItem(this.writer.state, index, options, this.clock.now());
+    const room = this.writer.roomFor(index, this.limits, this.clock);
+    if (room) return this.markWhenRoom(index, room, event);
     this.writer.enqueue([event]);
     return this.writer.overHighWater ? this.writer.belowHighWater() : undefined;
   }
 
   /** The waiting mark(): resolves once the item is recorded (so `isDone` agrees), rejecting with whatever stopped it. */
-  private async markWhenRoom(index: number, event: CkptEvent): Promise<void> {
-    while (this.needsRoom(index)) await this.waitForRoom(index);
+  private async markWhenRoom(index: number, room: Promise<void> | undefined, event: CkptEvent): Promise<void> {
+    for (; room; room = this.writer.roomFor(index, this.limits, this.clock)) await room;
     if (this.halted) return NEVER;
     this.checkOpen();
     this.writer.enqueue([event]);
@@ -151,15 +134,12 @@ export class Run {
 
   /** Counts items without indices, or updates the total. */
   progress(p: { total?: number; ok?: number; failed?: number; skipped?: number; cost?: number; message?: string }): Promise<void> {
-    return this.record(() => ({ type: "progress", ...withoutUndefined(parseArg(ProgressSchema, p, "run.progress()")) }));
+    return this.record({ call: "progress", progress: p });
   }
 
   /** Records an error that did not stop the run. */
   error(error: string | Error, options: { retryable?: boolean; index?: number; item?: string } = {}): Promise<void> {
-    return this.record(() => {
-      parseArg(ErrorArgsSchema, [error, options], "run.error()");
-      return { type: "error", message: messageOf(error), retryable: options.retryable ?? false, ...pick(options, "index", "item") };
-    });
+    return this.record({ call: "error", error, options });
   }
 
   /**
@@ -168,17 +148,16 @@ export class Run {
    * @example await run.checkpoint({ iteration: 5, params }, { step: 5, metadata: { loss: 0.12 } })
    */
   async checkpoint(state: unknown, options: CheckpointOptions = {}): Promise<void> {
-    await this.record(() => checkpointEvent(state, parseArg(CheckpointOptionsSchema, options, "run.checkpoint()")));
+    await this.record({ call: "checkpoint", state, options });
   }
 
   /** Merges `metadata` into the stage's metadata (kept across runs). */
   metadata(metadata: Record<string, unknown>): Promise<void> {
-    return this.record(() => ({ type: "metadata", metadata: withoutUndefined(parseArg(MetadataSchema, metadata, "run.metadata()")) }));
+    return this.record({ call: "metadata", metadata });
   }
 
   unit(key: string): Unit {
-    // Checked when the unit records (a rejection like every other update), not when it is named.
-    const checkKey = () => parseArg(UnitKeySchema, key, "run.unit(key)");
+    // The key is checked when the unit records (a rejection like every other update), not when it is named.
     const run = this;
     return {
       key,
@@ -192,50 +171,29 @@ export class Run {
         const page = run.writer.state.units[key]?.page;
         return page === null || page === undefined ? firstPage : page + 1;
       },
-      page: (page, o = {}) =>
-        run.record(() => {
-          checkKey();
-          parseArg(PageArgsSchema, [page, o], "unit.page()");
-          return { type: "unit", key, status: "running", page, ...pick(o, "records") };
-        }),
-      complete: (o = {}) =>
-        run.record(() => {
-          checkKey();
-          parseArg(RecordsSchema, o, "unit.complete()");
-          return { type: "unit", key, status: "complete", ...pick(o, "records") };
-        }),
-      fail: (error, o = {}) =>
-        run.record(() => {
-          checkKey();
-          parseArg(FailArgsSchema, [error, o], "unit.fail()");
-          return { type: "unit", key, status: "failed", error: messageOf(error), retryable: o.retryable ?? true };
-        }),
+      page: (page, options = {}) => run.record({ call: "unit.page", key, page, options }),
+      complete: (options = {}) => run.record({ call: "unit.complete", key, options }),
+      fail: (error, options = {}) => run.record({ call: "unit.fail", key, error, options }),
     };
   }
 
   pause(reason?: string): Promise<void> {
-    return this.record(() => ({ type: "paused", ...(parseArg(ReasonSchema, reason, "run.pause(reason)") === undefined ? {} : { reason }) }), true);
+    return this.record(reason === undefined ? { call: "pause" } : { call: "pause", reason }, true);
   }
 
   resume(): Promise<void> {
-    return this.record(() => ({ type: "resumed" }));
+    return this.record({ call: "resume" });
   }
 
   /** Marks the stage completed, merging `metadata`, and ends the run. */
   async complete(metadata?: Record<string, unknown>): Promise<void> {
-    await this.record(() => ({
-      type: "completed",
-      ...(metadata === undefined ? {} : { metadata: withoutUndefined(parseArg(MetadataSchema, metadata, "run.complete(metadata)")) }),
-    }));
+    await this.record(metadata === undefined ? { call: "complete" } : { call: "complete", metadata });
     this.end();
   }
 
   /** Marks the stage failed and ends the run. */
   async fail(error: string | Error, options: { retryable?: boolean } = {}): Promise<void> {
-    await this.record(() => {
-      parseArg(FailArgsSchema, [error, options], "run.fail()");
-      return { type: "failed", message: messageOf(error), ...pick(options, "retryable") };
-    });
+    await this.record({ call: "fail", error, options });
     this.end();
   }
 
@@ -286,113 +244,14 @@ export class Run {
     this.halted = true;
   }
 
-  /** Checks the call (CKPT_INVALID before anything is queued), builds its event, and waits until it is durable. */
-  private async record(build: () => Record<string, unknown>, force = false): Promise<void> {
+  /** Decides the call on the state as it stands (a refusal queues nothing), queues its events, and waits until they are durable. */
+  private async record(call: Call, force = false): Promise<void> {
     if (this.halted && !force) return NEVER;
     this.checkOpen();
-    const event = parseEvent({ v: 1, at: this.clock.now(), ...build() });
-    await this.writer.waitFor(this.writer.enqueue([event]));
+    await this.writer.waitFor(this.writer.enqueue(decide(this.writer.state, call, this.clock.now())));
   }
 
   private checkOpen(): void {
     if (this.closed) throw new CkptError(ErrorCode.CLOSED, `Run ${this.id} of stage "${this.stage}" has ended; call stage.begin() for a new one.`);
   }
-
-  /**
-   * The hot path builds item events by hand rather than through zod (it runs millions of times);
-   * the checks mirror the `item` schema exactly, and a test holds the two to the same verdicts.
-   */
-  private itemEvent(index: number, o: ItemOptions): CkptEvent {
-    this.checkOpen();
-    if (!Number.isSafeInteger(index) || index < 0) {
-      throw new CkptError(ErrorCode.INVALID, `Item index must be a non-negative integer, got ${String(index)}.`, {
-        issues: [{ path: ["index"], message: "expected a non-negative safe integer" }],
-      });
-    }
-    if (o === NO_OPTIONS) return { type: "item", v: 1, at: this.clock.now(), index, outcome: "ok" };
-    if (typeof o !== "object" || o === null || Array.isArray(o)) {
-      throw new CkptError(ErrorCode.INVALID, `Item options must be an object such as { item: "url" }, got ${o === null ? "null" : typeof o}.`, {
-        issues: [{ path: ["options"], message: "expected an object" }],
-      });
-    }
-    const event = parseItemOptions(index, o, this.clock.now());
-    return event;
-  }
-
-  private needsRoom(index: number): boolean {
-    const r = this.writer.state.resume;
-    return rangeCount(r) >= this.limits.maxRanges && wouldAddRange(r, index);
-  }
-
-  /** Too many items done out of order: wait for the gaps below them to fill. */
-  private waitForRoom(index: number): Promise<void> {
-    // A failed writer will never commit the gap-fillers: the wait ends with its sticky error, at once.
-    if (this.writer.status === "failed") return Promise.reject(this.writer.error);
-    return new Promise((resolve, reject) => {
-      const offFail = this.writer.onFail((error) => {
-        this.clock.clear(timer);
-        off();
-        offFail();
-        reject(error);
-      });
-      const timer = this.clock.setTimeout(() => {
-        off();
-        offFail();
-        reject(
-          new CkptError(
-            ErrorCode.TOO_SPARSE,
-            `Stage "${this.stage}" has ${this.limits.maxRanges} ranges of items done out of order beyond index ${this.writer.state.resume.watermark}; ` +
-              `item ${index} waited ${this.limits.sparseTimeoutMs} ms for the gaps to fill. Finish the lower items first, or raise maxRanges.`,
-          ),
-        );
-      }, this.limits.sparseTimeoutMs);
-      const off = this.writer.onCommit(() => {
-        if (!this.needsRoom(index)) {
-          this.clock.clear(timer);
-          off();
-          offFail();
-          resolve();
-        }
-      });
-    });
-  }
-}
-
-function parseItemOptions(index: number, o: ItemOptions, at: number): CkptEvent {
-  const outcome = o.skipped ? "skipped" : o.ok === false ? "failed" : "ok";
-  const e: Record<string, unknown> = { type: "item", v: 1, at, index, outcome };
-  if (o.item !== undefined) e.item = o.item;
-  if (o.batch !== undefined) e.batch = o.batch;
-  if (o.cost !== undefined) e.cost = o.cost;
-  if (o.error !== undefined) e.error = o.error;
-  if (
-    (o.item === undefined || (typeof o.item === "string" && o.item.length <= 2048)) &&
-    (o.batch === undefined || (typeof o.batch === "string" && o.batch.length <= 256)) &&
-    (o.cost === undefined || (typeof o.cost === "number" && Number.isFinite(o.cost) && o.cost >= 0)) &&
-    (o.error === undefined || (typeof o.error === "string" && o.error.length <= 2048)) &&
-    (o.ok === undefined || typeof o.ok === "boolean") &&
-    (o.skipped === undefined || typeof o.skipped === "boolean")
-  ) {
-    return e as CkptEvent;
-  }
-  for (const k of ["ok", "skipped"] as const) {
-    if (o[k] !== undefined && typeof o[k] !== "boolean") {
-      throw new CkptError(ErrorCode.INVALID, `Item option "${k}" must be a boolean, got ${JSON.stringify(o[k])}.`, {
-        issues: [{ path: [k], message: "expected boolean" }],
-      });
-    }
-  }
-  // Let the schema name every other problem.
-  return parseEvent(e);
-}
-
-function messageOf(error: string | Error): string {
-  const m = typeof error === "string" ? error : error?.message ?? String(error);
-  return m.length > 2048 ? m.slice(0, 2045) + "..." : m;
-}
-
-function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
-  return out;
 }

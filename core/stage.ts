@@ -3,17 +3,19 @@
  * changed inputs), and reads state, history, replays and live events.
  */
 import { type Checkpoint, type CheckpointInfo, checkpointsLimit, infoOf, readCheckpoints } from "./checkpoints.ts";
+import { type BeginCall, decide, decideBegin } from "./decide.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
-import type { CkptEvent } from "./events.ts";
 import { configDigest, sha256 } from "./fingerprint.ts";
 import { cloneHistory, type History } from "./history.ts";
-import { applyToProjection, fromSnapshot, initialProjection, type Projection } from "./projection.ts";
+import { baseProjection } from "./fold.ts";
+import { cloneProjection, fromSnapshot } from "./projection.ts";
 import { indices, size } from "./resume-set.ts";
 import { type ResumeInfo, Run } from "./run.ts";
 import { cloneState, type StageState } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
 import { type MaintenanceOptions, readForward } from "./log.ts";
 import { BeginOptionsSchema, DeleteOptionsSchema, ReplayOptionsSchema, ResetOptionsSchema, WatchOptionsSchema } from "./options.ts";
+import { retry } from "./retry.ts";
 import { parseArg } from "./validate.ts";
 import { type ReplayEntry, replayIterator } from "./replay.ts";
 
@@ -54,7 +56,8 @@ export interface ReplayOptions {
   until?: number;
 }
 
-const DEFAULT_LEASE_MS = 30_000;
+/** begin()'s conflicts that a fresh decision can resolve. */
+const decideAgain = new WeakSet<object>();
 
 export class Stage {
   constructor(
@@ -70,10 +73,11 @@ export class Stage {
   async begin(options: BeginOptions = {}): Promise<Run> {
     this.ctx.checkOpen();
     parseArg(BeginOptionsSchema, options, "begin()");
-    return this.start(options, 0);
+    // A begin that lost its race is decided again on the stage as it now is (see start()); at most 6 tries.
+    return retry(() => this.start(options), { attempts: 6, backoff: false, retryable: (err) => decideAgain.has(err as object) });
   }
 
-  private async start(options: BeginOptions, attempt: number): Promise<Run> {
+  private async start(options: BeginOptions): Promise<Run> {
     const writer = await this.ctx.writer(this.name);
     const active = this.ctx.activeRun(this.name);
     if (active) {
@@ -87,66 +91,31 @@ export class Stage {
     if (multi) await writer.catchUp();
     const [input, config] = await Promise.all([this.fingerprint(options.input), options.config === undefined ? undefined : configDigest(options.config)]);
     const st = writer.state;
-    const now = this.ctx.clock.now();
-    const events: CkptEvent[] = [];
-    const from = st.status;
-    let crashed = false;
-    if (st.status === "running" || st.status === "recovering") {
-      const lease = st.run?.leaseMs;
-      // A run of this store that ended with lost updates is gone, whatever its lease says.
-      const abandoned = st.run !== undefined && st.run !== null && this.ctx.abandoned.has(st.run.id);
-      if (multi && lease && st.updatedAt !== null && now - st.updatedAt < lease && !abandoned) {
-        if (options.join && st.status === "running" && st.run) return this.joinRun(writer, st.run.id, from, lease);
-        const o = st.run?.owner;
-        throw new CkptError(
-          ErrorCode.LOCKED,
-          `Stage "${this.name}" is owned by run ${st.run?.id}${o ? ` (pid ${o.pid} on ${o.host})` : ""}, last heard from ${now - st.updatedAt} ms ago; its lease lasts ${lease} ms. Try again after it expires.`,
-          { details: { stage: this.name, owner: o, runId: st.run?.id } },
-        );
-      }
-      crashed = true;
-      events.push({
-        type: "crash.detected",
-        v: 1,
-        at: now,
-        ...(st.run ? { runId: st.run.id } : {}),
-        ...(st.run?.owner ? { owner: st.run.owner } : {}),
-        reason: "the previous run stopped without pausing, completing or failing",
-      });
-    }
-    let restarted = false;
-    const changed = changedFingerprint(st, input, config);
-    if (changed) {
-      if (options.onChange !== "restart") throw changeError(this.name, changed);
-      events.push({ type: "reset", v: 1, at: now, reason: `${changed.what} changed` });
-      restarted = true;
-    }
     const runId = crypto.randomUUID();
-    const owner = { host: this.ctx.platform.hostname(), pid: this.ctx.platform.pid(), runId };
-    const leaseMs = multi ? options.leaseMs ?? DEFAULT_LEASE_MS : undefined;
-    events.push({
-      type: "run.started",
-      v: 1,
-      at: now,
-      runId,
-      owner,
-      ...(options.total !== undefined ? { total: options.total } : {}),
-      ...(input !== undefined ? { input } : {}),
-      ...(config !== undefined ? { config } : {}),
-      ...(leaseMs !== undefined ? { leaseMs } : {}),
-    });
+    const d = decideBegin(
+      st,
+      {
+        ...pickBegin(options),
+        ...(input !== undefined ? { input } : {}),
+        ...(config !== undefined ? { config } : {}),
+        multiProcess: multi,
+        abandoned: st.run !== undefined && st.run !== null && this.ctx.abandoned.has(st.run.id),
+        runId,
+        owner: { host: this.ctx.platform.hostname(), pid: this.ctx.platform.pid(), runId },
+      },
+      this.ctx.clock.now(),
+    );
+    if (d.kind === "join") return this.joinRun(writer, d.runId, d.from, d.leaseMs);
+    const { events, from, crashed, restarted, leaseMs } = d;
     try {
       await writer.waitFor(writer.enqueue(events));
     } catch (err) {
-      // Decided on a stage that compaction or delete removed while the events waited: decide again on the empty stage.
-      if (isCkptError(err, ErrorCode.CONFLICT) && err.details?.deletedWhileQueued === true && attempt < 5) return this.start(options, attempt + 1);
-      if (isCkptError(err, ErrorCode.CONFLICT) && options.join && attempt < 5) {
-        return this.start(options, attempt + 1); // another worker started the run first: join it
-      }
-      if (isCkptError(err, ErrorCode.CONFLICT)) {
-        throw new CkptError(ErrorCode.CONFLICT, `Another process began or changed stage "${this.name}" at the same moment; try again.`, { cause: err });
-      }
-      throw err;
+      if (!isCkptError(err, ErrorCode.CONFLICT)) throw err;
+      const raced = new CkptError(ErrorCode.CONFLICT, `Another process began or changed stage "${this.name}" at the same moment; try again.`, { cause: err });
+      // Decided on a stage that compaction or delete removed while the events waited (decide again on the
+      // empty stage), or another worker started the run first (join it): begin() decides again.
+      if (err.details?.deletedWhileQueued === true || options.join) decideAgain.add(raced);
+      throw raced;
     }
     const reopened = options.verify ? await this.reopenInvalid(writer, options.verify) : 0;
     const done = size(writer.state.resume);
@@ -230,14 +199,9 @@ export class Stage {
       const log = this.ctx.log;
       const info = await log.info(this.name);
       if (!info) return undefined;
-      let p: Projection | undefined;
       const latest = from > info.first ? await log.loadSnapshot(this.name) : undefined;
-      if (latest && latest.revision < from) p = fromSnapshot(this.name, latest);
-      if (!p && info.first > 0) {
-        p = fromSnapshot(this.name, await log.loadSnapshot(this.name, "base"));
-        if (!p) throw new CkptError(ErrorCode.CORRUPT, `Stage "${this.name}" was compacted but its base snapshot is missing; run \`ckpt verify ${this.name}\`.`);
-      }
-      p = p ? structuredClone(p) : initialProjection(this.name);
+      const usable = latest && latest.revision < from ? fromSnapshot(this.name, latest) : undefined;
+      const p = usable ? cloneProjection(usable) : await baseProjection(log, info);
       return { p, pages: readForward(log, this.name, p.state.revision + 1) };
     }, { from, ...pickBounds(options) });
   }
@@ -287,7 +251,7 @@ export class Stage {
     const active = this.ctx.activeRun(this.name);
     if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before resetting.`);
     const writer = await this.ctx.writer(this.name);
-    await writer.waitFor(writer.enqueue([{ type: "reset", v: 1, at: this.ctx.clock.now(), ...(options.reason ? { reason: options.reason } : {}) }]));
+    await writer.waitFor(writer.enqueue(decide(writer.state, options.reason ? { call: "reset", reason: options.reason } : { call: "reset" }, this.ctx.clock.now())));
   }
 
   /**
@@ -338,8 +302,7 @@ export class Stage {
     inFlight = [];
     if (bad.length === 0) return 0;
     bad.sort((a, b) => a - b);
-    const at = this.ctx.clock.now();
-    await writer.waitFor(writer.enqueue(bad.map((index) => ({ type: "item.reopened", v: 1, at, index, reason: "verify check failed" }) as CkptEvent)));
+    await writer.waitFor(writer.enqueue(decide(writer.state, { call: "reopen", indices: bad, reason: "verify check failed" }, this.ctx.clock.now())));
     return bad.length;
   }
 }
@@ -349,21 +312,6 @@ async function checkpointsOf(ctx: StoreContext, name: string, limit: number): Pr
   ctx.checkOpen();
   await (await ctx.writer(name)).flush();
   return readCheckpoints(ctx.log, name, limit);
-}
-
-function changedFingerprint(st: StageState, input: string | undefined, config: string | undefined) {
-  if (input !== undefined && st.input !== null && st.input !== input) return { what: "input" as const, was: st.input, now: input };
-  if (config !== undefined && st.config !== null && st.config !== config) return { what: "config" as const, was: st.config, now: config };
-  return undefined;
-}
-
-function changeError(stage: string, c: { what: "input" | "config"; was: string; now: string }): CkptError {
-  return new CkptError(
-    c.what === "input" ? ErrorCode.INPUT_CHANGED : ErrorCode.CONFIG_CHANGED,
-    `Stage "${stage}" was started with a different ${c.what} (sha256 ${c.was.slice(0, 12)}…, now ${c.now.slice(0, 12)}…). ` +
-      `Its progress refers to the old ${c.what}. Restore the old ${c.what}, or start over with begin({ onChange: "restart" }) or \`ckpt reset ${stage}\`.`,
-    { details: { stage, was: c.was, now: c.now } },
-  );
 }
 
 function resumeMessage(stage: string, from: string, crashed: boolean, restarted: boolean, done: number, reopened: number): string {
@@ -379,5 +327,14 @@ function pickBounds(o: ReplayOptions): { to?: number; since?: number; until?: nu
   if (o.to !== undefined) b.to = o.to;
   if (o.since !== undefined) b.since = o.since;
   if (o.until !== undefined) b.until = o.until;
+  return b;
+}
+
+function pickBegin(o: BeginOptions): Pick<BeginCall, "total" | "onChange" | "join" | "leaseMs"> {
+  const b: Pick<BeginCall, "total" | "onChange" | "join" | "leaseMs"> = {};
+  if (o.total !== undefined) b.total = o.total;
+  if (o.onChange !== undefined) b.onChange = o.onChange;
+  if (o.join !== undefined) b.join = o.join;
+  if (o.leaseMs !== undefined) b.leaseMs = o.leaseMs;
   return b;
 }

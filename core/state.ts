@@ -151,6 +151,18 @@ export function nextStatus(from: Status, event: CkptEvent): Status {
 }
 
 /** Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status (CKPT_CORRUPT for a type no schema knows). */
+/**
+ * Checks that `events` fit `state` in order (all or nothing): CKPT_BAD_TRANSITION naming the first
+ * that does not. decide refuses with it; the writer checks again when it queues, against the state it projects.
+ */
+export function checkEvents(state: Readonly<StageState>, events: readonly CkptEvent[]): void {
+  let status = state.status;
+  for (const e of events) {
+    if (!ALLOWED_FROM[e.type]?.includes(status)) checkTransition({ ...(state as StageState), status }, e);
+    status = nextStatus(status, e);
+  }
+}
+
 export function checkTransition(state: StageState, event: CkptEvent): void {
   const from = ALLOWED_FROM[event.type] as readonly string[] | undefined;
   if (from?.includes(state.status)) return;

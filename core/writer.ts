@@ -4,16 +4,25 @@
  * (group commit), so many concurrent `await run.done(i)` share one write and one fsync.
  * A caller's promise resolves only after the append that carries its event is acknowledged.
  *
- * The queue is a small state machine: idle → writing → idle, writing → failed (sticky: an event
- * that was queued never reached the log, so every later flush/done/close rejects with that error
- * until `recover()`, which `stage.begin()` calls), and any → closed. One exception stays idle: a lone
- * lifecycle change that lost its race to another writer on a shared log is refused to its caller only.
+ * The queue is one state machine field, changed only by `to()`: idle → writing → idle; idle or
+ * writing → failed (sticky, holding the error: an event that was queued never reached the log, so
+ * every later flush/done/close rejects with it until `recover()`, which `stage.begin()` calls, goes
+ * back to idle); any → closed (final). One exception stays put: a lone lifecycle change that lost its
+ * race to another writer on a shared log is refused to its caller only. Back-pressure (the queue's
+ * high-water mark, the out-of-order ranges) is decided in one section below.
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
-import { type EventLog, type RecordedEvent, readForward } from "./log.ts";
-import { applyToProjection, cloneProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "./projection.ts";
-import { ALLOWED_FROM, apply, checkTransition, cloneState, nextStatus, type StageState } from "./state.ts";
+import { foldLog, loadProjection } from "./fold.ts";
+import type { EventLog, RecordedEvent } from "./log.ts";
+import { applyToProjection, cloneProjection, type Projection, toSnapshot } from "./projection.ts";
+import type { Clock } from "./clock.ts";
+import { type Backoff, retry } from "./retry.ts";
+import { rangeCount, wouldAddRange } from "./resume-set.ts";
+import { apply, checkEvents, cloneState, type StageState } from "./state.ts";
+
+/** Kept here for callers that load a stage the way a writer does. */
+export { loadProjection } from "./fold.ts";
 
 export interface WriterOptions {
   /** Snapshot after this many events since the last one (and at every lifecycle change). */
@@ -24,10 +33,21 @@ export interface WriterOptions {
   highWater: number;
 }
 
+/** How far items may run out of order before their callers wait (a run's part of back-pressure). */
+export interface RunLimits {
+  /** Most ranges of out-of-order items kept beyond the watermark before callers wait. */
+  maxRanges: number;
+  /** How long a caller waits for out-of-order ranges to close before CKPT_TOO_SPARSE. */
+  sparseTimeoutMs: number;
+}
+
 export const DEFAULT_WRITER_OPTIONS: WriterOptions = { snapshotEvery: 10_000, maxBatch: 20_000, highWater: 100_000 };
 
 /** Events that never trigger a snapshot on their own: the hot path. */
 const HOT = new Set<CkptEvent["type"]>(["item", "progress", "unit", "heartbeat", "error", "metadata"]);
+
+/** Waits between rebase attempts: none before the first retry, then up to 2, 4, … 100 ms (full jitter). */
+const REBASE_BACKOFF: Backoff = { firstMs: 1, maxMs: 100 };
 
 /** Conflicts of lifecycle batches that no longer fit after a rebase: a refusal, not a lost write. */
 const lostRaces = new WeakSet<object>();
@@ -43,6 +63,20 @@ interface Waiter {
 /** Where the queue stands; see the file header for the transitions. */
 export type WriterPhase = "idle" | "writing" | "failed" | "closed";
 
+/** The queue's state machine; `failed` and `closed` hold the error every later call gets. */
+type Phase = { name: "idle" } | { name: "writing" } | { name: "failed"; error: CkptError } | { name: "closed"; error: CkptError };
+
+const IDLE: Phase = { name: "idle" };
+const WRITING: Phase = { name: "writing" };
+
+/** The phases each phase may be entered from (closed is final: nothing leaves it). */
+const ENTERED_FROM: Record<WriterPhase, readonly WriterPhase[]> = {
+  idle: ["writing", "failed"],
+  writing: ["idle"],
+  failed: ["idle", "writing"],
+  closed: ["idle", "writing", "failed"],
+};
+
 export interface LoadStats {
   /** Events read from the log to rebuild state (after the snapshot, if one was used). */
   eventsRead: number;
@@ -57,15 +91,11 @@ export class StageWriter {
   private drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private enqueued = 0;
   private committed = 0;
-  private phase: WriterPhase = "idle";
-  /** Why the phase is `failed` (sticky) or `closed`. */
-  private failure: CkptError | undefined;
+  private phase: Phase = IDLE;
   private lastSnapshotRevision: number;
   private listeners = new Set<CommitListener>();
   private failListeners = new Set<(error: CkptError) => void>();
   private ioLock: Promise<unknown> = Promise.resolve();
-  /** Inside commit(): the batch being written is in neither the queue nor the durable state. */
-  private committing = false;
 
   private constructor(
     private readonly log: EventLog,
@@ -105,16 +135,89 @@ export class StageWriter {
   }
 
   get status(): WriterPhase {
-    return this.phase;
+    return this.phase.name;
   }
 
   /** The sticky error of the `failed` phase (or CKPT_CLOSED once closed); undefined otherwise. */
   get error(): CkptError | undefined {
-    return this.failure;
+    return this.phase.name === "failed" || this.phase.name === "closed" ? this.phase.error : undefined;
   }
 
+  /**
+   * The one place the phase changes. Entering `writing` starts the drain loop; entering `failed`
+   * rejects every waiter with the sticky error and tells the fail listeners. Leaving `closed`, or
+   * failing again while failed, is ignored: the first error stays.
+   */
+  private to(next: Phase): void {
+    const from = this.phase.name;
+    if (from === "closed" || (from === "failed" && next.name === "failed")) return;
+    if (!ENTERED_FROM[next.name].includes(from)) throw new Error(`ckpt internal error: writer phase ${from} → ${next.name}`);
+    this.phase = next;
+    if (next.name === "writing") queueMicrotask(() => void this.drain());
+    if (next.name === "failed") {
+      const waiters = [...this.waiters, ...this.drainWaiters];
+      this.waiters = [];
+      this.drainWaiters = [];
+      for (const w of waiters) w.reject(next.error);
+      for (const l of [...this.failListeners]) l(next.error);
+    }
+  }
+
+  // Back-pressure, decided here only: callers ask before they queue, and wait on what this says.
+
+  /** Queued (not yet written) events are at the high-water mark: `mark()` asks its caller to wait. */
   get overHighWater(): boolean {
-    return this.enqueued - this.committed >= this.options.highWater;
+    return this.pending >= this.options.highWater;
+  }
+
+  /** Item `index` would open one more range of out-of-order items when `maxRanges` are open already: its caller waits for gaps to fill. */
+  tooSparse(index: number, maxRanges: number): boolean {
+    const r = this.projected.resume;
+    return rangeCount(r) >= maxRanges && wouldAddRange(r, index);
+  }
+
+  /**
+   * Undefined when item `index` may be queued now; else a wait for the gaps below it to fill, rejecting
+   * with CKPT_TOO_SPARSE after `sparseTimeoutMs` or with the sticky error once the writer fails. Ask
+   * again after it resolves, and queue in that same turn: other callers woken by the same commit may
+   * have taken the room.
+   */
+  roomFor(index: number, limits: RunLimits, clock: Clock): Promise<void> | undefined {
+    if (!this.tooSparse(index, limits.maxRanges)) return undefined;
+    // A failed writer will never commit the gap-fillers: the wait ends with its sticky error, at once.
+    if (this.phase.name === "failed") return Promise.reject(this.phase.error);
+    return new Promise((resolve, reject) => {
+      const offFail = this.onFail((error) => {
+        clock.clear(timer);
+        off();
+        offFail();
+        reject(error);
+      });
+      const timer = clock.setTimeout(() => {
+        off();
+        offFail();
+        reject(
+          new CkptError(
+            ErrorCode.TOO_SPARSE,
+            `Stage "${this.stream}" has ${limits.maxRanges} ranges of items done out of order beyond index ${this.projected.resume.watermark}; ` +
+              `item ${index} waited ${limits.sparseTimeoutMs} ms for the gaps to fill. Finish the lower items first, or raise maxRanges.`,
+          ),
+        );
+      }, limits.sparseTimeoutMs);
+      const off = this.onCommit(() => {
+        if (!this.tooSparse(index, limits.maxRanges)) {
+          clock.clear(timer);
+          off();
+          offFail();
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Callers waiting for room wake once the queue is back under half the high-water mark. */
+  private get roomAgain(): boolean {
+    return this.pending < this.options.highWater / 2;
   }
 
   onCommit(listener: CommitListener): () => void {
@@ -133,30 +236,21 @@ export class StageWriter {
    * sequence number to `waitFor`. Throws CKPT_BAD_TRANSITION / CKPT_CLOSED without queueing.
    */
   enqueue(events: readonly CkptEvent[]): number {
-    if (this.failure) throw this.failure;
-    let status = this.projected.status;
-    for (const e of events) {
-      if (!ALLOWED_FROM[e.type].includes(status)) {
-        checkTransition({ ...this.projected, status }, e);
-      }
-      status = nextStatus(status, e);
-    }
+    if (this.phase.name === "failed" || this.phase.name === "closed") throw this.phase.error;
+    checkEvents(this.projected, events);
     let rev = this.projected.revision;
     for (const e of events) apply(this.projected, e, ++rev);
     for (const e of events) this.queue.push(e);
     this.enqueued += events.length;
-    if (this.phase === "idle") {
-      this.phase = "writing";
-      queueMicrotask(() => void this.drain());
-    }
+    if (this.phase.name === "idle") this.to(WRITING);
     return this.enqueued;
   }
 
   /** Resolves once every event up to `seq` is acknowledged by the log; rejects with the sticky error once failed. */
   waitFor(seq: number): Promise<void> {
-    if (this.phase === "failed") return Promise.reject(this.failure);
+    if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (seq <= this.committed) return Promise.resolve();
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.phase.name === "closed") return Promise.reject(this.phase.error);
     return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
   }
 
@@ -167,7 +261,7 @@ export class StageWriter {
 
   /** Resolves when the queue is back under half the high-water mark; rejects with the sticky error once failed. */
   belowHighWater(): Promise<void> {
-    if (this.phase === "failed") return Promise.reject(this.failure);
+    if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (!this.overHighWater) return Promise.resolve();
     return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
@@ -175,33 +269,21 @@ export class StageWriter {
   /** Writes queued events until none are left, one append per batch. */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0 && this.phase === "writing") {
+      while (this.queue.length > 0 && this.phase.name === "writing") {
         // Taken from the queue only once the lock is ours, so a catch-up never sees an event in neither place.
         await this.exclusive(() => this.commit(this.queue.splice(0, this.options.maxBatch)));
       }
     } finally {
-      if (this.phase === "writing") {
-        this.phase = "idle";
+      if (this.phase.name === "writing") {
+        this.to(IDLE);
         // Something may have been queued between the last check and here.
-        if (this.queue.length > 0) {
-          this.phase = "writing";
-          queueMicrotask(() => void this.drain());
-        }
+        if (this.queue.length > 0) this.to(WRITING);
       }
     }
   }
 
   private async commit(batch: CkptEvent[]): Promise<void> {
     if (batch.length === 0) return;
-    this.committing = true;
-    try {
-      await this.commitBatch(batch);
-    } finally {
-      this.committing = false;
-    }
-  }
-
-  private async commitBatch(batch: CkptEvent[]): Promise<void> {
     const from = this.durable.state.revision;
     const wantSnapshot =
       from + batch.length - this.lastSnapshotRevision >= this.options.snapshotEvery || batch.some((e) => !HOT.has(e.type));
@@ -250,39 +332,48 @@ export class StageWriter {
    * Appends at the durable head. On logs shared by several processes a conflict means another
    * writer got there first: fold its events in, re-check ours against the new state, retry.
    */
-  private async appendWithRebase(batch: CkptEvent[], from: number, snapshot: ReturnType<typeof toSnapshot> | undefined) {
-    for (let attempt = 0; ; attempt++) {
-      const head = this.durable.state.revision;
-      try {
+  private async appendWithRebase(batch: CkptEvent[], from: number, snapshot: ReturnType<typeof toSnapshot> | undefined): Promise<void> {
+    // Item-like batches commute, so joined writers retry them for as long as others keep winning
+    // (each lost race folds the winners' events in, so the stage moves on); lifecycle batches give up.
+    const commutes = batch.every((e) => HOT.has(e.type));
+    await retry(
+      async (attempt) => {
+        if (attempt > 0) {
+          await this.catchUpAlone(false);
+          this.recheck(batch, commutes);
+        }
+        const head = this.durable.state.revision;
         await this.log.append(this.stream, batch, {
           expectedRevision: head < 0 ? "no_stream" : head,
           ...(snapshot && head === from ? { snapshot } : {}),
         });
-        return;
-      } catch (err) {
-        // Item-like batches commute, so joined writers retry them for as long as others keep winning
-        // (each lost race folds the winners' events in, so the stage moves on); lifecycle batches give up.
-        if (!isCkptError(err, ErrorCode.CONFLICT) || !this.log.supports.multiProcess || (attempt >= 20 && !batch.every((e) => HOT.has(e.type)))) throw err;
-        // A writer in a tight loop would win every race against one that must read before it retries.
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 100)));
-        await this.catchUpAlone();
-        const probe = cloneState(this.durable.state);
-        let rev = probe.revision;
-        try {
-          for (const e of batch) apply(probe, e, ++rev);
-        } catch (bad) {
-          // Item-like events commute, so a failed re-check means the stage itself moved on (say, completed).
-          // A lifecycle change that no longer fits lost a race: that is the caller's CKPT_CONFLICT.
-          if (batch.every((e) => HOT.has(e.type))) throw bad;
-          const lost = new CkptError(
-            ErrorCode.CONFLICT,
-            `Another process changed stage "${this.projected.stage}" first (it is now ${probe.status}); ${(bad as Error).message}`,
-            { cause: bad },
-          );
-          lostRaces.add(lost);
-          throw lost;
-        }
-      }
+      },
+      {
+        retryable: (err, attempt) => isCkptError(err, ErrorCode.CONFLICT) && !lostRaces.has(err) && this.log.supports.multiProcess && (commutes || attempt < 20),
+        // The first retry goes at once; then a writer in a tight loop would win every race against one that must read before it retries.
+        backoff: REBASE_BACKOFF,
+      },
+    );
+  }
+
+  /**
+   * After a lost race (mid-commit, so the local view waits for the commit: `catchUpAlone(false)`),
+   * checks that `batch` still fits the durable state the winners' events led to.
+   */
+  private recheck(batch: CkptEvent[], commutes: boolean): void {
+    const probe = cloneState(this.durable.state);
+    let rev = probe.revision;
+    try {
+      for (const e of batch) apply(probe, e, ++rev);
+    } catch (bad) {
+      // Item-like events commute, so a failed re-check means the stage itself moved on (say, completed).
+      // A lifecycle change that no longer fits lost a race: that is the caller's CKPT_CONFLICT.
+      if (commutes) throw bad;
+      const lost = new CkptError(ErrorCode.CONFLICT, `Another process changed stage "${this.projected.stage}" first (it is now ${probe.status}); ${(bad as Error).message}`, {
+        cause: bad,
+      });
+      lostRaces.add(lost);
+      throw lost;
     }
   }
 
@@ -298,19 +389,15 @@ export class StageWriter {
 
   /** Folds in events other writers appended since our durable head, telling listeners. */
   catchUp(): Promise<number> {
-    return this.exclusive(() => this.catchUpAlone());
+    return this.exclusive(() => this.catchUpAlone(true));
   }
 
-  private async catchUpAlone(): Promise<number> {
+  /** `reproject`: rebuild the local view (durable + queued) now; false inside a commit, which does it once the batch lands. */
+  private async catchUpAlone(reproject: boolean): Promise<number> {
     const recorded: RecordedEvent[] = [];
-    for await (const batch of readForward(this.log, this.stream, this.durable.state.revision + 1)) {
-      for (const r of batch) {
-        applyToProjection(this.durable, r.event, r.revision);
-        recorded.push(r);
-      }
-    }
+    await foldLog(this.log, this.stream, this.durable, { collect: recorded });
     if (recorded.length > 0) {
-      if (!this.committing) this.reproject();
+      if (reproject) this.reproject();
       for (const l of this.listeners) l(recorded, this.durable.state);
     }
     return recorded.length;
@@ -337,22 +424,14 @@ export class StageWriter {
    * no later flush, done or close can resolve as if they had been written.
    */
   private fail(err: unknown): void {
-    if (this.phase === "closed") return;
+    if (this.phase.name === "closed") return;
     this.queue.length = 0;
     this.enqueued = this.committed;
     this.projected = cloneState(this.durable.state);
     const error = isCkptError(err)
       ? err
       : new CkptError(ErrorCode.IO, `Writing stage "${this.projected.stage}" to ${this.log.location} failed: ${String((err as Error)?.message ?? err)}`, { cause: err });
-    this.phase = "failed";
-    this.failure = error;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.reject(error);
-    const d = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of d) w.reject(error);
-    for (const l of [...this.failListeners]) l(error);
+    this.to({ name: "failed", error });
   }
 
   /** Rejects the waiters of the batch that was refused (the queue behind it is empty) and stays usable. */
@@ -370,12 +449,11 @@ export class StageWriter {
    * events again. `stage.begin()` calls it; a no-op in any other phase.
    */
   async recover(): Promise<void> {
-    if (this.phase !== "failed") return;
+    if (this.phase.name !== "failed") return;
     await this.exclusive(async () => {
-      if (this.phase !== "failed") return;
+      if (this.phase.name !== "failed") return;
       await this.reloadAlone();
-      this.failure = undefined;
-      this.phase = "idle";
+      this.to(IDLE);
     });
   }
 
@@ -386,7 +464,7 @@ export class StageWriter {
    */
   maintain<T>(act: (state: Readonly<StageState>, queued: number) => Promise<{ result: T; deleted: boolean }>): Promise<T> {
     return this.exclusive(async () => {
-      if (this.log.supports.multiProcess) await this.catchUpAlone();
+      if (this.log.supports.multiProcess) await this.catchUpAlone(true);
       const { result, deleted } = await act(this.durable.state, this.queue.length);
       if (deleted) {
         await this.reloadAlone();
@@ -407,7 +485,7 @@ export class StageWriter {
     let k = 0;
     while (k < this.waiters.length && this.waiters[k]!.seq <= this.committed) this.waiters[k++]!.resolve();
     if (k > 0) this.waiters.splice(0, k);
-    if (this.enqueued - this.committed < this.options.highWater / 2 && this.drainWaiters.length > 0) {
+    if (this.roomAgain && this.drainWaiters.length > 0) {
       const d = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of d) w.resolve();
@@ -419,11 +497,10 @@ export class StageWriter {
    * error when something queued never reached the log (closed all the same).
    */
   async close(): Promise<void> {
-    if (this.phase === "closed") return;
+    if (this.phase.name === "closed") return;
     let sticky: unknown;
     await this.flush().catch((e: unknown) => (sticky = e));
-    this.phase = "closed";
-    this.failure = new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`);
+    this.to({ name: "closed", error: new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`) });
     if (sticky !== undefined) throw sticky;
   }
 
@@ -440,39 +517,4 @@ export class StageWriter {
       this.fail(err);
     }
   }
-}
-
-/** Latest usable snapshot + the events after it; full replay when the snapshot is from another reducer version. */
-export async function loadProjection(
-  log: EventLog,
-  stream: string,
-): Promise<{ projection: Projection; snapshotRevision: number; eventsRead: number }> {
-  const info = await log.info(stream);
-  if (!info) return { projection: initialProjection(stream), snapshotRevision: -1, eventsRead: 0 };
-  const snap = await log.loadSnapshot(stream);
-  let projection = snap && snap.revision <= info.head ? fromSnapshot(stream, snap) : undefined;
-  const snapshotRevision = projection ? snap!.revision : -1;
-  if (!projection) {
-    if (info.first > 0) {
-      throw new CkptError(
-        ErrorCode.CORRUPT,
-        `Stage "${stream}" was compacted up to revision ${info.first} but its base snapshot is missing or from another ckpt version; its state cannot be rebuilt. Restore it from an export, or reset the stage.`,
-        { details: { stage: stream, first: info.first } },
-      );
-    }
-    projection = initialProjection(stream);
-  } else {
-    projection = cloneProjection(projection);
-  }
-  let eventsRead = 0;
-  try {
-    for await (const batch of readForward(log, stream, projection.state.revision + 1)) {
-      for (const { revision, event } of batch) applyToProjection(projection, event, revision);
-      eventsRead += batch.length;
-    }
-  } catch (err) {
-    if (isCkptError(err) && err.code !== ErrorCode.BAD_TRANSITION) throw err;
-    throw new CkptError(ErrorCode.CORRUPT, `Stage "${stream}" does not replay cleanly at revision ${projection.state.revision + 1}: ${String((err as Error).message ?? err)}. Run \`ckpt verify ${stream}\`.`, { cause: err });
-  }
-  return { projection, snapshotRevision, eventsRead };
 }

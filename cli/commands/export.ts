@@ -1,6 +1,7 @@
 /** `ckpt export`: every stage's events, base snapshot, state and history as one JSON file that `ckpt import` rebuilds exactly. */
 import { CkptError, ErrorCode } from "../../core/errors.ts";
-import { applyToProjection, fromSnapshot, initialProjection, type Projection } from "../../core/projection.ts";
+import { startFrom } from "../../core/fold.ts";
+import { applyToProjection } from "../../core/projection.ts";
 import { REDUCER_VERSION } from "../../core/state.ts";
 import { str } from "../args.ts";
 import { chunked } from "../chunked.ts";
@@ -43,11 +44,10 @@ export const exportCommand: Command = {
       for (const [k, info] of infos.entries()) {
         m.label(info.stream);
         const base = info.first > 0 ? await store.log.loadSnapshot(info.stream, "base") : undefined;
-        let p: Projection | undefined = info.first > 0 ? fromSnapshot(info.stream, base) : initialProjection(info.stream);
+        const p = startFrom(info.stream, info.first, base);
         if (!p) {
           throw new CkptError(ErrorCode.CORRUPT, `Stage "${info.stream}" was compacted but its base snapshot is missing or from another ckpt version; run \`ckpt verify ${info.stream}\`.`);
         }
-        p = structuredClone(p);
         await out.push(`${k ? "," : ""}\n{"stage":${JSON.stringify(info.stream)},"first":${info.first},"base":${JSON.stringify(base ?? null)},"events":[`);
         let n = 0;
         for await (const { revision, event } of store.log.read(info.stream, { from: info.first })) {

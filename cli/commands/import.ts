@@ -6,7 +6,8 @@ import { CkptError, ErrorCode, isCkptError } from "../../core/errors.ts";
 import { invalid, issuesOf } from "../../core/validate.ts";
 import { type CkptEvent, checkStageName, parseEvent } from "../../core/events.ts";
 import type { Snapshot } from "../../core/log.ts";
-import { applyToProjection, fromSnapshot, initialProjection, type Projection, toSnapshot } from "../../core/projection.ts";
+import { foldEvents, startFrom } from "../../core/fold.ts";
+import { type Projection, toSnapshot } from "../../core/projection.ts";
 import type { Store } from "../../core/store.ts";
 import { REDUCER_VERSION } from "../../core/state.ts";
 import { bool } from "../args.ts";
@@ -115,13 +116,12 @@ function check(path: string, text: string): Planned[] {
       }
     });
     if (s.first > 0 && !s.base) throw bad(`${where} starts at revision ${s.first} but has no base snapshot for the revisions before it.`);
-    let p: Projection | undefined = s.first > 0 ? fromSnapshot(s.stage, s.base as Snapshot) : initialProjection(s.stage);
-    if (!p || (s.base && s.base.revision !== s.first - 1)) {
+    const q = startFrom(s.stage, s.first, s.base as Snapshot | null);
+    if (!q || (s.base && s.base.revision !== s.first - 1)) {
       throw bad(`${where}: its base snapshot is ${s.base && s.base.version !== REDUCER_VERSION ? `from reducer version ${s.base.version} (this ckpt has ${REDUCER_VERSION})` : "not the state just before its first event"}.`);
     }
-    const q = structuredClone(p);
     try {
-      events.forEach((e, j) => applyToProjection(q, e, s.first + j));
+      foldEvents(q, events, s.first);
     } catch (err) {
       throw bad(`${where}: its events do not replay at revision ${q.state.revision + 1}: ${(err as Error).message}`, err);
     }
@@ -137,13 +137,14 @@ function check(path: string, text: string): Planned[] {
 /** Appends a planned stage in chunks, each carrying the snapshot of the state it leads to; a failure removes the partial stage. */
 async function write(store: Store, plan: Planned, m: Meter): Promise<void> {
   const log = store.log;
-  const p = plan.base ? structuredClone(fromSnapshot(plan.stage, plan.base)!) : initialProjection(plan.stage);
+  // check() made sure the base is usable.
+  const p = startFrom(plan.stage, plan.first, plan.base)!;
   let head = plan.first - 1;
   try {
     if (plan.first > 0) await restoreBase(store, plan);
     for (let i = 0; i < plan.events.length; i += CHUNK) {
       const chunk = plan.events.slice(i, i + CHUNK);
-      chunk.forEach((e, j) => applyToProjection(p, e, head + 1 + j));
+      foldEvents(p, chunk, head + 1);
       const snapshot = toSnapshot(p);
       ({ head } = await log.append(plan.stage, chunk, { expectedRevision: head < 0 ? "no_stream" : head, ...(log.supports.atomicSnapshot ? { snapshot } : {}) }));
       if (!log.supports.atomicSnapshot) await log.saveSnapshot(plan.stage, snapshot);

@@ -8,7 +8,8 @@ import { type RepairReport, repairStore } from "../../adapters/level/repair.ts";
 import { isCkptError } from "../../core/errors.ts";
 import { parseEvent } from "../../core/events.ts";
 import type { EventLog, Snapshot, StreamInfo } from "../../core/log.ts";
-import { applyToProjection, initialProjection, type Projection } from "../../core/projection.ts";
+import { startFrom } from "../../core/fold.ts";
+import { applyToProjection, type Projection } from "../../core/projection.ts";
 import { REDUCER_VERSION } from "../../core/state.ts";
 import type { Store } from "../../core/store.ts";
 import { bool } from "../args.ts";
@@ -116,17 +117,15 @@ export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Pr
   const log = store.log;
   const v: StageVerdict = { stage: info.stream, ok: true, problem: null, notes: [], events: 0, first: info.first, head: info.head, snapshotRevision: null };
   const fail = (problem: string) => ((v.ok = false), (v.problem = problem), v);
-  let p: Projection;
+  const base = info.first > 0 ? await load(log, info.stream, "base") : undefined;
   if (info.first > 0) {
-    const base = await load(log, info.stream, "base");
     if (base instanceof Error) return fail(`cannot decode the base snapshot: ${base.message}`);
     if (!base) return fail(`compacted up to revision ${info.first}, but the base snapshot is missing: the state cannot be rebuilt`);
     const why = snapshotProblem(base, info.stream, info.first - 1);
     if (why) return fail(`the base snapshot ${why}`);
-    p = structuredClone(base.state as Projection);
-  } else {
-    p = initialProjection(info.stream);
   }
+  // snapshotProblem() above refused any base that cannot start the fold.
+  const p = startFrom(info.stream, info.first, base as Snapshot | undefined)!;
   const latest = await load(log, info.stream, "latest");
   if (latest instanceof Error) return fail(`cannot decode the latest snapshot: ${latest.message}`);
   if (latest) {
