@@ -76,7 +76,7 @@ export type { StageState, UnitState } from "./core/state.ts";
 export type { History, RunSummary, StatusChange } from "./core/history.ts";
 export { progressOf } from "./core/progress.ts";
 export type { ProgressFigures } from "./core/progress.ts";
-export type { ItemOptions, ResumeInfo, Run, Unit } from "./core/run.ts";
+export type { ErrorOptions, FailOptions, ItemOptions, ProgressOptions, ResumeInfo, Run, Unit } from "./core/run.ts";
 export type { BeginOptions, InputSource, ReplayEntry, ReplayOptions, Stage } from "./core/stage.ts";
 export { shutdown } from "./core/store.ts";
 export type { StageSummary } from "./core/store.ts";

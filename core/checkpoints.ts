@@ -17,8 +17,8 @@ export const DEFAULT_KEEP_CHECKPOINTS = 10;
 
 export interface CheckpointOptions {
   /** The loop's own counter (iteration, epoch); a non-negative integer. */
-  step?: number;
-  metadata?: Record<string, unknown>;
+  step?: number | undefined;
+  metadata?: Record<string, unknown> | undefined;
 }
 
 /** A saved checkpoint without its state, as `stage.checkpoints()` lists them (newest first). */
@@ -117,9 +117,9 @@ export const infoOf = ({ state: _state, ...info }: Checkpoint): CheckpointInfo =
 /** The retention policy's checkpoint fields (part of RetentionPolicy). */
 export interface CheckpointRetention {
   /** Keep at most this many checkpoints per stage (default 10); the latest is always kept. */
-  keepCheckpoints?: number;
+  keepCheckpoints?: number | undefined;
   /** Checkpoints older than this (ms) go, except the latest. */
-  checkpointTtlMs?: number;
+  checkpointTtlMs?: number | undefined;
 }
 
 /**

@@ -14,15 +14,37 @@ import { parseArg, withoutUndefined } from "./validate.ts";
 
 export interface ItemOptions {
   /** false records a failure (still done: it will not be redone on resume). Default true. */
-  ok?: boolean;
+  ok?: boolean | undefined;
   /** Recorded as deliberately skipped. */
-  skipped?: boolean;
+  skipped?: boolean | undefined;
   /** A label for the item: its URL, file, id. */
-  item?: string;
-  batch?: string;
-  cost?: number;
+  item?: string | undefined;
+  batch?: string | undefined;
+  cost?: number | undefined;
   /** Why it failed (with ok: false). */
-  error?: string;
+  error?: string | undefined;
+}
+
+/** `run.progress()`: counts for items without indices, or a new total. */
+export interface ProgressOptions {
+  total?: number | undefined;
+  ok?: number | undefined;
+  failed?: number | undefined;
+  skipped?: number | undefined;
+  cost?: number | undefined;
+  message?: string | undefined;
+}
+
+/** `run.error()`: an error that did not stop the run. */
+export interface ErrorOptions {
+  retryable?: boolean | undefined;
+  index?: number | undefined;
+  item?: string | undefined;
+}
+
+/** `run.fail()`, `unit.fail()`. */
+export interface FailOptions {
+  retryable?: boolean | undefined;
 }
 
 /** The default options object: `done(i)` without options takes the shortest path. */
@@ -31,17 +53,17 @@ export const NO_OPTIONS: ItemOptions = {};
 /** One call on a run or a stage, with its arguments exactly as the caller gave them. */
 export type Call =
   | { call: "done" | "mark"; index: number; options?: ItemOptions }
-  | { call: "progress"; progress: { total?: number; ok?: number; failed?: number; skipped?: number; cost?: number; message?: string } }
-  | { call: "error"; error: string | Error; options?: { retryable?: boolean; index?: number; item?: string } }
+  | { call: "progress"; progress: ProgressOptions }
+  | { call: "error"; error: string | Error; options?: ErrorOptions }
   | { call: "checkpoint"; state: unknown; options?: CheckpointOptions }
   | { call: "metadata"; metadata: Record<string, unknown> }
   | { call: "unit.page"; key: string; page: number; options?: { records?: number } }
   | { call: "unit.complete"; key: string; options?: { records?: number } }
-  | { call: "unit.fail"; key: string; error: string | Error; options?: { retryable?: boolean } }
+  | { call: "unit.fail"; key: string; error: string | Error; options?: FailOptions }
   | { call: "pause"; reason?: string }
   | { call: "resume" }
   | { call: "complete"; metadata?: Record<string, unknown> }
-  | { call: "fail"; error: string | Error; options?: { retryable?: boolean } }
+  | { call: "fail"; error: string | Error; options?: FailOptions }
   | { call: "heartbeat"; runId: string }
   | { call: "reset"; reason?: string }
   | { call: "reopen"; indices: readonly number[]; reason: string };

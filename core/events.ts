@@ -25,70 +25,70 @@ function event<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
 
 export const RunStarted = event("run.started", {
   runId: z.string().min(1).max(64),
-  owner: owner.optional(),
-  total: count.optional(),
+  owner: owner.exactOptional(),
+  total: count.exactOptional(),
   /** SHA-256 (hex) of the input file or bytes the run works through. */
-  input: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  input: z.string().regex(/^[0-9a-f]{64}$/).exactOptional(),
   /** SHA-256 (hex) of the config as canonical JSON. */
-  config: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  config: z.string().regex(/^[0-9a-f]{64}$/).exactOptional(),
   /** How long (ms) the owner may stay silent before another process may take the stage over. */
-  leaseMs: z.number().int().positive().optional(),
+  leaseMs: z.number().int().positive().exactOptional(),
 });
 
 export const ItemDone = event("item", {
   index,
   outcome: Outcome,
-  item: label.optional(),
-  batch: z.string().max(256).optional(),
-  cost: cost.optional(),
-  error: label.optional(),
+  item: label.exactOptional(),
+  batch: z.string().max(256).exactOptional(),
+  cost: cost.exactOptional(),
+  error: label.exactOptional(),
 });
 
-export const ItemReopened = event("item.reopened", { index, reason: label.optional() });
+export const ItemReopened = event("item.reopened", { index, reason: label.exactOptional() });
 
 export const Progress = event("progress", {
-  total: count.optional(),
+  total: count.exactOptional(),
   /** Items counted without an index (for pipelines that only count). */
-  ok: count.optional(),
-  failed: count.optional(),
-  skipped: count.optional(),
-  cost: cost.optional(),
-  message: label.optional(),
+  ok: count.exactOptional(),
+  failed: count.exactOptional(),
+  skipped: count.exactOptional(),
+  cost: cost.exactOptional(),
+  message: label.exactOptional(),
 });
 
 export const UnitUpdated = event("unit", {
   key: z.string().min(1).max(512),
   status: z.enum(["running", "complete", "failed"]),
   /** Last page fully written; resume from the next one. */
-  page: count.optional(),
-  records: count.optional(),
-  retryable: z.boolean().optional(),
-  error: label.optional(),
+  page: count.exactOptional(),
+  records: count.exactOptional(),
+  retryable: z.boolean().exactOptional(),
+  error: label.exactOptional(),
 });
 
 export const ErrorRecorded = event("error", {
   message: label,
   retryable: z.boolean(),
-  index: index.optional(),
-  item: label.optional(),
+  index: index.exactOptional(),
+  item: label.exactOptional(),
 });
 
-export const Paused = event("paused", { reason: label.optional() });
+export const Paused = event("paused", { reason: label.exactOptional() });
 export const Resumed = event("resumed", {});
 export const CrashDetected = event("crash.detected", {
-  runId: z.string().max(64).optional(),
-  owner: owner.optional(),
-  reason: label.optional(),
+  runId: z.string().max(64).exactOptional(),
+  owner: owner.exactOptional(),
+  reason: label.exactOptional(),
 });
-export const Completed = event("completed", { metadata: metadata.optional() });
-export const Failed = event("failed", { message: label, retryable: z.boolean().optional() });
-export const Reset = event("reset", { reason: label.optional() });
+export const Completed = event("completed", { metadata: metadata.exactOptional() });
+export const Failed = event("failed", { message: label, retryable: z.boolean().exactOptional() });
+export const Reset = event("reset", { reason: label.exactOptional() });
 export const MetadataSet = event("metadata", { metadata });
 export const Heartbeat = event("heartbeat", { runId: z.string().max(64) });
 /** A state checkpoint (core/checkpoints.ts): any msgpack-able value a loop saves to resume from. */
 export const CheckpointSaved = event("checkpoint", {
-  step: count.optional(),
-  metadata: metadata.optional(),
+  step: count.exactOptional(),
+  metadata: metadata.exactOptional(),
   /** Size of `state` as msgpack, checked against the limit before anything is written. */
   bytes: count,
   state: z.unknown().refine((v) => v !== undefined, "state is required"),

@@ -52,9 +52,9 @@ export interface MaintenanceOptions {
 
 export interface ReadOptions {
   /** First revision to read (inclusive). Forward default 0; backward default head. */
-  from?: Revision;
-  direction?: "forward" | "backward";
-  limit?: number;
+  from?: Revision | undefined;
+  direction?: "forward" | "backward" | undefined;
+  limit?: number | undefined;
 }
 
 /** What an adapter can do; tests and core read this instead of asking for an adapter by name. */

@@ -11,17 +11,17 @@ import { type Projection, toSnapshot } from "./projection.ts";
 
 export interface RetentionPolicy extends CheckpointRetention {
   /** Events older than this (ms) are folded into the base snapshot and removed. */
-  maxAgeMs?: number;
+  maxAgeMs?: number | undefined;
   /** Keep at most this many events per stage. */
-  maxEvents?: number;
+  maxEvents?: number | undefined;
   /** Always keep at least this many recent events per stage (default 100). */
-  minEvents?: number;
+  minEvents?: number | undefined;
   /** Stages completed, failed or idle (not running) for longer than this (ms) are removed whole. */
-  stageTtlMs?: number;
+  stageTtlMs?: number | undefined;
   /** Only stages whose names start with this. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Report what would go; change nothing. */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
 }
 
 export type StageAction = "compacted" | "deleted" | "skipped" | "kept";

@@ -4,14 +4,14 @@
  * slow the caller down rather than let memory grow when the write path falls behind.
  */
 import type { CheckpointOptions } from "./checkpoints.ts";
-import { type Call, decide, decideItem, type ItemOptions, NO_OPTIONS } from "./decide.ts";
+import { type Call, decide, decideItem, type ErrorOptions, type FailOptions, type ItemOptions, NO_OPTIONS, type ProgressOptions } from "./decide.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
 import type { CkptEvent } from "./events.ts";
 import { isDone, type StageState, type UnitState } from "./state.ts";
 import type { RunLimits, StageWriter } from "./writer.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
-export type { ItemOptions } from "./decide.ts";
+export type { ErrorOptions, FailOptions, ItemOptions, ProgressOptions } from "./decide.ts";
 
 export interface ResumeInfo {
   /** The status the stage was in before this run began. */
@@ -39,7 +39,7 @@ export interface Unit {
   /** Records page `page` (and the records it held) as written. */
   page(page: number, options?: { records?: number }): Promise<void>;
   complete(options?: { records?: number }): Promise<void>;
-  fail(error: string | Error, options?: { retryable?: boolean }): Promise<void>;
+  fail(error: string | Error, options?: FailOptions): Promise<void>;
   readonly done: boolean;
 }
 
@@ -133,12 +133,12 @@ export class Run {
   }
 
   /** Counts items without indices, or updates the total. */
-  progress(p: { total?: number; ok?: number; failed?: number; skipped?: number; cost?: number; message?: string }): Promise<void> {
+  progress(p: ProgressOptions): Promise<void> {
     return this.record({ call: "progress", progress: p });
   }
 
   /** Records an error that did not stop the run. */
-  error(error: string | Error, options: { retryable?: boolean; index?: number; item?: string } = {}): Promise<void> {
+  error(error: string | Error, options: ErrorOptions = {}): Promise<void> {
     return this.record({ call: "error", error, options });
   }
 
@@ -192,7 +192,7 @@ export class Run {
   }
 
   /** Marks the stage failed and ends the run. */
-  async fail(error: string | Error, options: { retryable?: boolean } = {}): Promise<void> {
+  async fail(error: string | Error, options: FailOptions = {}): Promise<void> {
     await this.record({ call: "fail", error, options });
     this.end();
   }

@@ -26,34 +26,34 @@ export type InputSource = string | Uint8Array | { file: string } | { bytes: Uint
 
 export interface BeginOptions {
   /** How many items the stage has, when known. */
-  total?: number;
+  total?: number | undefined;
   /** The input the stage works through; a different input on resume is CKPT_INPUT_CHANGED. */
-  input?: InputSource;
+  input?: InputSource | undefined;
   /** Settings that change the output; a different config on resume is CKPT_CONFIG_CHANGED. */
-  config?: unknown;
+  config?: unknown | undefined;
   /** What to do when input or config changed: refuse (default) or reset and start over. */
-  onChange?: "error" | "restart";
+  onChange?: "error" | "restart" | undefined;
   /** On resume, confirms a done item's output is still valid; items it rejects are redone. */
-  verify?: (index: number) => boolean | Promise<boolean>;
+  verify?: ((index: number) => boolean | Promise<boolean>) | undefined;
   /** For logs shared by several processes: how long this run's claim lasts without updates. */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /**
    * Join the stage's live run instead of refusing with CKPT_LOCKED: for several worker processes
    * sharing one stage through a shared log (sidecar, EventStoreDB). Starts a run if none is live.
    */
-  join?: boolean;
+  join?: boolean | undefined;
 }
 
 
 export interface ReplayOptions {
   /** First revision to yield (inclusive). */
-  from?: number;
+  from?: number | undefined;
   /** Last revision to yield (inclusive). */
-  to?: number;
+  to?: number | undefined;
   /** Only events at or after this time (ms since epoch). */
-  since?: number;
+  since?: number | undefined;
   /** Only events at or before this time (ms since epoch). */
-  until?: number;
+  until?: number | undefined;
 }
 
 /** begin()'s conflicts that a fresh decision can resolve. */

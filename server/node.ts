@@ -16,7 +16,7 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const listen: Listen = (fetch, { host, port, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS }) =>
   new Promise((resolve, reject) => {
     // The raw target, before the URL parser resolves dot segments away.
-    const guarded = (req: Request, env?: { incoming?: { url?: string } }) => (hasDotSegment(env?.incoming?.url) ? dotSegmentResponse() : fetch(req));
+    const guarded = (req: Request, env?: { incoming?: { url?: string | undefined } | undefined }) => (hasDotSegment(env?.incoming?.url) ? dotSegmentResponse() : fetch(req));
     const serverOptions = {
       requestTimeout: requestTimeoutMs,
       headersTimeout: Math.min(requestTimeoutMs, 60_000),

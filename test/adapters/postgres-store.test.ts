@@ -22,7 +22,7 @@ const admin = adminPool(server.url);
 const worker = new URL("./pg-worker.ts", import.meta.url).pathname;
 const withSchema = (schema: string) => `${server.url}?schema=${schema}`;
 
-async function code(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
+async function code(p: Promise<unknown>): Promise<{ code?: string | undefined; message: string }> {
   try {
     await p;
   } catch (e) {

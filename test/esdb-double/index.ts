@@ -12,7 +12,7 @@ export interface DoubleOptions {
    * gRPC paths ServerFeatures.GetSupportedMethods advertises. Default: BatchAppend, like every server since 21.10.
    * `false`: the call is UNIMPLEMENTED, like a server that predates it, and the client falls back to plain Append.
    */
-  advertise?: string[] | false;
+  advertise?: string[] | false | undefined;
 }
 
 export interface Double extends Context {
