@@ -46,6 +46,9 @@ export function startupTimes(o: { rounds: number; progress?: (line: string) => v
   const build = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`startup bench: the build failed: ${build.stderr}`);
   const store = mkdtempSync(join(tmpdir(), "ckpt-startup-store-"));
+  // `ckpt list` reads only: on a folder that holds no store it is CKPT_NOT_FOUND, so one is made (empty) first.
+  const made = spawnSync(process.execPath, ["--input-type=module", "-e", `const s = await (await import("ckpt")).open({ path: ${JSON.stringify(store)} }); await s.close()`], { cwd: root, encoding: "utf8" });
+  if (made.status !== 0) throw new Error(`startup bench: could not create an empty store: ${made.stderr}`);
   const env = { CKPT_STORE: store, NO_COLOR: "1" };
   const importCode = (spec: string) => `await import(${JSON.stringify(spec)})`;
   // Importing by package name from the repo: Node resolves "ckpt/..." to dist/ through package.json's exports.
