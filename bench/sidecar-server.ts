@@ -1,10 +1,13 @@
 /** Starts a real ckpt-server (server/node.ts) in its own process on 127.0.0.1 and a free port, and stops it with SIGTERM. */
 import { spawn } from "node:child_process";
 import { commandFor, repoRoot } from "./child.ts";
+import { highWaterMark } from "./peak.ts";
 import { removeDir, tempDir } from "./tmp.ts";
 
 export interface SidecarProcess {
   url: string;
+  /** The server process's peak RSS so far (bytes), where /proc tells. */
+  peakRss(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -32,7 +35,7 @@ export function startSidecar(durability: "sync" | "os"): Promise<SidecarProcess>
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1]!, stop });
+        resolve({ url: m[1]!, stop, peakRss: () => (child.pid === undefined || child.exitCode !== null ? undefined : highWaterMark(child.pid)) });
       }
     });
     child.once("exit", (code) => fail(new Error(`ckpt-server exited with ${code} before listening`)));

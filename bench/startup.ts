@@ -99,7 +99,7 @@ export function startupRows(cases: readonly StartupCase[]): Row[] {
       figure: c.figure,
       subject: c.subject,
       value: range(c.wallMs, ms),
-      detail: `peak RSS ${range(c.rssBytes, bytes)}`,
+      rss: range(c.rssBytes, bytes),
       ...(c.vsTsx ? { ratio: `${ratio(c.vsTsx)} of tsx` } : {}),
       ...(compiledBin ? { target: "≤150 ms, ≤60 MB", verdict: met ? "met" : `MISSED (${ms(c.wallMs.median)}, ${bytes(c.rssBytes.median)})` } : {}),
     };
