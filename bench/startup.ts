@@ -24,6 +24,8 @@ export interface StartupCase {
   rssBytes: Spread;
   /** Against the tsx path of the same command, per round. */
   vsTsx?: Spread;
+  /** Wall time over a bare `node -e 0` of the same round: what ckpt adds, less sensitive to a busy machine. */
+  overNodeMs?: Spread;
 }
 
 /** One cold process: wall time around spawn-to-exit, peak RSS from the probe. */
@@ -85,7 +87,16 @@ export function startupTimes(o: { rounds: number; progress?: (line: string) => v
   return cases.map((c) => {
     const s = samples.get(c.key)!;
     const tsx = c.tsxOf ? samples.get(c.tsxOf) : undefined;
-    return { key: c.key, figure: c.figure, subject: c.subject, wallMs: spread(s.wall), rssBytes: spread(s.rss), ...(tsx ? { vsTsx: ratios(s.wall, tsx.wall) } : {}) };
+    const floor = samples.get("node")!.wall;
+    return {
+      key: c.key,
+      figure: c.figure,
+      subject: c.subject,
+      wallMs: spread(s.wall),
+      rssBytes: spread(s.rss),
+      ...(tsx ? { vsTsx: ratios(s.wall, tsx.wall) } : {}),
+      ...(c.key !== "node" ? { overNodeMs: spread(s.wall.map((w, r) => w - floor[r]!)) } : {}),
+    };
   });
 }
 
@@ -99,6 +110,7 @@ export function startupRows(cases: readonly StartupCase[]): Row[] {
       figure: c.figure,
       subject: c.subject,
       value: range(c.wallMs, ms),
+      ...(c.overNodeMs ? { detail: `+${ms(c.overNodeMs.median)} over bare node` } : {}),
       rss: range(c.rssBytes, bytes),
       ...(c.vsTsx ? { ratio: `${ratio(c.vsTsx)} of tsx` } : {}),
       ...(compiledBin ? { target: "≤150 ms, ≤60 MB", verdict: met ? "met" : `MISSED (${ms(c.wallMs.median)}, ${bytes(c.rssBytes.median)})` } : {}),
