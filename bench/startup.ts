@@ -110,7 +110,7 @@ export function startupRows(cases: readonly StartupCase[]): Row[] {
       figure: c.figure,
       subject: c.subject,
       value: range(c.wallMs, ms),
-      ...(c.overNodeMs ? { detail: `+${ms(c.overNodeMs.median)} over bare node` } : {}),
+      ...(c.overNodeMs ? { detail: `${c.overNodeMs.median < 0 ? "−" : "+"}${ms(Math.abs(c.overNodeMs.median))} over bare node` } : {}),
       rss: range(c.rssBytes, bytes),
       ...(c.vsTsx ? { ratio: `${ratio(c.vsTsx)} of tsx` } : {}),
       ...(compiledBin ? { target: "≤150 ms, ≤60 MB", verdict: met ? "met" : `MISSED (${ms(c.wallMs.median)}, ${bytes(c.rssBytes.median)})` } : {}),
