@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     const pgRss = postgresPeak ? { rss: bytes(postgresPeak) } : {};
     rows.push(...postgresRows(postgres, durable.find((s) => s.key === "ckpt-postgres")?.cells[64]?.perSec).map((r) => (r.value === "–" || r.subject.startsWith("bytes") ? r : { ...pgRss, ...r })));
   }
-  if (startup) rows.push(...startupRows(startup));
+  if (startup) rows.push(...startupRows(startup, targets));
   results.targets = targets;
   results.seconds = (performance.now() - started) / 1000;
   const file = writeResults(new URL("./results/", import.meta.url).pathname, results, !only);
