@@ -192,13 +192,20 @@ async function openLog(path: string, options: LevelLogOptions): Promise<EventLog
     if (from > h.head) return;
     const startKey = (await pageStartAtOrBefore(stream, from)) ?? stream + SEP;
     const it = pages.iterator({ gte: startKey, lt: stream + END });
-    // The next nextv() runs in LevelDB's thread while this one's pages are decoded and consumed.
-    let pending = it.nextv(PAGES_PER_READ);
+    let pending: ReturnType<typeof it.nextv> | undefined;
+    let round = 0;
     try {
       for (;;) {
-        const entries = await pending;
+        const entries = await (pending ?? it.nextv(PAGES_PER_READ));
+        pending = undefined;
         if (entries.length === 0) return;
-        pending = it.nextv(PAGES_PER_READ);
+        // A reader back for a second batch reads on: from then, the next nextv() runs in LevelDB's thread while
+        // this one's pages are consumed (a short read, e.g. with a limit, fetches nothing extra).
+        if (round++ > 0) {
+          pending = it.nextv(PAGES_PER_READ);
+          // Handled here as well: it may fail while the caller is still busy with this batch (awaited below, it still throws).
+          pending.catch(() => undefined);
+        }
         // One page per yield at most, and a column page in slices: a whole nextv() of decoded events at once
         // would keep far more alive than needed.
         for (const [key, value] of entries) {
@@ -214,8 +221,7 @@ async function openLog(path: string, options: LevelLogOptions): Promise<EventLog
         }
       }
     } finally {
-      // A read still under way when the caller stops: its failure is nobody's to report, and close() waits for it.
-      pending.catch(() => undefined);
+      // A read still under way when the caller stops: close() waits for it.
       await it.close();
     }
   }
