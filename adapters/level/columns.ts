@@ -12,9 +12,6 @@ import type { RecordedEvent } from "../../core/log.ts";
 /** msgpackr's record (fixext1 'r', id 0x40) defining the keys c, at, index, then c's value 1. */
 const PREFIX = [0xd4, 0x72, 0x40, 0x93, 0xa1, 0x63, 0xa2, 0x61, 0x74, 0xa5, 0x69, 0x6e, 0x64, 0x65, 0x78, 0x01];
 
-let view: DataView | undefined;
-let viewOf: Uint8Array | undefined;
-
 /** The position just past an array header at `p` and its length, or undefined when `p` holds no array header. */
 function arrayHeader(b: Uint8Array, p: number): [number, number] | undefined {
   const t = b[p];
@@ -57,11 +54,8 @@ function readNumbers(b: Uint8Array, p: number, n: number, out: Float64Array): nu
       p += 5;
     } else if (t === 0xcb) {
       if (p + 9 > end) return -1;
-      if (viewOf !== b) {
-        view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-        viewOf = b;
-      }
-      out[k] = view!.getFloat64(p + 1);
+      // Rare (a delta that is not an integer): a view per number costs nothing that matters.
+      out[k] = new DataView(b.buffer, b.byteOffset + p + 1, 8).getFloat64(0);
       p += 9;
     } else return -1;
   }
@@ -82,6 +76,8 @@ export function readColumns(payload: Uint8Array): Columns | undefined {
   const a = arrayHeader(b, PREFIX.length);
   if (!a) return undefined;
   const n = a[1];
+  // Every number takes a byte at least: a longer count is damage, and must not size an allocation.
+  if (2 * n > b.length - a[0]) return undefined;
   const at = new Float64Array(n);
   const index = new Float64Array(n);
   let p = readNumbers(b, a[0], n, at);

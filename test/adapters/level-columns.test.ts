@@ -70,6 +70,8 @@ test("anything but a whole column page is left to msgpackr", () => {
   assert.is(readColumns(pack({ c: 2, at: [1], index: [1] })), undefined, "another page version");
   assert.is(readColumns(pack([{ type: "item", v: 1, at: 1, index: 0, outcome: "ok" }])), undefined, "a page of event objects");
   assert.is(readColumns(pack({ c: 1, at: ["1"], index: [1] })), undefined, "a string in a column");
+  const huge = new Uint8Array([...good.subarray(0, 16), 0xdd, 0xff, 0xff, 0xff, 0xff, 1, 0x91, 1]);
+  assert.is(readColumns(huge), undefined, "a count of 2^32 - 1 over 3 bytes (damage) allocates nothing");
 });
 
 test("a read hands a big column page out in slices of at most 256, from any revision", async () => {
