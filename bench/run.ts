@@ -43,7 +43,7 @@ if (only && (only.length === 0 || unknown!.length > 0)) {
 const wants = (s: Section) => !only || only.includes(s);
 
 /**
- * Quick mode fits in under 2 minutes on a quiet 2-core machine: every row of the full run, with shorter cells
+ * Quick mode aims to fit in under 2 minutes on a quiet 2-core machine: every row of the full run, with shorter cells
  * and smaller loads; --full is the long, steadier run.
  */
 const config = {
