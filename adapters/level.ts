@@ -16,6 +16,7 @@ import { keyedQueue } from "../core/keyed-queue.ts";
 import { retry } from "../core/retry.ts";
 import { checkExpected } from "./expected.ts";
 import { frame, NO_CHAIN, nextChain, unframe } from "./level/chain.ts";
+import { readColumns, recordsOfColumns } from "./level/columns.ts";
 import { guardLog, type LevelExtras } from "./level/guard.ts";
 import { Ledger } from "./level/ledger.ts";
 import { storageError } from "./level/errors.ts";
@@ -92,6 +93,17 @@ function decodePage(value: unknown): CkptEvent[] {
     index += cols.index[k]!;
     out[k] = { type: "item", v: 1, at, index, outcome: "ok" };
   }
+  return out;
+}
+
+/** Pages a LevelDB read fetches at once, and events per batch a column page is handed out in. */
+const PAGES_PER_READ = 64;
+const SLICE = 256;
+
+/** `events` numbered from `first`, leaving out the `skip` first ones. */
+function recordsOf(events: CkptEvent[], first: number, skip: number): RecordedEvent[] {
+  const out: RecordedEvent[] = new Array(Math.max(0, events.length - skip));
+  for (let i = skip; i < events.length; i++) out[i - skip] = { revision: first + i, event: events[i]! };
   return out;
 }
 
@@ -189,22 +201,36 @@ async function openLog(path: string, options: LevelLogOptions): Promise<EventLog
     if (from > h.head) return;
     const startKey = (await pageStartAtOrBefore(stream, from)) ?? stream + SEP;
     const it = pages.iterator({ gte: startKey, lt: stream + END });
+    let pending: ReturnType<typeof it.nextv> | undefined;
+    let round = 0;
     try {
       for (;;) {
-        const entries = await it.nextv(64);
+        const entries = await (pending ?? it.nextv(PAGES_PER_READ));
+        pending = undefined;
         if (entries.length === 0) return;
-        // One page per yield: a whole nextv() of big pages at once would keep far more alive than needed.
+        // A reader back for a second batch reads on: from then, the next nextv() runs in LevelDB's thread while
+        // this one's pages are consumed (a short read, e.g. with a limit, fetches nothing extra).
+        if (round++ > 0) {
+          pending = it.nextv(PAGES_PER_READ);
+          // Handled here as well: it may fail while the caller is still busy with this batch (awaited below, it still throws).
+          pending.catch(() => undefined);
+        }
+        // One page per yield at most, and a column page in slices: a whole nextv() of decoded events at once
+        // would keep far more alive than needed.
         for (const [key, value] of entries) {
           const first = revisionOf(key);
-          const events = decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`, true);
           const skip = Math.max(0, from - first);
-          if (skip >= events.length) continue;
-          const out: RecordedEvent[] = new Array(events.length - skip);
-          for (let i = skip; i < events.length; i++) out[i - skip] = { revision: first + i, event: events[i]! };
-          yield out;
+          const cols = readColumns(unframe(value).payload);
+          if (cols) {
+            for (let k = skip; k < cols.at.length; k += SLICE) yield recordsOfColumns(cols, first, k, Math.min(k + SLICE, cols.at.length));
+            continue;
+          }
+          const out = recordsOf(decode<CkptEvent[]>(value, `events of "${stream}" at ${first}`, true), first, skip);
+          if (out.length > 0) yield out;
         }
       }
     } finally {
+      // A read still under way when the caller stops: close() waits for it.
       await it.close();
     }
   }

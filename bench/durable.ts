@@ -2,6 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { drive, type DriveResult } from "./drive.ts";
+import { peakRss, resetPeak } from "./peak.ts";
 import { type Spread, spread } from "./stats.ts";
 import type { Subject } from "./subject.ts";
 
@@ -10,6 +11,8 @@ export interface DurableCell {
   p50Ms: Spread;
   p99Ms: Spread;
   group?: Spread;
+  /** The bench process's peak RSS during the cell (every subject is open in it), bytes. */
+  peakRss: Spread;
 }
 
 export interface DurableSubjectResult {
@@ -40,13 +43,14 @@ export interface DurableOptions {
 /** Every subject runs once per worker count per round, the order rotating each round, so slow drift (page cache, compaction, other load) lands on all alike. */
 export async function durableUpdates(subjects: Subject[], o: DurableOptions): Promise<DurableSubjectResult[]> {
   for (const s of subjects) await drive(s, 8, Math.min(200, o.ms)); // warm-up: JIT, files created, caches
-  const raw = new Map<Subject, Map<number, DriveResult[]>>(subjects.map((s) => [s, new Map(o.workers.map((w) => [w, []]))]));
+  const raw = new Map<Subject, Map<number, Array<DriveResult & { peakRss: number }>>>(subjects.map((s) => [s, new Map(o.workers.map((w) => [w, []]))]));
   for (let r = 0; r < o.rounds; r++) {
     for (const w of o.workers) {
       for (let k = 0; k < subjects.length; k++) {
         const s = subjects[(k + r) % subjects.length]!;
         await settle();
-        const res = await drive(s, w, o.ms);
+        resetPeak();
+        const res = { ...(await drive(s, w, o.ms)), peakRss: peakRss() };
         raw.get(s)!.get(w)!.push(res);
         o.progress(`durable round ${r + 1}/${o.rounds} ${String(w).padStart(2)} workers  ${s.label.padEnd(34)} ${Math.round(res.perSec).toLocaleString("en-US")}/s`);
       }
@@ -61,6 +65,7 @@ export async function durableUpdates(subjects: Subject[], o: DurableOptions): Pr
         perSec: spread(rs.map((x) => x.perSec)),
         p50Ms: spread(rs.map((x) => x.p50Ms)),
         p99Ms: spread(rs.map((x) => x.p99Ms)),
+        peakRss: spread(rs.map((x) => x.peakRss)),
         ...(groups.length ? { group: spread(groups) } : {}),
       };
     }

@@ -3,6 +3,7 @@ import process from "node:process";
 import { BATCHED_TX, openSqlite } from "./baseline-sqlite.ts";
 import { type CkptKind, openCkpt } from "./ckpt.ts";
 import { gc, memory } from "./env.ts";
+import { peakRss as highWater } from "./peak.ts";
 import type { HotRound } from "./hotloop.ts";
 import { removeAll, removeDir } from "./tmp.ts";
 
@@ -17,7 +18,8 @@ function sampler() {
       if (m.rss > peakRss) peakRss = m.rss;
       if (m.heapUsed > peakHeap) peakHeap = m.heapUsed;
     },
-    result: () => ({ peakRss, heapGrowth: peakHeap - m0.heapUsed }),
+    // The kernel's high-water mark as well: samples between awaits can miss a spike.
+    result: () => ({ peakRss: Math.max(peakRss, highWater()), heapGrowth: peakHeap - m0.heapUsed }),
   };
 }
 

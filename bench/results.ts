@@ -23,6 +23,8 @@ export interface TargetCheck {
 export interface BenchResults {
   machine: { runtime: string; cpu: string; cores: number; memGiB: number; os: string };
   mode: "quick" | "full";
+  /** The sections run when `--only` chose some (absent: all of them). */
+  only?: string[];
   command: string;
   startedAt: string;
   seconds: number;
@@ -47,11 +49,12 @@ export interface BenchResults {
   targets: TargetCheck[];
 }
 
-export function writeResults(dir: string, r: BenchResults): string {
+/** Writes the run's own file, and latest.json unless `latest` is false (a run of some rows only must not replace it). */
+export function writeResults(dir: string, r: BenchResults, latest = true): string {
   mkdirSync(dir, { recursive: true });
   const name = `${r.startedAt.replace(/[:.]/g, "-")}-${r.machine.runtime.split(" ")[0]}-${r.mode}.json`;
   const json = JSON.stringify(r, null, 2) + "\n";
   writeFileSync(join(dir, name), json);
-  writeFileSync(join(dir, "latest.json"), json);
+  if (latest) writeFileSync(join(dir, "latest.json"), json);
   return join(dir, name);
 }

@@ -2,6 +2,7 @@
 import { open } from "../mod.ts";
 import { type History, STAGE } from "./history.ts";
 import { pow10 } from "./format.ts";
+import { peakRss, resetPeak } from "./peak.ts";
 import { ratios, type Spread, spread } from "./stats.ts";
 
 export interface ResumeResult {
@@ -14,6 +15,8 @@ export interface ResumeResult {
   vsFirst?: Spread;
   /** Which measurement set it belongs to: "as left by the crash" or "after LevelDB compaction". */
   compacted: boolean;
+  /** The bench process's peak RSS during each resume, bytes. */
+  peakRss: Spread;
 }
 
 async function resumeOnce(dir: string): Promise<{ ms: number; tail: number }> {
@@ -31,11 +34,14 @@ export async function resumeTimes(histories: History[], o: { rounds: number; com
   // The first open of a folder replays LevelDB's own write-ahead log into a table file: not ckpt's resume.
   for (const h of histories) await resumeOnce(h.dir);
   const ms = new Map<History, number[]>(histories.map((h) => [h, []]));
+  const rss = new Map<History, number[]>(histories.map((h) => [h, []]));
   const tails = new Map<History, number>();
   for (let r = 0; r < o.rounds; r++) {
     for (let k = 0; k < histories.length; k++) {
       const h = histories[(k + r) % histories.length]!;
+      resetPeak();
       const res = await resumeOnce(h.dir);
+      rss.get(h)!.push(peakRss());
       ms.get(h)!.push(res.ms);
       tails.set(h, res.tail);
     }
@@ -48,6 +54,7 @@ export async function resumeTimes(histories: History[], o: { rounds: number; com
     tail: tails.get(h)!,
     ...(i > 0 ? { vsFirst: ratios(ms.get(h)!, first) } : {}),
     compacted: o.compacted && i > 0,
+    peakRss: spread(rss.get(h)!),
   }));
   o.progress(`resume ${out.map((x) => `${x.label}: ${x.ms.median.toFixed(2)} ms`).join("; ")}`);
   return out;

@@ -1,7 +1,7 @@
 /** Turns measured results into table rows and checks each against the targets of issue 3. */
 import { bytes, ms, num, pow10, range, ratio } from "./format.ts";
 import type { BenchResults, TargetCheck } from "./results.ts";
-import { ratios } from "./stats.ts";
+import { ratios, type Spread } from "./stats.ts";
 import type { Row } from "./table.ts";
 
 const T = {
@@ -43,7 +43,7 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       const vs: string[] = [];
       if (json && s !== json) vs.push(`${ratio(ratios(c.perSec.rounds, json.cells[w]!.perSec.rounds))} A`);
       if (group && s !== group && s.key.startsWith("ckpt")) vs.push(`${ratio(ratios(c.perSec.rounds, group.cells[w]!.perSec.rounds))} B-tx`);
-      const row: Row = { figure, subject: s.label, value: range(c.perSec, num, "/s"), detail, ratio: vs.join(", ") };
+      const row: Row = { figure, subject: s.label, value: range(c.perSec, num, "/s"), detail, ...rssOf(c.peakRss), ratio: vs.join(", ") };
       if (s.key === "ckpt-sync" && w === 64) {
         const verdicts: string[] = [];
         const targetsText: string[] = [];
@@ -71,7 +71,8 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       figure,
       subject: h.label,
       value: range(h.perSec, num, "/s"),
-      detail: `RSS ${num(h.peakRssMB.median)} MiB, heap +${num(h.heapGrowthMB.median)} MiB` + (h.batch ? `; ${num(h.batch.median)} per write` : ""),
+      detail: `heap +${num(h.heapGrowthMB.median)} MiB` + (h.batch ? `; ${num(h.batch.median)} per write` : ""),
+      rss: `${num(h.peakRssMB.median)} MiB`,
     };
     const sqlite = r.hot.find((x) => x.key === "baseline-sqlite-batched");
     if (sqlite && h !== sqlite) row.ratio = `${ratio(ratios(h.perSec.rounds, sqlite.perSec.rounds))} B-batched`;
@@ -91,6 +92,7 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       subject: x.label,
       value: range(x.ms, ms),
       detail: `${x.tail.toLocaleString("en-US")} events folded after the snapshot`,
+      ...rssOf(x.peakRss),
     };
     if (x.vsFirst && smallest) row.ratio = `${ratio(x.vsFirst)} ${pow10(smallest.events)}`;
     if (x.compacted) row.detail += "; LevelDB's level-0 tables merged";
@@ -110,10 +112,11 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       figure,
       subject: "stage.replay()",
       value: range(r.replay.replayPerSec, num, "/s"),
+      ...rssOf(r.replay.replayPeakRss),
       target: `≥${num(T.replay)}/s`,
       verdict: check(targets, `replay ≥${num(T.replay)} events/s`, `${num(m)}/s`, m >= T.replay, short(m, T.replay)),
     });
-    rows.push({ figure, subject: `log.${r.replay.reader}() alone`, value: range(r.replay.readPerSec, num, "/s"), detail: "read + decode, no fold: the adapter's share" });
+    rows.push({ figure, subject: `log.${r.replay.reader}() alone`, value: range(r.replay.readPerSec, num, "/s"), detail: "read + decode, no fold: the adapter's share", ...rssOf(r.replay.readPeakRss) });
   }
 
   // 6: bytes and state size.
@@ -125,6 +128,7 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       subject: `LevelDB, ${pow10(d.events)} events from the hot loop`,
       value: `${d.bytesPerEvent.toFixed(1)} B/event`,
       detail: `${bytes(d.bytes)} as written` + (d.compactedPerEvent ? `; ${d.compactedPerEvent.toFixed(1)} B/event (${bytes(d.compactedBytes!)}) compacted` : ""),
+      rss: "–",
       target: `≤${T.bytesPerEvent} B`,
       verdict: check(targets, `≤${T.bytesPerEvent} bytes on disk per item event`, `${d.bytesPerEvent.toFixed(1)} B`, d.bytesPerEvent <= T.bytesPerEvent, over(d.bytesPerEvent, T.bytesPerEvent)),
     });
@@ -136,6 +140,7 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       subject: `LevelDB sync, ${num(d.events)} events from the worker runs`,
       value: `${d.bytesPerEvent.toFixed(1)} B/event`,
       detail: `${bytes(d.bytes)}; small pages (one per group commit)`,
+      rss: "–",
     });
   }
   for (const s of r.stateSize) {
@@ -144,6 +149,7 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       subject: `state, ${pow10(s.items)} items (${s.via})`,
       value: `${bytes(s.finalBytes)} at the end`,
       detail: `peak ${bytes(s.peakBytes)} at ${s.peakRanges.toLocaleString("en-US")} ranges; ${s.pattern}`,
+      ...(s.processPeakRss ? { rss: bytes(s.processPeakRss) } : {}),
     });
   }
 
@@ -153,6 +159,7 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
   if (!sc.available) {
     rows.push({ figure: figure7, subject: "sidecar", value: "–", detail: sc.reason.replace(/^sidecar: /, ""), target: `≥${num(T.sidecarBatched)} ev/s batched, ≥${num(T.sidecarSingle)} req/s, p99 <${T.sidecarP99} ms`, verdict: "not measured" });
   } else {
+    const server = sc.serverPeakRss ? { rss: `${bytes(sc.serverPeakRss)} server` } : {};
     const b = sc.batchedEventsPerSec.median;
     const s1 = sc.singleRequestsPerSec.median;
     const p99 = sc.singleP99Ms.median;
@@ -161,6 +168,7 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       subject: `HTTP single update/request, ${sc.connections} conns`,
       value: range(sc.singleRequestsPerSec, num, " req/s"),
       detail: `p50 ${ms(sc.singleP50Ms.median)} / p99 ${range(sc.singleP99Ms, ms)}` + (sc.errors ? `; ${sc.errors} errors` : ""),
+      ...server,
       target: `≥${num(T.sidecarSingle)} req/s, p99 <${T.sidecarP99} ms`,
       verdict: [
         check(targets, `sidecar single ≥${num(T.sidecarSingle)} requests/s`, `${num(s1)}/s`, s1 >= T.sidecarSingle, short(s1, T.sidecarSingle)),
@@ -172,6 +180,7 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       subject: `HTTP ${sc.batchSize.toLocaleString("en-US")} updates/request, ${sc.connections} conns`,
       value: range(sc.batchedEventsPerSec, num, " ev/s"),
       detail: `p99 ${ms(sc.batchedP99Ms.median)}`,
+      ...server,
       target: `≥${num(T.sidecarBatched)} ev/s`,
       verdict: check(targets, `sidecar batched ≥${num(T.sidecarBatched)} events/s`, `${num(b)}/s`, b >= T.sidecarBatched, short(b, T.sidecarBatched)),
     });
@@ -196,6 +205,11 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
     } else if (sc.pythonSkipped) {
       rows.push({ figure: figure7, subject: "Python worker (clients/python)", value: "–", detail: sc.pythonSkipped, target: `≥${num(T.pythonMark)} ev/s`, verdict: "not measured" });
     }
+    // The clients' rows load the same server: its peak is theirs too.
+    for (const row of rows) if (row.figure === figure7 && row.value !== "–" && !row.rss && server.rss) row.rss = server.rss;
   }
   return { rows, targets };
 }
+
+/** The peak-RSS cell of a row measured in the bench process (absent in results written before the column). */
+const rssOf = (s: Spread | undefined): Pick<Row, "rss"> => (s ? { rss: bytes(s.median) } : {});

@@ -2,11 +2,14 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { commandFor, repoRoot } from "./child.ts";
+import { highWaterMark } from "./peak.ts";
 import { removeDir, tempDir } from "./tmp.ts";
 
 export interface SidecarProcess {
   url: string;
   pid: number | undefined;
+  /** The server process's peak RSS so far (bytes), where /proc tells. */
+  peakRss(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,7 +42,7 @@ export function startSidecar(durability: "sync" | "os", o: { root?: string; flag
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1]!, pid: child.pid, stop });
+        resolve({ url: m[1]!, pid: child.pid, stop, peakRss: () => (child.pid === undefined || child.exitCode !== null ? undefined : highWaterMark(child.pid)) });
       }
     });
     child.once("exit", (code) => fail(new Error(`ckpt-server exited with ${code} before listening`)));

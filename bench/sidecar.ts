@@ -31,6 +31,8 @@ export interface SidecarFigures {
   /** Why the Python rows are missing (no python3 on the machine). */
   pythonSkipped?: string;
   errors: number;
+  /** ckpt-server's own peak RSS over all the sidecar rows, bytes (Linux). */
+  serverPeakRss?: number;
 }
 
 export type SidecarResult = { available: false; reason: string } | SidecarFigures;
@@ -174,6 +176,7 @@ export async function sidecarLoad(o: { seconds: number; rounds: number; libraryE
       ...(py.mark.length ? { pythonMarkPerSec: spread(py.mark), pythonDonePerSec: spread(py.done1), pythonDone64PerSec: spread(py.done64) } : {}),
       ...(py.skipped ? { pythonSkipped: py.skipped } : {}),
       errors: [...s, ...b].reduce((n, x) => n + x.errors + x.timeouts + x.non2xx, 0),
+      ...(server.peakRss() !== undefined ? { serverPeakRss: server.peakRss()! } : {}),
     };
   } finally {
     await server.stop();

@@ -13,6 +13,8 @@ export interface StateSizeResult {
   peakBytes: number;
   finalBytes: number;
   seconds: number;
+  /** The bench process's peak RSS while this figure ran, bytes (set by bench/run.ts). */
+  processPeakRss?: number;
 }
 
 const WINDOW = 1024;

@@ -8,6 +8,8 @@ export interface Row {
   value: string;
   /** Latency, group size, memory, or what limited it. */
   detail?: string;
+  /** Peak RSS while the row was measured (bench/peak.ts): of the process named, else of the bench process. */
+  rss?: string;
   /** Ratio against a baseline, per round. */
   ratio?: string;
   target?: string;
@@ -19,6 +21,7 @@ const COLUMNS = [
   ["subject", "subject"],
   ["value", "median [min–max]"],
   ["detail", "detail"],
+  ["rss", "peak RSS"],
   ["ratio", "ratio (per round)"],
   ["target", "target"],
   ["verdict", "verdict"],

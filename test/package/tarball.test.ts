@@ -61,6 +61,16 @@ test("installing pulls no tsx, esbuild or gRPC of its own (gRPC here only as the
   assert.not.ok(top.includes("typescript"));
 });
 
+test("msgpackr's native string extraction and LevelDB's binding load from prebuilds, with no install script run", async () => {
+  // npm may skip dependencies' install scripts (npm 11 asks for them to be allowed): msgpackr-extract and
+  // classic-level ship prebuilt binaries that load at run time (node-gyp-build), so the fast path needs none.
+  const r = await must(node, ["--input-type=module", "-e", "const m = await import('msgpackr'); console.log(JSON.stringify(m.isNativeAccelerationEnabled))"], { cwd: p.dir });
+  assert.is(r.stdout.trim(), "true", "msgpackr fell back to its JavaScript string reader");
+  const modules = join(p.dir, "node_modules");
+  assert.not.ok(existsSync(join(modules, "msgpackr-extract/build")), "msgpackr-extract was compiled here, not loaded from its prebuild");
+  assert.not.ok(existsSync(join(modules, "classic-level/build")), "classic-level was compiled here, not loaded from its prebuild");
+});
+
 test(".mjs: imports ckpt and every subpath, runs begin/done/close/reopen/resume on LevelDB", async () => {
   const r = await must(node, ["pipeline.mjs", join(p.dir, "store-mjs")], { cwd: p.dir });
   const out = JSON.parse(r.stdout);
