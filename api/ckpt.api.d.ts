@@ -235,8 +235,8 @@ export declare function postgresLog(options?: PostgresLogOptions): Promise<Postg
 import { CkptError } from "../../core/errors.ts";
 /** True for the URL forms the PostgreSQL adapter accepts (`postgres://` and `postgresql://`). */
 export declare const isPostgresUrl: (s: string | undefined) => s is string;
-/** `postgres://user:secret@host/db?x=1` → `postgres://user@host/db`: what messages, logs and metrics may show. */
-export declare function redactUrl(url: string): string;
+/** `postgres://user:secret@host/db?x=1` → `postgres://user@host/db`: the one redaction (core/redact.ts). */
+export { redactUrl } from "../../core/redact.ts";
 /** The server described from the PG* variables, for messages when no URL is given. */
 export declare function describeEnv(env: (name: string) => string | undefined): string;
 /** Every secret a message could carry, so `scrub` can cut it out of driver messages. */
@@ -291,8 +291,8 @@ export declare const MAX_CHECKPOINT_BYTES: number;
 export declare const DEFAULT_KEEP_CHECKPOINTS = 10;
 export interface CheckpointOptions {
     /** The loop's own counter (iteration, epoch); a non-negative integer. */
-    step?: number;
-    metadata?: Record<string, unknown>;
+    step?: number | undefined;
+    metadata?: Record<string, unknown> | undefined;
 }
 /** A saved checkpoint without its state, as `stage.checkpoints()` lists them (newest first). */
 export interface CheckpointInfo {
@@ -313,14 +313,16 @@ export interface Checkpoint<T = unknown> extends CheckpointInfo {
 export declare function checkpointEvent(state: unknown, o?: CheckpointOptions): Omit<EventOf<"checkpoint">, "v" | "at">;
 /** The newest checkpoints of `stream` (since its last reset), newest first, at most `limit`. */
 export declare function readCheckpoints(log: EventLog, stream: string, limit: number): Promise<Checkpoint[]>;
+/** `stage.checkpoints(options)`'s limit: an options object (or nothing) with a positive integer limit, else CKPT_INVALID. */
+export declare function checkpointsLimit(options: unknown): number;
 export declare function checkLimit(limit: unknown): number;
 export declare const infoOf: ({ state: _state, ...info }: Checkpoint) => CheckpointInfo;
 /** The retention policy's checkpoint fields (part of RetentionPolicy). */
 export interface CheckpointRetention {
     /** Keep at most this many checkpoints per stage (default 10); the latest is always kept. */
-    keepCheckpoints?: number;
+    keepCheckpoints?: number | undefined;
     /** Checkpoints older than this (ms) go, except the latest. */
-    checkpointTtlMs?: number;
+    checkpointTtlMs?: number | undefined;
 }
 /**
  * Adjusts a compaction cut (events before it go) for checkpoints: it never passes the oldest
@@ -347,6 +349,158 @@ export interface Clock {
 }
 /** The real clock: Date.now and the runtime's timers. */
 export declare const systemClock: Clock;
+
+// ==== dist/core/decide.d.ts
+/**
+ * decide: the pure first step of the write path. From a stage's current state and one call
+ * (`done`, `progress`, `pause`, `begin`, …) to the events that call appends, or a coded CkptError
+ * refusal (CKPT_INVALID for bad arguments, CKPT_BAD_TRANSITION for a call the stage's status does
+ * not allow, CKPT_LOCKED / CKPT_INPUT_CHANGED / CKPT_CONFIG_CHANGED for begin). No I/O, no clock, no
+ * randomness: the shells (core/run.ts, core/stage.ts) read, decide, then hand the events to the writer.
+ */
+import { type CheckpointOptions } from "./checkpoints.ts";
+import { type CkptEvent } from "./events.ts";
+import { type Owner, type StageState, type Status } from "./state.ts";
+export interface ItemOptions {
+    /** false records a failure (still done: it will not be redone on resume). Default true. */
+    ok?: boolean | undefined;
+    /** Recorded as deliberately skipped. */
+    skipped?: boolean | undefined;
+    /** A label for the item: its URL, file, id. */
+    item?: string | undefined;
+    batch?: string | undefined;
+    cost?: number | undefined;
+    /** Why it failed (with ok: false). */
+    error?: string | undefined;
+}
+/** `run.progress()`: counts for items without indices, or a new total. */
+export interface ProgressOptions {
+    total?: number | undefined;
+    ok?: number | undefined;
+    failed?: number | undefined;
+    skipped?: number | undefined;
+    cost?: number | undefined;
+    message?: string | undefined;
+}
+/** `run.error()`: an error that did not stop the run. */
+export interface ErrorOptions {
+    retryable?: boolean | undefined;
+    index?: number | undefined;
+    item?: string | undefined;
+}
+/** `run.fail()`, `unit.fail()`. */
+export interface FailOptions {
+    retryable?: boolean | undefined;
+}
+/** The default options object: `done(i)` without options takes the shortest path. */
+export declare const NO_OPTIONS: ItemOptions;
+/** One call on a run or a stage, with its arguments exactly as the caller gave them. */
+export type Call = {
+    call: "done" | "mark";
+    index: number;
+    options?: ItemOptions;
+} | {
+    call: "progress";
+    progress: ProgressOptions;
+} | {
+    call: "error";
+    error: string | Error;
+    options?: ErrorOptions;
+} | {
+    call: "checkpoint";
+    state: unknown;
+    options?: CheckpointOptions;
+} | {
+    call: "metadata";
+    metadata: Record<string, unknown>;
+} | {
+    call: "unit.page";
+    key: string;
+    page: number;
+    options?: {
+        records?: number;
+    };
+} | {
+    call: "unit.complete";
+    key: string;
+    options?: {
+        records?: number;
+    };
+} | {
+    call: "unit.fail";
+    key: string;
+    error: string | Error;
+    options?: FailOptions;
+} | {
+    call: "pause";
+    reason?: string;
+} | {
+    call: "resume";
+} | {
+    call: "complete";
+    metadata?: Record<string, unknown>;
+} | {
+    call: "fail";
+    error: string | Error;
+    options?: FailOptions;
+} | {
+    call: "heartbeat";
+    runId: string;
+} | {
+    call: "reset";
+    reason?: string;
+} | {
+    call: "reopen";
+    indices: readonly number[];
+    reason: string;
+};
+/** The events `call` appends to a stage in `state` at time `now`; throws the call's refusal instead. */
+export declare function decide(state: Readonly<StageState>, call: Call, now: number): CkptEvent[];
+/** The hot path of `done`/`mark`: one item event, checked by hand rather than through zod (it runs millions of times). */
+export declare function decideItem(state: Readonly<StageState>, index: number, o: ItemOptions, now: number): CkptEvent;
+/** What `begin` knows when it decides: the caller's options with input and config already digested, and the process's facts. */
+export interface BeginCall {
+    total?: number;
+    /** SHA-256 of the input, when one was given. */
+    input?: string;
+    /** Digest of the canonical config, when one was given. */
+    config?: string;
+    onChange?: "error" | "restart";
+    join?: boolean;
+    leaseMs?: number;
+    /** The log is shared by several processes: leases apply. */
+    multiProcess: boolean;
+    /** The stage's current run belongs to this store and ended with lost updates: it is gone, whatever its lease says. */
+    abandoned: boolean;
+    /** The new run's id and owner (chosen by the shell: decide draws no random numbers). */
+    runId: string;
+    owner: Owner;
+}
+export type BeginDecision = 
+/** Another worker's run is live and `join` was asked: work under it, append nothing. */
+{
+    kind: "join";
+    from: Status;
+    runId: string;
+    leaseMs: number;
+}
+/** Append `events` (crash detected?, reset?, run started) and run as `runId`. */
+ | {
+    kind: "start";
+    from: Status;
+    events: CkptEvent[];
+    runId: string;
+    leaseMs: number | undefined;
+    crashed: boolean;
+    restarted: boolean;
+};
+export declare const DEFAULT_LEASE_MS = 30000;
+/**
+ * begin's decision: a stage left running by a process that is gone gets a crash-detected event
+ * first; a live lease is CKPT_LOCKED (or joined); a changed input or config is refused unless
+ * `onChange: "restart"`, which resets the stage first.
+ */
+export declare function decideBegin(st: Readonly<StageState>, o: BeginCall, now: number): BeginDecision;
 
 // ==== dist/core/duration.d.ts
 export declare const DURATION_UNITS: {
@@ -547,15 +701,15 @@ export declare const RunStarted: z.ZodObject<{
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
     runId: z.ZodString;
-    owner: z.ZodOptional<z.ZodObject<{
+    owner: z.ZodExactOptional<z.ZodObject<{
         host: z.ZodString;
         pid: z.ZodNumber;
         runId: z.ZodString;
     }, z.core.$strict>>;
-    total: z.ZodOptional<z.ZodNumber>;
-    input: z.ZodOptional<z.ZodString>;
-    config: z.ZodOptional<z.ZodString>;
-    leaseMs: z.ZodOptional<z.ZodNumber>;
+    total: z.ZodExactOptional<z.ZodNumber>;
+    input: z.ZodExactOptional<z.ZodString>;
+    config: z.ZodExactOptional<z.ZodString>;
+    leaseMs: z.ZodExactOptional<z.ZodNumber>;
 }, z.core.$strict>;
 export declare const ItemDone: z.ZodObject<{
     type: z.ZodLiteral<"item">;
@@ -567,28 +721,28 @@ export declare const ItemDone: z.ZodObject<{
         failed: "failed";
         skipped: "skipped";
     }>;
-    item: z.ZodOptional<z.ZodString>;
-    batch: z.ZodOptional<z.ZodString>;
-    cost: z.ZodOptional<z.ZodNumber>;
-    error: z.ZodOptional<z.ZodString>;
+    item: z.ZodExactOptional<z.ZodString>;
+    batch: z.ZodExactOptional<z.ZodString>;
+    cost: z.ZodExactOptional<z.ZodNumber>;
+    error: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const ItemReopened: z.ZodObject<{
     type: z.ZodLiteral<"item.reopened">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
     index: z.ZodNumber;
-    reason: z.ZodOptional<z.ZodString>;
+    reason: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const Progress: z.ZodObject<{
     type: z.ZodLiteral<"progress">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    total: z.ZodOptional<z.ZodNumber>;
-    ok: z.ZodOptional<z.ZodNumber>;
-    failed: z.ZodOptional<z.ZodNumber>;
-    skipped: z.ZodOptional<z.ZodNumber>;
-    cost: z.ZodOptional<z.ZodNumber>;
-    message: z.ZodOptional<z.ZodString>;
+    total: z.ZodExactOptional<z.ZodNumber>;
+    ok: z.ZodExactOptional<z.ZodNumber>;
+    failed: z.ZodExactOptional<z.ZodNumber>;
+    skipped: z.ZodExactOptional<z.ZodNumber>;
+    cost: z.ZodExactOptional<z.ZodNumber>;
+    message: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const UnitUpdated: z.ZodObject<{
     type: z.ZodLiteral<"unit">;
@@ -600,10 +754,10 @@ export declare const UnitUpdated: z.ZodObject<{
         failed: "failed";
         running: "running";
     }>;
-    page: z.ZodOptional<z.ZodNumber>;
-    records: z.ZodOptional<z.ZodNumber>;
-    retryable: z.ZodOptional<z.ZodBoolean>;
-    error: z.ZodOptional<z.ZodString>;
+    page: z.ZodExactOptional<z.ZodNumber>;
+    records: z.ZodExactOptional<z.ZodNumber>;
+    retryable: z.ZodExactOptional<z.ZodBoolean>;
+    error: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const ErrorRecorded: z.ZodObject<{
     type: z.ZodLiteral<"error">;
@@ -611,14 +765,14 @@ export declare const ErrorRecorded: z.ZodObject<{
     at: z.ZodNumber;
     message: z.ZodString;
     retryable: z.ZodBoolean;
-    index: z.ZodOptional<z.ZodNumber>;
-    item: z.ZodOptional<z.ZodString>;
+    index: z.ZodExactOptional<z.ZodNumber>;
+    item: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const Paused: z.ZodObject<{
     type: z.ZodLiteral<"paused">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    reason: z.ZodOptional<z.ZodString>;
+    reason: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const Resumed: z.ZodObject<{
     type: z.ZodLiteral<"resumed">;
@@ -629,32 +783,32 @@ export declare const CrashDetected: z.ZodObject<{
     type: z.ZodLiteral<"crash.detected">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    runId: z.ZodOptional<z.ZodString>;
-    owner: z.ZodOptional<z.ZodObject<{
+    runId: z.ZodExactOptional<z.ZodString>;
+    owner: z.ZodExactOptional<z.ZodObject<{
         host: z.ZodString;
         pid: z.ZodNumber;
         runId: z.ZodString;
     }, z.core.$strict>>;
-    reason: z.ZodOptional<z.ZodString>;
+    reason: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const Completed: z.ZodObject<{
     type: z.ZodLiteral<"completed">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
+    metadata: z.ZodExactOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
 }, z.core.$strict>;
 export declare const Failed: z.ZodObject<{
     type: z.ZodLiteral<"failed">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
     message: z.ZodString;
-    retryable: z.ZodOptional<z.ZodBoolean>;
+    retryable: z.ZodExactOptional<z.ZodBoolean>;
 }, z.core.$strict>;
 export declare const Reset: z.ZodObject<{
     type: z.ZodLiteral<"reset">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    reason: z.ZodOptional<z.ZodString>;
+    reason: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const MetadataSet: z.ZodObject<{
     type: z.ZodLiteral<"metadata">;
@@ -673,8 +827,8 @@ export declare const CheckpointSaved: z.ZodObject<{
     type: z.ZodLiteral<"checkpoint">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    step: z.ZodOptional<z.ZodNumber>;
-    metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
+    step: z.ZodExactOptional<z.ZodNumber>;
+    metadata: z.ZodExactOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
     bytes: z.ZodNumber;
     state: z.ZodUnknown & z.ZodType<{} | null, unknown, z.core.$ZodTypeInternals<{} | null, unknown>>;
 }, z.core.$strict>;
@@ -702,6 +856,47 @@ export declare function parseEvent(value: unknown): CkptEvent;
 export declare const StageName: z.ZodString;
 /** Throws CKPT_INVALID unless `name` is a valid stage name. */
 export declare function checkStageName(name: unknown): string;
+
+// ==== dist/core/fold.d.ts
+/**
+ * The one way a stage's projection is rebuilt: a starting point (the base snapshot compaction left,
+ * the latest snapshot, or empty) and the stored events after it folded in order. Loading a writer,
+ * compaction, replay, export, import and verify all start here, so they cannot disagree on where a
+ * compacted stage begins or on what its events add up to.
+ */
+import type { CkptEvent } from "./events.ts";
+import { type EventLog, type RecordedEvent, type Snapshot } from "./log.ts";
+import { type Projection } from "./projection.ts";
+/**
+ * Where folding starts for a stage whose stored events begin at revision `first`: a private copy
+ * of its base snapshot when it was compacted, else empty. Undefined when a compacted stage's base
+ * is missing or was written by another reducer version (callers word that refusal for their reader).
+ */
+export declare function startFrom(stage: string, first: number, base: Snapshot | null | undefined): Projection | undefined;
+/** The starting point read from `log` (base snapshot when compacted); CKPT_CORRUPT when it cannot be had. */
+export declare function baseProjection(log: EventLog, info: {
+    stream: string;
+    first: number;
+}): Promise<Projection>;
+/** Folds `events`, the first at revision `from`, into `p` in place. */
+export declare function foldEvents(p: Projection, events: Iterable<CkptEvent>, from: number): void;
+/**
+ * Folds the stored events after `p`'s revision (and before `until`) into `p` in place; returns how
+ * many. `collect` receives them too, for callers that pass them on to listeners.
+ */
+export declare function foldLog(log: EventLog, stream: string, p: Projection, o?: {
+    until?: number;
+    collect?: RecordedEvent[];
+}): Promise<number>;
+/**
+ * What a writer resumes from: the latest snapshot of this reducer version plus the events after it
+ * (never more); the base snapshot's starting point when there is no usable latest one.
+ */
+export declare function loadProjection(log: EventLog, stream: string): Promise<{
+    projection: Projection;
+    snapshotRevision: number;
+    eventsRead: number;
+}>;
 
 // ==== dist/core/history.d.ts
 /**
@@ -795,9 +990,9 @@ export interface MaintenanceOptions {
 }
 export interface ReadOptions {
     /** First revision to read (inclusive). Forward default 0; backward default head. */
-    from?: Revision;
-    direction?: "forward" | "backward";
-    limit?: number;
+    from?: Revision | undefined;
+    direction?: "forward" | "backward" | undefined;
+    limit?: number | undefined;
 }
 /** What an adapter can do; tests and core read this instead of asking for an adapter by name. */
 export interface Supports {
@@ -906,10 +1101,6 @@ export declare const DEFAULT_STALE_AFTER_MS: number;
 export declare function progressOf(s: StageState, now: number, staleAfterMs?: number): ProgressFigures;
 
 // ==== dist/core/projection.d.ts
-/**
- * Both projections folded together (state + history), plus the snapshot format that carries
- * them. A snapshot is only trusted when its reducer version matches this code's.
- */
 import type { CkptEvent } from "./events.ts";
 import { type History } from "./history.ts";
 import type { Snapshot } from "./log.ts";
@@ -923,8 +1114,24 @@ export declare function cloneProjection(p: Projection): Projection;
 /** Folds one event into `p` IN PLACE (a private working copy). */
 export declare function applyToProjection(p: Projection, event: CkptEvent, revision: number): void;
 export declare function toSnapshot(p: Projection): Snapshot;
-/** The projection a snapshot holds, or undefined when it was written by another reducer version. */
+/**
+ * The projection a snapshot holds, or undefined when there is none to trust: written by another reducer
+ * version, for another stage, or damaged (see ProjectionShape). Callers rebuild from the events instead, or
+ * refuse with CKPT_CORRUPT when compaction removed them.
+ */
 export declare function fromSnapshot(stage: string, snap: Snapshot | undefined): Projection | undefined;
+
+// ==== dist/core/redact.d.ts
+/**
+ * The one way a connection string is shown: without its password, token or query (which may carry
+ * either). Messages, logs, metrics and the CLI's banner all print targets through here.
+ */
+/**
+ * `postgres://user:secret@host/db?sslpassword=x` → `postgres://user@host/db`;
+ * `esdb://admin:changeit@host:2113?tls=false` → `esdb://admin@host:2113`.
+ * Strings that are not URLs keep only the scheme and what follows the last `@`.
+ */
+export declare function redactUrl(url: string): string;
 
 // ==== dist/core/replay.d.ts
 /**
@@ -936,7 +1143,7 @@ export declare function fromSnapshot(stage: string, snap: Snapshot | undefined):
 import type { CkptEvent } from "./events.ts";
 import type { RecordedEvent } from "./log.ts";
 import { type Projection } from "./projection.ts";
-import type { StageState } from "./state.ts";
+import { type StageState } from "./state.ts";
 export interface ReplayEntry {
     revision: number;
     event: CkptEvent;
@@ -991,21 +1198,21 @@ export declare function missing(s: DoneSet, limit: number): Generator<number>;
  * state and the run summaries are identical before and after; running stages are never touched.
  */
 import { type CheckpointRetention } from "./checkpoints.ts";
-import { type EventLog, type StreamInfo } from "./log.ts";
+import type { EventLog, StreamInfo } from "./log.ts";
 import { type Projection } from "./projection.ts";
 export interface RetentionPolicy extends CheckpointRetention {
     /** Events older than this (ms) are folded into the base snapshot and removed. */
-    maxAgeMs?: number;
+    maxAgeMs?: number | undefined;
     /** Keep at most this many events per stage. */
-    maxEvents?: number;
+    maxEvents?: number | undefined;
     /** Always keep at least this many recent events per stage (default 100). */
-    minEvents?: number;
+    minEvents?: number | undefined;
     /** Stages completed, failed or idle (not running) for longer than this (ms) are removed whole. */
-    stageTtlMs?: number;
+    stageTtlMs?: number | undefined;
     /** Only stages whose names start with this. */
-    prefix?: string;
+    prefix?: string | undefined;
     /** Report what would go; change nothing. */
-    dryRun?: boolean;
+    dryRun?: boolean | undefined;
 }
 export type StageAction = "compacted" | "deleted" | "skipped" | "kept";
 export interface StageReport {
@@ -1080,22 +1287,12 @@ export declare function compactLog(log: EventLog, policy: RetentionPolicy, optio
  * once that event is durable, `mark()` does not wait (durability comes with `flush()`), and both
  * slow the caller down rather than let memory grow when the write path falls behind.
  */
-import { type CheckpointOptions } from "./checkpoints.ts";
+import type { CheckpointOptions } from "./checkpoints.ts";
+import { type ErrorOptions, type FailOptions, type ItemOptions, type ProgressOptions } from "./decide.ts";
 import { type StageState, type UnitState } from "./state.ts";
-import type { StageWriter } from "./writer.ts";
+import type { RunLimits, StageWriter } from "./writer.ts";
 import { type Clock } from "./clock.ts";
-export interface ItemOptions {
-    /** false records a failure (still done: it will not be redone on resume). Default true. */
-    ok?: boolean;
-    /** Recorded as deliberately skipped. */
-    skipped?: boolean;
-    /** A label for the item: its URL, file, id. */
-    item?: string;
-    batch?: string;
-    cost?: number;
-    /** Why it failed (with ok: false). */
-    error?: string;
-}
+export type { ErrorOptions, FailOptions, ItemOptions, ProgressOptions } from "./decide.ts";
 export interface ResumeInfo {
     /** The status the stage was in before this run began. */
     from: StageState["status"];
@@ -1109,12 +1306,7 @@ export interface ResumeInfo {
     restarted: boolean;
     message: string;
 }
-export interface RunLimits {
-    /** Most ranges of out-of-order items kept beyond the watermark before callers wait. */
-    maxRanges: number;
-    /** How long a caller waits for out-of-order ranges to close before CKPT_TOO_SPARSE. */
-    sparseTimeoutMs: number;
-}
+export type { RunLimits } from "./writer.ts";
 /** Per-unit progress for paged work: one keyed sub-task such as `org/repo:pulls`. */
 export interface Unit {
     readonly key: string;
@@ -1129,9 +1321,7 @@ export interface Unit {
     complete(options?: {
         records?: number;
     }): Promise<void>;
-    fail(error: string | Error, options?: {
-        retryable?: boolean;
-    }): Promise<void>;
+    fail(error: string | Error, options?: FailOptions): Promise<void>;
     readonly done: boolean;
 }
 export declare class Run {
@@ -1169,20 +1359,9 @@ export declare class Run {
     /** Resolves once everything recorded so far is durable. */
     flush(): Promise<void>;
     /** Counts items without indices, or updates the total. */
-    progress(p: {
-        total?: number;
-        ok?: number;
-        failed?: number;
-        skipped?: number;
-        cost?: number;
-        message?: string;
-    }): Promise<void>;
+    progress(p: ProgressOptions): Promise<void>;
     /** Records an error that did not stop the run. */
-    error(error: string | Error, options?: {
-        retryable?: boolean;
-        index?: number;
-        item?: string;
-    }): Promise<void>;
+    error(error: string | Error, options?: ErrorOptions): Promise<void>;
     /**
      * Saves a state checkpoint (any msgpack-able value up to 1 MiB) and resolves once it is durable;
      * `stage.latest()` loads it after a crash.
@@ -1197,9 +1376,7 @@ export declare class Run {
     /** Marks the stage completed, merging `metadata`, and ends the run. */
     complete(metadata?: Record<string, unknown>): Promise<void>;
     /** Marks the stage failed and ends the run. */
-    fail(error: string | Error, options?: {
-        retryable?: boolean;
-    }): Promise<void>;
+    fail(error: string | Error, options?: FailOptions): Promise<void>;
     /**
      * Writes what is pending and releases the stage without changing its status. When an update of
      * this run never reached the log (the sticky error), rejects with that error but still releases
@@ -1218,17 +1395,9 @@ export declare class Run {
      * while the process exits.
      */
     halt(): void;
-    /** Checks the call (CKPT_INVALID before anything is queued), builds its event, and waits until it is durable. */
+    /** Decides the call on the state as it stands (a refusal queues nothing), queues its events, and waits until they are durable. */
     private record;
     private checkOpen;
-    /**
-     * The hot path builds item events by hand rather than through zod (it runs millions of times);
-     * the checks mirror the `item` schema exactly, and a test holds the two to the same verdicts.
-     */
-    private itemEvent;
-    private needsRoom;
-    /** Too many items done out of order: wait for the gaps below them to fill. */
-    private waitForRoom;
 }
 
 // ==== dist/core/stage.d.ts
@@ -1254,32 +1423,32 @@ export type InputSource = string | Uint8Array | {
 };
 export interface BeginOptions {
     /** How many items the stage has, when known. */
-    total?: number;
+    total?: number | undefined;
     /** The input the stage works through; a different input on resume is CKPT_INPUT_CHANGED. */
-    input?: InputSource;
+    input?: InputSource | undefined;
     /** Settings that change the output; a different config on resume is CKPT_CONFIG_CHANGED. */
-    config?: unknown;
+    config?: unknown | undefined;
     /** What to do when input or config changed: refuse (default) or reset and start over. */
-    onChange?: "error" | "restart";
+    onChange?: "error" | "restart" | undefined;
     /** On resume, confirms a done item's output is still valid; items it rejects are redone. */
-    verify?: (index: number) => boolean | Promise<boolean>;
+    verify?: ((index: number) => boolean | Promise<boolean>) | undefined;
     /** For logs shared by several processes: how long this run's claim lasts without updates. */
-    leaseMs?: number;
+    leaseMs?: number | undefined;
     /**
      * Join the stage's live run instead of refusing with CKPT_LOCKED: for several worker processes
      * sharing one stage through a shared log (sidecar, EventStoreDB). Starts a run if none is live.
      */
-    join?: boolean;
+    join?: boolean | undefined;
 }
 export interface ReplayOptions {
     /** First revision to yield (inclusive). */
-    from?: number;
+    from?: number | undefined;
     /** Last revision to yield (inclusive). */
-    to?: number;
+    to?: number | undefined;
     /** Only events at or after this time (ms since epoch). */
-    since?: number;
+    since?: number | undefined;
     /** Only events at or before this time (ms since epoch). */
-    until?: number;
+    until?: number | undefined;
 }
 export declare class Stage {
     private readonly ctx;
@@ -1422,6 +1591,11 @@ export declare const ALLOWED_FROM: Record<CkptEvent["type"], readonly Status[]>;
 /** The status after `event`, or the same status for events that do not change it. */
 export declare function nextStatus(from: Status, event: CkptEvent): Status;
 /** Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status (CKPT_CORRUPT for a type no schema knows). */
+/**
+ * Checks that `events` fit `state` in order (all or nothing): CKPT_BAD_TRANSITION naming the first
+ * that does not. decide refuses with it; the writer checks again when it queues, against the state it projects.
+ */
+export declare function checkEvents(state: Readonly<StageState>, events: readonly CkptEvent[]): void;
 export declare function checkTransition(state: StageState, event: CkptEvent): void;
 /**
  * Applies `event` to `s` IN PLACE and returns it. Only for private working copies;
@@ -1537,16 +1711,21 @@ export declare function shutdown(store: Store, reason?: string): Promise<void>;
  * (group commit), so many concurrent `await run.done(i)` share one write and one fsync.
  * A caller's promise resolves only after the append that carries its event is acknowledged.
  *
- * The queue is a small state machine: idle → writing → idle, writing → failed (sticky: an event
- * that was queued never reached the log, so every later flush/done/close rejects with that error
- * until `recover()`, which `stage.begin()` calls), and any → closed. One exception stays idle: a lone
- * lifecycle change that lost its race to another writer on a shared log is refused to its caller only.
+ * The queue is one state machine field, changed only by `to()`: idle → writing → idle; idle or
+ * writing → failed (sticky, holding the error: an event that was queued never reached the log, so
+ * every later flush/done/close rejects with it until `recover()`, which `stage.begin()` calls, goes
+ * back to idle); any → closed (final). One exception stays put: a lone lifecycle change that lost its
+ * race to another writer on a shared log is refused to its caller only. Back-pressure (the queue's
+ * high-water mark, the out-of-order ranges) is decided in one section below.
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError } from "./errors.ts";
-import { type EventLog, type RecordedEvent } from "./log.ts";
+import type { EventLog, RecordedEvent } from "./log.ts";
 import { type Projection } from "./projection.ts";
+import type { Clock } from "./clock.ts";
 import { type StageState } from "./state.ts";
+/** Kept here for callers that load a stage the way a writer does. */
+export { loadProjection } from "./fold.ts";
 export interface WriterOptions {
     /** Snapshot after this many events since the last one (and at every lifecycle change). */
     snapshotEvery: number;
@@ -1554,6 +1733,13 @@ export interface WriterOptions {
     maxBatch: number;
     /** Queued (not yet written) events above which `mark()` asks callers to wait. */
     highWater: number;
+}
+/** How far items may run out of order before their callers wait (a run's part of back-pressure). */
+export interface RunLimits {
+    /** Most ranges of out-of-order items kept beyond the watermark before callers wait. */
+    maxRanges: number;
+    /** How long a caller waits for out-of-order ranges to close before CKPT_TOO_SPARSE. */
+    sparseTimeoutMs: number;
 }
 export declare const DEFAULT_WRITER_OPTIONS: WriterOptions;
 export type CommitListener = (events: RecordedEvent[], state: Readonly<StageState>) => void;
@@ -1577,14 +1763,10 @@ export declare class StageWriter {
     private enqueued;
     private committed;
     private phase;
-    /** Why the phase is `failed` (sticky) or `closed`. */
-    private failure;
     private lastSnapshotRevision;
     private listeners;
     private failListeners;
     private ioLock;
-    /** Inside commit(): the batch being written is in neither the queue nor the durable state. */
-    private committing;
     private constructor();
     /** Rebuilds a stage: latest snapshot plus the events after it (never more). */
     static load(log: EventLog, stream: string, options: WriterOptions): Promise<StageWriter>;
@@ -1597,7 +1779,25 @@ export declare class StageWriter {
     get status(): WriterPhase;
     /** The sticky error of the `failed` phase (or CKPT_CLOSED once closed); undefined otherwise. */
     get error(): CkptError | undefined;
+    /**
+     * The one place the phase changes. Entering `writing` starts the drain loop; entering `failed`
+     * rejects every waiter with the sticky error and tells the fail listeners. Leaving `closed`, or
+     * failing again while failed, is ignored: the first error stays.
+     */
+    private to;
+    /** Queued (not yet written) events are at the high-water mark: `mark()` asks its caller to wait. */
     get overHighWater(): boolean;
+    /** Item `index` would open one more range of out-of-order items when `maxRanges` are open already: its caller waits for gaps to fill. */
+    tooSparse(index: number, maxRanges: number): boolean;
+    /**
+     * Undefined when item `index` may be queued now; else a wait for the gaps below it to fill, rejecting
+     * with CKPT_TOO_SPARSE after `sparseTimeoutMs` or with the sticky error once the writer fails. Ask
+     * again after it resolves, and queue in that same turn: other callers woken by the same commit may
+     * have taken the room.
+     */
+    roomFor(index: number, limits: RunLimits, clock: Clock): Promise<void> | undefined;
+    /** Callers waiting for room wake once the queue is back under half the high-water mark. */
+    private get roomAgain();
     onCommit(listener: CommitListener): () => void;
     /** Calls `listener` with the sticky error when the writer turns `failed` (a caller waiting for room wakes on it). */
     onFail(listener: (error: CkptError) => void): () => void;
@@ -1615,12 +1815,16 @@ export declare class StageWriter {
     /** Writes queued events until none are left, one append per batch. */
     private drain;
     private commit;
-    private commitBatch;
     /**
      * Appends at the durable head. On logs shared by several processes a conflict means another
      * writer got there first: fold its events in, re-check ours against the new state, retry.
      */
     private appendWithRebase;
+    /**
+     * After a lost race (mid-commit, so the local view waits for the commit: `catchUpAlone(false)`),
+     * checks that `batch` still fits the durable state the winners' events led to.
+     */
+    private recheck;
     /**
      * Runs `fn` with no other commit or catch-up in flight: a catch-up that read the log while one of
      * our appends was landing would fold that batch in, and the commit would then fold it in again.
@@ -1628,6 +1832,7 @@ export declare class StageWriter {
     private exclusive;
     /** Folds in events other writers appended since our durable head, telling listeners. */
     catchUp(): Promise<number>;
+    /** `reproject`: rebuild the local view (durable + queued) now; false inside a commit, which does it once the batch lands. */
     private catchUpAlone;
     /**
      * After other writers' events were folded in, the local view is the durable state plus what is
@@ -1665,17 +1870,12 @@ export declare class StageWriter {
     /** Replaces the in-memory projection with what the log holds (the queue is left alone). */
     private reloadAlone;
 }
-/** Latest usable snapshot + the events after it; full replay when the snapshot is from another reducer version. */
-export declare function loadProjection(log: EventLog, stream: string): Promise<{
-    projection: Projection;
-    snapshotRevision: number;
-    eventsRead: number;
-}>;
 
 // ==== dist/mod.d.ts
 /**
  * ckpt's entry point: `open()` picks the log (LevelDB folder by default, memory, or one you
- * pass) and wires in the runtime. Everything else is re-exported from core.
+ * pass; the one rule for choosing is adapters/target.ts) and wires in the runtime. Everything else
+ * is re-exported from core.
  */
 import { levelLog, type Durability } from "./adapters/level.ts";
 import { memoryLog } from "./adapters/memory.ts";
@@ -1686,7 +1886,7 @@ export interface OpenOptions extends StoreOptions {
     path?: string;
     /** "sync" (default): fsync per group commit. "os": survives a process crash, not a power cut. */
     durability?: Durability;
-    /** Keep everything in memory (tests, throwaway runs). */
+    /** Keep everything in memory (tests, throwaway runs), or `$CKPT_MEMORY=1`. */
     memory?: boolean;
     /** Any EventLog (EventStoreDB, HTTP, your own). */
     log?: EventLog;
@@ -1703,7 +1903,7 @@ export interface OpenOptions extends StoreOptions {
      * a bare `postgres://` takes the connection from `$DATABASE_URL` or the PG* variables.
      */
     url?: string;
-    /** Bearer token for the sidecar (or `$CKPT_TOKEN`). */
+    /** Bearer token for the sidecar (or `$CKPT_TOKEN`); CKPT_INVALID with any other target. */
     token?: string;
 }
 /**
@@ -1728,7 +1928,7 @@ export type { StageState, UnitState } from "./core/state.ts";
 export type { History, RunSummary, StatusChange } from "./core/history.ts";
 export { progressOf } from "./core/progress.ts";
 export type { ProgressFigures } from "./core/progress.ts";
-export type { ItemOptions, ResumeInfo, Run, Unit } from "./core/run.ts";
+export type { ErrorOptions, FailOptions, ItemOptions, ProgressOptions, ResumeInfo, Run, Unit } from "./core/run.ts";
 export type { BeginOptions, InputSource, ReplayEntry, ReplayOptions, Stage } from "./core/stage.ts";
 export { shutdown } from "./core/store.ts";
 export type { StageSummary } from "./core/store.ts";
@@ -1739,453 +1939,68 @@ export type { SignalOptions } from "./runtime/signals.ts";
 export type { Checkpoint, CheckpointInfo, CheckpointOptions } from "./core/checkpoints.ts";
 export type { Clock } from "./core/clock.ts";
 
-// ==== dist/runtime/signals.d.ts
-import { type Store } from "../core/store.ts";
-export interface SignalOptions {
-    /** Called before exiting; default exits the process. Tests pass their own. */
-    exit?: (code: number) => void;
-    signals?: ("SIGINT" | "SIGTERM")[];
-}
+// ==== dist/protocol/common.d.ts
 /**
- * Installs the handlers and returns a function that removes them.
- * @example const store = await open(); handleSignals(store)
- */
-export declare function handleSignals(store: Store, options?: SignalOptions): () => void;
-
-// ==== dist/server/app.d.ts
-/**
- * The sidecar as a Hono app built from a Store: no listening here, so tests call `app.request()`
- * and node.ts / deno.ts only serve `fetch`. Middleware, outermost first: metrics, shutdown and
- * concurrency limits; then each route authenticates, authorizes and validates (route.ts).
- */
-import { Hono } from "hono";
-import type { Store } from "../core/store.ts";
-import type { TokenTable } from "./auth.ts";
-import { type CompactionSchedule } from "./compaction-schedule.ts";
-import { type CompactionNotice } from "./compactor.ts";
-import type { Limits, ServerContext } from "./context.ts";
-import { type AppEnv, type RouteSpec } from "./route.ts";
-export declare const VERSION = "0.1.0";
-export declare const DEFAULT_LIMITS: Limits;
-export interface AppOptions extends Partial<Limits> {
-    /** Empty or absent: auth is off (main.ts then listens on loopback only). */
-    tokens?: TokenTable;
-    /** How often held runs are checked for silent clients. Default 1000 ms. */
-    reapEveryMs?: number;
-    /** Told about unexpected errors (answered as a bare 500). */
-    onError?: (err: unknown) => void;
-    /** Also compact on a timer with this policy (--compact-every); without it only POST /v1/compact compacts. */
-    compaction?: CompactionSchedule;
-    /** Told about every compaction that changed the log, failed or was skipped, scheduled or requested. */
-    onCompaction?: (n: CompactionNotice) => void;
-}
-export interface CkptApp {
-    readonly app: Hono<AppEnv>;
-    readonly fetch: (req: Request) => Response | Promise<Response>;
-    readonly routes: readonly RouteSpec[];
-    readonly context: ServerContext;
-    /**
-     * Refuses new requests (503), closes live-update streams, clears the compaction schedule, stops a
-     * compaction in flight before its next stage, and waits for it and for requests in flight.
-     */
-    drain(graceMs?: number): Promise<void>;
-}
-/**
- * @example
- * const store = serverStore(await levelLog("./.ckpt"))
- * const { fetch } = createApp(store, { tokens: parseTokens(process.env.CKPT_TOKENS ?? "", "CKPT_TOKENS") })
- */
-export declare function createApp(store: Store, options?: AppOptions): CkptApp;
-
-// ==== dist/server/auth.d.ts
-export declare const Role: {
-    readonly read: "read";
-    readonly write: "write";
-    readonly admin: "admin";
-};
-export type Role = (typeof Role)[keyof typeof Role];
-export interface TokenEntry {
-    role: Role;
-    digest: Uint8Array;
-}
-/** No entries: auth is off (the listener then binds to loopback only). */
-export type TokenTable = readonly TokenEntry[];
-/**
- * Parses `role:secret` entries separated by commas or new lines (`#` starts a comment line).
- * @example parseTokens("admin:s3cret-admin,write:s3cret-writer", "CKPT_TOKENS")
- */
-export declare function parseTokens(spec: string, source: string): TokenTable;
-/** The role the request's token grants; throws 401 when the token is missing or unknown. */
-export declare function authenticate(table: TokenTable, header: string | null, need: Role): Role;
-/** Throws 403 unless `role` includes `need`. */
-export declare function authorize(role: Role, need: Role): void;
-
-// ==== dist/server/compaction-schedule.d.ts
-/** The --compact-every timer: runs the Compactor with one fixed policy at a fixed rate until stopped. */
-import type { RetentionPolicy } from "../core/retention.ts";
-import type { CompactionNotice, Compactor } from "./compactor.ts";
-export interface CompactionSchedule {
-    readonly everyMs: number;
-    readonly policy: RetentionPolicy;
-}
-export interface ScheduleHandle {
-    /** Clears the timer and waits for a scheduled compaction in flight. */
-    stop(): Promise<void>;
-}
-/**
- * Ticks at start + k·everyMs, the first one interval after start. A tick that finds a compaction
- * under way (a long scheduled one, or an admin's POST /v1/compact) is skipped rather than queued,
- * so compactions never pile up behind each other.
- */
-export declare function scheduleCompaction(compactor: Compactor, s: CompactionSchedule, notify: (n: CompactionNotice) => void): ScheduleHandle;
-
-// ==== dist/server/compactor.d.ts
-/**
- * The sidecar's one compaction path: POST /v1/compact and the --compact-every schedule both call
- * `run()`, so they apply core's policy the same way, one at a time, with the same counters.
- */
-import { CkptError } from "../core/errors.ts";
-import { type CompactionReport, type RetentionPolicy } from "../core/retention.ts";
-import type { Store } from "../core/store.ts";
-import type { GuardedLog } from "./guarded-log.ts";
-import type { Metrics } from "./metrics.ts";
-export type Trigger = "schedule" | "request";
-export type CompactionNotice = {
-    kind: "report";
-    trigger: Trigger;
-    report: CompactionReport;
-} | {
-    kind: "failed";
-    trigger: Trigger;
-    error: unknown;
-} | {
-    kind: "skipped";
-    trigger: Trigger;
-    reason: string;
-}
-/** A graceful shutdown stopped it between two stages: not a failure, the next run carries on. */
- | {
-    kind: "stopped";
-    trigger: Trigger;
-    error: CkptError;
-};
-export declare class Compactor {
-    private readonly log;
-    private readonly store;
-    private readonly metrics;
-    private readonly notify;
-    private tail;
-    private active;
-    private stopping;
-    constructor(log: GuardedLog, store: Store, metrics: Metrics, notify?: (n: CompactionNotice) => void);
-    /** True while a compaction runs or waits for its turn. */
-    get busy(): boolean;
-    /**
-     * Applies `policy` once another compaction in flight has finished (never two at once: both
-     * would read, fold and truncate the same stages). Dry runs change nothing and are not counted.
-     */
-    run(policy: RetentionPolicy, trigger: Trigger): Promise<CompactionReport>;
-    /** Refuses new compactions, stops the one in flight before its next stage, and waits for it. */
-    stop(): Promise<void>;
-    private once;
-}
-/** One line for the sidecar's log, e.g. "compaction (schedule): 2 of 5 stages touched, 700 events removed, 1.2 MiB reclaimed, 41 ms". */
-export declare function describeCompaction(n: CompactionNotice): string;
-
-// ==== dist/server/context.d.ts
-/** What every route needs from the app: the store, its guarded log, held runs, metrics, the compactor and limits. */
-import type { Store } from "../core/store.ts";
-import type { Compactor } from "./compactor.ts";
-import type { GuardedLog } from "./guarded-log.ts";
-import type { Metrics } from "./metrics.ts";
-import type { RunRegistry } from "./runs.ts";
-export interface Limits {
-    /** Bytes; JSON bodies of the high-level API. */
-    bodyLimit: number;
-    /** Bytes; raw log appends and snapshots (a writer's group commit can carry thousands of events). */
-    logBodyLimit: number;
-    /** Requests handled at once before 429 (live-update streams not counted). */
-    maxInFlight: number;
-    /** Live-update streams open at once before 429. */
-    maxWatchers: number;
-    /** Comment line sent on idle live-update streams so proxies keep them open. */
-    heartbeatMs: number;
-}
-export interface ServerContext {
-    readonly store: Store;
-    readonly log: GuardedLog;
-    readonly runs: RunRegistry;
-    readonly metrics: Metrics;
-    /** The one path to compaction, requested or scheduled. */
-    readonly compactor: Compactor;
-    readonly limits: Limits;
-    /** Closes each open live-update stream (on shutdown). */
-    readonly watchers: Set<() => void>;
-    readonly status: {
-        inFlight: number;
-        draining: boolean;
-    };
-    readonly version: string;
-}
-
-// ==== dist/server/guarded-log.d.ts
-import type { EventLog, RecordedEvent } from "../core/log.ts";
-import { type Projection } from "../core/projection.ts";
-import { type StageState } from "../core/state.ts";
-export type Notice = {
-    type: "append";
-    stream: string;
-    events: RecordedEvent[];
-    state: Readonly<StageState>;
-} | {
-    type: "deleted";
-    stream: string;
-};
-export interface GuardedLog extends EventLog {
-    readonly inner: EventLog;
-    /** State and history as of the last acknowledged append; undefined when the stream does not exist. */
-    projection(stream: string): Promise<Readonly<Projection> | undefined>;
-    /**
-     * Calls `listener` after every acknowledged append to (or deletion of) `stream`, or of any stream
-     * for `ALL_STREAMS` (the dashboard's stages page); the state is valid during the call only.
-     */
-    subscribe(stream: string, listener: (n: Notice) => void): () => void;
-    /** Calls `observer` after every append to the inner log: seconds it took, events, success. */
-    observe(observer: AppendObserver): () => void;
-}
-/** subscribe() to every stream ("*" is no stage name, so it cannot clash with one). */
-export declare const ALL_STREAMS = "*";
-export type AppendObserver = (seconds: number, events: number, ok: boolean) => void;
-export interface GuardOptions {
-    /** Most stage projections kept in memory (least recently used go first). Default 1000. */
-    cacheSize?: number;
-    /**
-     * Refuse appends whose events are not allowed in the stage's status (default true), so no
-     * client can write a history that no longer replays. Off, the log is the bare EventLog contract.
-     */
-    checkTransitions?: boolean;
-}
-/**
- * Wraps the sidecar's real log. It says `multiProcess: true` because, seen from the sidecar's own
- * Store, HTTP workers are other writers: its writers must expect conflicts, rebase and use leases.
- */
-export declare function guardLog(inner: EventLog, options?: GuardOptions): GuardedLog;
-/**
- * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for the
- * stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and move the head.
- */
-/** True when `log` is the sidecar's guarded log. */
-export declare function isGuardedLog(log: EventLog): log is GuardedLog;
-
-// ==== dist/server/index.d.ts
-import type { EventLog } from "../core/log.ts";
-import type { Store } from "../core/store.ts";
-import { type AppOptions } from "./app.ts";
-import type { GuardOptions } from "./guarded-log.ts";
-export { VERSION } from "./app.ts";
-export type { AppOptions } from "./app.ts";
-export { parseTokens } from "./auth.ts";
-export type { TokenTable } from "./auth.ts";
-export { serverStore } from "./store.ts";
-export type { GuardOptions } from "./guarded-log.ts";
-/**
- * The sidecar as a request handler. Deliberately narrower than the app server/app.ts builds (its Hono app,
- * route table and context are internals that change with the sidecar).
- */
-export interface SidecarApp {
-    /** A Web-standard handler: mount it in Hono (`app.mount("/ckpt", sidecar.fetch)`), Deno.serve, Bun.serve… */
-    readonly fetch: (req: Request) => Response | Promise<Response>;
-    /** Refuses new requests (503), ends live-update streams and waits for requests in flight (up to `graceMs`). */
-    drain(graceMs?: number): Promise<void>;
-}
-/**
- * Builds the sidecar over a store made by `serverStore(log)`, for a server you already run.
- * @example
- * const sidecar = createApp(serverStore(await levelLog("./.ckpt")), { tokens: parseTokens(process.env.CKPT_TOKENS ?? "", "CKPT_TOKENS") })
- * Deno.serve(sidecar.fetch)
- */
-export declare function createApp(store: Store, options?: AppOptions): SidecarApp;
-export interface StartServerOptions extends AppOptions, GuardOptions {
-    /** Default 127.0.0.1. Anything but loopback needs `tokens`. */
-    host?: string;
-    /** Default 0: a free port, read it from the result. */
-    port?: number;
-}
-export interface RunningServer {
-    /** `http://host:port`, the base URL clients (`ckpt/http`, `ckpt --url`) use. */
-    readonly url: string;
-    readonly port: number;
-    readonly app: SidecarApp;
-    /** Stops accepting, finishes requests in flight (up to `graceMs`, default 10 s), pauses the runs it holds and closes the store (and `log`). */
-    close(graceMs?: number): Promise<void>;
-}
-/**
- * Starts the sidecar on `log` in this process.
- * @example
- * const server = await startServer(await levelLog("./.ckpt"), { port: 7410 })
- * console.log(server.url); await server.close()
- */
-export declare function startServer(log: EventLog, options?: StartServerOptions): Promise<RunningServer>;
-
-// ==== dist/server/metrics.d.ts
-/** Prometheus text exposition for the sidecar: counters and one histogram, no client library needed. */
-import type { CompactionReport } from "../core/retention.ts";
-import type { Trigger } from "./compactor.ts";
-export interface Gauges {
-    inFlight: number;
-    watchers: number;
-    runsHeld: number;
-    stagesByStatus: Record<string, number>;
-}
-export declare class Metrics {
-    private readonly requests;
-    private appends;
-    private appendFailures;
-    private events;
-    private readonly bucketCounts;
-    private latencySum;
-    private latencyCount;
-    rejectedBusy: number;
-    private readonly compactions;
-    private compactedStages;
-    private compactedEvents;
-    private reclaimedBytes;
-    private lastCompaction;
-    compactionFailures: number;
-    compactionRunning: boolean;
-    /** One request answered; `route` is the route pattern (bounded label values), not the URL. */
-    countRequest(method: string, route: string, status: number): void;
-    /** One append to the underlying log. */
-    observeAppend(seconds: number, events: number, ok: boolean): void;
-    /** One compaction that changed the log (dry runs are not counted: they change nothing). */
-    observeCompaction(trigger: Trigger, report: CompactionReport): void;
-    render(g: Gauges): string;
-}
-
-// ==== dist/server/route.d.ts
-/**
- * A route is data: method, path, role, zod schemas for params / query / body, and a handler.
- * `mount` turns it into a Hono handler that authenticates, authorizes and validates, in that
- * order, before the handler sees anything; openapi.ts documents the same objects.
- */
-import type { Context, Hono } from "hono";
-import { z } from "zod";
-import { type Role, type TokenTable } from "./auth.ts";
-export type Method = "GET" | "POST" | "PUT" | "DELETE";
-/** The route pattern a request matched, kept for metrics labels. */
-export type AppEnv = {
-    Variables: {
-        route: string;
-    };
-};
-export interface Input<P, Q, B> {
-    params: P;
-    query: Q;
-    body: B;
-    role: Role;
-}
-export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
-    method: Method;
-    path: string;
-    /** null: public (health, OpenAPI). */
-    role: Role | null;
-    summary: string;
-    params?: z.ZodType<P>;
-    query?: z.ZodType<Q>;
-    body?: z.ZodType<B>;
-    /** The body may be left out entirely. */
-    bodyOptional?: boolean;
-    /** "log": the raw log endpoints, whose batches and snapshots may be larger. Default "api". */
-    bodyLimit?: "api" | "log";
-    /** Request headers the route reads, for the docs. */
-    headers?: {
-        name: string;
-        description: string;
-    }[];
-    produces?: "application/json" | "application/x-ndjson" | "text/event-stream" | "text/plain";
-    responses: Record<number, {
-        description: string;
-        schema?: z.ZodType;
-    }>;
-    handle(c: Context<AppEnv>, input: Input<P, Q, B>): Response | Promise<Response>;
-}
-/** Keeps the handler's input typed from the schemas. */
-export declare function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): RouteSpec;
-export interface MountOptions {
-    tokens: TokenTable;
-    bodyLimit: number;
-    logBodyLimit: number;
-}
-export declare function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void;
-/** Parses `value` with `schema` or throws a 400 listing every problem with its path. */
-export declare function check<T>(schema: z.ZodType<T>, value: unknown, where: "path" | "query" | "body"): T;
-
-// ==== dist/server/runs.d.ts
-import type { ResumeInfo, Run } from "../core/run.ts";
-import type { BeginOptions } from "../core/stage.ts";
-import type { Store } from "../core/store.ts";
-import type { GuardedLog } from "./guarded-log.ts";
-import type { Update } from "./schemas.ts";
-export interface HeldRun {
-    readonly run: Run;
-    readonly stage: string;
-    readonly leaseMs: number;
-    lastSeen: number;
-}
-export declare const DEFAULT_LEASE_MS = 30000;
-export declare class RunRegistry {
-    private readonly store;
-    private readonly log;
-    private readonly byStage;
-    private readonly lost;
-    private readonly stageQueue;
-    private readonly timer;
-    constructor(store: Store, log: GuardedLog, reapEveryMs?: number);
-    get size(): number;
-    /** Runs `fn` with no other begin, reset or delete of `stage` in flight. */
-    withStage<T>(stage: string, fn: () => Promise<T>): Promise<T>;
-    /** Begins (or, with `join`, shares) the stage's run. */
-    begin(stage: string, options: Omit<BeginOptions, "verify">): Promise<{
-        held: HeldRun;
-        joined: boolean;
-        resumed: ResumeInfo;
-    }>;
-    /** The live run `runId` of `stage`, its lease renewed; CKPT_NOT_FOUND when it is not held here. */
-    get(stage: string, runId: string): HeldRun;
-    /**
-     * Applies `updates` in order, all or nothing as far as checks go: the whole batch is checked
-     * against the run's status and recorded in the same synchronous step (nothing else can run in
-     * between), so concurrent requests for one run share group commits. Resolves once all are durable.
-     */
-    update(held: HeldRun, updates: readonly Update[], expectedRevision?: number): Promise<void>;
-    /** Writes what is pending and lets go of the run without changing the stage's status. */
-    release(held: HeldRun): Promise<void>;
-    /** Releases runs whose clients have been silent for longer than their lease. */
-    reap(now?: number): Promise<number>;
-    /** Stops the reaper; the runs still held are left for the store's shutdown() to pause. */
-    stop(): void;
-    /** The stage's held run; one silent past its lease is released here, not only by the next reap. */
-    private live;
-    /** Releases a run whose client went silent, remembering it so that client hears CKPT_LEASE_LOST. */
-    private expire;
-    private drop;
-    private notLive;
-}
-
-// ==== dist/server/schemas.d.ts
-/**
- * The sidecar's request and response shapes as zod schemas: requests are parsed with them (so bad
- * input is a 400 before anything is written) and /openapi.json is generated from them. Event and
- * update fields reuse core's schemas, so the limits cannot drift apart.
+ * What every part of the sidecar's protocol shares: an endpoint as data (method, path, the zod
+ * schemas of its params, query, body and success response), the error body, and the small field
+ * schemas (query integers, times) the other protocol files build on.
  */
 import { z } from "zod";
 import { Status } from "../core/state.ts";
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
+/**
+ * One route of the wire protocol. The server mounts it (validating params, query and body with these
+ * schemas), the HTTP adapter builds its requests from it and parses the answer with `response`, and
+ * /openapi.json is generated from the same objects.
+ */
+export interface Endpoint {
+    method: Method;
+    /** Hono-style pattern: `/v1/log/streams/:stream`. */
+    path: string;
+    params?: z.ZodType;
+    query?: z.ZodType;
+    body?: z.ZodType;
+    /** The JSON body of a success (for NDJSON, one line); absent when the answer is empty or not JSON. */
+    response?: z.ZodType;
+}
+/** Keeps each endpoint's schema types precise while checking it is an Endpoint. */
+export declare const endpoint: <E extends Endpoint>(e: E) => E;
+/** The path for `params`, each segment URL-encoded: `pathOf(Log.info, { stream: "a b" })` → `/v1/log/streams/a%20b`. */
+export declare function pathOf(e: Endpoint, params?: Record<string, string | number>): string;
+/** A query string (with its `?`, or empty) from a query schema's input: only the fields given. */
+export declare function queryOf(q?: Record<string, string | undefined>): string;
+/** A non-negative integer in a query string. */
+export declare const nat: (what: string) => z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>;
+/** Milliseconds since the epoch, or an ISO 8601 date. */
+export declare const time: z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>;
+export declare const hex64: z.ZodString;
+export declare const STATUSES: [Status, ...Status[]];
 export declare const StageParams: z.ZodObject<{
     stage: z.ZodString;
 }, z.core.$strict>;
-export declare const StreamParams: z.ZodObject<{
-    stream: z.ZodString;
-}, z.core.$strict>;
+export declare const NoQuery: z.ZodObject<{}, z.core.$strict>;
+/** Every failure, with a stable CKPT_* code. */
+export declare const ErrorResponse: z.ZodObject<{
+    error: z.ZodObject<{
+        code: z.ZodString;
+        message: z.ZodString;
+        issues: z.ZodOptional<z.ZodArray<z.ZodObject<{
+            path: z.ZodArray<z.ZodUnion<readonly [z.ZodString, z.ZodNumber]>>;
+            message: z.ZodString;
+        }, z.core.$strip>>>;
+        details: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
+    }, z.core.$strip>;
+}, z.core.$strip>;
+export type ErrorResponse = z.infer<typeof ErrorResponse>;
+
+// ==== dist/protocol/stages.d.ts
+/**
+ * The high-level API under /v1/stages (runs held by the sidecar, state, history, checkpoints, report,
+ * compaction) and the dashboard's reads: for clients that are not ckpt libraries. Event and update
+ * fields reuse core's schemas, so the limits cannot drift apart.
+ */
+import { z } from "zod";
+import type { Status } from "../core/state.ts";
 export declare const RunParams: z.ZodObject<{
     stage: z.ZodString;
     runId: z.ZodString;
@@ -2193,14 +2008,6 @@ export declare const RunParams: z.ZodObject<{
 export declare const ListQuery: z.ZodObject<{
     prefix: z.ZodOptional<z.ZodString>;
     status: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<Status[], string>>>;
-}, z.core.$strict>;
-export declare const ReadQuery: z.ZodObject<{
-    from: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
-    direction: z.ZodOptional<z.ZodEnum<{
-        backward: "backward";
-        forward: "forward";
-    }>>;
-    limit: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
 }, z.core.$strict>;
 export declare const ReplayQuery: z.ZodObject<{
     from: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
@@ -2216,39 +2023,16 @@ export declare const ReplayQuery: z.ZodObject<{
 export declare const WatchQuery: z.ZodObject<{
     from: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
 }, z.core.$strict>;
-export declare const PrefixQuery: z.ZodObject<{
-    prefix: z.ZodOptional<z.ZodString>;
+export declare const ItemParams: z.ZodObject<{
+    stage: z.ZodString;
+    index: z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>;
 }, z.core.$strict>;
-export declare const SnapshotQuery: z.ZodObject<{
-    which: z.ZodOptional<z.ZodEnum<{
-        base: "base";
-        latest: "latest";
-    }>>;
+export declare const AtQuery: z.ZodObject<{
+    revision: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+    time: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
 }, z.core.$strict>;
-export declare const NoQuery: z.ZodObject<{}, z.core.$strict>;
 export declare const CheckpointsQuery: z.ZodObject<{
     limit: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
-}, z.core.$strict>;
-export declare const SnapshotBody: z.ZodObject<{
-    revision: z.ZodNumber;
-    version: z.ZodNumber;
-    state: z.ZodUnknown & z.ZodType<{} | null, unknown, z.core.$ZodTypeInternals<{} | null, unknown>>;
-}, z.core.$strict>;
-export declare const AppendBody: z.ZodObject<{
-    events: z.ZodArray<z.ZodType<import("../core/event-types.ts").CkptEvent, unknown, z.core.$ZodTypeInternals<import("../core/event-types.ts").CkptEvent, unknown>>>;
-    snapshot: z.ZodOptional<z.ZodObject<{
-        revision: z.ZodNumber;
-        version: z.ZodNumber;
-        state: z.ZodUnknown & z.ZodType<{} | null, unknown, z.core.$ZodTypeInternals<{} | null, unknown>>;
-    }, z.core.$strict>>;
-}, z.core.$strict>;
-export declare const TruncateBody: z.ZodObject<{
-    revision: z.ZodNumber;
-    base: z.ZodObject<{
-        revision: z.ZodNumber;
-        version: z.ZodNumber;
-        state: z.ZodUnknown & z.ZodType<{} | null, unknown, z.core.$ZodTypeInternals<{} | null, unknown>>;
-    }, z.core.$strict>;
 }, z.core.$strict>;
 export declare const BeginBody: z.ZodObject<{
     total: z.ZodOptional<z.ZodNumber>;
@@ -2268,18 +2052,18 @@ export declare const Update: z.ZodDiscriminatedUnion<[z.ZodObject<{
     index: z.ZodNumber;
     ok: z.ZodOptional<z.ZodBoolean>;
     skipped: z.ZodOptional<z.ZodBoolean>;
-    item: z.ZodOptional<z.ZodString>;
-    batch: z.ZodOptional<z.ZodString>;
-    cost: z.ZodOptional<z.ZodNumber>;
-    error: z.ZodOptional<z.ZodString>;
+    item: z.ZodExactOptional<z.ZodString>;
+    batch: z.ZodExactOptional<z.ZodString>;
+    cost: z.ZodExactOptional<z.ZodNumber>;
+    error: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>, z.ZodObject<{
     type: z.ZodLiteral<"progress">;
-    total: z.ZodOptional<z.ZodNumber>;
-    ok: z.ZodOptional<z.ZodNumber>;
-    failed: z.ZodOptional<z.ZodNumber>;
-    skipped: z.ZodOptional<z.ZodNumber>;
-    cost: z.ZodOptional<z.ZodNumber>;
-    message: z.ZodOptional<z.ZodString>;
+    total: z.ZodExactOptional<z.ZodNumber>;
+    ok: z.ZodExactOptional<z.ZodNumber>;
+    failed: z.ZodExactOptional<z.ZodNumber>;
+    skipped: z.ZodExactOptional<z.ZodNumber>;
+    cost: z.ZodExactOptional<z.ZodNumber>;
+    message: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>, z.ZodObject<{
     type: z.ZodLiteral<"unit">;
     key: z.ZodString;
@@ -2288,16 +2072,16 @@ export declare const Update: z.ZodDiscriminatedUnion<[z.ZodObject<{
         failed: "failed";
         running: "running";
     }>;
-    page: z.ZodOptional<z.ZodNumber>;
-    records: z.ZodOptional<z.ZodNumber>;
-    error: z.ZodOptional<z.ZodString>;
-    retryable: z.ZodOptional<z.ZodBoolean>;
+    page: z.ZodExactOptional<z.ZodNumber>;
+    records: z.ZodExactOptional<z.ZodNumber>;
+    error: z.ZodExactOptional<z.ZodString>;
+    retryable: z.ZodExactOptional<z.ZodBoolean>;
 }, z.core.$strict>, z.ZodObject<{
     type: z.ZodLiteral<"error">;
     message: z.ZodString;
     retryable: z.ZodOptional<z.ZodBoolean>;
-    index: z.ZodOptional<z.ZodNumber>;
-    item: z.ZodOptional<z.ZodString>;
+    index: z.ZodExactOptional<z.ZodNumber>;
+    item: z.ZodExactOptional<z.ZodString>;
 }, z.core.$strict>, z.ZodObject<{
     type: z.ZodLiteral<"metadata">;
     metadata: z.ZodRecord<z.ZodString, z.ZodJSONSchema>;
@@ -2326,18 +2110,18 @@ export declare const UpdatesBody: z.ZodObject<{
         index: z.ZodNumber;
         ok: z.ZodOptional<z.ZodBoolean>;
         skipped: z.ZodOptional<z.ZodBoolean>;
-        item: z.ZodOptional<z.ZodString>;
-        batch: z.ZodOptional<z.ZodString>;
-        cost: z.ZodOptional<z.ZodNumber>;
-        error: z.ZodOptional<z.ZodString>;
+        item: z.ZodExactOptional<z.ZodString>;
+        batch: z.ZodExactOptional<z.ZodString>;
+        cost: z.ZodExactOptional<z.ZodNumber>;
+        error: z.ZodExactOptional<z.ZodString>;
     }, z.core.$strict>, z.ZodObject<{
         type: z.ZodLiteral<"progress">;
-        total: z.ZodOptional<z.ZodNumber>;
-        ok: z.ZodOptional<z.ZodNumber>;
-        failed: z.ZodOptional<z.ZodNumber>;
-        skipped: z.ZodOptional<z.ZodNumber>;
-        cost: z.ZodOptional<z.ZodNumber>;
-        message: z.ZodOptional<z.ZodString>;
+        total: z.ZodExactOptional<z.ZodNumber>;
+        ok: z.ZodExactOptional<z.ZodNumber>;
+        failed: z.ZodExactOptional<z.ZodNumber>;
+        skipped: z.ZodExactOptional<z.ZodNumber>;
+        cost: z.ZodExactOptional<z.ZodNumber>;
+        message: z.ZodExactOptional<z.ZodString>;
     }, z.core.$strict>, z.ZodObject<{
         type: z.ZodLiteral<"unit">;
         key: z.ZodString;
@@ -2346,16 +2130,16 @@ export declare const UpdatesBody: z.ZodObject<{
             failed: "failed";
             running: "running";
         }>;
-        page: z.ZodOptional<z.ZodNumber>;
-        records: z.ZodOptional<z.ZodNumber>;
-        error: z.ZodOptional<z.ZodString>;
-        retryable: z.ZodOptional<z.ZodBoolean>;
+        page: z.ZodExactOptional<z.ZodNumber>;
+        records: z.ZodExactOptional<z.ZodNumber>;
+        error: z.ZodExactOptional<z.ZodString>;
+        retryable: z.ZodExactOptional<z.ZodBoolean>;
     }, z.core.$strict>, z.ZodObject<{
         type: z.ZodLiteral<"error">;
         message: z.ZodString;
         retryable: z.ZodOptional<z.ZodBoolean>;
-        index: z.ZodOptional<z.ZodNumber>;
-        item: z.ZodOptional<z.ZodString>;
+        index: z.ZodExactOptional<z.ZodNumber>;
+        item: z.ZodExactOptional<z.ZodString>;
     }, z.core.$strict>, z.ZodObject<{
         type: z.ZodLiteral<"metadata">;
         metadata: z.ZodRecord<z.ZodString, z.ZodJSONSchema>;
@@ -2391,47 +2175,6 @@ export declare const CompactBody: z.ZodObject<{
     prefix: z.ZodOptional<z.ZodString>;
     dryRun: z.ZodOptional<z.ZodBoolean>;
 }, z.core.$strict>;
-export declare const ErrorResponse: z.ZodObject<{
-    error: z.ZodObject<{
-        code: z.ZodString;
-        message: z.ZodString;
-        issues: z.ZodOptional<z.ZodArray<z.ZodObject<{
-            path: z.ZodArray<z.ZodUnion<readonly [z.ZodString, z.ZodNumber]>>;
-            message: z.ZodString;
-        }, z.core.$strip>>>;
-        details: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
-    }, z.core.$strip>;
-}, z.core.$strip>;
-export declare const StreamInfoResponse: z.ZodObject<{
-    stream: z.ZodString;
-    head: z.ZodNumber;
-    first: z.ZodNumber;
-    updatedAt: z.ZodNumber;
-}, z.core.$strip>;
-export declare const StreamsResponse: z.ZodObject<{
-    streams: z.ZodArray<z.ZodObject<{
-        stream: z.ZodString;
-        head: z.ZodNumber;
-        first: z.ZodNumber;
-        updatedAt: z.ZodNumber;
-    }, z.core.$strip>>;
-}, z.core.$strip>;
-export declare const HeadResponse: z.ZodObject<{
-    head: z.ZodNumber;
-}, z.core.$strip>;
-export declare const LogInfoResponse: z.ZodObject<{
-    supports: z.ZodObject<{
-        durable: z.ZodBoolean;
-        multiProcess: z.ZodBoolean;
-        atomicSnapshot: z.ZodBoolean;
-        reclaimsSpace: z.ZodBoolean;
-    }, z.core.$strip>;
-    limits: z.ZodObject<{
-        bodyLimit: z.ZodNumber;
-        logBodyLimit: z.ZodNumber;
-    }, z.core.$strip>;
-    server: z.ZodString;
-}, z.core.$strip>;
 export declare const StageSummary: z.ZodObject<{
     stage: z.ZodString;
     status: z.ZodEnum<{
@@ -2800,10 +2543,1117 @@ export declare const ReportResponse: z.ZodObject<{
         message: z.ZodString;
     }, z.core.$strip>>>;
 }, z.core.$strip>;
-export declare const RecordedEventLine: z.ZodObject<{
-    revision: z.ZodNumber;
-    event: z.ZodType<import("../core/event-types.ts").CkptEvent, unknown, z.core.$ZodTypeInternals<import("../core/event-types.ts").CkptEvent, unknown>>;
-}, z.core.$strip>;
+/** Every /v1 endpoint beyond the raw log. */
+export declare const Stages: {
+    list: {
+        method: "GET";
+        path: string;
+        query: z.ZodObject<{
+            prefix: z.ZodOptional<z.ZodString>;
+            status: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<Status[], string>>>;
+        }, z.core.$strict>;
+        response: z.ZodObject<{
+            stages: z.ZodArray<z.ZodObject<{
+                stage: z.ZodString;
+                status: z.ZodEnum<{
+                    completed: "completed";
+                    failed: "failed";
+                    initialized: "initialized";
+                    paused: "paused";
+                    recovering: "recovering";
+                    running: "running";
+                }>;
+                revision: z.ZodNumber;
+                total: z.ZodNullable<z.ZodNumber>;
+                counters: z.ZodObject<{
+                    processed: z.ZodNumber;
+                    successful: z.ZodNumber;
+                    failed: z.ZodNumber;
+                    skipped: z.ZodNumber;
+                    duplicates: z.ZodNumber;
+                    reopened: z.ZodNumber;
+                }, z.core.$strip>;
+                cost: z.ZodNumber;
+                errors: z.ZodObject<{
+                    count: z.ZodNumber;
+                    lastMessage: z.ZodNullable<z.ZodString>;
+                }, z.core.$strip>;
+                runId: z.ZodNullable<z.ZodString>;
+                updatedAt: z.ZodNullable<z.ZodNumber>;
+                progress: z.ZodObject<{
+                    done: z.ZodNumber;
+                    total: z.ZodNullable<z.ZodNumber>;
+                    percent: z.ZodNullable<z.ZodNumber>;
+                    successRate: z.ZodNullable<z.ZodNumber>;
+                    throughput: z.ZodNullable<z.ZodNumber>;
+                    etaSeconds: z.ZodNullable<z.ZodNumber>;
+                    idleMs: z.ZodNullable<z.ZodNumber>;
+                    stale: z.ZodBoolean;
+                }, z.core.$strip>;
+            }, z.core.$strip>>;
+            broken: z.ZodOptional<z.ZodArray<z.ZodObject<{
+                stage: z.ZodString;
+                status: z.ZodLiteral<"broken">;
+                code: z.ZodString;
+                message: z.ZodString;
+            }, z.core.$strip>>>;
+        }, z.core.$strip>;
+    };
+    state: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+        response: z.ZodObject<{
+            stage: z.ZodString;
+            revision: z.ZodNumber;
+            status: z.ZodEnum<{
+                completed: "completed";
+                failed: "failed";
+                initialized: "initialized";
+                paused: "paused";
+                recovering: "recovering";
+                running: "running";
+            }>;
+            total: z.ZodNullable<z.ZodNumber>;
+            counters: z.ZodObject<{
+                processed: z.ZodNumber;
+                successful: z.ZodNumber;
+                failed: z.ZodNumber;
+                skipped: z.ZodNumber;
+                duplicates: z.ZodNumber;
+                reopened: z.ZodNumber;
+            }, z.core.$strip>;
+            resume: z.ZodObject<{
+                watermark: z.ZodNumber;
+                ranges: z.ZodArray<z.ZodNumber>;
+                lastIndex: z.ZodNullable<z.ZodNumber>;
+                lastItem: z.ZodNullable<z.ZodString>;
+                batch: z.ZodNullable<z.ZodString>;
+            }, z.core.$strip>;
+            units: z.ZodRecord<z.ZodString, z.ZodObject<{
+                status: z.ZodEnum<{
+                    complete: "complete";
+                    failed: "failed";
+                    running: "running";
+                }>;
+                page: z.ZodNullable<z.ZodNumber>;
+                records: z.ZodNumber;
+                retryable: z.ZodNullable<z.ZodBoolean>;
+                error: z.ZodNullable<z.ZodString>;
+                updatedAt: z.ZodNumber;
+            }, z.core.$strip>>;
+            errors: z.ZodObject<{
+                count: z.ZodNumber;
+                lastMessage: z.ZodNullable<z.ZodString>;
+                lastAt: z.ZodNullable<z.ZodNumber>;
+                retryable: z.ZodNullable<z.ZodBoolean>;
+            }, z.core.$strip>;
+            cost: z.ZodNumber;
+            metadata: z.ZodRecord<z.ZodString, z.ZodUnknown>;
+            input: z.ZodNullable<z.ZodString>;
+            config: z.ZodNullable<z.ZodString>;
+            run: z.ZodNullable<z.ZodObject<{
+                id: z.ZodString;
+                owner: z.ZodNullable<z.ZodObject<{
+                    host: z.ZodString;
+                    pid: z.ZodNumber;
+                    runId: z.ZodString;
+                }, z.core.$strip>>;
+                startedAt: z.ZodNumber;
+                processedAtStart: z.ZodNumber;
+                leaseMs: z.ZodNullable<z.ZodNumber>;
+            }, z.core.$strip>>;
+            runs: z.ZodNumber;
+            createdAt: z.ZodNullable<z.ZodNumber>;
+            startedAt: z.ZodNullable<z.ZodNumber>;
+            updatedAt: z.ZodNullable<z.ZodNumber>;
+            finishedAt: z.ZodNullable<z.ZodNumber>;
+            progress: z.ZodObject<{
+                done: z.ZodNumber;
+                total: z.ZodNullable<z.ZodNumber>;
+                percent: z.ZodNullable<z.ZodNumber>;
+                successRate: z.ZodNullable<z.ZodNumber>;
+                throughput: z.ZodNullable<z.ZodNumber>;
+                etaSeconds: z.ZodNullable<z.ZodNumber>;
+                idleMs: z.ZodNullable<z.ZodNumber>;
+                stale: z.ZodBoolean;
+            }, z.core.$strip>;
+        }, z.core.$loose>;
+    };
+    history: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+        response: z.ZodObject<{
+            stage: z.ZodString;
+            runs: z.ZodArray<z.ZodObject<{
+                runId: z.ZodString;
+                outcome: z.ZodString;
+            }, z.core.$loose>>;
+            statusChanges: z.ZodArray<z.ZodObject<{
+                revision: z.ZodNumber;
+                from: z.ZodString;
+                to: z.ZodString;
+            }, z.core.$loose>>;
+        }, z.core.$loose>;
+    };
+    replay: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{
+            from: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+            to: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+            since: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+            until: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+            state: z.ZodOptional<z.ZodEnum<{
+                full: "full";
+                none: "none";
+                summary: "summary";
+            }>>;
+        }, z.core.$strict>;
+    };
+    watch: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{
+            from: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+        }, z.core.$strict>;
+    };
+    begin: {
+        method: "POST";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+        body: z.ZodObject<{
+            total: z.ZodOptional<z.ZodNumber>;
+            input: z.ZodOptional<z.ZodObject<{
+                sha256: z.ZodString;
+            }, z.core.$strict>>;
+            config: z.ZodOptional<z.ZodJSONSchema>;
+            onChange: z.ZodOptional<z.ZodEnum<{
+                error: "error";
+                restart: "restart";
+            }>>;
+            leaseMs: z.ZodOptional<z.ZodNumber>;
+            join: z.ZodOptional<z.ZodBoolean>;
+        }, z.core.$strict>;
+        response: z.ZodObject<{
+            runId: z.ZodString;
+            joined: z.ZodBoolean;
+            leaseMs: z.ZodNumber;
+            resumed: z.ZodObject<{
+                from: z.ZodString;
+                crashed: z.ZodBoolean;
+                skipped: z.ZodNumber;
+                reopened: z.ZodNumber;
+                restarted: z.ZodBoolean;
+                message: z.ZodString;
+            }, z.core.$strip>;
+            state: z.ZodObject<{
+                stage: z.ZodString;
+                revision: z.ZodNumber;
+                status: z.ZodEnum<{
+                    completed: "completed";
+                    failed: "failed";
+                    initialized: "initialized";
+                    paused: "paused";
+                    recovering: "recovering";
+                    running: "running";
+                }>;
+                total: z.ZodNullable<z.ZodNumber>;
+                counters: z.ZodObject<{
+                    processed: z.ZodNumber;
+                    successful: z.ZodNumber;
+                    failed: z.ZodNumber;
+                    skipped: z.ZodNumber;
+                    duplicates: z.ZodNumber;
+                    reopened: z.ZodNumber;
+                }, z.core.$strip>;
+                resume: z.ZodObject<{
+                    watermark: z.ZodNumber;
+                    ranges: z.ZodArray<z.ZodNumber>;
+                    lastIndex: z.ZodNullable<z.ZodNumber>;
+                    lastItem: z.ZodNullable<z.ZodString>;
+                    batch: z.ZodNullable<z.ZodString>;
+                }, z.core.$strip>;
+                units: z.ZodRecord<z.ZodString, z.ZodObject<{
+                    status: z.ZodEnum<{
+                        complete: "complete";
+                        failed: "failed";
+                        running: "running";
+                    }>;
+                    page: z.ZodNullable<z.ZodNumber>;
+                    records: z.ZodNumber;
+                    retryable: z.ZodNullable<z.ZodBoolean>;
+                    error: z.ZodNullable<z.ZodString>;
+                    updatedAt: z.ZodNumber;
+                }, z.core.$strip>>;
+                errors: z.ZodObject<{
+                    count: z.ZodNumber;
+                    lastMessage: z.ZodNullable<z.ZodString>;
+                    lastAt: z.ZodNullable<z.ZodNumber>;
+                    retryable: z.ZodNullable<z.ZodBoolean>;
+                }, z.core.$strip>;
+                cost: z.ZodNumber;
+                metadata: z.ZodRecord<z.ZodString, z.ZodUnknown>;
+                input: z.ZodNullable<z.ZodString>;
+                config: z.ZodNullable<z.ZodString>;
+                run: z.ZodNullable<z.ZodObject<{
+                    id: z.ZodString;
+                    owner: z.ZodNullable<z.ZodObject<{
+                        host: z.ZodString;
+                        pid: z.ZodNumber;
+                        runId: z.ZodString;
+                    }, z.core.$strip>>;
+                    startedAt: z.ZodNumber;
+                    processedAtStart: z.ZodNumber;
+                    leaseMs: z.ZodNullable<z.ZodNumber>;
+                }, z.core.$strip>>;
+                runs: z.ZodNumber;
+                createdAt: z.ZodNullable<z.ZodNumber>;
+                startedAt: z.ZodNullable<z.ZodNumber>;
+                updatedAt: z.ZodNullable<z.ZodNumber>;
+                finishedAt: z.ZodNullable<z.ZodNumber>;
+                progress: z.ZodObject<{
+                    done: z.ZodNumber;
+                    total: z.ZodNullable<z.ZodNumber>;
+                    percent: z.ZodNullable<z.ZodNumber>;
+                    successRate: z.ZodNullable<z.ZodNumber>;
+                    throughput: z.ZodNullable<z.ZodNumber>;
+                    etaSeconds: z.ZodNullable<z.ZodNumber>;
+                    idleMs: z.ZodNullable<z.ZodNumber>;
+                    stale: z.ZodBoolean;
+                }, z.core.$strip>;
+            }, z.core.$loose>;
+        }, z.core.$strip>;
+    };
+    updates: {
+        method: "POST";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+            runId: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+        body: z.ZodObject<{
+            updates: z.ZodArray<z.ZodDiscriminatedUnion<[z.ZodObject<{
+                type: z.ZodLiteral<"item">;
+                index: z.ZodNumber;
+                ok: z.ZodOptional<z.ZodBoolean>;
+                skipped: z.ZodOptional<z.ZodBoolean>;
+                item: z.ZodExactOptional<z.ZodString>;
+                batch: z.ZodExactOptional<z.ZodString>;
+                cost: z.ZodExactOptional<z.ZodNumber>;
+                error: z.ZodExactOptional<z.ZodString>;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"progress">;
+                total: z.ZodExactOptional<z.ZodNumber>;
+                ok: z.ZodExactOptional<z.ZodNumber>;
+                failed: z.ZodExactOptional<z.ZodNumber>;
+                skipped: z.ZodExactOptional<z.ZodNumber>;
+                cost: z.ZodExactOptional<z.ZodNumber>;
+                message: z.ZodExactOptional<z.ZodString>;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"unit">;
+                key: z.ZodString;
+                status: z.ZodEnum<{
+                    complete: "complete";
+                    failed: "failed";
+                    running: "running";
+                }>;
+                page: z.ZodExactOptional<z.ZodNumber>;
+                records: z.ZodExactOptional<z.ZodNumber>;
+                error: z.ZodExactOptional<z.ZodString>;
+                retryable: z.ZodExactOptional<z.ZodBoolean>;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"error">;
+                message: z.ZodString;
+                retryable: z.ZodOptional<z.ZodBoolean>;
+                index: z.ZodExactOptional<z.ZodNumber>;
+                item: z.ZodExactOptional<z.ZodString>;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"metadata">;
+                metadata: z.ZodRecord<z.ZodString, z.ZodJSONSchema>;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"pause">;
+                reason: z.ZodOptional<z.ZodString>;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"resume">;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"complete">;
+                metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodJSONSchema>>;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"fail">;
+                message: z.ZodString;
+                retryable: z.ZodOptional<z.ZodBoolean>;
+            }, z.core.$strict>, z.ZodObject<{
+                type: z.ZodLiteral<"checkpoint">;
+                state: z.ZodJSONSchema;
+                step: z.ZodOptional<z.ZodNumber>;
+                metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodJSONSchema>>;
+            }, z.core.$strict>], "type">>;
+        }, z.core.$strict>;
+        response: z.ZodObject<{
+            revision: z.ZodNumber;
+            status: z.ZodEnum<{
+                completed: "completed";
+                failed: "failed";
+                initialized: "initialized";
+                paused: "paused";
+                recovering: "recovering";
+                running: "running";
+            }>;
+            counters: z.ZodObject<{
+                processed: z.ZodNumber;
+                successful: z.ZodNumber;
+                failed: z.ZodNumber;
+                skipped: z.ZodNumber;
+                duplicates: z.ZodNumber;
+                reopened: z.ZodNumber;
+            }, z.core.$strip>;
+            ended: z.ZodBoolean;
+        }, z.core.$strip>;
+    };
+    release: {
+        method: "DELETE";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+            runId: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+    };
+    reset: {
+        method: "POST";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+        body: z.ZodObject<{
+            reason: z.ZodOptional<z.ZodString>;
+        }, z.core.$strict>;
+        response: z.ZodObject<{
+            stage: z.ZodString;
+            revision: z.ZodNumber;
+            status: z.ZodEnum<{
+                completed: "completed";
+                failed: "failed";
+                initialized: "initialized";
+                paused: "paused";
+                recovering: "recovering";
+                running: "running";
+            }>;
+            total: z.ZodNullable<z.ZodNumber>;
+            counters: z.ZodObject<{
+                processed: z.ZodNumber;
+                successful: z.ZodNumber;
+                failed: z.ZodNumber;
+                skipped: z.ZodNumber;
+                duplicates: z.ZodNumber;
+                reopened: z.ZodNumber;
+            }, z.core.$strip>;
+            resume: z.ZodObject<{
+                watermark: z.ZodNumber;
+                ranges: z.ZodArray<z.ZodNumber>;
+                lastIndex: z.ZodNullable<z.ZodNumber>;
+                lastItem: z.ZodNullable<z.ZodString>;
+                batch: z.ZodNullable<z.ZodString>;
+            }, z.core.$strip>;
+            units: z.ZodRecord<z.ZodString, z.ZodObject<{
+                status: z.ZodEnum<{
+                    complete: "complete";
+                    failed: "failed";
+                    running: "running";
+                }>;
+                page: z.ZodNullable<z.ZodNumber>;
+                records: z.ZodNumber;
+                retryable: z.ZodNullable<z.ZodBoolean>;
+                error: z.ZodNullable<z.ZodString>;
+                updatedAt: z.ZodNumber;
+            }, z.core.$strip>>;
+            errors: z.ZodObject<{
+                count: z.ZodNumber;
+                lastMessage: z.ZodNullable<z.ZodString>;
+                lastAt: z.ZodNullable<z.ZodNumber>;
+                retryable: z.ZodNullable<z.ZodBoolean>;
+            }, z.core.$strip>;
+            cost: z.ZodNumber;
+            metadata: z.ZodRecord<z.ZodString, z.ZodUnknown>;
+            input: z.ZodNullable<z.ZodString>;
+            config: z.ZodNullable<z.ZodString>;
+            run: z.ZodNullable<z.ZodObject<{
+                id: z.ZodString;
+                owner: z.ZodNullable<z.ZodObject<{
+                    host: z.ZodString;
+                    pid: z.ZodNumber;
+                    runId: z.ZodString;
+                }, z.core.$strip>>;
+                startedAt: z.ZodNumber;
+                processedAtStart: z.ZodNumber;
+                leaseMs: z.ZodNullable<z.ZodNumber>;
+            }, z.core.$strip>>;
+            runs: z.ZodNumber;
+            createdAt: z.ZodNullable<z.ZodNumber>;
+            startedAt: z.ZodNullable<z.ZodNumber>;
+            updatedAt: z.ZodNullable<z.ZodNumber>;
+            finishedAt: z.ZodNullable<z.ZodNumber>;
+            progress: z.ZodObject<{
+                done: z.ZodNumber;
+                total: z.ZodNullable<z.ZodNumber>;
+                percent: z.ZodNullable<z.ZodNumber>;
+                successRate: z.ZodNullable<z.ZodNumber>;
+                throughput: z.ZodNullable<z.ZodNumber>;
+                etaSeconds: z.ZodNullable<z.ZodNumber>;
+                idleMs: z.ZodNullable<z.ZodNumber>;
+                stale: z.ZodBoolean;
+            }, z.core.$strip>;
+        }, z.core.$loose>;
+    };
+    delete: {
+        method: "DELETE";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+    };
+    report: {
+        method: "GET";
+        path: string;
+        query: z.ZodObject<{}, z.core.$strict>;
+        response: z.ZodObject<{
+            generatedAt: z.ZodNumber;
+            totals: z.ZodObject<{
+                stages: z.ZodNumber;
+                byStatus: z.ZodRecord<z.ZodString, z.ZodNumber>;
+                processed: z.ZodNumber;
+                successful: z.ZodNumber;
+                failed: z.ZodNumber;
+                skipped: z.ZodNumber;
+                cost: z.ZodNumber;
+            }, z.core.$strip>;
+            stages: z.ZodArray<z.ZodObject<{
+                stage: z.ZodString;
+                status: z.ZodEnum<{
+                    completed: "completed";
+                    failed: "failed";
+                    initialized: "initialized";
+                    paused: "paused";
+                    recovering: "recovering";
+                    running: "running";
+                }>;
+                revision: z.ZodNumber;
+                total: z.ZodNullable<z.ZodNumber>;
+                counters: z.ZodObject<{
+                    processed: z.ZodNumber;
+                    successful: z.ZodNumber;
+                    failed: z.ZodNumber;
+                    skipped: z.ZodNumber;
+                    duplicates: z.ZodNumber;
+                    reopened: z.ZodNumber;
+                }, z.core.$strip>;
+                cost: z.ZodNumber;
+                errors: z.ZodObject<{
+                    count: z.ZodNumber;
+                    lastMessage: z.ZodNullable<z.ZodString>;
+                }, z.core.$strip>;
+                runId: z.ZodNullable<z.ZodString>;
+                updatedAt: z.ZodNullable<z.ZodNumber>;
+                progress: z.ZodObject<{
+                    done: z.ZodNumber;
+                    total: z.ZodNullable<z.ZodNumber>;
+                    percent: z.ZodNullable<z.ZodNumber>;
+                    successRate: z.ZodNullable<z.ZodNumber>;
+                    throughput: z.ZodNullable<z.ZodNumber>;
+                    etaSeconds: z.ZodNullable<z.ZodNumber>;
+                    idleMs: z.ZodNullable<z.ZodNumber>;
+                    stale: z.ZodBoolean;
+                }, z.core.$strip>;
+            }, z.core.$strip>>;
+            broken: z.ZodOptional<z.ZodArray<z.ZodObject<{
+                stage: z.ZodString;
+                status: z.ZodLiteral<"broken">;
+                code: z.ZodString;
+                message: z.ZodString;
+            }, z.core.$strip>>>;
+        }, z.core.$strip>;
+    };
+    compact: {
+        method: "POST";
+        path: string;
+        query: z.ZodObject<{}, z.core.$strict>;
+        body: z.ZodObject<{
+            maxAgeMs: z.ZodOptional<z.ZodNumber>;
+            maxEvents: z.ZodOptional<z.ZodNumber>;
+            minEvents: z.ZodOptional<z.ZodNumber>;
+            stageTtlMs: z.ZodOptional<z.ZodNumber>;
+            keepCheckpoints: z.ZodOptional<z.ZodNumber>;
+            checkpointTtlMs: z.ZodOptional<z.ZodNumber>;
+            prefix: z.ZodOptional<z.ZodString>;
+            dryRun: z.ZodOptional<z.ZodBoolean>;
+        }, z.core.$strict>;
+    };
+    latestCheckpoint: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+        response: z.ZodObject<{
+            revision: z.ZodNumber;
+            at: z.ZodNumber;
+            step: z.ZodNullable<z.ZodNumber>;
+            metadata: z.ZodRecord<z.ZodString, z.ZodUnknown>;
+            bytes: z.ZodNumber;
+            state: z.ZodUnknown;
+        }, z.core.$strip>;
+    };
+    checkpoints: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{
+            limit: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+        }, z.core.$strict>;
+        response: z.ZodObject<{
+            checkpoints: z.ZodArray<z.ZodObject<{
+                revision: z.ZodNumber;
+                at: z.ZodNumber;
+                step: z.ZodNullable<z.ZodNumber>;
+                metadata: z.ZodRecord<z.ZodString, z.ZodUnknown>;
+                bytes: z.ZodNumber;
+            }, z.core.$strip>>;
+        }, z.core.$strip>;
+    };
+    item: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+            index: z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+    };
+    insight: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{}, z.core.$strict>;
+    };
+    at: {
+        method: "GET";
+        path: string;
+        params: z.ZodObject<{
+            stage: z.ZodString;
+        }, z.core.$strict>;
+        query: z.ZodObject<{
+            revision: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+            time: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>>;
+        }, z.core.$strict>;
+    };
+    live: {
+        method: "GET";
+        path: string;
+        query: z.ZodObject<{}, z.core.$strict>;
+    };
+};
+
+// ==== dist/runtime/signals.d.ts
+import { type Store } from "../core/store.ts";
+export type StopSignal = "SIGINT" | "SIGTERM";
+/** Calls `handler` on each of `signals` until the returned function is called. */
+export declare function onSignals(signals: readonly StopSignal[], handler: (signal: StopSignal) => void): () => void;
+export interface SignalOptions {
+    /** Called before exiting; default exits the process. Tests pass their own. */
+    exit?: (code: number) => void;
+    signals?: StopSignal[];
+}
+/**
+ * Installs the handlers and returns a function that removes them.
+ * @example const store = await open(); handleSignals(store)
+ */
+export declare function handleSignals(store: Store, options?: SignalOptions): () => void;
+
+// ==== dist/server/app.d.ts
+/**
+ * The sidecar as a Hono app built from a Store: no listening here, so tests call `app.request()`
+ * and node.ts / deno.ts only serve `fetch`. Middleware, outermost first: metrics, shutdown and
+ * concurrency limits; then each route authenticates, authorizes and validates (route.ts).
+ */
+import { Hono } from "hono";
+import type { Clock } from "../core/clock.ts";
+import type { Store } from "../core/store.ts";
+import type { TokenTable } from "./auth.ts";
+import { type CompactionSchedule } from "./compaction-schedule.ts";
+import type { CompactionNotice } from "./compaction-notice.ts";
+import type { Limits, ServerContext } from "./context.ts";
+import { type AppEnv, type RouteSpec } from "./route.ts";
+export declare const VERSION = "0.1.0";
+export declare const DEFAULT_LIMITS: Limits;
+export interface AppOptions extends Partial<Limits> {
+    /** Empty or absent: auth is off (main.ts then listens on loopback only). */
+    tokens?: TokenTable;
+    /** How often held runs are checked for silent clients. Default 1000 ms. */
+    reapEveryMs?: number;
+    /** Told about unexpected errors (answered as a bare 500). */
+    onError?: (err: unknown) => void;
+    /** Also compact on a timer with this policy (--compact-every); without it only POST /v1/compact compacts. */
+    compaction?: CompactionSchedule;
+    /** Told about every compaction that changed the log, failed or was skipped, scheduled or requested. */
+    onCompaction?: (n: CompactionNotice) => void;
+    /**
+     * Time and timers for leases, the reaper, the compaction schedule, live updates and summaries.
+     * Default: the store's clock; one given here must be that same clock (serverStore(log, { clock })),
+     * or events would be stamped on one time line and judged on another. Tests drive it to skip waits.
+     */
+    clock?: Clock;
+}
+export interface CkptApp {
+    readonly app: Hono<AppEnv>;
+    readonly fetch: (req: Request) => Response | Promise<Response>;
+    readonly routes: readonly RouteSpec[];
+    readonly context: ServerContext;
+    /**
+     * Refuses new requests (503), closes live-update streams, clears the compaction schedule, stops a
+     * compaction in flight before its next stage, and waits for it and for requests in flight.
+     */
+    drain(graceMs?: number): Promise<void>;
+}
+/**
+ * @example
+ * const store = serverStore(await levelLog("./.ckpt"))
+ * const { fetch } = createApp(store, { tokens: parseTokens(process.env.CKPT_TOKENS ?? "", "CKPT_TOKENS") })
+ */
+export declare function createApp(store: Store, options?: AppOptions): CkptApp;
+
+// ==== dist/server/auth.d.ts
+export declare const Role: {
+    readonly read: "read";
+    readonly write: "write";
+    readonly admin: "admin";
+};
+export type Role = (typeof Role)[keyof typeof Role];
+export interface TokenEntry {
+    role: Role;
+    digest: Uint8Array;
+}
+/** No entries: auth is off (the listener then binds to loopback only). */
+export type TokenTable = readonly TokenEntry[];
+/**
+ * Parses `role:secret` entries separated by commas or new lines (`#` starts a comment line).
+ * @example parseTokens("admin:s3cret-admin,write:s3cret-writer", "CKPT_TOKENS")
+ */
+export declare function parseTokens(spec: string, source: string): TokenTable;
+/** The role the request's token grants; throws 401 when the token is missing or unknown. */
+export declare function authenticate(table: TokenTable, header: string | null, need: Role): Role;
+/** Throws 403 unless `role` includes `need`. */
+export declare function authorize(role: Role, need: Role): void;
+
+// ==== dist/server/compaction-notice.d.ts
+/**
+ * What one compaction run reports (scheduled or requested) and how it reads in the sidecar's log.
+ * Its own file so the compactor and the metrics that count its runs both import it, not each other.
+ */
+import type { CkptError } from "../core/errors.ts";
+import type { CompactionReport } from "../core/retention.ts";
+export type Trigger = "schedule" | "request";
+export type CompactionNotice = {
+    kind: "report";
+    trigger: Trigger;
+    report: CompactionReport;
+} | {
+    kind: "failed";
+    trigger: Trigger;
+    error: unknown;
+} | {
+    kind: "skipped";
+    trigger: Trigger;
+    reason: string;
+}
+/** A graceful shutdown stopped it between two stages: not a failure, the next run carries on. */
+ | {
+    kind: "stopped";
+    trigger: Trigger;
+    error: CkptError;
+};
+/** One line for the sidecar's log, e.g. "compaction (schedule): 2 of 5 stages touched, 700 events removed, 1.2 MiB reclaimed, 41 ms". */
+export declare function describeCompaction(n: CompactionNotice): string;
+
+// ==== dist/server/compaction-schedule.d.ts
+/** The --compact-every timer: runs the Compactor with one fixed policy at a fixed rate until stopped. */
+import { type Clock } from "../core/clock.ts";
+import type { RetentionPolicy } from "../core/retention.ts";
+import type { CompactionNotice } from "./compaction-notice.ts";
+import type { Compactor } from "./compactor.ts";
+export interface CompactionSchedule {
+    readonly everyMs: number;
+    readonly policy: RetentionPolicy;
+}
+export interface ScheduleHandle {
+    /** Clears the timer and waits for a scheduled compaction in flight. */
+    stop(): Promise<void>;
+}
+/**
+ * Ticks at start + k·everyMs, the first one interval after start. A tick that finds a compaction
+ * under way (a long scheduled one, or an admin's POST /v1/compact) is skipped rather than queued,
+ * so compactions never pile up behind each other.
+ */
+export declare function scheduleCompaction(compactor: Compactor, s: CompactionSchedule, notify: (n: CompactionNotice) => void, clock?: Clock): ScheduleHandle;
+
+// ==== dist/server/compactor.d.ts
+import { type CompactionReport, type RetentionPolicy } from "../core/retention.ts";
+import type { Store } from "../core/store.ts";
+import type { GuardedLog } from "./guarded-log.ts";
+import type { CompactionNotice, Trigger } from "./compaction-notice.ts";
+import type { Metrics } from "./metrics.ts";
+export declare class Compactor {
+    private readonly log;
+    private readonly store;
+    private readonly metrics;
+    private readonly notify;
+    private tail;
+    private active;
+    private stopping;
+    constructor(log: GuardedLog, store: Store, metrics: Metrics, notify?: (n: CompactionNotice) => void);
+    /** True while a compaction runs or waits for its turn. */
+    get busy(): boolean;
+    /**
+     * Applies `policy` once another compaction in flight has finished (never two at once: both
+     * would read, fold and truncate the same stages). Dry runs change nothing and are not counted.
+     */
+    run(policy: RetentionPolicy, trigger: Trigger): Promise<CompactionReport>;
+    /** Refuses new compactions, stops the one in flight before its next stage, and waits for it. */
+    stop(): Promise<void>;
+    private once;
+}
+
+// ==== dist/server/context.d.ts
+/** What every route needs from the app: the store, its guarded log, held runs, metrics, the compactor and limits. */
+import type { Clock } from "../core/clock.ts";
+import type { Store } from "../core/store.ts";
+import type { Compactor } from "./compactor.ts";
+import type { GuardedLog } from "./guarded-log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { RunRegistry } from "./runs.ts";
+export interface Limits {
+    /** Bytes; JSON bodies of the high-level API. */
+    bodyLimit: number;
+    /** Bytes; raw log appends and snapshots (a writer's group commit can carry thousands of events). */
+    logBodyLimit: number;
+    /** Requests handled at once before 429 (live-update streams not counted). */
+    maxInFlight: number;
+    /** Live-update streams open at once before 429. */
+    maxWatchers: number;
+    /** Comment line sent on idle live-update streams so proxies keep them open. */
+    heartbeatMs: number;
+}
+export interface ServerContext {
+    readonly store: Store;
+    /** The store's clock: every time the sidecar reads or waits for (leases, schedules, summaries) comes from here. */
+    readonly clock: Clock;
+    readonly log: GuardedLog;
+    readonly runs: RunRegistry;
+    readonly metrics: Metrics;
+    /** The one path to compaction, requested or scheduled. */
+    readonly compactor: Compactor;
+    readonly limits: Limits;
+    /** Closes each open live-update stream (on shutdown). */
+    readonly watchers: Set<() => void>;
+    readonly status: {
+        inFlight: number;
+        draining: boolean;
+    };
+    readonly version: string;
+}
+
+// ==== dist/server/guarded-log.d.ts
+import type { EventLog, RecordedEvent } from "../core/log.ts";
+import { type Projection } from "../core/projection.ts";
+import { type StageState } from "../core/state.ts";
+export type Notice = {
+    type: "append";
+    stream: string;
+    events: RecordedEvent[];
+    state: Readonly<StageState>;
+} | {
+    type: "deleted";
+    stream: string;
+};
+export interface GuardedLog extends EventLog {
+    readonly inner: EventLog;
+    /** State and history as of the last acknowledged append; undefined when the stream does not exist. */
+    projection(stream: string): Promise<Readonly<Projection> | undefined>;
+    /**
+     * Calls `listener` after every acknowledged append to (or deletion of) `stream`, or of any stream
+     * for `ALL_STREAMS` (the dashboard's stages page); the state is valid during the call only.
+     */
+    subscribe(stream: string, listener: (n: Notice) => void): () => void;
+    /** Calls `observer` after every append to the inner log: seconds it took, events, success. */
+    observe(observer: AppendObserver): () => void;
+}
+/** subscribe() to every stream ("*" is no stage name, so it cannot clash with one). */
+export declare const ALL_STREAMS = "*";
+export type AppendObserver = (seconds: number, events: number, ok: boolean) => void;
+export interface GuardOptions {
+    /** Most stage projections kept in memory (least recently used go first). Default 1000. */
+    cacheSize?: number;
+    /**
+     * Refuse appends whose events are not allowed in the stage's status (default true), so no
+     * client can write a history that no longer replays. Off, the log is the bare EventLog contract.
+     */
+    checkTransitions?: boolean;
+}
+/**
+ * Wraps the sidecar's real log. It says `multiProcess: true` because, seen from the sidecar's own
+ * Store, HTTP workers are other writers: its writers must expect conflicts, rebase and use leases.
+ */
+export declare function guardLog(inner: EventLog, options?: GuardOptions): GuardedLog;
+/**
+ * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for the
+ * stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and move the head.
+ */
+/** True when `log` is the sidecar's guarded log. */
+export declare function isGuardedLog(log: EventLog): log is GuardedLog;
+
+// ==== dist/server/index.d.ts
+import type { EventLog } from "../core/log.ts";
+import type { Store } from "../core/store.ts";
+import { type AppOptions } from "./app.ts";
+import type { GuardOptions } from "./guarded-log.ts";
+export { VERSION } from "./app.ts";
+export type { AppOptions } from "./app.ts";
+export { parseTokens } from "./auth.ts";
+export type { TokenTable } from "./auth.ts";
+export { serverStore } from "./store.ts";
+export type { GuardOptions } from "./guarded-log.ts";
+/**
+ * The sidecar as a request handler. Deliberately narrower than the app server/app.ts builds (its Hono app,
+ * route table and context are internals that change with the sidecar).
+ */
+export interface SidecarApp {
+    /** A Web-standard handler: mount it in Hono (`app.mount("/ckpt", sidecar.fetch)`), Deno.serve, Bun.serve… */
+    readonly fetch: (req: Request) => Response | Promise<Response>;
+    /** Refuses new requests (503), ends live-update streams and waits for requests in flight (up to `graceMs`). */
+    drain(graceMs?: number): Promise<void>;
+}
+/**
+ * Builds the sidecar over a store made by `serverStore(log)`, for a server you already run.
+ * @example
+ * const sidecar = createApp(serverStore(await levelLog("./.ckpt")), { tokens: parseTokens(process.env.CKPT_TOKENS ?? "", "CKPT_TOKENS") })
+ * Deno.serve(sidecar.fetch)
+ */
+export declare function createApp(store: Store, options?: AppOptions): SidecarApp;
+export interface StartServerOptions extends AppOptions, GuardOptions {
+    /** Default 127.0.0.1. Anything but loopback needs `tokens`. */
+    host?: string;
+    /** Default 0: a free port, read it from the result. */
+    port?: number;
+}
+export interface RunningServer {
+    /** `http://host:port`, the base URL clients (`ckpt/http`, `ckpt --url`) use. */
+    readonly url: string;
+    readonly port: number;
+    readonly app: SidecarApp;
+    /** Stops accepting, finishes requests in flight (up to `graceMs`, default 10 s), pauses the runs it holds and closes the store (and `log`). */
+    close(graceMs?: number): Promise<void>;
+}
+/**
+ * Starts the sidecar on `log` in this process.
+ * @example
+ * const server = await startServer(await levelLog("./.ckpt"), { port: 7410 })
+ * console.log(server.url); await server.close()
+ */
+export declare function startServer(log: EventLog, options?: StartServerOptions): Promise<RunningServer>;
+
+// ==== dist/server/metrics.d.ts
+/** Prometheus text exposition for the sidecar: counters and one histogram, no client library needed. */
+import { type Clock } from "../core/clock.ts";
+import type { CompactionReport } from "../core/retention.ts";
+import type { Trigger } from "./compaction-notice.ts";
+export interface Gauges {
+    inFlight: number;
+    watchers: number;
+    runsHeld: number;
+    stagesByStatus: Record<string, number>;
+}
+export declare class Metrics {
+    private readonly clock;
+    private readonly requests;
+    private appends;
+    private appendFailures;
+    private events;
+    private readonly bucketCounts;
+    private latencySum;
+    private latencyCount;
+    rejectedBusy: number;
+    private readonly compactions;
+    private compactedStages;
+    private compactedEvents;
+    private reclaimedBytes;
+    private lastCompaction;
+    compactionFailures: number;
+    compactionRunning: boolean;
+    constructor(clock?: Clock);
+    /** One request answered; `route` is the route pattern (bounded label values), not the URL. */
+    countRequest(method: string, route: string, status: number): void;
+    /** One append to the underlying log. */
+    observeAppend(seconds: number, events: number, ok: boolean): void;
+    /** One compaction that changed the log (dry runs are not counted: they change nothing). */
+    observeCompaction(trigger: Trigger, report: CompactionReport): void;
+    render(g: Gauges): string;
+}
+
+// ==== dist/server/route.d.ts
+/**
+ * A route is data: a protocol endpoint (method, path, zod schemas for params / query / body / response,
+ * from protocol/), a role and a handler. `mount` turns it into a Hono handler that authenticates,
+ * authorizes and validates, in that order, before the handler sees anything; openapi.ts documents the
+ * same objects.
+ */
+import type { Context, Hono } from "hono";
+import { z } from "zod";
+import type { Method } from "../protocol/common.ts";
+import { type Role, type TokenTable } from "./auth.ts";
+export type { Method };
+/** The route pattern a request matched, kept for metrics labels. */
+export type AppEnv = {
+    Variables: {
+        route: string;
+    };
+};
+export interface Input<P, Q, B> {
+    params: P;
+    query: Q;
+    body: B;
+    role: Role;
+}
+export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
+    method: Method;
+    path: string;
+    /** null: public (health, OpenAPI). */
+    role: Role | null;
+    summary: string;
+    params?: z.ZodType<P>;
+    query?: z.ZodType<Q>;
+    body?: z.ZodType<B>;
+    /** The success body's schema (the endpoint's), documented for every 2xx that names none of its own. */
+    response?: z.ZodType;
+    /**
+     * A shortcut for the body's most common shape: returns the value `body` would parse it to, or
+     * undefined to let `body` decide (every other shape, and every error, comes from the schema).
+     */
+    quickBody?: (raw: unknown) => B | undefined;
+    /** The body may be left out entirely. */
+    bodyOptional?: boolean;
+    /** "log": the raw log endpoints, whose batches and snapshots may be larger. Default "api". */
+    bodyLimit?: "api" | "log";
+    /** Request headers the route reads, for the docs. */
+    headers?: {
+        name: string;
+        description: string;
+    }[];
+    produces?: "application/json" | "application/x-ndjson" | "text/event-stream" | "text/plain";
+    responses: Record<number, {
+        description: string;
+        schema?: z.ZodType;
+    }>;
+    handle(c: Context<AppEnv>, input: Input<P, Q, B>): Response | Promise<Response>;
+}
+/** Keeps the handler's input typed from the schemas. */
+export declare function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): RouteSpec;
+export interface MountOptions {
+    tokens: TokenTable;
+    bodyLimit: number;
+    logBodyLimit: number;
+}
+export declare function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void;
+/** Parses `value` with `schema` or throws a 400 listing every problem with its path. */
+export declare function check<T>(schema: z.ZodType<T>, value: unknown, where: "path" | "query" | "body"): T;
+
+// ==== dist/server/runs.d.ts
+import type { ResumeInfo, Run } from "../core/run.ts";
+import type { BeginOptions } from "../core/stage.ts";
+import type { Store } from "../core/store.ts";
+import type { GuardedLog } from "./guarded-log.ts";
+import type { Update } from "../protocol/stages.ts";
+import { type Clock } from "../core/clock.ts";
+export interface HeldRun {
+    readonly run: Run;
+    readonly stage: string;
+    readonly leaseMs: number;
+    lastSeen: number;
+}
+export declare const DEFAULT_LEASE_MS = 30000;
+export declare class RunRegistry {
+    private readonly store;
+    private readonly log;
+    private readonly clock;
+    private readonly byStage;
+    private readonly lost;
+    private readonly stageQueue;
+    /** Per run: requests recorded and not yet durable (their group commit is in flight or queued). */
+    private readonly unsettled;
+    private readonly groups;
+    private readonly timer;
+    constructor(store: Store, log: GuardedLog, reapEveryMs?: number, clock?: Clock);
+    get size(): number;
+    /** Runs `fn` with no other begin, reset or delete of `stage` in flight. */
+    withStage<T>(stage: string, fn: () => Promise<T>): Promise<T>;
+    /** Begins (or, with `join`, shares) the stage's run. */
+    begin(stage: string, options: Omit<BeginOptions, "verify">): Promise<{
+        held: HeldRun;
+        joined: boolean;
+        resumed: ResumeInfo;
+    }>;
+    /** The live run `runId` of `stage`, its lease renewed; CKPT_NOT_FOUND when it is not held here. */
+    get(stage: string, runId: string): HeldRun;
+    /**
+     * Applies `updates` in order, all or nothing as far as checks go: the whole batch is checked
+     * against the run's status and recorded in the same synchronous step (nothing else can run in
+     * between), so concurrent requests for one run share group commits. Resolves once all are durable.
+     */
+    update(held: HeldRun, updates: readonly Update[], expectedRevision?: number): Promise<void>;
+    /**
+     * Holds a request for a run with nothing in flight until the requests arriving with it have
+     * joined: event-loop turns until one brings nobody new, at most GROUP_WAIT_MS. Otherwise the first
+     * request of a burst would start a commit alone, and the rest would wait for its fsync and then
+     * their own. With a commit in flight no wait is needed: what arrives queues behind it anyway.
+     * Everyone wakes in arrival order and checks and records in that order, as without the wait.
+     */
+    private group;
+    /** Writes what is pending and lets go of the run without changing the stage's status. */
+    release(held: HeldRun): Promise<void>;
+    /** Releases runs whose clients have been silent for longer than their lease. */
+    reap(now?: number): Promise<number>;
+    /** Stops the reaper; the runs still held are left for the store's shutdown() to pause. */
+    stop(): void;
+    /** The stage's held run; one silent past its lease is released here, not only by the next reap. */
+    private live;
+    /** Releases a run whose client went silent, remembering it so that client hears CKPT_LEASE_LOST. */
+    private expire;
+    private drop;
+    private notLive;
+}
 
 // ==== dist/server/store.d.ts
 /** The sidecar's Store: one Store over the guarded log, wired to this runtime's platform. */
