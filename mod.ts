@@ -3,7 +3,7 @@
  * pass; the one rule for choosing is adapters/target.ts) and wires in the runtime. Everything else
  * is re-exported from core.
  */
-import { levelLog, type Durability } from "./adapters/level.ts";
+import { type Durability, levelLog } from "./adapters/level.ts";
 import { memoryLog } from "./adapters/memory.ts";
 import { openLog } from "./adapters/open-log.ts";
 import { resolveTarget } from "./adapters/target.ts";
@@ -23,16 +23,16 @@ export interface OpenOptions extends StoreOptions {
   /** Any EventLog (EventStoreDB, HTTP, your own). */
   log?: EventLog;
   /**
-   * An EventStoreDB / KurrentDB connection string (`esdb://host:2113?tls=false`), or `$CKPT_EVENTSTORE`:
-   * stages shared across machines.
+   * An EventStoreDB / KurrentDB connection string (`esdb://host:2113?tls=false`), or
+   * `$CKPT_EVENTSTORE`: stages shared across machines.
    */
   eventstore?: string;
   /** Stream name prefix on EventStoreDB (default "ckpt-"). */
   eventstorePrefix?: string;
   /**
-   * A ckpt-server URL (or `$CKPT_URL`): worker processes share one store through the sidecar.
-   * A `postgres://user:pass@host/db?schema=ckpt` URL (here or in `$CKPT_STORE`) opens PostgreSQL instead;
-   * a bare `postgres://` takes the connection from `$DATABASE_URL` or the PG* variables.
+   * A ckpt-server URL (or `$CKPT_URL`): worker processes share one store through the sidecar. A
+   * `postgres://user:pass@host/db?schema=ckpt` URL (here or in `$CKPT_STORE`) opens PostgreSQL
+   * instead; a bare `postgres://` takes the connection from `$DATABASE_URL` or the PG* variables.
    */
   url?: string;
   /** Bearer token for the sidecar (or `$CKPT_TOKEN`); CKPT_INVALID with any other target. */
@@ -52,17 +52,20 @@ export async function open(options: OpenOptions = {}): Promise<Store> {
   return new Store(await chooseLog(options), { platform: runtimePlatform, ...options });
 }
 
-/** A log passed in as is; otherwise the one rule of adapters/target.ts, which env names the platform's. */
+/**
+ * A log passed in as is; otherwise the one rule of adapters/target.ts, which env names the
+ * platform's.
+ */
 async function chooseLog(o: OpenOptions): Promise<EventLog> {
   if (o.log) return o.log;
   const target = resolveTarget(o, (o.platform ?? runtimePlatform).env);
   return openLog(target, { durability: o.durability, eventstorePrefix: o.eventstorePrefix });
 }
 
-// The public surface, chosen: what a pipeline, an adapter author or a dashboard needs. Internals (the zod
-// schemas, hashing helpers, the reducer's version) stay out so they can change; test/api/ckpt.api.d.ts
-// records every change to this list and to the types behind it. Other entry points: ckpt/http,
-// ckpt/eventstoredb, ckpt/server, ckpt/testing.
+// The public surface, chosen: what a pipeline, an adapter author or a dashboard needs. Internals
+// (the zod schemas, hashing helpers, the reducer's version) stay out so they can change;
+// test/api/ckpt.api.d.ts records every change to this list and to the types behind it. Other entry
+// points: ckpt/http, ckpt/eventstoredb, ckpt/server, ckpt/testing.
 export { levelLog, memoryLog };
 export type { LevelLogOptions } from "./adapters/level.ts";
 export type { Durability, EventLog, StoreOptions };
@@ -70,18 +73,40 @@ export type { Store } from "./core/store.ts";
 export { CkptError, ErrorCode, isCkptError } from "./core/errors.ts";
 export type { Issue } from "./core/errors.ts";
 export type { CkptEvent, EventType, NewEvent } from "./core/events.ts";
-export type { AppendOptions, ExpectedRevision, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "./core/log.ts";
+export type {
+  AppendOptions,
+  ExpectedRevision,
+  ReadOptions,
+  RecordedEvent,
+  Revision,
+  Snapshot,
+  StreamInfo,
+  Supports,
+} from "./core/log.ts";
 export { evolve, initialState, isDone, Status } from "./core/state.ts";
 export type { StageState, UnitState } from "./core/state.ts";
 export type { History, RunSummary, StatusChange } from "./core/history.ts";
 export { progressOf } from "./core/progress.ts";
 export type { ProgressFigures } from "./core/progress.ts";
-export type { ErrorOptions, FailOptions, ItemOptions, ProgressOptions, ResumeInfo, Run, Unit } from "./core/run.ts";
+export type {
+  ErrorOptions,
+  FailOptions,
+  ItemOptions,
+  ProgressOptions,
+  ResumeInfo,
+  Run,
+  Unit,
+} from "./core/run.ts";
 export type { BeginOptions, InputSource, ReplayEntry, ReplayOptions, Stage } from "./core/stage.ts";
 export { shutdown } from "./core/store.ts";
 export type { StageSummary } from "./core/store.ts";
 export { parseDuration } from "./core/retention.ts";
-export type { CompactionProgress, CompactionReport, RetentionPolicy, StageReport } from "./core/retention.ts";
+export type {
+  CompactionProgress,
+  CompactionReport,
+  RetentionPolicy,
+  StageReport,
+} from "./core/retention.ts";
 export { handleSignals } from "./runtime/signals.ts";
 export type { SignalOptions } from "./runtime/signals.ts";
 export type { Checkpoint, CheckpointInfo, CheckpointOptions } from "./core/checkpoints.ts";

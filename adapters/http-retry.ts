@@ -10,14 +10,27 @@ import { sortedJson } from "../core/fingerprint.ts";
 /** Default retry window: long enough for a sidecar restart (process start, LevelDB open). */
 export const DEFAULT_RETRY_FOR_MS = 60_000;
 
-/** How a failed fetch went: never reached the sidecar (safe to resend anything), or may have (only idempotent requests). */
+/**
+ * How a failed fetch went: never reached the sidecar (safe to resend anything), or may have (only
+ * idempotent requests).
+ */
 export function failureKind(err: unknown): "refused" | "uncertain" | "fatal" {
-  const e = err as { name?: string; cause?: { code?: string; message?: string; name?: string }; code?: string; message?: string };
-  const text = `${e?.code ?? ""} ${e?.message ?? ""} ${e?.cause?.code ?? ""} ${e?.cause?.message ?? ""}`;
+  const e = err as {
+    name?: string;
+    cause?: { code?: string; message?: string; name?: string };
+    code?: string;
+    message?: string;
+  };
+  const text = `${e?.code ?? ""} ${e?.message ?? ""} ${e?.cause?.code ?? ""} ${
+    e?.cause?.message ?? ""
+  }`;
   if (/ECONNREFUSED|connection refused/i.test(text)) return "refused";
   if (e?.name === "TimeoutError" || e?.cause?.name === "TimeoutError") return "uncertain";
   // undici (Node's fetch) and Deno word a dropped connection differently; both are a TypeError.
-  if (/ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED|other side closed|socket|connection (?:reset|closed|error)|broken pipe|fetch failed|error sending request|network/i.test(text)) {
+  if (
+    /ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED|other side closed|socket|connection (?:reset|closed|error)|broken pipe|fetch failed|error sending request|network/i
+      .test(text)
+  ) {
     return "uncertain";
   }
   return "fatal";
@@ -35,7 +48,13 @@ function canonical(value: unknown): string {
 }
 
 /** Do the stored events at the revisions an append expected to fill hold exactly what it sent? */
-export function landed(sent: readonly unknown[], stored: readonly RecordedEvent[], firstRevision: number): boolean {
+export function landed(
+  sent: readonly unknown[],
+  stored: readonly RecordedEvent[],
+  firstRevision: number,
+): boolean {
   if (stored.length !== sent.length) return false;
-  return stored.every((r, i) => r.revision === firstRevision + i && canonical(r.event) === canonical(sent[i]));
+  return stored.every((r, i) =>
+    r.revision === firstRevision + i && canonical(r.event) === canonical(sent[i])
+  );
 }

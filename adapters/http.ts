@@ -7,7 +7,16 @@
 import type { z } from "zod";
 import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, Supports } from "../core/log.ts";
+import type {
+  AppendOptions,
+  EventLog,
+  ExpectedRevision,
+  MaintenanceOptions,
+  ReadOptions,
+  RecordedEvent,
+  Snapshot,
+  Supports,
+} from "../core/log.ts";
 import { redactUrl } from "../core/redact.ts";
 import { retry } from "../core/retry.ts";
 import { issuesOf } from "../core/validate.ts";
@@ -22,23 +31,38 @@ export interface HttpLogOptions {
   token?: string;
   /** A fetch to use instead of the global one (tests, proxies, custom agents). */
   fetch?: typeof fetch;
-  /** What the sidecar's log supports. `connectHttpLog` asks the sidecar; otherwise conservative defaults. */
+  /**
+   * What the sidecar's log supports. `connectHttpLog` asks the sidecar; otherwise conservative
+   * defaults.
+   */
   supports?: Partial<Supports>;
   /**
-   * How long to keep retrying while the sidecar is unreachable, drops connections, is restarting (503) or
-   * busy (429): backoff with jitter up to 2 s between tries. Default 60 s, enough for a restart.
+   * How long to keep retrying while the sidecar is unreachable, drops connections, is restarting
+   * (503) or busy (429): backoff with jitter up to 2 s between tries. Default 60 s, enough for a
+   * restart.
    */
   retryForMs?: number;
   /** Time limit for one request (reads that stream are not limited). Default 60 s. */
   timeoutMs?: number;
-  /** Largest request body the sidecar takes (bytes); bigger batches are refused here with a clear message. */
+  /**
+   * Largest request body the sidecar takes (bytes); bigger batches are refused here with a clear
+   * message.
+   */
   maxBodyBytes?: number;
 }
 
-const CONSERVATIVE: Supports = { durable: false, multiProcess: true, atomicSnapshot: false, reclaimsSpace: false };
+const CONSERVATIVE: Supports = {
+  durable: false,
+  multiProcess: true,
+  atomicSnapshot: false,
+  reclaimsSpace: false,
+};
 const CODES = new Set<string>(Object.values(ErrorCode));
 
-/** What a request to endpoint `E` carries, typed from the protocol's schemas (their input side: query values are strings). */
+/**
+ * What a request to endpoint `E` carries, typed from the protocol's schemas (their input side:
+ * query values are strings).
+ */
 interface Call<E extends Endpoint> {
   params?: Record<string, string>;
   query?: E["query"] extends z.ZodType ? z.input<E["query"]> : never;
@@ -46,8 +70,9 @@ interface Call<E extends Endpoint> {
   headers?: Record<string, string>;
   streaming?: boolean;
   /**
-   * After a connection dropped with the request possibly delivered: "resend" (idempotent; the default
-   * for every method but POST), "fail", or a check that answers for the request when it had landed.
+   * After a connection dropped with the request possibly delivered: "resend" (idempotent; the
+   * default for every method but POST), "fail", or a check that answers for the request when it had
+   * landed.
    */
   uncertain?: "resend" | "fail" | (() => Promise<Response | undefined>);
 }
@@ -58,14 +83,20 @@ interface Client {
   readonly location: string;
   closed: boolean;
   request<E extends Endpoint>(e: E, call?: Call<E>): Promise<Response>;
-  /** The success body parsed with the endpoint's response schema (CKPT_IO when it does not match), or the error it carries. */
+  /**
+   * The success body parsed with the endpoint's response schema (CKPT_IO when it does not match),
+   * or the error it carries.
+   */
   json<E extends Endpoint>(e: E, res: Response): Promise<Answer<E>>;
   none(res: Response): Promise<void>;
   /** `undefined` for a 404 about a missing stream or snapshot; the parsed body otherwise. */
   maybe<E extends Endpoint>(e: E, res: Response): Promise<Answer<E> | undefined>;
 }
 
-/** A try that got no answer worth returning, for the retry loop to judge: why, and the busy answer if there was one. */
+/**
+ * A try that got no answer worth returning, for the retry loop to judge: why, and the busy answer
+ * if there was one.
+ */
 class Miss extends Error {
   constructor(
     readonly kind: "refused" | "uncertain" | "fatal" | "busy",
@@ -88,9 +119,18 @@ function client(options: HttpLogOptions): Client {
     closed: false,
 
     async request(e, call = {}) {
-      if (c.closed) throw new CkptError(ErrorCode.CLOSED, `The connection to the sidecar at ${location} is closed.`);
-      const url = location + pathOf(e, call.params) + queryOf(call.query as Record<string, string | undefined> | undefined);
-      const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...call.headers };
+      if (c.closed) {
+        throw new CkptError(
+          ErrorCode.CLOSED,
+          `The connection to the sidecar at ${location} is closed.`,
+        );
+      }
+      const url = location + pathOf(e, call.params) +
+        queryOf(call.query as Record<string, string | undefined> | undefined);
+      const headers: Record<string, string> = {
+        accept: "application/json, application/x-ndjson",
+        ...call.headers,
+      };
       if (options.token) headers.authorization = `Bearer ${options.token}`;
       let body: string | undefined;
       if (call.body !== undefined) {
@@ -98,7 +138,14 @@ function client(options: HttpLogOptions): Client {
         headers["content-type"] = "application/json";
         const max = options.maxBodyBytes;
         if (max !== undefined && body.length > max && new TextEncoder().encode(body).length > max) {
-          throw new CkptError(ErrorCode.INVALID, `A request of ${body.length.toLocaleString("en-US")} bytes is over the sidecar's limit of ${max.toLocaleString("en-US")}; lower the store's maxBatch or raise --log-body-limit.`);
+          throw new CkptError(
+            ErrorCode.INVALID,
+            `A request of ${
+              body.length.toLocaleString("en-US")
+            } bytes is over the sidecar's limit of ${
+              max.toLocaleString("en-US")
+            }; lower the store's maxBatch or raise --log-body-limit.`,
+          );
         }
       }
       const onUncertain = call.uncertain ?? (e.method === "POST" ? "fail" : "resend");
@@ -106,7 +153,8 @@ function client(options: HttpLogOptions): Client {
       try {
         return await retry(
           async () => {
-            // The last try's connection dropped with the request possibly delivered: ask whether it landed before sending it again.
+            // The last try's connection dropped with the request possibly delivered: ask whether it
+            // landed before sending it again.
             if (check) {
               const answer = await check();
               check = undefined;
@@ -131,9 +179,13 @@ function client(options: HttpLogOptions): Client {
           },
           {
             forMs: retryForMs,
-            // Refused means the request never reached the sidecar, so even an append is safe to send again;
-            // a dropped connection may have delivered it, so only what is safe to repeat is repeated.
-            retryable: (err) => err instanceof Miss && !c.closed && (err.kind === "refused" || err.kind === "busy" || (err.kind === "uncertain" && onUncertain !== "fail")),
+            // Refused means the request never reached the sidecar, so even an append is safe to
+            // send again; a dropped connection may have delivered it, so only what is safe to
+            // repeat is repeated.
+            retryable: (err) =>
+              err instanceof Miss && !c.closed &&
+              (err.kind === "refused" || err.kind === "busy" ||
+                (err.kind === "uncertain" && onUncertain !== "fail")),
             delay: (err) => (err instanceof Miss && err.res ? retryAfterMs(err.res) : undefined),
             onRetry: async (err) => {
               if (err instanceof Miss) await err.res?.body?.cancel().catch(() => undefined);
@@ -144,7 +196,13 @@ function client(options: HttpLogOptions): Client {
         if (!(err instanceof Miss)) throw err;
         // Still busy when the budget ran out: the caller reports the sidecar's own answer.
         if (err.res) return err.res;
-        throw new CkptError(ErrorCode.UNAVAILABLE, `Cannot reach the ckpt sidecar at ${location}: ${describe(err.cause)}. Is \`npx ckpt-server\` running there?`, { cause: err.cause });
+        throw new CkptError(
+          ErrorCode.UNAVAILABLE,
+          `Cannot reach the ckpt sidecar at ${location}: ${
+            describe(err.cause)
+          }. Is \`npx ckpt-server\` running there?`,
+          { cause: err.cause },
+        );
       }
     },
 
@@ -155,7 +213,13 @@ function client(options: HttpLogOptions): Client {
       try {
         value = JSON.parse(text);
       } catch {
-        throw new CkptError(ErrorCode.IO, `The sidecar at ${location} answered ${e.method} ${e.path} with a body that is not JSON: ${text.slice(0, 80)}`, { details: { route: `${e.method} ${e.path}` } });
+        throw new CkptError(
+          ErrorCode.IO,
+          `The sidecar at ${location} answered ${e.method} ${e.path} with a body that is not JSON: ${
+            text.slice(0, 80)
+          }`,
+          { details: { route: `${e.method} ${e.path}` } },
+        );
       }
       return parseAnswer(e, value, location);
     },
@@ -177,7 +241,10 @@ function client(options: HttpLogOptions): Client {
   return c;
 }
 
-/** `value` as the endpoint's response schema reads it, or CKPT_IO naming the route: the two sides no longer speak the same protocol. */
+/**
+ * `value` as the endpoint's response schema reads it, or CKPT_IO naming the route: the two sides no
+ * longer speak the same protocol.
+ */
 function parseAnswer<E extends Endpoint>(e: E, value: unknown, location: string): Answer<E> {
   if (!e.response) return undefined as Answer<E>;
   const r = e.response.safeParse(value);
@@ -185,20 +252,30 @@ function parseAnswer<E extends Endpoint>(e: E, value: unknown, location: string)
   const issues = issuesOf(r.error);
   const first = issues[0]!;
   const field = first.path.length > 0 ? `${first.path.join(".")}: ` : "";
-  throw new CkptError(ErrorCode.IO, `The sidecar at ${location} answered ${e.method} ${e.path} with a body this client does not understand (${field}${first.message}); are the sidecar and this ckpt the same version?`, {
-    issues,
-    details: { route: `${e.method} ${e.path}` },
-  });
-}
-
-/** A busy sidecar's Retry-After, capped at 2 s and jittered so its clients do not come back together; undefined: the backoff. */
-function retryAfterMs(res: Response): number | undefined {
-  const after = Number(res.headers.get("retry-after"));
-  return Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 2000) * (0.5 + Math.random() / 2) : undefined;
+  throw new CkptError(
+    ErrorCode.IO,
+    `The sidecar at ${location} answered ${e.method} ${e.path} with a body this client does not understand (${field}${first.message}); are the sidecar and this ckpt the same version?`,
+    {
+      issues,
+      details: { route: `${e.method} ${e.path}` },
+    },
+  );
 }
 
 /**
- * An EventLog over the sidecar with the given (or conservative) `supports`; `connectHttpLog` asks the sidecar instead.
+ * A busy sidecar's Retry-After, capped at 2 s and jittered so its clients do not come back
+ * together; undefined: the backoff.
+ */
+function retryAfterMs(res: Response): number | undefined {
+  const after = Number(res.headers.get("retry-after"));
+  return Number.isFinite(after) && after > 0
+    ? Math.min(after * 1000, 2000) * (0.5 + Math.random() / 2)
+    : undefined;
+}
+
+/**
+ * An EventLog over the sidecar with the given (or conservative) `supports`; `connectHttpLog` asks
+ * the sidecar instead.
  * @example const store = new Store(httpLog({ url: "http://127.0.0.1:7410", token: process.env.CKPT_TOKEN }))
  */
 export function httpLog(options: HttpLogOptions): EventLog {
@@ -207,8 +284,8 @@ export function httpLog(options: HttpLogOptions): EventLog {
   const supports: Supports = { ...CONSERVATIVE, ...options.supports, multiProcess: true };
 
   /**
-   * A forward read cut off by a dropped connection carries on after the last event it delivered: each
-   * batch is one retry() of "the next batch, from the open answer or from a new request".
+   * A forward read cut off by a dropped connection carries on after the last event it delivered:
+   * each batch is one retry() of "the next batch, from the open answer or from a new request".
    */
   async function* events(stream: string, o: ReadOptions): AsyncGenerator<RecordedEvent[]> {
     const forward = o.direction === undefined || o.direction === "forward";
@@ -233,17 +310,26 @@ export function httpLog(options: HttpLogOptions): EventLog {
         throw err;
       }
     };
-    // A backward read cannot carry on (it counts down from a head that may have moved); a ckpt error is an answer.
-    const resumable = (err: unknown) => forward && !isCkptError(err) && failureKind(err) !== "fatal";
+    // A backward read cannot carry on (it counts down from a head that may have moved); a ckpt
+    // error is an answer.
+    const resumable = (err: unknown) =>
+      forward && !isCkptError(err) && failureKind(err) !== "fatal";
     const allRead = () => left !== undefined && left <= 0;
     try {
       for (;;) {
         let r: IteratorResult<RecordedEvent[]>;
         try {
-          r = await retry(next, { forMs: options.retryForMs ?? DEFAULT_RETRY_FOR_MS, retryable: (err) => resumable(err) && !allRead() && !c.closed });
+          r = await retry(next, {
+            forMs: options.retryForMs ?? DEFAULT_RETRY_FOR_MS,
+            retryable: (err) => resumable(err) && !allRead() && !c.closed,
+          });
         } catch (err) {
           if (resumable(err) && allRead()) return;
-          throw isCkptError(err) ? err : new CkptError(ErrorCode.UNAVAILABLE, `Reading from the sidecar at ${location} failed: ${describe(err)}.`, { cause: err });
+          throw isCkptError(err) ? err : new CkptError(
+            ErrorCode.UNAVAILABLE,
+            `Reading from the sidecar at ${location} failed: ${describe(err)}.`,
+            { cause: err },
+          );
         }
         if (r.done) return;
         const batch = r.value;
@@ -266,18 +352,37 @@ export function httpLog(options: HttpLogOptions): EventLog {
       const headers: Record<string, string> = {};
       if (typeof o.expectedRevision === "number") headers["if-match"] = `"${o.expectedRevision}"`;
       else if (o.expectedRevision === "no_stream") headers["if-none-match"] = "*";
-      const body: z.input<typeof Log.append.body> = o.snapshot ? { events: [...evs], snapshot: o.snapshot } : { events: [...evs] };
-      const first = typeof o.expectedRevision === "number" ? o.expectedRevision + 1 : o.expectedRevision === "no_stream" ? 0 : undefined;
-      // The answer was lost with the connection: the events at the revisions this append expected to
-      // fill say whether it landed, so a restart neither loses it nor writes it twice.
+      const body: z.input<typeof Log.append.body> = o.snapshot
+        ? { events: [...evs], snapshot: o.snapshot }
+        : { events: [...evs] };
+      const first = typeof o.expectedRevision === "number"
+        ? o.expectedRevision + 1
+        : o.expectedRevision === "no_stream"
+        ? 0
+        : undefined;
+      // The answer was lost with the connection: the events at the revisions this append expected
+      // to fill say whether it landed, so a restart neither loses it nor writes it twice.
       const check = async (): Promise<Response | undefined> => {
         const stored: RecordedEvent[] = [];
-        for await (const batch of events(stream, { from: first!, limit: evs.length })) stored.push(...batch);
+        for await (const batch of events(stream, { from: first!, limit: evs.length })) {
+          stored.push(...batch);
+        }
         if (!landed(evs, stored, first!)) return undefined;
         const head = first! + evs.length - 1;
-        return new Response(JSON.stringify({ head }), { status: 200, headers: { "content-type": "application/json" } });
+        return new Response(JSON.stringify({ head }), {
+          status: 200,
+          headers: { "content-type": "application/json" },
+        });
       };
-      return c.json(Log.append, await c.request(Log.append, { params: { stream }, body, headers, uncertain: first === undefined ? "fail" : check }));
+      return c.json(
+        Log.append,
+        await c.request(Log.append, {
+          params: { stream },
+          body,
+          headers,
+          uncertain: first === undefined ? "fail" : check,
+        }),
+      );
     },
 
     async *read(stream: string, o: ReadOptions = {}) {
@@ -289,7 +394,10 @@ export function httpLog(options: HttpLogOptions): EventLog {
     },
 
     async streams(o: { prefix?: string } = {}) {
-      return (await c.json(Log.streams, await c.request(Log.streams, { query: o.prefix ? { prefix: o.prefix } : {} }))).streams;
+      return (await c.json(
+        Log.streams,
+        await c.request(Log.streams, { query: o.prefix ? { prefix: o.prefix } : {} }),
+      )).streams;
     },
 
     async info(stream: string) {
@@ -301,15 +409,34 @@ export function httpLog(options: HttpLogOptions): EventLog {
     },
 
     async loadSnapshot(stream: string, which: "latest" | "base" = "latest") {
-      return c.maybe(Log.loadSnapshot, await c.request(Log.loadSnapshot, { params: { stream }, query: { which } }));
+      return c.maybe(
+        Log.loadSnapshot,
+        await c.request(Log.loadSnapshot, { params: { stream }, query: { which } }),
+      );
     },
 
-    async truncateBefore(stream: string, revision: number, base: Snapshot, o: MaintenanceOptions = {}) {
-      await c.none(await c.request(Log.truncate, { params: { stream }, body: { revision, base }, headers: expectHeaders(o.expectedRevision) }));
+    async truncateBefore(
+      stream: string,
+      revision: number,
+      base: Snapshot,
+      o: MaintenanceOptions = {},
+    ) {
+      await c.none(
+        await c.request(Log.truncate, {
+          params: { stream },
+          body: { revision, base },
+          headers: expectHeaders(o.expectedRevision),
+        }),
+      );
     },
 
     async delete(stream: string, o: MaintenanceOptions = {}) {
-      await c.none(await c.request(Log.delete, { params: { stream }, headers: expectHeaders(o.expectedRevision) }));
+      await c.none(
+        await c.request(Log.delete, {
+          params: { stream },
+          headers: expectHeaders(o.expectedRevision),
+        }),
+      );
     },
 
     async close() {
@@ -328,17 +455,24 @@ export async function connectHttpLog(options: HttpLogOptions): Promise<EventLog>
   return httpLog({
     ...options,
     supports: { ...info.supports, ...options.supports },
-    ...(options.maxBodyBytes === undefined && info.limits.logBodyLimit ? { maxBodyBytes: info.limits.logBodyLimit } : {}),
+    ...(options.maxBodyBytes === undefined && info.limits.logBodyLimit
+      ? { maxBodyBytes: info.limits.logBodyLimit }
+      : {}),
   });
 }
 
-/** NDJSON lines, a network chunk at a time; a `{"error":…}` line (a failure mid-stream) becomes a throw. */
+/**
+ * NDJSON lines, a network chunk at a time; a `{"error":…}` line (a failure mid-stream) becomes a
+ * throw.
+ */
 async function* ndjsonBatches(res: Response, location: string): AsyncGenerator<RecordedEvent[]> {
   if (!res.body) return;
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   let finished = false;
-  /** The events on these lines; an error line ends them (what came before it is still delivered). */
+  /**
+   * The events on these lines; an error line ends them (what came before it is still delivered).
+   */
   const parse = (lines: string[]): { batch: RecordedEvent[]; error?: CkptError } => {
     const batch: RecordedEvent[] = [];
     for (const line of lines) {
@@ -347,9 +481,17 @@ async function* ndjsonBatches(res: Response, location: string): AsyncGenerator<R
       try {
         v = JSON.parse(line);
       } catch {
-        return { batch, error: new CkptError(ErrorCode.IO, `The sidecar at ${location} sent a line that is not JSON: ${line.slice(0, 80)}`) };
+        return {
+          batch,
+          error: new CkptError(
+            ErrorCode.IO,
+            `The sidecar at ${location} sent a line that is not JSON: ${line.slice(0, 80)}`,
+          ),
+        };
       }
-      const failed = (v as { error?: unknown } | null)?.error !== undefined ? ErrorResponse.safeParse(v) : undefined;
+      const failed = (v as { error?: unknown } | null)?.error !== undefined
+        ? ErrorResponse.safeParse(v)
+        : undefined;
       if (failed?.success) return { batch, error: toCkptError(failed.data.error, 500, location) };
       try {
         batch.push(parseAnswer(Log.read, v, location));
@@ -387,16 +529,27 @@ async function errorOf(res: Response, location: string): Promise<CkptError> {
     body = undefined;
   }
   if (!body) {
-    return new CkptError(res.status >= 500 ? ErrorCode.IO : ErrorCode.UNAVAILABLE, `The sidecar at ${location} answered ${res.status} ${res.statusText} without a ckpt error; is the URL right?`, {
-      details: { status: res.status },
-    });
+    return new CkptError(
+      res.status >= 500 ? ErrorCode.IO : ErrorCode.UNAVAILABLE,
+      `The sidecar at ${location} answered ${res.status} ${res.statusText} without a ckpt error; is the URL right?`,
+      {
+        details: { status: res.status },
+      },
+    );
   }
   return toCkptError(body.error, res.status, location);
 }
 
-/** The sidecar's code when core knows it; its own codes (CKPT_UNAUTHORIZED, CKPT_FORBIDDEN, …) are passed through as they are. */
+/**
+ * The sidecar's code when core knows it; its own codes (CKPT_UNAUTHORIZED, CKPT_FORBIDDEN, …) are
+ * passed through as they are.
+ */
 function toCkptError(e: ErrorResponse["error"], status: number, location: string): CkptError {
-  const code = e.code.startsWith("CKPT_") ? e.code : status >= 500 ? ErrorCode.IO : ErrorCode.INVALID;
+  const code = e.code.startsWith("CKPT_")
+    ? e.code
+    : status >= 500
+    ? ErrorCode.IO
+    : ErrorCode.INVALID;
   const message = `${e.message}${CODES.has(code) ? "" : ` (sidecar at ${location})`}`;
   return new CkptError(code as ErrorCode, message, {
     ...(e.issues ? { issues: e.issues } : {}),
@@ -409,11 +562,21 @@ function parseBase(url: string): URL {
   try {
     u = new URL(url);
   } catch {
-    throw new CkptError(ErrorCode.INVALID, `The sidecar URL ${JSON.stringify(redactUrl(url))} is not a URL; use e.g. http://127.0.0.1:7410.`);
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `The sidecar URL ${
+        JSON.stringify(redactUrl(url))
+      } is not a URL; use e.g. http://127.0.0.1:7410.`,
+    );
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new CkptError(ErrorCode.INVALID, `The sidecar URL must be http:// or https://, got ${u.protocol}`);
-  // The base requests go to and messages name: fetch refuses credentials in a URL (the token goes in a
-  // header) and paths are appended to it. The URL as given is printed only through redactUrl.
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `The sidecar URL must be http:// or https://, got ${u.protocol}`,
+    );
+  }
+  // The base requests go to and messages name: fetch refuses credentials in a URL (the token goes
+  // in a header) and paths are appended to it. The URL as given is printed only through redactUrl.
   u.username = "";
   u.password = "";
   u.search = "";
@@ -426,7 +589,10 @@ function describe(err: unknown): string {
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
 }
 
-/** The expected revision as the sidecar reads it: If-Match: "41", If-None-Match: *, or nothing for "any". */
+/**
+ * The expected revision as the sidecar reads it: If-Match: "41", If-None-Match: *, or nothing for
+ * "any".
+ */
 function expectHeaders(expected: ExpectedRevision | undefined): Record<string, string> {
   if (typeof expected === "number") return { "if-match": `"${expected}"` };
   return expected === "no_stream" ? { "if-none-match": "*" } : {};

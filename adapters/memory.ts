@@ -1,7 +1,15 @@
 /** An EventLog in memory: for tests and ephemeral runs. Nothing survives the process. */
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { AppendOptions, EventLog, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, StreamInfo } from "../core/log.ts";
+import type {
+  AppendOptions,
+  EventLog,
+  MaintenanceOptions,
+  ReadOptions,
+  RecordedEvent,
+  Snapshot,
+  StreamInfo,
+} from "../core/log.ts";
 import { checkExpected } from "./expected.ts";
 
 interface MemoryStream {
@@ -22,7 +30,12 @@ export function memoryLog(): EventLog {
     if (closed) throw new CkptError(ErrorCode.CLOSED, "The in-memory log is closed.");
   };
   const headOf = (s: MemoryStream | undefined) => (s ? s.first + s.events.length - 1 : undefined);
-  const infoOf = (stream: string, s: MemoryStream): StreamInfo => ({ stream, head: headOf(s)!, first: s.first, updatedAt: s.updatedAt });
+  const infoOf = (stream: string, s: MemoryStream): StreamInfo => ({
+    stream,
+    head: headOf(s)!,
+    first: s.first,
+    updatedAt: s.updatedAt,
+  });
 
   return {
     supports: { durable: false, multiProcess: false, atomicSnapshot: true, reclaimsSpace: true },
@@ -32,7 +45,7 @@ export function memoryLog(): EventLog {
       open();
       let s = streams.get(stream);
       checkExpected(stream, options.expectedRevision, headOf(s), "memory");
-      if (!s) streams.set(stream, (s = { events: [], first: 0, updatedAt: Date.now() }));
+      if (!s) streams.set(stream, s = { events: [], first: 0, updatedAt: Date.now() });
       for (const e of events) s.events.push(e);
       s.updatedAt = Date.now();
       if (options.snapshot) s.latest = structuredClone(options.snapshot);
@@ -47,16 +60,22 @@ export function memoryLog(): EventLog {
       const limit = options.limit ?? Infinity;
       let n = 0;
       if (options.direction === "backward") {
-        for (let r = Math.min(options.from ?? head, head); r >= s.first && n < limit; r--, n++) yield { revision: r, event: s.events[r - s.first]! };
+        for (let r = Math.min(options.from ?? head, head); r >= s.first && n < limit; r--, n++) {
+          yield { revision: r, event: s.events[r - s.first]! };
+        }
       } else {
-        for (let r = Math.max(options.from ?? 0, s.first); r <= head && n < limit; r++, n++) yield { revision: r, event: s.events[r - s.first]! };
+        for (let r = Math.max(options.from ?? 0, s.first); r <= head && n < limit; r++, n++) {
+          yield { revision: r, event: s.events[r - s.first]! };
+        }
       }
     },
 
     async streams(options: { prefix?: string } = {}) {
       open();
       const out: StreamInfo[] = [];
-      for (const [name, s] of streams) if (!options.prefix || name.startsWith(options.prefix)) out.push(infoOf(name, s));
+      for (const [name, s] of streams) {
+        if (!options.prefix || name.startsWith(options.prefix)) out.push(infoOf(name, s));
+      }
       return out.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
     },
 
@@ -79,7 +98,12 @@ export function memoryLog(): EventLog {
       return which === "base" ? s?.base : s?.latest;
     },
 
-    async truncateBefore(stream: string, revision: number, base: Snapshot, o: MaintenanceOptions = {}) {
+    async truncateBefore(
+      stream: string,
+      revision: number,
+      base: Snapshot,
+      o: MaintenanceOptions = {},
+    ) {
       open();
       const s = streams.get(stream);
       checkExpected(stream, o.expectedRevision ?? "any", headOf(s), "memory");

@@ -1,7 +1,7 @@
 /**
  * Opens the log a Target names (adapters/target.ts). Adapters other than LevelDB and memory are
- * imported on first use: the gRPC and PostgreSQL drivers cost startup time that others should not pay,
- * and they are optional peer dependencies, so a missing one breaks only its own target.
+ * imported on first use: the gRPC and PostgreSQL drivers cost startup time that others should not
+ * pay, and they are optional peer dependencies, so a missing one breaks only its own target.
  */
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { EventLog } from "../core/log.ts";
@@ -23,18 +23,33 @@ export async function openLog(t: Target, o: OpenLogOptions = {}): Promise<EventL
     case "memory":
       return memoryLog();
     case "level":
-      return levelLog(t.path, { ...(o.durability ? { durability: o.durability } : {}), ...(o.readOnly ? { readOnly: true } : {}) });
+      return levelLog(t.path, {
+        ...(o.durability ? { durability: o.durability } : {}),
+        ...(o.readOnly ? { readOnly: true } : {}),
+      });
     case "http": {
       // connectHttpLog asks the sidecar what its log supports (and checks URL and token) up front.
-      const { connectHttpLog } = await load(() => import("./http.ts"), "the ckpt-server client (adapters/http.ts) cannot be loaded");
+      const { connectHttpLog } = await load(
+        () => import("./http.ts"),
+        "the ckpt-server client (adapters/http.ts) cannot be loaded",
+      );
       return connectHttpLog({ url: t.url, ...(t.token ? { token: t.token } : {}) });
     }
     case "eventstore": {
-      const { eventStoreLog } = await load(() => import("./eventstoredb.ts"), "EventStoreDB needs its client, an optional peer dependency: npm install @eventstore/db-client@6.2.1");
-      return eventStoreLog({ connectionString: t.connectionString, ...(o.eventstorePrefix ? { prefix: o.eventstorePrefix } : {}) });
+      const { eventStoreLog } = await load(
+        () => import("./eventstoredb.ts"),
+        "EventStoreDB needs its client, an optional peer dependency: npm install @eventstore/db-client@6.2.1",
+      );
+      return eventStoreLog({
+        connectionString: t.connectionString,
+        ...(o.eventstorePrefix ? { prefix: o.eventstorePrefix } : {}),
+      });
     }
     case "postgres": {
-      const { postgresLog } = await load(() => import("./postgres.ts"), "the PostgreSQL adapter (adapters/postgres.ts) cannot be loaded");
+      const { postgresLog } = await load(
+        () => import("./postgres.ts"),
+        "the PostgreSQL adapter (adapters/postgres.ts) cannot be loaded",
+      );
       return postgresLog({ url: t.url });
     }
   }
@@ -44,6 +59,8 @@ async function load<M>(importer: () => Promise<M>, what: string): Promise<M> {
   try {
     return await importer();
   } catch (err) {
-    throw new CkptError(ErrorCode.UNAVAILABLE, `${what} (${(err as Error)?.message ?? err})`, { cause: err });
+    throw new CkptError(ErrorCode.UNAVAILABLE, `${what} (${(err as Error)?.message ?? err})`, {
+      cause: err,
+    });
   }
 }

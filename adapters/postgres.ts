@@ -1,39 +1,69 @@
 /**
- * PostgreSQL log: `await postgresLog({ url })` implements the EventLog contract on node-postgres (`pg`, the only
- * file that loads the driver, so importing `ckpt` never does).
+ * PostgreSQL log: `await postgresLog({ url })` implements the EventLog contract on node-postgres
+ * (`pg`, the only file that loads the driver, so importing `ckpt` never does).
  *
  * What maps to what (all tables in one schema, default "ckpt", created and migrated on open):
  * - `events (stage, revision, data)`: one row per event, JSON text, keyed (stage, revision);
- * - `streams (stage, head, first, updated_at)`: the head an append's expected revision is checked against;
+ * - `streams (stage, head, first, updated_at)`: the head an append's expected revision is checked
+ *   against;
  * - `snapshots (stage, kind, …)`: `latest` (resume) and `base` (left by truncation);
- * - an append is ONE statement (head update + multi-row insert), so one commit carries a whole group commit;
- * - a trigger NOTIFYs `<schema>_ckpt` with the stage name at commit; `subscribe` LISTENs (watch, replay --follow).
- * Connection failures mid-append are retried after checking what the server kept: an acknowledged event is
- * never lost and never written twice.
+ * - an append is ONE statement (head update + multi-row insert), so one commit carries a whole
+ *   group commit;
+ * - a trigger NOTIFYs `<schema>_ckpt` with the stage name at commit; `subscribe` LISTENs (watch,
+ *   replay --follow).
+ * Connection failures mid-append are retried after checking what the server kept: an acknowledged
+ * event is never lost and never written twice.
  */
 import pg from "pg";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import { backoffDelay, retry } from "../core/retry.ts";
 import type { CkptEvent } from "../core/events.ts";
-import type { AppendOptions, EventLog, ExpectedRevision, MaintenanceOptions, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "../core/log.ts";
+import type {
+  AppendOptions,
+  EventLog,
+  ExpectedRevision,
+  MaintenanceOptions,
+  ReadOptions,
+  RecordedEvent,
+  Revision,
+  Snapshot,
+  StreamInfo,
+  Supports,
+} from "../core/log.ts";
 import { checkExpected } from "./expected.ts";
-import { describeEnv, isTransient, isUniqueViolation, redactUrl, secretsOf, toCkptError } from "./postgres/connection.ts";
-import { channelOf, checkSchemaName, migrate, type Lender, type Queryable } from "./postgres/migrations.ts";
+import {
+  describeEnv,
+  isTransient,
+  isUniqueViolation,
+  redactUrl,
+  secretsOf,
+  toCkptError,
+} from "./postgres/connection.ts";
+import {
+  channelOf,
+  checkSchemaName,
+  type Lender,
+  migrate,
+  type Queryable,
+} from "./postgres/migrations.ts";
 
 export { isPostgresUrl, redactUrl } from "./postgres/connection.ts";
 export { LATEST_VERSION, migrate } from "./postgres/migrations.ts";
 
 export interface PostgresLogOptions {
   /**
-   * `postgres://user:password@host:5432/db` (or `postgresql://`). Default: `$DATABASE_URL`, else the
-   * standard PGHOST / PGPORT / PGUSER / PGPASSWORD / PGDATABASE variables.
+   * `postgres://user:password@host:5432/db` (or `postgresql://`). Default: `$DATABASE_URL`, else
+   * the standard PGHOST / PGPORT / PGUSER / PGPASSWORD / PGDATABASE variables.
    */
   url?: string;
   /** Schema holding ckpt's tables (created when missing). Default "ckpt". */
   schema?: string;
   /** Connections in this process's pool. Default 10. */
   max?: number;
-  /** How long a failing call keeps retrying transient faults (server restart, lost connection) before CKPT_UNAVAILABLE. Default 30 s. */
+  /**
+   * How long a failing call keeps retrying transient faults (server restart, lost connection)
+   * before CKPT_UNAVAILABLE. Default 30 s.
+   */
   retryForMs?: number;
   /** Forwarded to the server as `statement_timeout` (ms) for this pool's sessions. */
   statementTimeoutMs?: number;
@@ -57,18 +87,27 @@ const PAGE = 10_000;
  * const store = new Store(log);
  */
 export async function postgresLog(options: PostgresLogOptions = {}): Promise<PostgresLog> {
-  const env = (name: string): string | undefined => (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
+  const env = (name: string): string | undefined =>
+    (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
   // A bare `postgres://` means "from the environment": $DATABASE_URL, else the PG* variables.
-  let url = options.url === undefined || /^postgres(ql)?:\/\/\/?$/i.test(options.url) ? env("DATABASE_URL") : options.url;
+  let url = options.url === undefined || /^postgres(ql)?:\/\/\/?$/i.test(options.url)
+    ? env("DATABASE_URL")
+    : options.url;
   let schema = options.schema;
   if (url !== undefined) {
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      throw new CkptError(ErrorCode.INVALID, `Invalid PostgreSQL URL ${redactUrl(url)}: use postgres://user:password@host:5432/database.`);
+      throw new CkptError(
+        ErrorCode.INVALID,
+        `Invalid PostgreSQL URL ${
+          redactUrl(url)
+        }: use postgres://user:password@host:5432/database.`,
+      );
     }
-    // `?schema=` is ckpt's, not a server setting: taken out before the driver sends the rest as startup parameters.
+    // `?schema=` is ckpt's, not a server setting: taken out before the driver sends the rest as
+    // startup parameters.
     const fromUrl = parsed.searchParams.get("schema");
     if (fromUrl !== null) {
       parsed.searchParams.delete("schema");
@@ -88,7 +127,14 @@ export async function postgresLog(options: PostgresLogOptions = {}): Promise<Pos
     connectionTimeoutMillis: 10_000,
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   };
-  const log = new PgLog(config, options.max ?? 10, schema, location, secrets, options.retryForMs ?? 30_000);
+  const log = new PgLog(
+    config,
+    options.max ?? 10,
+    schema,
+    location,
+    secrets,
+    options.retryForMs ?? 30_000,
+  );
   try {
     await log.retrying("migration", () => migrate(log.db, schema));
   } catch (e) {
@@ -112,7 +158,8 @@ class Db implements Lender {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
-    // A checked-out client whose socket drops emits "error" besides failing its query: without a handler, that would crash the process.
+    // A checked-out client whose socket drops emits "error" besides failing its query: without a
+    // handler, that would crash the process.
     const onError = (e: Error) => (broken = e);
     client.on("error", onError);
     try {
@@ -132,7 +179,12 @@ class Db implements Lender {
 }
 
 class PgLog implements PostgresLog {
-  readonly supports: Supports = { durable: true, multiProcess: true, atomicSnapshot: true, reclaimsSpace: false };
+  readonly supports: Supports = {
+    durable: true,
+    multiProcess: true,
+    atomicSnapshot: true,
+    reclaimsSpace: false,
+  };
   private readonly S: string;
   private readonly listeners = new Map<string, Set<() => void>>();
   private listening: Promise<void> | undefined;
@@ -151,13 +203,15 @@ class PgLog implements PostgresLog {
   ) {
     this.S = `"${schema}"`;
     this.pool = new pg.Pool({ ...config, max });
-    // An idle connection the server drops (restart, pg_terminate_backend) is reported here; the next
-    // query simply gets a fresh one, so the event must not crash the process.
+    // An idle connection the server drops (restart, pg_terminate_backend) is reported here; the
+    // next query simply gets a fresh one, so the event must not crash the process.
     this.pool.on("error", () => undefined);
     this.db = new Db(this.pool);
   }
 
-  /** Runs an idempotent call, retrying transient faults with backoff until `retryForMs` has passed. */
+  /**
+   * Runs an idempotent call, retrying transient faults with backoff until `retryForMs` has passed.
+   */
   async retrying<T>(what: string, call: () => Promise<T>): Promise<T> {
     try {
       return await retry(async () => (this.assertOpen(), await call()), this.transient());
@@ -171,7 +225,11 @@ class PgLog implements PostgresLog {
     return { retryable: (e: unknown) => isTransient(e) && !this.closed, forMs: this.retryForMs };
   }
 
-  async append(stream: string, events: readonly CkptEvent[], options: AppendOptions): Promise<{ head: Revision }> {
+  async append(
+    stream: string,
+    events: readonly CkptEvent[],
+    options: AppendOptions,
+  ): Promise<{ head: Revision }> {
     this.assertOpen();
     const expected = options.expectedRevision;
     if (events.length === 0) {
@@ -199,18 +257,25 @@ class PgLog implements PostgresLog {
     }
   }
 
-  /** One statement: move the head (checking the expected revision) and insert every event; 0 rows = conflict. */
-  private async appendOnce(stream: string, datas: string[], expected: ExpectedRevision, snapshot: Snapshot | undefined): Promise<Revision> {
+  /**
+   * One statement: move the head (checking the expected revision) and insert every event; 0 rows =
+   * conflict.
+   */
+  private async appendOnce(
+    stream: string,
+    datas: string[],
+    expected: ExpectedRevision,
+    snapshot: Snapshot | undefined,
+  ): Promise<Revision> {
     const k = datas.length;
     const now = Date.now();
     const S = this.S;
-    const head =
-      expected === "any"
-        ? `insert into ${S}.streams as s (stage, head, first, updated_at) values ($1, $2 - 1, 0, $3)
+    const head = expected === "any"
+      ? `insert into ${S}.streams as s (stage, head, first, updated_at) values ($1, $2 - 1, 0, $3)
            on conflict (stage) do update set head = s.head + $2, updated_at = excluded.updated_at returning head`
-        : expected === "no_stream"
-          ? `insert into ${S}.streams (stage, head, first, updated_at) values ($1, $2 - 1, 0, $3) on conflict (stage) do nothing returning head`
-          : `update ${S}.streams set head = head + $2, updated_at = $3 where stage = $1 and head = $5 returning head`;
+      : expected === "no_stream"
+      ? `insert into ${S}.streams (stage, head, first, updated_at) values ($1, $2 - 1, 0, $3) on conflict (stage) do nothing returning head`
+      : `update ${S}.streams set head = head + $2, updated_at = $3 where stage = $1 and head = $5 returning head`;
     const text = `with h as (${head})
       insert into ${S}.events (stage, revision, data)
       select $1, h.head - $2 + t.o, t.d from h, unnest($4::text[]) with ordinality as t(d, o)
@@ -236,14 +301,23 @@ class PgLog implements PostgresLog {
   }
 
   /**
-   * After a lost connection: our head if the events we sent are stored at the revisions we asked for,
-   * undefined when nothing was written (safe to re-send), CKPT_CONFLICT when someone else wrote there.
+   * After a lost connection: our head if the events we sent are stored at the revisions we asked
+   * for, undefined when nothing was written (safe to re-send), CKPT_CONFLICT when someone else
+   * wrote there.
    */
-  private async committed(stream: string, datas: string[], expected: ExpectedRevision): Promise<Revision | undefined> {
+  private async committed(
+    stream: string,
+    datas: string[],
+    expected: ExpectedRevision,
+  ): Promise<Revision | undefined> {
     const head = await this.headOf(stream);
     if (expected === "any") {
-      // No position was promised, so only "nothing changed" is certain; anything else cannot be told apart.
-      throw new CkptError(ErrorCode.UNAVAILABLE, `PostgreSQL at ${this.location} dropped the connection during an append to "${stream}" with expectedRevision "any"; whether it was stored is unknown. Read the stage and retry.`);
+      // No position was promised, so only "nothing changed" is certain; anything else cannot be
+      // told apart.
+      throw new CkptError(
+        ErrorCode.UNAVAILABLE,
+        `PostgreSQL at ${this.location} dropped the connection during an append to "${stream}" with expectedRevision "any"; whether it was stored is unknown. Read the stage and retry.`,
+      );
     }
     const base = expected === "no_stream" ? -1 : expected;
     if (expected === "no_stream" ? head === undefined : head === expected) return undefined;
@@ -251,31 +325,48 @@ class PgLog implements PostgresLog {
       `select data from ${this.S}.events where stage = $1 and revision > $2 and revision <= $3 order by revision`,
       [stream, base, base + datas.length],
     );
-    if (rows.length === datas.length && rows.every((r, i) => r.data === datas[i])) return base + datas.length;
+    if (rows.length === datas.length && rows.every((r, i) => r.data === datas[i])) {
+      return base + datas.length;
+    }
     throw this.conflict(stream, expected, head);
   }
 
   private async headOf(stream: string): Promise<Revision | undefined> {
-    const rows = await this.db.rows(`select head from ${this.S}.streams where stage = $1`, [stream]);
+    const rows = await this.db.rows(`select head from ${this.S}.streams where stage = $1`, [
+      stream,
+    ]);
     return rows[0] ? Number(rows[0].head) : undefined;
   }
 
   private check(stream: string, expected: ExpectedRevision, head: Revision | undefined): void {
-    if (expected === "any" || (expected === "no_stream" ? head === undefined : head === expected)) return;
+    if (expected === "any" || (expected === "no_stream" ? head === undefined : head === expected)) {
+      return;
+    }
     throw this.conflict(stream, expected, head);
   }
 
-  private conflict(stream: string, expected: ExpectedRevision, head: Revision | undefined): CkptError {
+  private conflict(
+    stream: string,
+    expected: ExpectedRevision,
+    head: Revision | undefined,
+  ): CkptError {
     return new CkptError(
       ErrorCode.CONFLICT,
-      `Stream "${stream}" in ${this.location} is at ${head === undefined ? "no stream" : `revision ${head}`}, but the writer expected ${expected === "no_stream" ? "no stream" : `revision ${expected}`}. Another writer got there first; reload and retry.`,
+      `Stream "${stream}" in ${this.location} is at ${
+        head === undefined ? "no stream" : `revision ${head}`
+      }, but the writer expected ${
+        expected === "no_stream" ? "no stream" : `revision ${expected}`
+      }. Another writer got there first; reload and retry.`,
       { details: { stream, expected, actual: head ?? "no_stream" } },
     );
   }
 
   async *read(stream: string, options: ReadOptions = {}): AsyncGenerator<RecordedEvent> {
     if (options.from !== undefined && !(Number.isSafeInteger(options.from) && options.from >= 0)) {
-      throw new CkptError(ErrorCode.INVALID, `Cannot read "${stream}" from ${options.from}: revisions are whole numbers from 0.`);
+      throw new CkptError(
+        ErrorCode.INVALID,
+        `Cannot read "${stream}" from ${options.from}: revisions are whole numbers from 0.`,
+      );
     }
     let left = options.limit ?? Infinity;
     if (left <= 0) return;
@@ -291,25 +382,43 @@ class PgLog implements PostgresLog {
     let from = options.from ?? Number.MAX_SAFE_INTEGER;
     while (left > 0) {
       const n = Math.min(PAGE, left);
-      const rows = await this.retrying(`read of "${stream}"`, () =>
-        this.db.rows(`select revision, data from ${this.S}.events where stage = $1 and revision <= $2 order by revision desc limit $3`, [stream, from, n]),
+      const rows = await this.retrying(
+        `read of "${stream}"`,
+        () =>
+          this.db.rows(
+            `select revision, data from ${this.S}.events where stage = $1 and revision <= $2 order by revision desc limit $3`,
+            [stream, from, n],
+          ),
       );
-      for (const r of rows) yield { revision: Number(r.revision), event: this.decode(stream, r.data as string) };
+      for (const r of rows) {
+        yield { revision: Number(r.revision), event: this.decode(stream, r.data as string) };
+      }
       left -= rows.length;
       if (rows.length < n) return;
       from = Number(rows[rows.length - 1]!.revision) - 1;
     }
   }
 
-  /** Forward pages of plain rows (array mode: no per-row object), keyset-paged on (stage, revision). */
-  async *readBatches(stream: string, options: { from?: Revision } = {}): AsyncGenerator<RecordedEvent[]> {
+  /**
+   * Forward pages of plain rows (array mode: no per-row object), keyset-paged on (stage, revision).
+   */
+  async *readBatches(
+    stream: string,
+    options: { from?: Revision } = {},
+  ): AsyncGenerator<RecordedEvent[]> {
     let from = options.from ?? 0;
-    const text = `select revision, data from ${this.S}.events where stage = $1 and revision >= $2 order by revision limit ${PAGE}`;
+    const text =
+      `select revision, data from ${this.S}.events where stage = $1 and revision >= $2 order by revision limit ${PAGE}`;
     for (;;) {
-      const { rows } = await this.retrying(`read of "${stream}"`, () => this.pool.query<[string, string]>({ text, values: [stream, from], rowMode: "array" }));
+      const { rows } = await this.retrying(
+        `read of "${stream}"`,
+        () => this.pool.query<[string, string]>({ text, values: [stream, from], rowMode: "array" }),
+      );
       if (rows.length === 0) return;
       const page: RecordedEvent[] = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) page[i] = { revision: Number(rows[i]![0]), event: this.decode(stream, rows[i]![1]) };
+      for (let i = 0; i < rows.length; i++) {
+        page[i] = { revision: Number(rows[i]![0]), event: this.decode(stream, rows[i]![1]) };
+      }
       yield page;
       if (rows.length < PAGE) return;
       from = page[page.length - 1]!.revision + 1;
@@ -320,90 +429,154 @@ class PgLog implements PostgresLog {
     try {
       return JSON.parse(data) as CkptEvent;
     } catch (e) {
-      throw new CkptError(ErrorCode.CORRUPT, `Stream "${stream}" in ${this.location} holds an event that is not JSON.`, { cause: e });
+      throw new CkptError(
+        ErrorCode.CORRUPT,
+        `Stream "${stream}" in ${this.location} holds an event that is not JSON.`,
+        { cause: e },
+      );
     }
   }
 
   async streams(options: { prefix?: string } = {}): Promise<StreamInfo[]> {
-    const rows = await this.retrying("listing stages", () =>
-      this.db.rows(`select stage, head, first, updated_at from ${this.S}.streams where starts_with(stage, $1) order by stage collate "C"`, [options.prefix ?? ""]),
+    const rows = await this.retrying(
+      "listing stages",
+      () =>
+        this.db.rows(
+          `select stage, head, first, updated_at from ${this.S}.streams where starts_with(stage, $1) order by stage collate "C"`,
+          [options.prefix ?? ""],
+        ),
     );
     return rows.map((r) => infoOf(r));
   }
 
   async info(stream: string): Promise<StreamInfo | undefined> {
-    const rows = await this.retrying(`info of "${stream}"`, () =>
-      this.db.rows(`select stage, head, first, updated_at from ${this.S}.streams where stage = $1`, [stream]),
+    const rows = await this.retrying(
+      `info of "${stream}"`,
+      () =>
+        this.db.rows(
+          `select stage, head, first, updated_at from ${this.S}.streams where stage = $1`,
+          [stream],
+        ),
     );
     return rows[0] ? infoOf(rows[0]) : undefined;
   }
 
   async saveSnapshot(stream: string, snapshot: Snapshot): Promise<void> {
-    await this.retrying(`snapshot of "${stream}"`, () => this.upsertSnapshot(this.db, stream, "latest", snapshot, true));
+    await this.retrying(
+      `snapshot of "${stream}"`,
+      () => this.upsertSnapshot(this.db, stream, "latest", snapshot, true),
+    );
   }
 
   /** Keeps the newer snapshot; `onlyIfCovered` refuses one that runs ahead of the stream's head. */
-  private async upsertSnapshot(q: Queryable, stream: string, kind: "latest" | "base", s: Snapshot, onlyIfCovered: boolean): Promise<void> {
+  private async upsertSnapshot(
+    q: Queryable,
+    stream: string,
+    kind: "latest" | "base",
+    s: Snapshot,
+    onlyIfCovered: boolean,
+  ): Promise<void> {
     const S = this.S;
     await q.query(
       `insert into ${S}.snapshots as o (stage, kind, revision, version, state)
-       select $1, $2, $3, $4, $5 ${onlyIfCovered ? `where exists (select 1 from ${S}.streams where stage = $1 and head >= $3)` : ""}
+       select $1, $2, $3, $4, $5 ${
+        onlyIfCovered
+          ? `where exists (select 1 from ${S}.streams where stage = $1 and head >= $3)`
+          : ""
+      }
        on conflict (stage, kind) do update set revision = excluded.revision, version = excluded.version, state = excluded.state
        where ${kind === "base" ? "true" : "o.revision <= excluded.revision"}`,
       [stream, kind, s.revision, s.version, JSON.stringify(s.state)],
     );
   }
 
-  async loadSnapshot(stream: string, which: "latest" | "base" = "latest"): Promise<Snapshot | undefined> {
-    const rows = await this.retrying(`snapshot of "${stream}"`, () =>
-      this.db.rows(`select revision, version, state from ${this.S}.snapshots where stage = $1 and kind = $2`, [stream, which]),
+  async loadSnapshot(
+    stream: string,
+    which: "latest" | "base" = "latest",
+  ): Promise<Snapshot | undefined> {
+    const rows = await this.retrying(
+      `snapshot of "${stream}"`,
+      () =>
+        this.db.rows(
+          `select revision, version, state from ${this.S}.snapshots where stage = $1 and kind = $2`,
+          [stream, which],
+        ),
     );
     const r = rows[0];
     if (!r) return undefined;
     try {
-      return { revision: Number(r.revision), version: Number(r.version), state: JSON.parse(r.state as string) };
+      return {
+        revision: Number(r.revision),
+        version: Number(r.version),
+        state: JSON.parse(r.state as string),
+      };
     } catch (e) {
-      throw new CkptError(ErrorCode.CORRUPT, `The ${which} snapshot of "${stream}" in ${this.location} is not JSON; run \`ckpt verify ${stream}\`.`, { cause: e });
+      throw new CkptError(
+        ErrorCode.CORRUPT,
+        `The ${which} snapshot of "${stream}" in ${this.location} is not JSON; run \`ckpt verify ${stream}\`.`,
+        { cause: e },
+      );
     }
   }
 
   /**
-   * RETENTION (one transaction): base snapshot, latest when older, events before `revision` removed, `first` moved.
-   * The stream's head row is locked first, so appends to this stage wait for it and never interleave, and the
-   * expected revision is checked against that locked head: a compaction never acts on a stale read.
+   * RETENTION (one transaction): base snapshot, latest when older, events before `revision`
+   * removed, `first` moved. The stream's head row is locked first, so appends to this stage wait
+   * for it and never interleave, and the expected revision is checked against that locked head: a
+   * compaction never acts on a stale read.
    */
-  async truncateBefore(stream: string, revision: Revision, base: Snapshot, o: MaintenanceOptions = {}): Promise<void> {
+  async truncateBefore(
+    stream: string,
+    revision: Revision,
+    base: Snapshot,
+    o: MaintenanceOptions = {},
+  ): Promise<void> {
     const S = this.S;
     await this.retrying(`truncation of "${stream}"`, () =>
       this.db.transaction(async (tx) => {
-        const { rows } = await tx.query(`select head, first from ${S}.streams where stage = $1 for update`, [stream]);
+        const { rows } = await tx.query(
+          `select head, first from ${S}.streams where stage = $1 for update`,
+          [stream],
+        );
         const row = rows[0];
-        checkExpected(stream, o.expectedRevision ?? "any", row ? Number(row.head) : undefined, this.location);
+        checkExpected(
+          stream,
+          o.expectedRevision ?? "any",
+          row ? Number(row.head) : undefined,
+          this.location,
+        );
         if (!row || revision <= Number(row.first)) return;
         const to = Math.min(revision, Number(row.head) + 1);
         await this.upsertSnapshot(tx, stream, "base", base, false);
         await this.upsertSnapshot(tx, stream, "latest", base, false);
         await tx.query(`delete from ${S}.events where stage = $1 and revision < $2`, [stream, to]);
         await tx.query(`update ${S}.streams set first = $2 where stage = $1`, [stream, to]);
-      }),
-    );
+      }));
   }
 
   /**
-   * RETENTION (one transaction): the stream's events, snapshots and head row go together; the next append starts at no_stream.
-   * The head row is locked and checked against the expected revision first, as for truncation.
+   * RETENTION (one transaction): the stream's events, snapshots and head row go together; the next
+   * append starts at no_stream. The head row is locked and checked against the expected revision
+   * first, as for truncation.
    */
   async delete(stream: string, o: MaintenanceOptions = {}): Promise<void> {
     const S = this.S;
     await this.retrying(`deletion of "${stream}"`, () =>
       this.db.transaction(async (tx) => {
-        const { rows } = await tx.query(`select head from ${S}.streams where stage = $1 for update`, [stream]);
-        checkExpected(stream, o.expectedRevision ?? "any", rows[0] ? Number(rows[0].head) : undefined, this.location);
+        const { rows } = await tx.query(
+          `select head from ${S}.streams where stage = $1 for update`,
+          [stream],
+        );
+        checkExpected(
+          stream,
+          o.expectedRevision ?? "any",
+          rows[0] ? Number(rows[0].head) : undefined,
+          this.location,
+        );
         await tx.query(`delete from ${S}.streams where stage = $1`, [stream]);
         await tx.query(`delete from ${S}.events where stage = $1`, [stream]);
         await tx.query(`delete from ${S}.snapshots where stage = $1`, [stream]);
-      }),
-    );
+      }));
   }
 
   async sizeBytes(): Promise<number> {
@@ -412,19 +585,19 @@ class PgLog implements PostgresLog {
         `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where n.nspname = $1 and c.relkind = 'r'`,
         [this.schema],
-      ),
-    );
+      ));
     return Number(rows[0]?.bytes ?? 0);
   }
 
   /**
    * Calls `onChange` whenever another connection commits events to `stream` (and once after every
-   * reconnect, since notifications sent while disconnected are lost). Resolves with the unsubscribe.
+   * reconnect, since notifications sent while disconnected are lost). Resolves with the
+   * unsubscribe.
    */
   async listen(stream: string, onChange: () => void): Promise<() => Promise<void>> {
     this.assertOpen();
     let set = this.listeners.get(stream);
-    if (!set) this.listeners.set(stream, (set = new Set()));
+    if (!set) this.listeners.set(stream, set = new Set());
     set.add(onChange);
     this.listening ??= this.connectListener();
     try {
@@ -440,8 +613,8 @@ class PgLog implements PostgresLog {
   }
 
   /**
-   * One connection of its own LISTENs for the whole log. When it drops, it reconnects with backoff and
-   * then wakes every watcher, since notifications sent while it was away are lost.
+   * One connection of its own LISTENs for the whole log. When it drops, it reconnects with backoff
+   * and then wakes every watcher, since notifications sent while it was away are lost.
    */
   private async connectListener(): Promise<void> {
     const client = new pg.Client(this.config);
@@ -487,7 +660,9 @@ class PgLog implements PostgresLog {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new CkptError(ErrorCode.CLOSED, `The PostgreSQL log at ${this.location} is closed.`);
+    if (this.closed) {
+      throw new CkptError(ErrorCode.CLOSED, `The PostgreSQL log at ${this.location} is closed.`);
+    }
   }
 
   private error(e: unknown, what: string): CkptError {
@@ -496,5 +671,10 @@ class PgLog implements PostgresLog {
 }
 
 function infoOf(r: Record<string, unknown>): StreamInfo {
-  return { stream: String(r.stage), head: Number(r.head), first: Number(r.first), updatedAt: Number(r.updated_at) };
+  return {
+    stream: String(r.stage),
+    head: Number(r.head),
+    first: Number(r.first),
+    updatedAt: Number(r.updated_at),
+  };
 }

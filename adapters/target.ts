@@ -30,14 +30,25 @@ export interface TargetChoice {
 type Key = "path" | "memory" | "url" | "eventstore";
 
 /** The environment variable behind each target. */
-export const TARGET_ENV: Readonly<Record<Key, string>> = { path: "CKPT_STORE", memory: "CKPT_MEMORY", url: "CKPT_URL", eventstore: "CKPT_EVENTSTORE" };
+export const TARGET_ENV: Readonly<Record<Key, string>> = {
+  path: "CKPT_STORE",
+  memory: "CKPT_MEMORY",
+  url: "CKPT_URL",
+  eventstore: "CKPT_EVENTSTORE",
+};
 
 export const DEFAULT_STORE = "./.ckpt";
 
 export interface ResolveOptions {
-  /** The sidecar: CKPT_URL tells its clients where it is, so neither that nor `url` is a target for it. */
+  /**
+   * The sidecar: CKPT_URL tells its clients where it is, so neither that nor `url` is a target for
+   * it.
+   */
   serving?: boolean;
-  /** How the inputs are called in messages (default: the option names; the CLI and sidecar pass their flags). */
+  /**
+   * How the inputs are called in messages (default: the option names; the CLI and sidecar pass
+   * their flags).
+   */
   names?: Partial<Record<Key | "token", string>>;
 }
 
@@ -45,35 +56,62 @@ export interface ResolveOptions {
  * The target `choice` and `env` name, or CKPT_INVALID.
  * @example resolveTarget({}, (n) => process.env[n]) // { kind: "level", path: "./.ckpt" } with no CKPT_* set
  */
-export function resolveTarget(choice: TargetChoice, env: (name: string) => string | undefined, o: ResolveOptions = {}): Target {
-  const keys: Key[] = o.serving ? ["path", "memory", "eventstore"] : ["path", "memory", "url", "eventstore"];
+export function resolveTarget(
+  choice: TargetChoice,
+  env: (name: string) => string | undefined,
+  o: ResolveOptions = {},
+): Target {
+  const keys: Key[] = o.serving
+    ? ["path", "memory", "eventstore"]
+    : ["path", "memory", "url", "eventstore"];
   const name = (k: Key | "token") => o.names?.[k] ?? k;
-  const set = (k: Key, v: unknown) => (k === "memory" ? v === true : typeof v === "string" && v !== "");
+  const set = (
+    k: Key,
+    v: unknown,
+  ) => (k === "memory" ? v === true : typeof v === "string" && v !== "");
   const explicit = keys.filter((k) => set(k, choice[k]));
   if (explicit.length > 1) throw two(explicit.map(name).join(" and "), "");
   let picked: TargetChoice = choice;
   if (explicit.length === 0) {
     const memory = env(TARGET_ENV.memory);
-    const fromEnv: TargetChoice = { path: env(TARGET_ENV.path), memory: memory !== undefined && /^(true|1)$/i.test(memory), url: env(TARGET_ENV.url), eventstore: env(TARGET_ENV.eventstore) };
+    const fromEnv: TargetChoice = {
+      path: env(TARGET_ENV.path),
+      memory: memory !== undefined && /^(true|1)$/i.test(memory),
+      url: env(TARGET_ENV.url),
+      eventstore: env(TARGET_ENV.eventstore),
+    };
     const named = keys.filter((k) => set(k, fromEnv[k]));
-    if (named.length > 1) throw two(named.map((k) => TARGET_ENV[k]).join(" and "), " in the environment");
+    if (named.length > 1) {
+      throw two(named.map((k) => TARGET_ENV[k]).join(" and "), " in the environment");
+    }
     picked = fromEnv;
   }
   const target = pick(picked, keys, name);
   if (choice.token !== undefined && target.kind !== "http") {
     throw invalidTarget(`${name("token")} only applies to a ckpt-server ${name("url")}.`, "token");
   }
-  return target.kind === "http" ? { ...target, token: choice.token || env("CKPT_TOKEN") || undefined } : target;
+  return target.kind === "http"
+    ? { ...target, token: choice.token || env("CKPT_TOKEN") || undefined }
+    : target;
 }
 
 function pick(c: TargetChoice, keys: readonly Key[], name: (k: Key) => string): Target {
-  const has = (k: Key) => keys.includes(k) && (k === "memory" ? c.memory === true : typeof c[k] === "string" && c[k] !== "");
+  const has = (k: Key) =>
+    keys.includes(k) &&
+    (k === "memory" ? c.memory === true : typeof c[k] === "string" && c[k] !== "");
   if (has("memory")) return { kind: "memory" };
   if (has("eventstore")) return { kind: "eventstore", connectionString: c.eventstore! };
   if (has("url")) {
     if (isPostgresUrl(c.url)) return { kind: "postgres", url: c.url };
     const url = c.url!;
-    if (!/^https?:\/\/[^/]/.test(url)) throw invalidTarget(`${name("url")} expects http://host:port or https://host; got ${JSON.stringify(redactUrl(url))}.`, "url");
+    if (!/^https?:\/\/[^/]/.test(url)) {
+      throw invalidTarget(
+        `${name("url")} expects http://host:port or https://host; got ${
+          JSON.stringify(redactUrl(url))
+        }.`,
+        "url",
+      );
+    }
     return { kind: "http", url: url.replace(/\/+$/, ""), token: undefined };
   }
   const path = has("path") ? c.path! : DEFAULT_STORE;

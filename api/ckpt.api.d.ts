@@ -3,18 +3,24 @@
 
 // ==== dist/adapters/eventstoredb.d.ts
 /**
- * EventStoreDB / KurrentDB log: `eventStoreLog({ connectionString })` implements the EventLog contract on @eventstore/db-client.
+ * EventStoreDB / KurrentDB log: `eventStoreLog({ connectionString })` implements the EventLog
+ * contract on @eventstore/db-client.
  *
- * What maps to what (prefix defaults to "ckpt-"; stage names cannot start with "_", so no stage collides):
- * - stage `s` → stream `ckpt-s`; each ckpt event is one JSON event whose ESDB event type is the ckpt `type`;
- *   ckpt revision = ESDB stream revision (0-based), offset only after `delete` (see below);
- * - snapshots → `ckpt-_snap-s` (latest) and `ckpt-_base-s` (left by truncation), each with `$maxCount: 1`;
- * - `truncateBefore(s, r)` → base snapshot first, then `$tb: r` on `ckpt-s`; `setMaxAge(s, sec)` → `$maxAge`;
- *   the server hides those events at once and frees the space at its next scavenge;
- * - `streams()` reads the index stream `ckpt-_streams`, where a stream's name is appended before its first event,
- *   so listing needs neither server-side projections nor a scan of `$all`; names whose stream is gone are skipped;
- * - `delete(s)` clears the snapshots, then hides every event with one metadata write, `$tb` = `ckptBase` = old head + 1.
- *   ESDB cannot restart a stream's numbering, so ckpt revision = ESDB revision − `ckptBase` (0 until a delete).
+ * What maps to what (prefix defaults to "ckpt-"; stage names cannot start with "_", so no stage
+ * collides):
+ * - stage `s` → stream `ckpt-s`; each ckpt event is one JSON event whose ESDB event type is the
+ *   ckpt `type`; ckpt revision = ESDB stream revision (0-based), offset only after `delete` (see
+ *   below);
+ * - snapshots → `ckpt-_snap-s` (latest) and `ckpt-_base-s` (left by truncation), each with
+ *   `$maxCount: 1`;
+ * - `truncateBefore(s, r)` → base snapshot first, then `$tb: r` on `ckpt-s`; `setMaxAge(s, sec)` →
+ *   `$maxAge`; the server hides those events at once and frees the space at its next scavenge;
+ * - `streams()` reads the index stream `ckpt-_streams`, where a stream's name is appended before
+ *   its first event, so listing needs neither server-side projections nor a scan of `$all`; names
+ *   whose stream is gone are skipped;
+ * - `delete(s)` clears the snapshots, then hides every event with one metadata write, `$tb` =
+ *   `ckptBase` = old head + 1. ESDB cannot restart a stream's numbering, so ckpt revision = ESDB
+ *   revision − `ckptBase` (0 until a delete).
  */
 import { EventStoreDBClient } from "@eventstore/db-client";
 import type { EventLog } from "../core/log.ts";
@@ -23,13 +29,22 @@ export interface EventStoreLogOptions {
     connectionString: string;
     /** Prepended to every stream name; default "ckpt-". */
     prefix?: string;
-    /** An existing client (then `connectionString` only names the server in messages, and close() leaves the client alone). */
+    /**
+     * An existing client (then `connectionString` only names the server in messages, and close()
+     * leaves the client alone).
+     */
     client?: EventStoreDBClient;
-    /** How many times an append whose outcome is unknown (connection lost) is re-sent with the same event ids; default 3. */
+    /**
+     * How many times an append whose outcome is unknown (connection lost) is re-sent with the same
+     * event ids; default 3.
+     */
     retries?: number;
 }
 export interface EventStoreLog extends EventLog {
-    /** Sets `$maxAge` (seconds) on a stage's event stream, or removes it with `undefined`; snapshots keep the folded state. */
+    /**
+     * Sets `$maxAge` (seconds) on a stage's event stream, or removes it with `undefined`; snapshots
+     * keep the folded state.
+     */
     setMaxAge(stream: string, seconds: number | undefined): Promise<void>;
     /** The EventStoreDB streams behind a ckpt stream. */
     names(stream: string): {
@@ -57,20 +72,28 @@ export interface HttpLogOptions {
     token?: string;
     /** A fetch to use instead of the global one (tests, proxies, custom agents). */
     fetch?: typeof fetch;
-    /** What the sidecar's log supports. `connectHttpLog` asks the sidecar; otherwise conservative defaults. */
+    /**
+     * What the sidecar's log supports. `connectHttpLog` asks the sidecar; otherwise conservative
+     * defaults.
+     */
     supports?: Partial<Supports>;
     /**
-     * How long to keep retrying while the sidecar is unreachable, drops connections, is restarting (503) or
-     * busy (429): backoff with jitter up to 2 s between tries. Default 60 s, enough for a restart.
+     * How long to keep retrying while the sidecar is unreachable, drops connections, is restarting
+     * (503) or busy (429): backoff with jitter up to 2 s between tries. Default 60 s, enough for a
+     * restart.
      */
     retryForMs?: number;
     /** Time limit for one request (reads that stream are not limited). Default 60 s. */
     timeoutMs?: number;
-    /** Largest request body the sidecar takes (bytes); bigger batches are refused here with a clear message. */
+    /**
+     * Largest request body the sidecar takes (bytes); bigger batches are refused here with a clear
+     * message.
+     */
     maxBodyBytes?: number;
 }
 /**
- * An EventLog over the sidecar with the given (or conservative) `supports`; `connectHttpLog` asks the sidecar instead.
+ * An EventLog over the sidecar with the given (or conservative) `supports`; `connectHttpLog` asks
+ * the sidecar instead.
  * @example const store = new Store(httpLog({ url: "http://127.0.0.1:7410", token: process.env.CKPT_TOKEN }))
  */
 export declare function httpLog(options: HttpLogOptions): EventLog;
@@ -89,14 +112,20 @@ export interface LevelLogOptions {
     /** "sync" (default): every append is fsynced before it is acknowledged, surviving a power cut.
      *  "os": written to the OS before it is acknowledged, surviving a process crash but not a power cut. */
     durability?: Durability;
-    /** Open a private view (see adapters/level/view.ts): the store's own files are only read; writes are refused. */
+    /**
+     * Open a private view (see adapters/level/view.ts): the store's own files are only read; writes
+     * are refused.
+     */
     readOnly?: boolean;
 }
 type Bytes = Uint8Array;
 declare const pageKey: (stream: string, revision: number) => string;
 declare const revisionOf: (key: string) => number;
 declare const pack: (v: unknown) => Bytes;
-/** What `verify --repair` needs of the storage format (adapters/level/repair.ts); throws on bytes that do not decode. */
+/**
+ * What `verify --repair` needs of the storage format (adapters/level/repair.ts); throws on bytes
+ * that do not decode.
+ */
 export declare const storedFormat: {
     SEP: string;
     END: string;
@@ -107,8 +136,9 @@ export declare const storedFormat: {
     value: <T>(bytes: Bytes) => T;
 };
 /**
- * Opens the LevelDB folder at `path`, creating a store only where there is none (no folder, or an empty one).
- * Damage found on the way in is a CKPT_CORRUPT and the store stays as it was (adapters/level/open.ts).
+ * Opens the LevelDB folder at `path`, creating a store only where there is none (no folder, or an
+ * empty one). Damage found on the way in is a CKPT_CORRUPT and the store stays as it was
+ * (adapters/level/open.ts).
  * @example const log = await levelLog("./.ckpt", { durability: "sync" })
  */
 export declare function levelLog(path: string, options?: LevelLogOptions): Promise<EventLog & LevelExtras>;
@@ -116,10 +146,11 @@ export {};
 
 // ==== dist/adapters/level/guard.d.ts
 /**
- * The LevelDB log's outer shell: every error comes out with a ckpt code, a failed write makes every later write
- * refuse with the same code (sticky) until the store is closed and reopened, a read-only view refuses writes,
- * and a stage's ledger entry is forgotten before the stage is deleted. After LevelDB fails a write its log may
- * hold a partial record; writing on behind it is how acknowledged writes were lost once space came back.
+ * The LevelDB log's outer shell: every error comes out with a ckpt code, a failed write makes every
+ * later write refuse with the same code (sticky) until the store is closed and reopened, a
+ * read-only view refuses writes, and a stage's ledger entry is forgotten before the stage is
+ * deleted. After LevelDB fails a write its log may hold a partial record; writing on behind it is
+ * how acknowledged writes were lost once space came back.
  */
 import { CkptError } from "../../core/errors.ts";
 import type { EventLog } from "../../core/log.ts";
@@ -149,11 +180,17 @@ export interface LedgerEntry {
     head: number;
     chain: string;
 }
-/** The ledger as stored, or undefined when the store has none yet (new, or written by an older ckpt). */
+/**
+ * The ledger as stored, or undefined when the store has none yet (new, or written by an older
+ * ckpt).
+ */
 export declare function readLedger(dir: string): Promise<Map<string, LedgerEntry> | undefined>;
 /** Writes the ledger durably: a crash leaves either the old file or the new one. */
 export declare function writeLedger(dir: string, entries: ReadonlyMap<string, LedgerEntry>): Promise<void>;
-/** The live ledger of a store open for writing: noted after each acknowledged append, written behind. */
+/**
+ * The live ledger of a store open for writing: noted after each acknowledged append, written
+ * behind.
+ */
 export declare class Ledger {
     private readonly dir;
     private readonly entries;
@@ -166,7 +203,10 @@ export declare class Ledger {
     /** A failed background write (a full disk): the store turns it into its sticky refusal. */
     onError: (err: unknown) => void);
     note(stream: string, head: number, chain: string): void;
-    /** Before a stream is deleted: a crash after this write and before the delete leaves a stream the ledger does not know, which is fine. */
+    /**
+     * Before a stream is deleted: a crash after this write and before the delete leaves a stream the
+     * ledger does not know, which is fine.
+     */
     forget(stream: string): Promise<void>;
     flush(): Promise<void>;
     close(): Promise<void>;
@@ -181,17 +221,20 @@ export declare function memoryLog(): EventLog;
 
 // ==== dist/adapters/postgres.d.ts
 /**
- * PostgreSQL log: `await postgresLog({ url })` implements the EventLog contract on node-postgres (`pg`, the only
- * file that loads the driver, so importing `ckpt` never does).
+ * PostgreSQL log: `await postgresLog({ url })` implements the EventLog contract on node-postgres
+ * (`pg`, the only file that loads the driver, so importing `ckpt` never does).
  *
  * What maps to what (all tables in one schema, default "ckpt", created and migrated on open):
  * - `events (stage, revision, data)`: one row per event, JSON text, keyed (stage, revision);
- * - `streams (stage, head, first, updated_at)`: the head an append's expected revision is checked against;
+ * - `streams (stage, head, first, updated_at)`: the head an append's expected revision is checked
+ *   against;
  * - `snapshots (stage, kind, …)`: `latest` (resume) and `base` (left by truncation);
- * - an append is ONE statement (head update + multi-row insert), so one commit carries a whole group commit;
- * - a trigger NOTIFYs `<schema>_ckpt` with the stage name at commit; `subscribe` LISTENs (watch, replay --follow).
- * Connection failures mid-append are retried after checking what the server kept: an acknowledged event is
- * never lost and never written twice.
+ * - an append is ONE statement (head update + multi-row insert), so one commit carries a whole
+ *   group commit;
+ * - a trigger NOTIFYs `<schema>_ckpt` with the stage name at commit; `subscribe` LISTENs (watch,
+ *   replay --follow).
+ * Connection failures mid-append are retried after checking what the server kept: an acknowledged
+ * event is never lost and never written twice.
  */
 import pg from "pg";
 import type { EventLog } from "../core/log.ts";
@@ -199,15 +242,18 @@ export { isPostgresUrl, redactUrl } from "./postgres/connection.ts";
 export { LATEST_VERSION, migrate } from "./postgres/migrations.ts";
 export interface PostgresLogOptions {
     /**
-     * `postgres://user:password@host:5432/db` (or `postgresql://`). Default: `$DATABASE_URL`, else the
-     * standard PGHOST / PGPORT / PGUSER / PGPASSWORD / PGDATABASE variables.
+     * `postgres://user:password@host:5432/db` (or `postgresql://`). Default: `$DATABASE_URL`, else
+     * the standard PGHOST / PGPORT / PGUSER / PGPASSWORD / PGDATABASE variables.
      */
     url?: string;
     /** Schema holding ckpt's tables (created when missing). Default "ckpt". */
     schema?: string;
     /** Connections in this process's pool. Default 10. */
     max?: number;
-    /** How long a failing call keeps retrying transient faults (server restart, lost connection) before CKPT_UNAVAILABLE. Default 30 s. */
+    /**
+     * How long a failing call keeps retrying transient faults (server restart, lost connection)
+     * before CKPT_UNAVAILABLE. Default 30 s.
+     */
     retryForMs?: number;
     /** Forwarded to the server as `statement_timeout` (ms) for this pool's sessions. */
     statementTimeoutMs?: number;
@@ -229,8 +275,9 @@ export declare function postgresLog(options?: PostgresLogOptions): Promise<Postg
 
 // ==== dist/adapters/postgres/connection.d.ts
 /**
- * Where a PostgreSQL log connects and how its failures read: the URL (or the standard PG* variables),
- * the name shown in messages (never with a password), and driver errors turned into coded CkptErrors.
+ * Where a PostgreSQL log connects and how its failures read: the URL (or the standard PG*
+ * variables), the name shown in messages (never with a password), and driver errors turned into
+ * coded CkptErrors.
  */
 import { CkptError } from "../../core/errors.ts";
 /** True for the URL forms the PostgreSQL adapter accepts (`postgres://` and `postgresql://`). */
@@ -249,11 +296,17 @@ export declare function scrub(text: string, secrets: readonly string[]): string;
  */
 export declare function isTransient(e: unknown): boolean;
 export declare const isUniqueViolation: (e: unknown) => boolean;
-/** Wraps anything the driver throws; CkptErrors pass through. Messages name `location`, never a password. */
+/**
+ * Wraps anything the driver throws; CkptErrors pass through. Messages name `location`, never a
+ * password.
+ */
 export declare function toCkptError(e: unknown, location: string, secrets: readonly string[], what: string): CkptError;
 
 // ==== dist/adapters/postgres/migrations.d.ts
-/** What migrations need from a connection (the adapter passes pg's clients; no driver is imported here). */
+/**
+ * What migrations need from a connection (the adapter passes pg's clients; no driver is imported
+ * here).
+ */
 export interface Queryable {
     query(text: string, params?: unknown[]): Promise<{
         rows: Record<string, unknown>[];
@@ -276,8 +329,8 @@ export declare const channelOf: (schema: string) => string;
 /** Schema names are interpolated into DDL, so they are held to plain identifiers. */
 export declare function checkSchemaName(schema: string): void;
 /**
- * Brings `schema` up to `target` (default: the latest). Cheap when already there (one query, no lock).
- * Returns the version found before migrating.
+ * Brings `schema` up to `target` (default: the latest). Cheap when already there (one query, no
+ * lock). Returns the version found before migrating.
  */
 export declare function migrate(db: Lender, schema: string, target?: number): Promise<number>;
 export {};
@@ -313,7 +366,10 @@ export interface Checkpoint<T = unknown> extends CheckpointInfo {
 export declare function checkpointEvent(state: unknown, o?: CheckpointOptions): Omit<EventOf<"checkpoint">, "v" | "at">;
 /** The newest checkpoints of `stream` (since its last reset), newest first, at most `limit`. */
 export declare function readCheckpoints(log: EventLog, stream: string, limit: number): Promise<Checkpoint[]>;
-/** `stage.checkpoints(options)`'s limit: an options object (or nothing) with a positive integer limit, else CKPT_INVALID. */
+/**
+ * `stage.checkpoints(options)`'s limit: an options object (or nothing) with a positive integer
+ * limit, else CKPT_INVALID.
+ */
 export declare function checkpointsLimit(options: unknown): number;
 export declare function checkLimit(limit: unknown): number;
 export declare const infoOf: ({ state: _state, ...info }: Checkpoint) => CheckpointInfo;
@@ -352,11 +408,12 @@ export declare const systemClock: Clock;
 
 // ==== dist/core/decide.d.ts
 /**
- * decide: the pure first step of the write path. From a stage's current state and one call
- * (`done`, `progress`, `pause`, `begin`, …) to the events that call appends, or a coded CkptError
- * refusal (CKPT_INVALID for bad arguments, CKPT_BAD_TRANSITION for a call the stage's status does
- * not allow, CKPT_LOCKED / CKPT_INPUT_CHANGED / CKPT_CONFIG_CHANGED for begin). No I/O, no clock, no
- * randomness: the shells (core/run.ts, core/stage.ts) read, decide, then hand the events to the writer.
+ * decide: the pure first step of the write path. From a stage's current state and one call (`done`,
+ * `progress`, `pause`, `begin`, …) to the events that call appends, or a coded CkptError refusal
+ * (CKPT_INVALID for bad arguments, CKPT_BAD_TRANSITION for a call the stage's status does not
+ * allow, CKPT_LOCKED / CKPT_INPUT_CHANGED / CKPT_CONFIG_CHANGED for begin). No I/O, no clock, no
+ * randomness: the shells (core/run.ts, core/stage.ts) read, decide, then hand the events to the
+ * writer.
  */
 import { type CheckpointOptions } from "./checkpoints.ts";
 import { type CkptEvent } from "./events.ts";
@@ -454,11 +511,19 @@ export type Call = {
     indices: readonly number[];
     reason: string;
 };
-/** The events `call` appends to a stage in `state` at time `now`; throws the call's refusal instead. */
+/**
+ * The events `call` appends to a stage in `state` at time `now`; throws the call's refusal instead.
+ */
 export declare function decide(state: Readonly<StageState>, call: Call, now: number): CkptEvent[];
-/** The hot path of `done`/`mark`: one item event, checked by hand rather than through zod (it runs millions of times). */
+/**
+ * The hot path of `done`/`mark`: one item event, checked by hand rather than through zod (it runs
+ * millions of times).
+ */
 export declare function decideItem(state: Readonly<StageState>, index: number, o: ItemOptions, now: number): CkptEvent;
-/** What `begin` knows when it decides: the caller's options with input and config already digested, and the process's facts. */
+/**
+ * What `begin` knows when it decides: the caller's options with input and config already digested,
+ * and the process's facts.
+ */
 export interface BeginCall {
     total?: number;
     /** SHA-256 of the input, when one was given. */
@@ -470,7 +535,10 @@ export interface BeginCall {
     leaseMs?: number;
     /** The log is shared by several processes: leases apply. */
     multiProcess: boolean;
-    /** The stage's current run belongs to this store and ended with lost updates: it is gone, whatever its lease says. */
+    /**
+     * The stage's current run belongs to this store and ended with lost updates: it is gone, whatever
+     * its lease says.
+     */
     abandoned: boolean;
     /** The new run's id and owner (chosen by the shell: decide draws no random numbers). */
     runId: string;
@@ -546,7 +614,10 @@ export declare const ErrorCode: {
     readonly IO: "CKPT_IO";
     /** A value is over its size limit (a state checkpoint, a request body); nothing was written. */
     readonly TOO_LARGE: "CKPT_TOO_LARGE";
-    /** The disk is full: the store refuses every write until it is reopened with space free (nothing acknowledged is lost). */
+    /**
+     * The disk is full: the store refuses every write until it is reopened with space free (nothing
+     * acknowledged is lost).
+     */
     readonly NO_SPACE: "CKPT_NO_SPACE";
     /** The log cannot be reached (connection refused, DNS, TLS). */
     readonly UNAVAILABLE: "CKPT_UNAVAILABLE";
@@ -579,10 +650,11 @@ export declare function isCkptError(e: unknown, code?: ErrorCode): e is CkptErro
 
 // ==== dist/core/event-types.d.ts
 /**
- * The events' TypeScript types, written out rather than inferred from the zod schemas in events.ts, so the
- * published types are explicit (JSR's "no slow types") and quick for users' compilers. events.ts checks at
- * compile time that these and the schemas describe the same events: a field added to one only fails `tsc`.
- * Type aliases, not interfaces: like the inferred types before them, they fit `Record<string, unknown>`.
+ * The events' TypeScript types, written out rather than inferred from the zod schemas in events.ts,
+ * so the published types are explicit (JSR's "no slow types") and quick for users' compilers.
+ * events.ts checks at compile time that these and the schemas describe the same events: a field
+ * added to one only fails `tsc`. Type aliases, not interfaces: like the inferred types before them,
+ * they fit `Record<string, unknown>`.
  */
 /** The outcome of one item: it succeeded, failed for good, or was deliberately skipped. */
 export type Outcome = "ok" | "failed" | "skipped";
@@ -832,7 +904,9 @@ export declare const CheckpointSaved: z.ZodObject<{
     bytes: z.ZodNumber;
     state: z.ZodUnknown & z.ZodType<{} | null, unknown, z.core.$ZodTypeInternals<{} | null, unknown>>;
 }, z.core.$strict>;
-/** The schema of every event; its type is written out in event-types.ts (explicit published types). */
+/**
+ * The schema of every event; its type is written out in event-types.ts (explicit published types).
+ */
 export declare const CkptEvent: z.ZodType<CkptEventType>;
 export type CkptEvent = CkptEventType;
 export type EventType = CkptEvent["type"];
@@ -868,12 +942,15 @@ import type { CkptEvent } from "./events.ts";
 import { type EventLog, type RecordedEvent, type Snapshot } from "./log.ts";
 import { type Projection } from "./projection.ts";
 /**
- * Where folding starts for a stage whose stored events begin at revision `first`: a private copy
- * of its base snapshot when it was compacted, else empty. Undefined when a compacted stage's base
- * is missing or was written by another reducer version (callers word that refusal for their reader).
+ * Where folding starts for a stage whose stored events begin at revision `first`: a private copy of
+ * its base snapshot when it was compacted, else empty. Undefined when a compacted stage's base is
+ * missing or was written by another reducer version (callers word that refusal for their reader).
  */
 export declare function startFrom(stage: string, first: number, base: Snapshot | null | undefined): Projection | undefined;
-/** The starting point read from `log` (base snapshot when compacted); CKPT_CORRUPT when it cannot be had. */
+/**
+ * The starting point read from `log` (base snapshot when compacted); CKPT_CORRUPT when it cannot be
+ * had.
+ */
 export declare function baseProjection(log: EventLog, info: {
     stream: string;
     first: number;
@@ -980,7 +1057,10 @@ export interface StreamInfo {
 }
 export interface AppendOptions {
     expectedRevision: ExpectedRevision;
-    /** Written in the same atomic write as the events, when the adapter can (see `supports.atomicSnapshot`). */
+    /**
+     * Written in the same atomic write as the events, when the adapter can (see
+     * `supports.atomicSnapshot`).
+     */
     snapshot?: Snapshot;
 }
 /** Guards a truncate or delete against a stale read: the head the decision was made on. */
@@ -998,11 +1078,17 @@ export interface ReadOptions {
 export interface Supports {
     /** Acknowledged appends survive a process crash. */
     durable: boolean;
-    /** Several processes may write the same log at once (so core must expect conflicts and use leases). */
+    /**
+     * Several processes may write the same log at once (so core must expect conflicts and use
+     * leases).
+     */
     multiProcess: boolean;
     /** Events and a snapshot can be written in one atomic call. */
     atomicSnapshot: boolean;
-    /** `truncateBefore` frees space right away (LevelDB, memory) rather than after a server-side scavenge. */
+    /**
+     * `truncateBefore` frees space right away (LevelDB, memory) rather than after a server-side
+     * scavenge.
+     */
     reclaimsSpace: boolean;
 }
 export interface EventLog {
@@ -1035,8 +1121,8 @@ export interface EventLog {
     /** Replaces the stream's latest snapshot (ignored when older than the one stored). */
     saveSnapshot(stream: string, snapshot: Snapshot): Promise<void>;
     /**
-     * `"latest"` (default): the newest snapshot, to resume from.
-     * `"base"`: the state just before the first stored event, written by `truncateBefore`, to replay from.
+     * `"latest"` (default): the newest snapshot, to resume from. `"base"`: the state just before the
+     * first stored event, written by `truncateBefore`, to replay from.
      */
     loadSnapshot(stream: string, which?: "latest" | "base"): Promise<Snapshot | undefined>;
     /**
@@ -1048,21 +1134,24 @@ export interface EventLog {
      */
     truncateBefore(stream: string, revision: Revision, base: Snapshot, options?: MaintenanceOptions): Promise<void>;
     /**
-     * Removes the stream, its snapshot and head. Appending again starts from "no_stream".
-     * With `expectedRevision`, a head that moved since the caller read it is CKPT_CONFLICT and nothing
-     * is removed; serialised with appends to the same stream, so no append is half deleted.
+     * Removes the stream, its snapshot and head. Appending again starts from "no_stream". With
+     * `expectedRevision`, a head that moved since the caller read it is CKPT_CONFLICT and nothing is
+     * removed; serialised with appends to the same stream, so no append is half deleted.
      */
     delete(stream: string, options?: MaintenanceOptions): Promise<void>;
     /**
-     * Optional: calls `onChange` when another process may have appended to `stream` (PostgreSQL LISTEN/NOTIFY),
-     * so watchers read on a signal instead of polling. Resolves with the function that stops it.
+     * Optional: calls `onChange` when another process may have appended to `stream` (PostgreSQL
+     * LISTEN/NOTIFY), so watchers read on a signal instead of polling. Resolves with the function
+     * that stops it.
      */
     listen?(stream: string, onChange: () => void): Promise<() => Promise<void>>;
     /** Bytes the log takes on disk, where the adapter can tell (for compaction reports). */
     sizeBytes?(): Promise<number>;
     close(): Promise<void>;
 }
-/** Forward read in batches: the adapter's own `readBatches` when it has one, else `read` in chunks. */
+/**
+ * Forward read in batches: the adapter's own `readBatches` when it has one, else `read` in chunks.
+ */
 export declare function readForward(log: EventLog, stream: string, from: Revision): AsyncGenerator<RecordedEvent[]>;
 
 // ==== dist/core/platform.d.ts
@@ -1079,7 +1168,9 @@ export interface Platform {
 export declare const nullPlatform: Platform;
 
 // ==== dist/core/progress.d.ts
-/** Derived figures (rates, ETA, staleness) computed from a state at a given moment, never stored. */
+/**
+ * Derived figures (rates, ETA, staleness) computed from a state at a given moment, never stored.
+ */
 import type { StageState } from "./state.ts";
 export interface ProgressFigures {
     done: number;
@@ -1115,9 +1206,9 @@ export declare function cloneProjection(p: Projection): Projection;
 export declare function applyToProjection(p: Projection, event: CkptEvent, revision: number): void;
 export declare function toSnapshot(p: Projection): Snapshot;
 /**
- * The projection a snapshot holds, or undefined when there is none to trust: written by another reducer
- * version, for another stage, or damaged (see ProjectionShape). Callers rebuild from the events instead, or
- * refuse with CKPT_CORRUPT when compaction removed them.
+ * The projection a snapshot holds, or undefined when there is none to trust: written by another
+ * reducer version, for another stage, or damaged (see ProjectionShape). Callers rebuild from the
+ * events instead, or refuse with CKPT_CORRUPT when compaction removed them.
  */
 export declare function fromSnapshot(stage: string, snap: Snapshot | undefined): Projection | undefined;
 
@@ -1147,7 +1238,9 @@ import { type StageState } from "./state.ts";
 export interface ReplayEntry {
     revision: number;
     event: CkptEvent;
-    /** State right after this event: a live view, valid until the next iteration (copy it to keep it). */
+    /**
+     * State right after this event: a live view, valid until the next iteration (copy it to keep it).
+     */
     state: Readonly<StageState>;
 }
 export interface ReplayBounds {
@@ -1247,7 +1340,9 @@ export declare const DEFAULT_MIN_EVENTS = 100;
 export declare function checkPolicy(p: RetentionPolicy): void;
 /** The duration grammar lives in core/duration.ts; re-exported here, where it always was. */
 export { parseDuration } from "./duration.ts";
-/** Where to cut a stage's log: events with revision < cut go. Returns `first` when nothing should. */
+/**
+ * Where to cut a stage's log: events with revision < cut go. Returns `first` when nothing should.
+ */
 export declare function cutRevision(log: EventLog, info: StreamInfo, p: RetentionPolicy, now: number): Promise<number>;
 /** State and history as of `cut - 1`: the base snapshot that replaces the removed events. */
 export declare function baseAt(log: EventLog, info: StreamInfo, cut: number): Promise<Projection>;
@@ -1255,7 +1350,10 @@ export declare function baseAt(log: EventLog, info: StreamInfo, cut: number): Pr
 export interface SeenStage {
     status: string;
     updatedAt: number | null;
-    /** Revision of the last event that state includes (-1: no stream): the delete or truncate expects exactly this head. */
+    /**
+     * Revision of the last event that state includes (-1: no stream): the delete or truncate expects
+     * exactly this head.
+     */
     revision: number;
     /** A run of this process is live on it, or updates are queued for it. */
     active: boolean;
@@ -1271,8 +1369,8 @@ export type StageGate = (stage: string, act: (seen: SeenStage) => Promise<{
 /**
  * Applies `policy` to every stage of `log`. Each stage is decided and acted on inside `withStage`
  * (serialised with this process's writer), and the delete or truncate carries the revision the
- * decision was made on: a stage another writer touched meanwhile is CKPT_CONFLICT in the log and
- * is reported `skipped`, so compaction never acts on a stale read. Running stages are never touched.
+ * decision was made on: a stage another writer touched meanwhile is CKPT_CONFLICT in the log and is
+ * reported `skipped`, so compaction never acts on a stale read. Running stages are never touched.
  */
 export declare function compactLog(log: EventLog, policy: RetentionPolicy, options: {
     withStage: StageGate;
@@ -1342,8 +1440,8 @@ export declare class Run {
     /** Has `index` been recorded (in this run or any before it)? */
     isDone(index: number): boolean;
     /**
-     * Records item `index` and resolves once the record is durable.
-     * Save the item's output first, then call `done`: a crash in between redoes the item, never skips it.
+     * Records item `index` and resolves once the record is durable. Save the item's output first,
+     * then call `done`: a crash in between redoes the item, never skips it.
      * @example for (const i of todo) { await save(i); await run.done(i, { item: urls[i] }) }
      */
     done(index: number, options?: ItemOptions): Promise<void>;
@@ -1354,7 +1452,10 @@ export declare class Run {
      * @example for (const i of todo) { work(i); const wait = run.mark(i); if (wait) await wait } await run.flush()
      */
     mark(index: number, options?: ItemOptions): Promise<void> | undefined;
-    /** The waiting mark(): resolves once the item is recorded (so `isDone` agrees), rejecting with whatever stopped it. */
+    /**
+     * The waiting mark(): resolves once the item is recorded (so `isDone` agrees), rejecting with
+     * whatever stopped it.
+     */
     private markWhenRoom;
     /** Resolves once everything recorded so far is durable. */
     flush(): Promise<void>;
@@ -1384,9 +1485,14 @@ export declare class Run {
      */
     close(): Promise<void>;
     get ended(): boolean;
-    /** Stops renewing the lease on a timer: for a run held for a remote client, whose own updates renew it. */
+    /**
+     * Stops renewing the lease on a timer: for a run held for a remote client, whose own updates
+     * renew it.
+     */
     stopHeartbeat(): void;
-    /** The run ended with updates that never reached the log: its lease is void (see `stage.begin()`). */
+    /**
+     * The run ended with updates that never reached the log: its lease is void (see `stage.begin()`).
+     */
     get abandoned(): boolean;
     private end;
     /**
@@ -1395,7 +1501,10 @@ export declare class Run {
      * while the process exits.
      */
     halt(): void;
-    /** Decides the call on the state as it stands (a refusal queues nothing), queues its events, and waits until they are durable. */
+    /**
+     * Decides the call on the state as it stands (a refusal queues nothing), queues its events, and
+     * waits until they are durable.
+     */
     private record;
     private checkOpen;
 }
@@ -1490,13 +1599,16 @@ export declare class Stage {
         signal?: AbortSignal;
         pollMs?: number;
     }): AsyncGenerator<ReplayEntry>;
-    /** Starts the stage over: state and resume point return to empty; the history keeps what happened. */
+    /**
+     * Starts the stage over: state and resume point return to empty; the history keeps what happened.
+     */
     reset(options?: {
         reason?: string;
     }): Promise<void>;
     /**
      * Removes the stage and its whole history, serialised with this process's writes to it. With
-     * `expectedRevision`, a stage that moved past that revision is CKPT_CONFLICT and nothing is removed.
+     * `expectedRevision`, a stage that moved past that revision is CKPT_CONFLICT and nothing is
+     * removed.
      */
     delete(options?: MaintenanceOptions): Promise<void>;
     private fingerprint;
@@ -1590,10 +1702,14 @@ export declare function cloneState(s: StageState): StageState;
 export declare const ALLOWED_FROM: Record<CkptEvent["type"], readonly Status[]>;
 /** The status after `event`, or the same status for events that do not change it. */
 export declare function nextStatus(from: Status, event: CkptEvent): Status;
-/** Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status (CKPT_CORRUPT for a type no schema knows). */
+/**
+ * Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status (CKPT_CORRUPT for a
+ * type no schema knows).
+ */
 /**
  * Checks that `events` fit `state` in order (all or nothing): CKPT_BAD_TRANSITION naming the first
- * that does not. decide refuses with it; the writer checks again when it queues, against the state it projects.
+ * that does not. decide refuses with it; the writer checks again when it queues, against the state
+ * it projects.
  */
 export declare function checkEvents(state: Readonly<StageState>, events: readonly CkptEvent[]): void;
 export declare function checkTransition(state: StageState, event: CkptEvent): void;
@@ -1611,7 +1727,10 @@ export declare function evolve(state: StageState, event: CkptEvent, revision?: n
 export declare function isDone(state: StageState, index: number): boolean;
 
 // ==== dist/core/store-context.d.ts
-/** What a Stage needs from its Store, kept as an interface so the two files do not import each other. */
+/**
+ * What a Stage needs from its Store, kept as an interface so the two files do not import each
+ * other.
+ */
 import type { EventLog } from "./log.ts";
 import type { Clock } from "./clock.ts";
 import type { Platform } from "./platform.ts";
@@ -1629,7 +1748,10 @@ export interface StoreContext {
     activeRun(stage: string): Run | undefined;
     startRun(stage: string, run: Run): void;
     endRun(stage: string, run: Run): void;
-    /** Ids of this store's runs that ended with updates lost (sticky error): their leases no longer hold anyone off. */
+    /**
+     * Ids of this store's runs that ended with updates lost (sticky error): their leases no longer
+     * hold anyone off.
+     */
     readonly abandoned: ReadonlySet<string>;
 }
 
@@ -1714,9 +1836,9 @@ export declare function shutdown(store: Store, reason?: string): Promise<void>;
  * The queue is one state machine field, changed only by `to()`: idle → writing → idle; idle or
  * writing → failed (sticky, holding the error: an event that was queued never reached the log, so
  * every later flush/done/close rejects with it until `recover()`, which `stage.begin()` calls, goes
- * back to idle); any → closed (final). One exception stays put: a lone lifecycle change that lost its
- * race to another writer on a shared log is refused to its caller only. Back-pressure (the queue's
- * high-water mark, the out-of-order ranges) is decided in one section below.
+ * back to idle); any → closed (final). One exception stays put: a lone lifecycle change that lost
+ * its race to another writer on a shared log is refused to its caller only. Back-pressure (the
+ * queue's high-water mark, the out-of-order ranges) is decided in one section below.
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError } from "./errors.ts";
@@ -1785,32 +1907,48 @@ export declare class StageWriter {
      * failing again while failed, is ignored: the first error stays.
      */
     private to;
-    /** Queued (not yet written) events are at the high-water mark: `mark()` asks its caller to wait. */
+    /**
+     * Queued (not yet written) events are at the high-water mark: `mark()` asks its caller to wait.
+     */
     get overHighWater(): boolean;
-    /** Item `index` would open one more range of out-of-order items when `maxRanges` are open already: its caller waits for gaps to fill. */
+    /**
+     * Item `index` would open one more range of out-of-order items when `maxRanges` are open already:
+     * its caller waits for gaps to fill.
+     */
     tooSparse(index: number, maxRanges: number): boolean;
     /**
-     * Undefined when item `index` may be queued now; else a wait for the gaps below it to fill, rejecting
-     * with CKPT_TOO_SPARSE after `sparseTimeoutMs` or with the sticky error once the writer fails. Ask
-     * again after it resolves, and queue in that same turn: other callers woken by the same commit may
-     * have taken the room.
+     * Undefined when item `index` may be queued now; else a wait for the gaps below it to fill,
+     * rejecting with CKPT_TOO_SPARSE after `sparseTimeoutMs` or with the sticky error once the writer
+     * fails. Ask again after it resolves, and queue in that same turn: other callers woken by the
+     * same commit may have taken the room.
      */
     roomFor(index: number, limits: RunLimits, clock: Clock): Promise<void> | undefined;
     /** Callers waiting for room wake once the queue is back under half the high-water mark. */
     private get roomAgain();
     onCommit(listener: CommitListener): () => void;
-    /** Calls `listener` with the sticky error when the writer turns `failed` (a caller waiting for room wakes on it). */
+    /**
+     * Calls `listener` with the sticky error when the writer turns `failed` (a caller waiting for
+     * room wakes on it).
+     */
     onFail(listener: (error: CkptError) => void): () => void;
     /**
      * Checks `events` against the projected state (all or nothing), queues them and returns the
      * sequence number to `waitFor`. Throws CKPT_BAD_TRANSITION / CKPT_CLOSED without queueing.
      */
     enqueue(events: readonly CkptEvent[]): number;
-    /** Resolves once every event up to `seq` is acknowledged by the log; rejects with the sticky error once failed. */
+    /**
+     * Resolves once every event up to `seq` is acknowledged by the log; rejects with the sticky error
+     * once failed.
+     */
     waitFor(seq: number): Promise<void>;
-    /** Resolves once everything queued so far is written; rejects with the sticky error once failed. */
+    /**
+     * Resolves once everything queued so far is written; rejects with the sticky error once failed.
+     */
     flush(): Promise<void>;
-    /** Resolves when the queue is back under half the high-water mark; rejects with the sticky error once failed. */
+    /**
+     * Resolves when the queue is back under half the high-water mark; rejects with the sticky error
+     * once failed.
+     */
     belowHighWater(): Promise<void>;
     /** Writes queued events until none are left, one append per batch. */
     private drain;
@@ -1832,7 +1970,10 @@ export declare class StageWriter {
     private exclusive;
     /** Folds in events other writers appended since our durable head, telling listeners. */
     catchUp(): Promise<number>;
-    /** `reproject`: rebuild the local view (durable + queued) now; false inside a commit, which does it once the batch lands. */
+    /**
+     * `reproject`: rebuild the local view (durable + queued) now; false inside a commit, which does
+     * it once the batch lands.
+     */
     private catchUpAlone;
     /**
      * After other writers' events were folded in, the local view is the durable state plus what is
@@ -1845,7 +1986,10 @@ export declare class StageWriter {
      * no later flush, done or close can resolve as if they had been written.
      */
     private fail;
-    /** Rejects the waiters of the batch that was refused (the queue behind it is empty) and stays usable. */
+    /**
+     * Rejects the waiters of the batch that was refused (the queue behind it is empty) and stays
+     * usable.
+     */
     private refuse;
     /**
      * Leaves the `failed` phase: reads the stage back from the log (what actually landed) and accepts
@@ -1853,9 +1997,10 @@ export declare class StageWriter {
      */
     recover(): Promise<void>;
     /**
-     * Runs `act` with none of this writer's appends in flight (events queued meanwhile wait), seeing the
-     * durable state caught up with the log: how compaction, TTL deletion and `stage.delete()` act on a
-     * stage without racing its writer. Returns what `act` returns; `act` says whether it deleted the stream.
+     * Runs `act` with none of this writer's appends in flight (events queued meanwhile wait), seeing
+     * the durable state caught up with the log: how compaction, TTL deletion and `stage.delete()` act
+     * on a stage without racing its writer. Returns what `act` returns; `act` says whether it deleted
+     * the stream.
      */
     maintain<T>(act: (state: Readonly<StageState>, queued: number) => Promise<{
         result: T;
@@ -1877,7 +2022,7 @@ export declare class StageWriter {
  * pass; the one rule for choosing is adapters/target.ts) and wires in the runtime. Everything else
  * is re-exported from core.
  */
-import { levelLog, type Durability } from "./adapters/level.ts";
+import { type Durability, levelLog } from "./adapters/level.ts";
 import { memoryLog } from "./adapters/memory.ts";
 import type { EventLog } from "./core/log.ts";
 import { Store, type StoreOptions } from "./core/store.ts";
@@ -1891,16 +2036,16 @@ export interface OpenOptions extends StoreOptions {
     /** Any EventLog (EventStoreDB, HTTP, your own). */
     log?: EventLog;
     /**
-     * An EventStoreDB / KurrentDB connection string (`esdb://host:2113?tls=false`), or `$CKPT_EVENTSTORE`:
-     * stages shared across machines.
+     * An EventStoreDB / KurrentDB connection string (`esdb://host:2113?tls=false`), or
+     * `$CKPT_EVENTSTORE`: stages shared across machines.
      */
     eventstore?: string;
     /** Stream name prefix on EventStoreDB (default "ckpt-"). */
     eventstorePrefix?: string;
     /**
-     * A ckpt-server URL (or `$CKPT_URL`): worker processes share one store through the sidecar.
-     * A `postgres://user:pass@host/db?schema=ckpt` URL (here or in `$CKPT_STORE`) opens PostgreSQL instead;
-     * a bare `postgres://` takes the connection from `$DATABASE_URL` or the PG* variables.
+     * A ckpt-server URL (or `$CKPT_URL`): worker processes share one store through the sidecar. A
+     * `postgres://user:pass@host/db?schema=ckpt` URL (here or in `$CKPT_STORE`) opens PostgreSQL
+     * instead; a bare `postgres://` takes the connection from `$DATABASE_URL` or the PG* variables.
      */
     url?: string;
     /** Bearer token for the sidecar (or `$CKPT_TOKEN`); CKPT_INVALID with any other target. */
@@ -1922,18 +2067,18 @@ export type { Store } from "./core/store.ts";
 export { CkptError, ErrorCode, isCkptError } from "./core/errors.ts";
 export type { Issue } from "./core/errors.ts";
 export type { CkptEvent, EventType, NewEvent } from "./core/events.ts";
-export type { AppendOptions, ExpectedRevision, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports } from "./core/log.ts";
+export type { AppendOptions, ExpectedRevision, ReadOptions, RecordedEvent, Revision, Snapshot, StreamInfo, Supports, } from "./core/log.ts";
 export { evolve, initialState, isDone, Status } from "./core/state.ts";
 export type { StageState, UnitState } from "./core/state.ts";
 export type { History, RunSummary, StatusChange } from "./core/history.ts";
 export { progressOf } from "./core/progress.ts";
 export type { ProgressFigures } from "./core/progress.ts";
-export type { ErrorOptions, FailOptions, ItemOptions, ProgressOptions, ResumeInfo, Run, Unit } from "./core/run.ts";
+export type { ErrorOptions, FailOptions, ItemOptions, ProgressOptions, ResumeInfo, Run, Unit, } from "./core/run.ts";
 export type { BeginOptions, InputSource, ReplayEntry, ReplayOptions, Stage } from "./core/stage.ts";
 export { shutdown } from "./core/store.ts";
 export type { StageSummary } from "./core/store.ts";
 export { parseDuration } from "./core/retention.ts";
-export type { CompactionProgress, CompactionReport, RetentionPolicy, StageReport } from "./core/retention.ts";
+export type { CompactionProgress, CompactionReport, RetentionPolicy, StageReport, } from "./core/retention.ts";
 export { handleSignals } from "./runtime/signals.ts";
 export type { SignalOptions } from "./runtime/signals.ts";
 export type { Checkpoint, CheckpointInfo, CheckpointOptions } from "./core/checkpoints.ts";
@@ -1949,9 +2094,9 @@ import { z } from "zod";
 import { Status } from "../core/state.ts";
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 /**
- * One route of the wire protocol. The server mounts it (validating params, query and body with these
- * schemas), the HTTP adapter builds its requests from it and parses the answer with `response`, and
- * /openapi.json is generated from the same objects.
+ * One route of the wire protocol. The server mounts it (validating params, query and body with
+ * these schemas), the HTTP adapter builds its requests from it and parses the answer with
+ * `response`, and /openapi.json is generated from the same objects.
  */
 export interface Endpoint {
     method: Method;
@@ -1960,12 +2105,17 @@ export interface Endpoint {
     params?: z.ZodType;
     query?: z.ZodType;
     body?: z.ZodType;
-    /** The JSON body of a success (for NDJSON, one line); absent when the answer is empty or not JSON. */
+    /**
+     * The JSON body of a success (for NDJSON, one line); absent when the answer is empty or not JSON.
+     */
     response?: z.ZodType;
 }
 /** Keeps each endpoint's schema types precise while checking it is an Endpoint. */
 export declare const endpoint: <E extends Endpoint>(e: E) => E;
-/** The path for `params`, each segment URL-encoded: `pathOf(Log.info, { stream: "a b" })` → `/v1/log/streams/a%20b`. */
+/**
+ * The path for `params`, each segment URL-encoded: `pathOf(Log.info, { stream: "a b" })` →
+ * `/v1/log/streams/a%20b`.
+ */
 export declare function pathOf(e: Endpoint, params?: Record<string, string | number>): string;
 /** A query string (with its `?`, or empty) from a query schema's input: only the fields given. */
 export declare function queryOf(q?: Record<string, string | undefined>): string;
@@ -1995,9 +2145,9 @@ export type ErrorResponse = z.infer<typeof ErrorResponse>;
 
 // ==== dist/protocol/stages.d.ts
 /**
- * The high-level API under /v1/stages (runs held by the sidecar, state, history, checkpoints, report,
- * compaction) and the dashboard's reads: for clients that are not ckpt libraries. Event and update
- * fields reuse core's schemas, so the limits cannot drift apart.
+ * The high-level API under /v1/stages (runs held by the sidecar, state, history, checkpoints,
+ * report, compaction) and the dashboard's reads: for clients that are not ckpt libraries. Event and
+ * update fields reuse core's schemas, so the limits cannot drift apart.
  */
 import { z } from "zod";
 import type { Status } from "../core/state.ts";
@@ -2213,7 +2363,10 @@ export declare const StageSummary: z.ZodObject<{
         stale: z.ZodBoolean;
     }, z.core.$strip>;
 }, z.core.$strip>;
-/** A stage whose state cannot be rebuilt (e.g. CKPT_CORRUPT): listed with its code rather than failing the whole list. */
+/**
+ * A stage whose state cannot be rebuilt (e.g. CKPT_CORRUPT): listed with its code rather than
+ * failing the whole list.
+ */
 export declare const BrokenStage: z.ZodObject<{
     stage: z.ZodString;
     status: z.ZodLiteral<"broken">;
@@ -3217,14 +3370,21 @@ export interface AppOptions extends Partial<Limits> {
     reapEveryMs?: number;
     /** Told about unexpected errors (answered as a bare 500). */
     onError?: (err: unknown) => void;
-    /** Also compact on a timer with this policy (--compact-every); without it only POST /v1/compact compacts. */
+    /**
+     * Also compact on a timer with this policy (--compact-every); without it only POST /v1/compact
+     * compacts.
+     */
     compaction?: CompactionSchedule;
-    /** Told about every compaction that changed the log, failed or was skipped, scheduled or requested. */
+    /**
+     * Told about every compaction that changed the log, failed or was skipped, scheduled or
+     * requested.
+     */
     onCompaction?: (n: CompactionNotice) => void;
     /**
      * Time and timers for leases, the reaper, the compaction schedule, live updates and summaries.
-     * Default: the store's clock; one given here must be that same clock (serverStore(log, { clock })),
-     * or events would be stamped on one time line and judged on another. Tests drive it to skip waits.
+     * Default: the store's clock; one given here must be that same clock (serverStore(log, { clock
+     * })), or events would be stamped on one time line and judged on another. Tests drive it to skip
+     * waits.
      */
     clock?: Clock;
 }
@@ -3296,11 +3456,17 @@ export type CompactionNotice = {
     trigger: Trigger;
     error: CkptError;
 };
-/** One line for the sidecar's log, e.g. "compaction (schedule): 2 of 5 stages touched, 700 events removed, 1.2 MiB reclaimed, 41 ms". */
+/**
+ * One line for the sidecar's log, e.g. "compaction (schedule): 2 of 5 stages touched, 700 events
+ * removed, 1.2 MiB reclaimed, 41 ms".
+ */
 export declare function describeCompaction(n: CompactionNotice): string;
 
 // ==== dist/server/compaction-schedule.d.ts
-/** The --compact-every timer: runs the Compactor with one fixed policy at a fixed rate until stopped. */
+/**
+ * The --compact-every timer: runs the Compactor with one fixed policy at a fixed rate until
+ * stopped.
+ */
 import { type Clock } from "../core/clock.ts";
 import type { RetentionPolicy } from "../core/retention.ts";
 import type { CompactionNotice } from "./compaction-notice.ts";
@@ -3348,7 +3514,10 @@ export declare class Compactor {
 }
 
 // ==== dist/server/context.d.ts
-/** What every route needs from the app: the store, its guarded log, held runs, metrics, the compactor and limits. */
+/**
+ * What every route needs from the app: the store, its guarded log, held runs, metrics, the
+ * compactor and limits.
+ */
 import type { Clock } from "../core/clock.ts";
 import type { Store } from "../core/store.ts";
 import type { Compactor } from "./compactor.ts";
@@ -3358,7 +3527,9 @@ import type { RunRegistry } from "./runs.ts";
 export interface Limits {
     /** Bytes; JSON bodies of the high-level API. */
     bodyLimit: number;
-    /** Bytes; raw log appends and snapshots (a writer's group commit can carry thousands of events). */
+    /**
+     * Bytes; raw log appends and snapshots (a writer's group commit can carry thousands of events).
+     */
     logBodyLimit: number;
     /** Requests handled at once before 429 (live-update streams not counted). */
     maxInFlight: number;
@@ -3369,7 +3540,10 @@ export interface Limits {
 }
 export interface ServerContext {
     readonly store: Store;
-    /** The store's clock: every time the sidecar reads or waits for (leases, schedules, summaries) comes from here. */
+    /**
+     * The store's clock: every time the sidecar reads or waits for (leases, schedules, summaries)
+     * comes from here.
+     */
     readonly clock: Clock;
     readonly log: GuardedLog;
     readonly runs: RunRegistry;
@@ -3401,7 +3575,9 @@ export type Notice = {
 };
 export interface GuardedLog extends EventLog {
     readonly inner: EventLog;
-    /** State and history as of the last acknowledged append; undefined when the stream does not exist. */
+    /**
+     * State and history as of the last acknowledged append; undefined when the stream does not exist.
+     */
     projection(stream: string): Promise<Readonly<Projection> | undefined>;
     /**
      * Calls `listener` after every acknowledged append to (or deletion of) `stream`, or of any stream
@@ -3429,8 +3605,9 @@ export interface GuardOptions {
  */
 export declare function guardLog(inner: EventLog, options?: GuardOptions): GuardedLog;
 /**
- * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for the
- * stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and move the head.
+ * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for
+ * the stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and
+ * move the head.
  */
 /** True when `log` is the sidecar's guarded log. */
 export declare function isGuardedLog(log: EventLog): log is GuardedLog;
@@ -3447,13 +3624,19 @@ export type { TokenTable } from "./auth.ts";
 export { serverStore } from "./store.ts";
 export type { GuardOptions } from "./guarded-log.ts";
 /**
- * The sidecar as a request handler. Deliberately narrower than the app server/app.ts builds (its Hono app,
- * route table and context are internals that change with the sidecar).
+ * The sidecar as a request handler. Deliberately narrower than the app server/app.ts builds (its
+ * Hono app, route table and context are internals that change with the sidecar).
  */
 export interface SidecarApp {
-    /** A Web-standard handler: mount it in Hono (`app.mount("/ckpt", sidecar.fetch)`), Deno.serve, Bun.serve… */
+    /**
+     * A Web-standard handler: mount it in Hono (`app.mount("/ckpt", sidecar.fetch)`), Deno.serve,
+     * Bun.serve…
+     */
     readonly fetch: (req: Request) => Response | Promise<Response>;
-    /** Refuses new requests (503), ends live-update streams and waits for requests in flight (up to `graceMs`). */
+    /**
+     * Refuses new requests (503), ends live-update streams and waits for requests in flight (up to
+     * `graceMs`).
+     */
     drain(graceMs?: number): Promise<void>;
 }
 /**
@@ -3474,7 +3657,10 @@ export interface RunningServer {
     readonly url: string;
     readonly port: number;
     readonly app: SidecarApp;
-    /** Stops accepting, finishes requests in flight (up to `graceMs`, default 10 s), pauses the runs it holds and closes the store (and `log`). */
+    /**
+     * Stops accepting, finishes requests in flight (up to `graceMs`, default 10 s), pauses the runs
+     * it holds and closes the store (and `log`).
+     */
     close(graceMs?: number): Promise<void>;
 }
 /**
@@ -3486,7 +3672,9 @@ export interface RunningServer {
 export declare function startServer(log: EventLog, options?: StartServerOptions): Promise<RunningServer>;
 
 // ==== dist/server/metrics.d.ts
-/** Prometheus text exposition for the sidecar: counters and one histogram, no client library needed. */
+/**
+ * Prometheus text exposition for the sidecar: counters and one histogram, no client library needed.
+ */
 import { type Clock } from "../core/clock.ts";
 import type { CompactionReport } from "../core/retention.ts";
 import type { Trigger } from "./compaction-notice.ts";
@@ -3525,10 +3713,10 @@ export declare class Metrics {
 
 // ==== dist/server/route.d.ts
 /**
- * A route is data: a protocol endpoint (method, path, zod schemas for params / query / body / response,
- * from protocol/), a role and a handler. `mount` turns it into a Hono handler that authenticates,
- * authorizes and validates, in that order, before the handler sees anything; openapi.ts documents the
- * same objects.
+ * A route is data: a protocol endpoint (method, path, zod schemas for params / query / body /
+ * response, from protocol/), a role and a handler. `mount` turns it into a Hono handler that
+ * authenticates, authorizes and validates, in that order, before the handler sees anything;
+ * openapi.ts documents the same objects.
  */
 import type { Context, Hono } from "hono";
 import { z } from "zod";
@@ -3556,7 +3744,10 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
     params?: z.ZodType<P>;
     query?: z.ZodType<Q>;
     body?: z.ZodType<B>;
-    /** The success body's schema (the endpoint's), documented for every 2xx that names none of its own. */
+    /**
+     * The success body's schema (the endpoint's), documented for every 2xx that names none of its
+     * own.
+     */
     response?: z.ZodType;
     /**
      * A shortcut for the body's most common shape: returns the value `body` would parse it to, or
@@ -3625,20 +3816,24 @@ export declare class RunRegistry {
         joined: boolean;
         resumed: ResumeInfo;
     }>;
-    /** The live run `runId` of `stage`, its lease renewed; CKPT_NOT_FOUND when it is not held here. */
+    /**
+     * The live run `runId` of `stage`, its lease renewed; CKPT_NOT_FOUND when it is not held here.
+     */
     get(stage: string, runId: string): HeldRun;
     /**
      * Applies `updates` in order, all or nothing as far as checks go: the whole batch is checked
      * against the run's status and recorded in the same synchronous step (nothing else can run in
-     * between), so concurrent requests for one run share group commits. Resolves once all are durable.
+     * between), so concurrent requests for one run share group commits. Resolves once all are
+     * durable.
      */
     update(held: HeldRun, updates: readonly Update[], expectedRevision?: number): Promise<void>;
     /**
      * Holds a request for a run with nothing in flight until the requests arriving with it have
-     * joined: event-loop turns until one brings nobody new, at most GROUP_WAIT_MS. Otherwise the first
-     * request of a burst would start a commit alone, and the rest would wait for its fsync and then
-     * their own. With a commit in flight no wait is needed: what arrives queues behind it anyway.
-     * Everyone wakes in arrival order and checks and records in that order, as without the wait.
+     * joined: event-loop turns until one brings nobody new, at most GROUP_WAIT_MS. Otherwise the
+     * first request of a burst would start a commit alone, and the rest would wait for its fsync and
+     * then their own. With a commit in flight no wait is needed: what arrives queues behind it
+     * anyway. Everyone wakes in arrival order and checks and records in that order, as without the
+     * wait.
      */
     private group;
     /** Writes what is pending and lets go of the run without changing the stage's status. */
@@ -3647,9 +3842,13 @@ export declare class RunRegistry {
     reap(now?: number): Promise<number>;
     /** Stops the reaper; the runs still held are left for the store's shutdown() to pause. */
     stop(): void;
-    /** The stage's held run; one silent past its lease is released here, not only by the next reap. */
+    /**
+     * The stage's held run; one silent past its lease is released here, not only by the next reap.
+     */
     private live;
-    /** Releases a run whose client went silent, remembering it so that client hears CKPT_LEASE_LOST. */
+    /**
+     * Releases a run whose client went silent, remembering it so that client hears CKPT_LEASE_LOST.
+     */
     private expire;
     private drop;
     private notLive;
@@ -3680,7 +3879,10 @@ export declare const item: (index: number, extra?: Partial<Extract<CkptEvent, {
 }>>) => CkptEvent;
 export declare function collect(it: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]>;
 export interface ContractOptions {
-    /** The log keeps acknowledged writes across a reopen (`supports.durable`); the fixture then has `reopen`. */
+    /**
+     * The log keeps acknowledged writes across a reopen (`supports.durable`); the fixture then has
+     * `reopen`.
+     */
     durable: boolean;
 }
 export declare function contractSuite(name: string, factory: Factory, options: ContractOptions): void;

@@ -1,4 +1,7 @@
-/** Baseline B, hand-written SQLite: WAL, synchronous=FULL, one row per update, autocommitted or in transactions of the group size. */
+/**
+ * Baseline B, hand-written SQLite: WAL, synchronous=FULL, one row per update, autocommitted or in
+ * transactions of the group size.
+ */
 import { setImmediate } from "node:timers";
 import { join } from "node:path";
 import { loadDep } from "./deps.ts";
@@ -49,7 +52,9 @@ export async function openSqlite(): Promise<SqliteDb> {
   const db = new Db(join(dir, "ckpt.db"));
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = FULL");
-  db.exec("CREATE TABLE done (idx INTEGER PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL)");
+  db.exec(
+    "CREATE TABLE done (idx INTEGER PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL)",
+  );
   const stmt = db.prepare("INSERT OR REPLACE INTO done (idx, outcome, at) VALUES (?, 'ok', ?)");
   return {
     binding,

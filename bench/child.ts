@@ -1,4 +1,7 @@
-/** Runs a bench file in a fresh process of the same runtime (Node via tsx, or Deno), so memory and CPU readings are its own. */
+/**
+ * Runs a bench file in a fresh process of the same runtime (Node via tsx, or Deno), so memory and
+ * CPU readings are its own.
+ */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
@@ -14,12 +17,26 @@ export interface ChildOptions {
 }
 
 /** The command line that runs `file` (relative to the repo root) on this runtime. */
-export function commandFor(file: string, args: string[], options: ChildOptions = {}): [string, string[]] {
+export function commandFor(
+  file: string,
+  args: string[],
+  options: ChildOptions = {},
+): [string, string[]] {
   const path = join(repoRoot, file);
-  const v8 = [...(options.exposeGc ? ["--expose-gc"] : []), ...(options.heapMiB ? [`--max-old-space-size=${options.heapMiB}`] : [])];
+  const v8 = [
+    ...(options.exposeGc ? ["--expose-gc"] : []),
+    ...(options.heapMiB ? [`--max-old-space-size=${options.heapMiB}`] : []),
+  ];
   if (runtime === "deno") {
     const deno = (globalThis as { Deno?: { execPath(): string } }).Deno!.execPath();
-    return [deno, ["run", "-A", "--quiet", ...(v8.length ? [`--v8-flags=${v8.join(",")}`] : []), path, ...args]];
+    return [deno, [
+      "run",
+      "-A",
+      "--quiet",
+      ...(v8.length ? [`--v8-flags=${v8.join(",")}`] : []),
+      path,
+      ...args,
+    ]];
   }
   return [process.execPath, [...v8, "--import", "tsx", path, ...args]];
 }
@@ -40,7 +57,13 @@ export function runJson<T>(file: string, args: string[], options: ChildOptions =
         if (code !== 0) throw new Error(`exit ${code}`);
         resolve(JSON.parse(last) as T);
       } catch (e) {
-        reject(new Error(`${file} ${args.join(" ")} failed (${(e as Error).message}): ${err.trim().slice(-2000)}`));
+        reject(
+          new Error(
+            `${file} ${args.join(" ")} failed (${(e as Error).message}): ${
+              err.trim().slice(-2000)
+            }`,
+          ),
+        );
       }
     });
   });

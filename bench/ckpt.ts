@@ -1,11 +1,18 @@
-/** ckpt itself as a bench subject: a store on LevelDB (sync or os durability) or in memory, one run, `await run.done(i)` per update. */
-import { levelLog, memoryLog, open, type EventLog, type Run, type Store } from "../mod.ts";
+/**
+ * ckpt itself as a bench subject: a store on LevelDB (sync or os durability) or in memory, one run,
+ * `await run.done(i)` per update.
+ */
+import { type EventLog, levelLog, memoryLog, open, type Run, type Store } from "../mod.ts";
 import type { Subject } from "./subject.ts";
 import { du, removeDir, tempDir } from "./tmp.ts";
 
 export type CkptKind = "sync" | "os" | "memory";
 
-export const CKPT_LABEL: Record<CkptKind, string> = { sync: "ckpt LevelDB sync", os: "ckpt LevelDB os", memory: "ckpt memory" };
+export const CKPT_LABEL: Record<CkptKind, string> = {
+  sync: "ckpt LevelDB sync",
+  os: "ckpt LevelDB os",
+  memory: "ckpt memory",
+};
 
 /** Wraps a log to count appends and the events they carry (the group-commit size). */
 export function counting(log: EventLog): EventLog & { appends: number; events: number } {
@@ -30,7 +37,11 @@ export interface OpenedCkpt {
 /** A fresh store with one running stage, on a temp folder (or in memory). */
 export async function openCkpt(kind: CkptKind, name = "bench"): Promise<OpenedCkpt> {
   const dir = kind === "memory" ? undefined : tempDir(kind);
-  const log = counting(kind === "memory" || dir === undefined ? memoryLog() : await levelLog(dir, { durability: kind }));
+  const log = counting(
+    kind === "memory" || dir === undefined
+      ? memoryLog()
+      : await levelLog(dir, { durability: kind }),
+  );
   const store = await open({ log });
   const run = await store.stage(name).begin({ total: 1_000_000_000 });
   return { store, run, log, dir };

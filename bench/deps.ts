@@ -1,4 +1,7 @@
-/** The bench-only dependencies (better-sqlite3, autocannon): kept in bench/node_modules, installed on first use from bench/package-lock.json. */
+/**
+ * The bench-only dependencies (better-sqlite3, autocannon): kept in bench/node_modules, installed
+ * on first use from bench/package-lock.json.
+ */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -9,10 +12,16 @@ export const benchDir = new URL(".", import.meta.url).pathname;
 const modules = join(benchDir, "node_modules");
 const require = createRequire(join(benchDir, "package.json"));
 
-/** Installs bench/node_modules when a dependency is missing. Returns why baselines cannot run, or undefined. */
+/**
+ * Installs bench/node_modules when a dependency is missing. Returns why baselines cannot run, or
+ * undefined.
+ */
 export function ensureDeps(): string | undefined {
-  // The compiled addon, not just the package: an install whose build step was skipped leaves no binary.
-  const missing = () => !existsSync(join(modules, "better-sqlite3/build/Release/better_sqlite3.node")) || !existsSync(join(modules, "autocannon/package.json"));
+  // The compiled addon, not just the package: an install whose build step was skipped leaves no
+  // binary.
+  const missing = () =>
+    !existsSync(join(modules, "better-sqlite3/build/Release/better_sqlite3.node")) ||
+    !existsSync(join(modules, "autocannon/package.json"));
   if (!missing()) return undefined;
   const locked = existsSync(join(benchDir, "package-lock.json"));
   const args = [locked ? "ci" : "i", "--prefix", benchDir, "--no-audit", "--no-fund"];

@@ -1,4 +1,7 @@
-/** Runs N concurrent async workers against a subject for a fixed time, each awaiting its own update, and records every latency. */
+/**
+ * Runs N concurrent async workers against a subject for a fixed time, each awaiting its own update,
+ * and records every latency.
+ */
 import { percentile } from "./stats.ts";
 import type { Subject } from "./subject.ts";
 
@@ -30,7 +33,7 @@ export async function drive(subject: Subject, workers: number, ms: number): Prom
   const start = performance.now();
   const end = start + ms;
   const worker = async () => {
-    for (let t0 = performance.now(); t0 < end; ) {
+    for (let t0 = performance.now(); t0 < end;) {
       await subject.update(index++);
       const t1 = performance.now();
       record(t1 - t0);

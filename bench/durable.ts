@@ -1,4 +1,7 @@
-/** Figures 1–2: durable updates/s and latency with 1, 8 and 64 concurrent awaiting workers, every subject interleaved. */
+/**
+ * Figures 1–2: durable updates/s and latency with 1, 8 and 64 concurrent awaiting workers, every
+ * subject interleaved.
+ */
 import { spawnSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { drive, type DriveResult } from "./drive.ts";
@@ -40,10 +43,18 @@ export interface DurableOptions {
   progress: (line: string) => void;
 }
 
-/** Every subject runs once per worker count per round, the order rotating each round, so slow drift (page cache, compaction, other load) lands on all alike. */
-export async function durableUpdates(subjects: Subject[], o: DurableOptions): Promise<DurableSubjectResult[]> {
+/**
+ * Every subject runs once per worker count per round, the order rotating each round, so slow drift
+ * (page cache, compaction, other load) lands on all alike.
+ */
+export async function durableUpdates(
+  subjects: Subject[],
+  o: DurableOptions,
+): Promise<DurableSubjectResult[]> {
   for (const s of subjects) await drive(s, 8, Math.min(200, o.ms)); // warm-up: JIT, files created, caches
-  const raw = new Map<Subject, Map<number, Array<DriveResult & { peakRss: number }>>>(subjects.map((s) => [s, new Map(o.workers.map((w) => [w, []]))]));
+  const raw = new Map<Subject, Map<number, Array<DriveResult & { peakRss: number }>>>(
+    subjects.map((s) => [s, new Map(o.workers.map((w) => [w, []]))]),
+  );
   for (let r = 0; r < o.rounds; r++) {
     for (const w of o.workers) {
       for (let k = 0; k < subjects.length; k++) {
@@ -52,7 +63,11 @@ export async function durableUpdates(subjects: Subject[], o: DurableOptions): Pr
         resetPeak();
         const res = { ...(await drive(s, w, o.ms)), peakRss: peakRss() };
         raw.get(s)!.get(w)!.push(res);
-        o.progress(`durable round ${r + 1}/${o.rounds} ${String(w).padStart(2)} workers  ${s.label.padEnd(34)} ${Math.round(res.perSec).toLocaleString("en-US")}/s`);
+        o.progress(
+          `durable round ${r + 1}/${o.rounds} ${String(w).padStart(2)} workers  ${
+            s.label.padEnd(34)
+          } ${Math.round(res.perSec).toLocaleString("en-US")}/s`,
+        );
       }
     }
   }

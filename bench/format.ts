@@ -12,10 +12,21 @@ export function num(x: number): string {
   return x.toFixed(2);
 }
 
-export const ms = (x: number): string => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3)) + " ms" : "–");
+export const ms = (
+  x: number,
+): string => (Number.isFinite(x)
+  ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3)) +
+    " ms"
+  : "–");
 
 export const bytes = (x: number): string =>
-  x >= 2 ** 30 ? `${(x / 2 ** 30).toFixed(2)} GiB` : x >= 2 ** 20 ? `${(x / 2 ** 20).toFixed(1)} MiB` : x >= 1024 ? `${(x / 1024).toFixed(1)} KiB` : `${Math.round(x)} B`;
+  x >= 2 ** 30
+    ? `${(x / 2 ** 30).toFixed(2)} GiB`
+    : x >= 2 ** 20
+    ? `${(x / 2 ** 20).toFixed(1)} MiB`
+    : x >= 1024
+    ? `${(x / 1024).toFixed(1)} KiB`
+    : `${Math.round(x)} B`;
 
 /** "median [min–max]" with a formatter for each number. */
 export function range(s: Spread, f: (x: number) => string = num, suffix = ""): string {
@@ -23,7 +34,8 @@ export function range(s: Spread, f: (x: number) => string = num, suffix = ""): s
   return `${f(s.median)}${suffix} [${f(s.min)}–${f(s.max)}]`;
 }
 
-export const ratio = (s: Spread): string => range(s, (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)), "×");
+export const ratio = (s: Spread): string =>
+  range(s, (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)), "×");
 
 export const pow10 = (n: number): string => {
   const e = Math.log10(n);

@@ -1,4 +1,6 @@
-/** Builds stage histories of a given length on LevelDB, left the way a crash mid-run leaves them. */
+/**
+ * Builds stage histories of a given length on LevelDB, left the way a crash mid-run leaves them.
+ */
 import { levelLog, open, type Run } from "../mod.ts";
 import { tempDir } from "./tmp.ts";
 

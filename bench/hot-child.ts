@@ -1,4 +1,7 @@
-/** One hot-loop round in a fresh process (spawned by hotloop.ts), so peak RSS and heap are its own. Args: KIND EVENTS; prints one JSON line. */
+/**
+ * One hot-loop round in a fresh process (spawned by hotloop.ts), so peak RSS and heap are its own.
+ * Args: KIND EVENTS; prints one JSON line.
+ */
 import process from "node:process";
 import { BATCHED_TX, openSqlite } from "./baseline-sqlite.ts";
 import { type CkptKind, openCkpt } from "./ckpt.ts";
@@ -67,7 +70,9 @@ async function sqliteRound(n: number): Promise<HotRound> {
 
 const [kind, events] = [process.argv[2], Number(process.argv[3])];
 try {
-  const r = kind === "sqlite" ? await sqliteRound(events) : await ckptRound(kind as CkptKind, events);
+  const r = kind === "sqlite"
+    ? await sqliteRound(events)
+    : await ckptRound(kind as CkptKind, events);
   process.stdout.write(JSON.stringify(r) + "\n");
 } finally {
   removeAll();

@@ -1,7 +1,7 @@
 /**
- * Two sidecar figures the main bench does not take: 8 joined worker processes on one stage through a
- * real ckpt-server (events/s, worker failures), and how long a worker takes to resume once a SIGKILLed
- * sidecar is back. Usage: npx tsx bench/joined.ts [items=16000] [downMs=3000]
+ * Two sidecar figures the main bench does not take: 8 joined worker processes on one stage through
+ * a real ckpt-server (events/s, worker failures), and how long a worker takes to resume once a
+ * SIGKILLed sidecar is back. Usage: npx tsx bench/joined.ts [items=16000] [downMs=3000]
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,8 +24,15 @@ interface Proc {
 }
 
 function start(file: string, args: string[]): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", file, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
-  const p: Proc = { child, lines: [], exit: new Promise((r) => child.on("close", (code) => r(code))) };
+  const child = spawn(process.execPath, ["--import", "tsx", file, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const p: Proc = {
+    child,
+    lines: [],
+    exit: new Promise((r) => child.on("close", (code) => r(code))),
+  };
   let buf = "";
   child.stdout!.on("data", (d) => {
     buf += d;
@@ -69,10 +76,24 @@ try {
   // 1. Eight joined workers, half mark + flush every 250, half awaiting done() with 8 in flight.
   let s = await sidecar(join(dir, "a"), await freePort());
   const t0 = performance.now();
-  const ws = Array.from({ length: WORKERS }, (_, k) => start(worker, [s.url, "", "joined", String(k), String(WORKERS), String(items), k % 2 ? "done" : "mark"]));
+  const ws = Array.from(
+    { length: WORKERS },
+    (_, k) =>
+      start(worker, [
+        s.url,
+        "",
+        "joined",
+        String(k),
+        String(WORKERS),
+        String(items),
+        k % 2 ? "done" : "mark",
+      ]),
+  );
   const codes = await Promise.all(ws.map((w) => w.exit));
   const seconds = (performance.now() - t0) / 1000;
-  const st = (await (await fetch(`${s.url}/v1/stages/joined`)).json()) as { counters: { processed: number; duplicates: number } };
+  const st = (await (await fetch(`${s.url}/v1/stages/joined`)).json()) as {
+    counters: { processed: number; duplicates: number };
+  };
   const failures = codes.filter((c) => c !== 0).length;
   s.proc.child.kill("SIGKILL");
   await s.proc.exit;
@@ -81,7 +102,9 @@ try {
   const port = await freePort();
   s = await sidecar(join(dir, "b"), port);
   const w = start(worker, [s.url, "", "resume", "0", "1", "1000000", "done"]);
-  await new Promise<void>((r) => (w.onLine = (l) => l.startsWith("ack ") && w.lines.length > 200 && r()));
+  await new Promise<void>((
+    r,
+  ) => (w.onLine = (l) => l.startsWith("ack ") && w.lines.length > 200 && r()));
   s.proc.child.kill("SIGKILL");
   await s.proc.exit;
   await new Promise((r) => setTimeout(r, downMs));
@@ -89,7 +112,9 @@ try {
   const restarted = performance.now();
   s = await sidecar(join(dir, "b"), port);
   const back = performance.now();
-  await new Promise<void>((r) => (w.onLine = (l) => l.startsWith("ack ") && w.lines.length > acksBefore && r()));
+  await new Promise<void>((
+    r,
+  ) => (w.onLine = (l) => l.startsWith("ack ") && w.lines.length > acksBefore && r()));
   const resumedMs = performance.now() - back;
   const restartMs = back - restarted;
   w.child.kill("SIGKILL");
@@ -99,9 +124,18 @@ try {
   const row = (a: string, b: string) => console.log(`| ${a.padEnd(58)} | ${b.padEnd(40)} |`);
   row("figure", "value");
   row("-".repeat(58), "-".repeat(40));
-  row(`8 joined workers via the sidecar, ${items.toLocaleString("en-US")} items`, `${Math.round(items / seconds).toLocaleString("en-US")} events/s (${seconds.toFixed(1)} s)`);
-  row("  worker failures / processed / duplicates", `${failures} / ${st.counters.processed.toLocaleString("en-US")} / ${st.counters.duplicates}`);
-  row(`worker resumes after a sidecar SIGKILL (down ${(downMs / 1000).toFixed(1)} s)`, `${Math.round(resumedMs)} ms after it answers again`);
+  row(
+    `8 joined workers via the sidecar, ${items.toLocaleString("en-US")} items`,
+    `${Math.round(items / seconds).toLocaleString("en-US")} events/s (${seconds.toFixed(1)} s)`,
+  );
+  row(
+    "  worker failures / processed / duplicates",
+    `${failures} / ${st.counters.processed.toLocaleString("en-US")} / ${st.counters.duplicates}`,
+  );
+  row(
+    `worker resumes after a sidecar SIGKILL (down ${(downMs / 1000).toFixed(1)} s)`,
+    `${Math.round(resumedMs)} ms after it answers again`,
+  );
   row("  sidecar restart to first answer", `${Math.round(restartMs)} ms`);
   if (failures > 0 || st.counters.processed !== items) process.exitCode = 1;
 } finally {

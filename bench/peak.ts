@@ -1,13 +1,17 @@
 /**
- * Peak RSS for the bench's rows: the kernel's high-water mark (VmHWM in /proc/<pid>/status), which, unlike
- * sampling, misses no spike. In the bench process the mark is reset before each measurement (writing 5 to
- * /proc/self/clear_refs, Linux ≥ 4.0), so a row's figure is the peak during that row, not since the bench began.
- * Elsewhere (no /proc, or a reset refused): the process's lifetime peak (`process.resourceUsage().maxRSS`).
+ * Peak RSS for the bench's rows: the kernel's high-water mark (VmHWM in /proc/<pid>/status), which,
+ * unlike sampling, misses no spike. In the bench process the mark is reset before each measurement
+ * (writing 5 to /proc/self/clear_refs, Linux ≥ 4.0), so a row's figure is the peak during that row,
+ * not since the bench began. Elsewhere (no /proc, or a reset refused): the process's lifetime peak
+ * (`process.resourceUsage().maxRSS`).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 
-/** VmHWM of a process in bytes, or undefined when /proc cannot tell (not Linux, or the process is gone). */
+/**
+ * VmHWM of a process in bytes, or undefined when /proc cannot tell (not Linux, or the process is
+ * gone).
+ */
 export function highWaterMark(pid: number | "self" = "self"): number | undefined {
   try {
     const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

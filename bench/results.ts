@@ -1,4 +1,7 @@
-/** The shape of one bench run's results, and writing them to bench/results/ (the run's own file and latest.json). */
+/**
+ * The shape of one bench run's results, and writing them to bench/results/ (the run's own file and
+ * latest.json).
+ */
 import type { StartupCase } from "./startup.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -39,7 +42,10 @@ export interface BenchResults {
   /** Resume time at the largest history over the smallest, per round. */
   resumeRatio?: Spread;
   replay?: ReplayResult;
-  disk: { hotLoop?: DiskResult; workers?: { events: number; bytes: number; bytesPerEvent: number } };
+  disk: {
+    hotLoop?: DiskResult;
+    workers?: { events: number; bytes: number; bytesPerEvent: number };
+  };
   stateSize: StateSizeResult[];
   sidecar: SidecarResult;
   /** Issue 17's rows (absent from results written before it). */
@@ -49,10 +55,15 @@ export interface BenchResults {
   targets: TargetCheck[];
 }
 
-/** Writes the run's own file, and latest.json unless `latest` is false (a run of some rows only must not replace it). */
+/**
+ * Writes the run's own file, and latest.json unless `latest` is false (a run of some rows only must
+ * not replace it).
+ */
 export function writeResults(dir: string, r: BenchResults, latest = true): string {
   mkdirSync(dir, { recursive: true });
-  const name = `${r.startedAt.replace(/[:.]/g, "-")}-${r.machine.runtime.split(" ")[0]}-${r.mode}.json`;
+  const name = `${r.startedAt.replace(/[:.]/g, "-")}-${
+    r.machine.runtime.split(" ")[0]
+  }-${r.mode}.json`;
   const json = JSON.stringify(r, null, 2) + "\n";
   writeFileSync(join(dir, name), json);
   if (latest) writeFileSync(join(dir, "latest.json"), json);

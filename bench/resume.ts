@@ -1,4 +1,7 @@
-/** Figure 4: resume time (`open()` + `stage.state()`) for histories of growing length; a snapshot must keep it flat. */
+/**
+ * Figure 4: resume time (`open()` + `stage.state()`) for histories of growing length; a snapshot
+ * must keep it flat.
+ */
 import { open } from "../mod.ts";
 import { type History, STAGE } from "./history.ts";
 import { pow10 } from "./format.ts";
@@ -11,7 +14,10 @@ export interface ResumeResult {
   ms: Spread;
   /** Events read after the latest snapshot (the tail resume folds in). */
   tail: number;
-  /** Time over the first history's time (the baseline, 10^3), round by round; undefined for the first. */
+  /**
+   * Time over the first history's time (the baseline, 10^3), round by round; undefined for the
+   * first.
+   */
   vsFirst?: Spread;
   /** Which measurement set it belongs to: "as left by the crash" or "after LevelDB compaction". */
   compacted: boolean;
@@ -29,9 +35,16 @@ async function resumeOnce(dir: string): Promise<{ ms: number; tail: number }> {
   return { ms, tail: state.revision - (snap?.revision ?? -1) };
 }
 
-/** Resumes every history once per round (order rotating); ratios are taken against `histories[0]` within each round. */
-export async function resumeTimes(histories: History[], o: { rounds: number; compacted: boolean; progress: (line: string) => void }): Promise<ResumeResult[]> {
-  // The first open of a folder replays LevelDB's own write-ahead log into a table file: not ckpt's resume.
+/**
+ * Resumes every history once per round (order rotating); ratios are taken against `histories[0]`
+ * within each round.
+ */
+export async function resumeTimes(
+  histories: History[],
+  o: { rounds: number; compacted: boolean; progress: (line: string) => void },
+): Promise<ResumeResult[]> {
+  // The first open of a folder replays LevelDB's own write-ahead log into a table file: not ckpt's
+  // resume.
   for (const h of histories) await resumeOnce(h.dir);
   const ms = new Map<History, number[]>(histories.map((h) => [h, []]));
   const rss = new Map<History, number[]>(histories.map((h) => [h, []]));
@@ -49,7 +62,9 @@ export async function resumeTimes(histories: History[], o: { rounds: number; com
   const first = ms.get(histories[0]!)!;
   const out = histories.map((h, i) => ({
     events: h.events,
-    label: `${pow10(h.events)} events, tail ${h.tail.toLocaleString("en-US")}${o.compacted && i > 0 ? ", compacted" : ""}`,
+    label: `${pow10(h.events)} events, tail ${h.tail.toLocaleString("en-US")}${
+      o.compacted && i > 0 ? ", compacted" : ""
+    }`,
     ms: spread(ms.get(h)!),
     tail: tails.get(h)!,
     ...(i > 0 ? { vsFirst: ratios(ms.get(h)!, first) } : {}),

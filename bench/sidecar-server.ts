@@ -1,4 +1,7 @@
-/** Starts a real ckpt-server (server/node.ts) in its own process on 127.0.0.1 and a free port, and stops it with SIGTERM. */
+/**
+ * Starts a real ckpt-server (server/node.ts) in its own process on 127.0.0.1 and a free port, and
+ * stops it with SIGTERM.
+ */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { commandFor, repoRoot } from "./child.ts";
@@ -13,11 +16,26 @@ export interface SidecarProcess {
   stop(): Promise<void>;
 }
 
-/** `root`: another checkout's sidecar (bench/sidecar-single.ts compares against a baseline); `flags` go to its runtime (e.g. --cpu-prof). */
-export function startSidecar(durability: "sync" | "os", o: { root?: string; flags?: string[] } = {}): Promise<SidecarProcess> {
+/**
+ * `root`: another checkout's sidecar (bench/sidecar-single.ts compares against a baseline); `flags`
+ * go to its runtime (e.g. --cpu-prof).
+ */
+export function startSidecar(
+  durability: "sync" | "os",
+  o: { root?: string; flags?: string[] } = {},
+): Promise<SidecarProcess> {
   const dir = tempDir("sidecar");
   const root = o.root ?? repoRoot;
-  const [cmd, args] = commandFor("server/node.ts", ["--store", dir, "--host", "127.0.0.1", "--port", "0", "--durability", durability]);
+  const [cmd, args] = commandFor("server/node.ts", [
+    "--store",
+    dir,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--durability",
+    durability,
+  ]);
   const file = args.findIndex((a) => a.endsWith("server/node.ts"));
   args[file] = join(root, "server/node.ts");
   args.splice(file, 0, ...(o.flags ?? []));
@@ -31,10 +49,15 @@ export function startSidecar(durability: "sync" | "os", o: { root?: string; flag
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";
-    const timer = setTimeout(() => fail(new Error("ckpt-server did not report listening within 30 s")), 30_000);
+    const timer = setTimeout(
+      () => fail(new Error("ckpt-server did not report listening within 30 s")),
+      30_000,
+    );
     const fail = (e: Error) => {
       clearTimeout(timer);
-      void stop().finally(() => reject(new Error(`${e.message}: ${(out + err).trim().slice(-1500)}`)));
+      void stop().finally(() =>
+        reject(new Error(`${e.message}: ${(out + err).trim().slice(-1500)}`))
+      );
     };
     child.stderr.on("data", (d) => (err += d));
     child.stdout.on("data", (d) => {
@@ -42,9 +65,19 @@ export function startSidecar(durability: "sync" | "os", o: { root?: string; flag
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1]!, pid: child.pid, stop, peakRss: () => (child.pid === undefined || child.exitCode !== null ? undefined : highWaterMark(child.pid)) });
+        resolve({
+          url: m[1]!,
+          pid: child.pid,
+          stop,
+          peakRss: () => (child.pid === undefined || child.exitCode !== null
+            ? undefined
+            : highWaterMark(child.pid)),
+        });
       }
     });
-    child.once("exit", (code) => fail(new Error(`ckpt-server exited with ${code} before listening`)));
+    child.once(
+      "exit",
+      (code) => fail(new Error(`ckpt-server exited with ${code} before listening`)),
+    );
   });
 }

@@ -1,7 +1,8 @@
 /**
- * The sidecar row on its own: single-update requests (one item each) at 64 connections against a real
- * ckpt-server on 127.0.0.1, LevelDB, durable. With `--before <checkout>` it also runs that checkout's
- * sidecar, alternating rounds, so a change is compared side by side under the same machine load.
+ * The sidecar row on its own: single-update requests (one item each) at 64 connections against a
+ * real ckpt-server on 127.0.0.1, LevelDB, durable. With `--before <checkout>` it also runs that
+ * checkout's sidecar, alternating rounds, so a change is compared side by side under the same
+ * machine load.
  *
  *   npx tsx bench/sidecar-single.ts [--seconds 5] [--rounds 3] [--before /path/to/other/checkout] [--cpu-prof dir]
  */
@@ -27,7 +28,9 @@ function flag(name: string): string | undefined {
   return i < 0 ? undefined : process.argv[i + 1];
 }
 
-/** CPU milliseconds (user + system) the process has used, from /proc (Linux); undefined elsewhere. */
+/**
+ * CPU milliseconds (user + system) the process has used, from /proc (Linux); undefined elsewhere.
+ */
 function cpuMs(pid: number | undefined): number | undefined {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -37,11 +40,23 @@ function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-async function round(label: string, root: string | undefined, seconds: number, profDir: string | undefined) {
+async function round(
+  label: string,
+  root: string | undefined,
+  seconds: number,
+  profDir: string | undefined,
+) {
   const autocannon = loadDep<Autocannon>("autocannon");
-  const server = await startSidecar("sync", { ...(root ? { root } : {}), ...(profDir ? { flags: ["--cpu-prof", `--cpu-prof-dir=${profDir}`] } : {}) });
+  const server = await startSidecar("sync", {
+    ...(root ? { root } : {}),
+    ...(profDir ? { flags: ["--cpu-prof", `--cpu-prof-dir=${profDir}`] } : {}),
+  });
   try {
-    const res = await fetch(`${server.url}/v1/stages/single/runs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ leaseMs: 600_000 }) });
+    const res = await fetch(`${server.url}/v1/stages/single/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ leaseMs: 600_000 }),
+    });
     if (!res.ok) throw new Error(`begin: HTTP ${res.status} ${await res.text()}`);
     const { runId } = (await res.json()) as { runId: string };
     let index = 0;
@@ -55,7 +70,10 @@ async function round(label: string, root: string | undefined, seconds: number, p
             method: "POST",
             path: `/v1/stages/single/runs/${runId}/updates`,
             headers: { "content-type": "application/json" },
-            setupRequest: (req: object) => ({ ...req, body: JSON.stringify({ updates: [{ type: "item", index: index++ }] }) }),
+            setupRequest: (req: object) => ({
+              ...req,
+              body: JSON.stringify({ updates: [{ type: "item", index: index++ }] }),
+            }),
           },
         ],
       });
@@ -72,7 +90,9 @@ async function round(label: string, root: string | undefined, seconds: number, p
       maxMs: r.latency.max,
       failed: r.non2xx + r.errors + r.timeouts,
       /** The sidecar's CPU time per answered request: steadier than req/s on a busy machine. */
-      cpuUsPerReq: cpu0 === undefined || cpu1 === undefined ? NaN : Math.round(((cpu1 - cpu0) * 1000) / r["2xx"]),
+      cpuUsPerReq: cpu0 === undefined || cpu1 === undefined
+        ? NaN
+        : Math.round(((cpu1 - cpu0) * 1000) / r["2xx"]),
     };
     process.stderr.write(`${JSON.stringify(row)}\n`);
     return row;
@@ -92,10 +112,21 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const labels = [...new Set(rows.map((r) => r.label))];
-console.log(`single-update requests, ${CONNECTIONS} connections, LevelDB durable, ${seconds} s x ${rounds} rounds (median; range)`);
+console.log(
+  `single-update requests, ${CONNECTIONS} connections, LevelDB durable, ${seconds} s x ${rounds} rounds (median; range)`,
+);
 for (const l of labels) {
   const of = rows.filter((r) => r.label === l);
-  const col = (k: "reqPerSec" | "p50Ms" | "p99Ms" | "maxMs" | "cpuUsPerReq") => `${median(of.map((r) => r[k]))} (${Math.min(...of.map((r) => r[k]))}–${Math.max(...of.map((r) => r[k]))})`;
-  console.log(`${l.padEnd(7)} req/s ${col("reqPerSec")}  p50 ${col("p50Ms")} ms  p99 ${col("p99Ms")} ms  max ${col("maxMs")} ms  sidecar CPU ${col("cpuUsPerReq")} µs/req  failed ${of.reduce((n, r) => n + r.failed, 0)}`);
+  const col = (k: "reqPerSec" | "p50Ms" | "p99Ms" | "maxMs" | "cpuUsPerReq") =>
+    `${median(of.map((r) => r[k]))} (${Math.min(...of.map((r) => r[k]))}–${
+      Math.max(...of.map((r) => r[k]))
+    })`;
+  console.log(
+    `${l.padEnd(7)} req/s ${col("reqPerSec")}  p50 ${col("p50Ms")} ms  p99 ${
+      col("p99Ms")
+    } ms  max ${col("maxMs")} ms  sidecar CPU ${col("cpuUsPerReq")} µs/req  failed ${
+      of.reduce((n, r) => n + r.failed, 0)
+    }`,
+  );
 }
 console.log(JSON.stringify(rows));

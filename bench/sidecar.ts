@@ -1,4 +1,7 @@
-/** Figure 7: a real ckpt-server on 127.0.0.1 under autocannon (single and batched updates), and ckpt through adapters/http.ts. */
+/**
+ * Figure 7: a real ckpt-server on 127.0.0.1 under autocannon (single and batched updates), and ckpt
+ * through adapters/http.ts.
+ */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -23,7 +26,10 @@ export interface SidecarFigures {
   libraryHotPerSec?: Spread;
   /** ckpt over adapters/http.ts: 64 workers each awaiting `run.done()`, updates/s. */
   libraryWorkersPerSec?: Spread;
-  /** One Python process through clients/python (bench/python_worker.py): mark() batched + flush, events/s. */
+  /**
+   * One Python process through clients/python (bench/python_worker.py): mark() batched + flush,
+   * events/s.
+   */
   pythonMarkPerSec?: Spread;
   /** The same process: done() from 1 and from 64 threads, each call durable, updates/s. */
   pythonDonePerSec?: Spread;
@@ -51,24 +57,40 @@ interface AutocannonRequest {
   headers: Record<string, string>;
   setupRequest?: (req: { body?: string }) => { body?: string };
 }
-type Autocannon = (o: { url: string; connections: number; duration: number; requests: AutocannonRequest[] }) => Promise<AutocannonResult>;
+type Autocannon = (
+  o: { url: string; connections: number; duration: number; requests: AutocannonRequest[] },
+) => Promise<AutocannonResult>;
 
 const CONNECTIONS = 64;
 const BATCH = 1000;
 
 export function sidecarMissing(): string | undefined {
-  const missing = ["server/app.ts", "adapters/http.ts"].filter((f) => !existsSync(join(repoRoot, f)));
+  const missing = ["server/app.ts", "adapters/http.ts"].filter((f) =>
+    !existsSync(join(repoRoot, f))
+  );
   return missing.length ? `sidecar: not available yet (${missing.join(", ")} missing)` : undefined;
 }
 
 async function beginRun(url: string, stage: string): Promise<string> {
-  const res = await fetch(`${url}/v1/stages/${stage}/runs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ leaseMs: 600_000 }) });
+  const res = await fetch(`${url}/v1/stages/${stage}/runs`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ leaseMs: 600_000 }),
+  });
   if (!res.ok) throw new Error(`begin ${stage}: HTTP ${res.status} ${await res.text()}`);
   return ((await res.json()) as { runId: string }).runId;
 }
 
 /** One autocannon run posting updates to a run; every request carries fresh item indices. */
-async function load(autocannon: Autocannon, url: string, stage: string, runId: string, perRequest: number, seconds: number, next: { index: number }) {
+async function load(
+  autocannon: Autocannon,
+  url: string,
+  stage: string,
+  runId: string,
+  perRequest: number,
+  seconds: number,
+  next: { index: number },
+) {
   return autocannon({
     url,
     connections: CONNECTIONS,
@@ -89,8 +111,15 @@ async function load(autocannon: Autocannon, url: string, stage: string, runId: s
 }
 
 /** ckpt itself in this process, its log the sidecar over HTTP. */
-async function library(url: string, stage: string, events: number, workers: number): Promise<{ hot: number; awaited: number }> {
-  const { connectHttpLog } = (await import("../adapters/http.ts")) as { connectHttpLog(o: { url: string }): Promise<import("../mod.ts").EventLog> };
+async function library(
+  url: string,
+  stage: string,
+  events: number,
+  workers: number,
+): Promise<{ hot: number; awaited: number }> {
+  const { connectHttpLog } = (await import("../adapters/http.ts")) as {
+    connectHttpLog(o: { url: string }): Promise<import("../mod.ts").EventLog>;
+  };
   const store = await open({ log: await connectHttpLog({ url }) });
   try {
     const run = await store.stage(stage).begin({ leaseMs: 600_000 });
@@ -122,14 +151,29 @@ async function library(url: string, stage: string, events: number, workers: numb
 }
 
 /** bench/python_worker.py against the sidecar: one Python process, the figures it prints. */
-function python(url: string, stage: string, events: number): { mark: number; done1: number; done64: number } | string {
+function python(
+  url: string,
+  stage: string,
+  events: number,
+): { mark: number; done1: number; done64: number } | string {
   const py = process.env.CKPT_PYTHON ?? "python3";
   if (spawnSync(py, ["--version"]).status !== 0) return `${py} not found`;
-  const out = execFileSync(py, [join(repoRoot, "bench/python_worker.py"), url, stage, String(events)], { encoding: "utf8" });
-  return JSON.parse(out.trim().split("\n").pop()!) as { mark: number; done1: number; done64: number };
+  const out = execFileSync(py, [
+    join(repoRoot, "bench/python_worker.py"),
+    url,
+    stage,
+    String(events),
+  ], { encoding: "utf8" });
+  return JSON.parse(out.trim().split("\n").pop()!) as {
+    mark: number;
+    done1: number;
+    done64: number;
+  };
 }
 
-export async function sidecarLoad(o: { seconds: number; rounds: number; libraryEvents: number; progress: (line: string) => void }): Promise<SidecarResult> {
+export async function sidecarLoad(
+  o: { seconds: number; rounds: number; libraryEvents: number; progress: (line: string) => void },
+): Promise<SidecarResult> {
   const missing = sidecarMissing();
   if (missing) return { available: false, reason: missing };
   const autocannon = loadDep<Autocannon>("autocannon");
@@ -143,11 +187,17 @@ export async function sidecarLoad(o: { seconds: number; rounds: number; libraryE
     const b: AutocannonResult[] = [];
     const libHot: number[] = [];
     const libWorkers: number[] = [];
-    const py: { mark: number[]; done1: number[]; done64: number[]; skipped?: string } = { mark: [], done1: [], done64: [] };
+    const py: { mark: number[]; done1: number[]; done64: number[]; skipped?: string } = {
+      mark: [],
+      done1: [],
+      done64: [],
+    };
     await load(autocannon, server.url, "http-single", single, 1, 1, nextSingle); // warm-up
     for (let r = 0; r < o.rounds; r++) {
       s.push(await load(autocannon, server.url, "http-single", single, 1, o.seconds, nextSingle));
-      b.push(await load(autocannon, server.url, "http-batched", batched, BATCH, o.seconds, nextBatched));
+      b.push(
+        await load(autocannon, server.url, "http-batched", batched, BATCH, o.seconds, nextBatched),
+      );
       const lib = await library(server.url, `lib-${r}`, o.libraryEvents, CONNECTIONS);
       libHot.push(lib.hot);
       libWorkers.push(lib.awaited);
@@ -156,9 +206,19 @@ export async function sidecarLoad(o: { seconds: number; rounds: number; libraryE
       else py.mark.push(p.mark), py.done1.push(p.done1), py.done64.push(p.done64);
       const last = (x: AutocannonResult[]) => x[x.length - 1]!;
       o.progress(
-        `sidecar round ${r + 1}/${o.rounds}: single ${Math.round(last(s)["2xx"] / last(s).duration)} req/s p99 ${last(s).latency.p99} ms; ` +
-          `batched ${Math.round((last(b)["2xx"] * BATCH) / last(b).duration)} events/s; library hot ${Math.round(lib.hot)}/s, 64 workers ${Math.round(lib.awaited)}/s` +
-          (typeof p === "string" ? `; python: ${p}` : `; python mark ${Math.round(p.mark)}/s, done ${Math.round(p.done1)}/s, 64 threads ${Math.round(p.done64)}/s`),
+        `sidecar round ${r + 1}/${o.rounds}: single ${
+          Math.round(last(s)["2xx"] / last(s).duration)
+        } req/s p99 ${last(s).latency.p99} ms; ` +
+          `batched ${
+            Math.round((last(b)["2xx"] * BATCH) / last(b).duration)
+          } events/s; library hot ${Math.round(lib.hot)}/s, 64 workers ${
+            Math.round(lib.awaited)
+          }/s` +
+          (typeof p === "string"
+            ? `; python: ${p}`
+            : `; python mark ${Math.round(p.mark)}/s, done ${Math.round(p.done1)}/s, 64 threads ${
+              Math.round(p.done64)
+            }/s`),
       );
     }
     return {
@@ -173,7 +233,13 @@ export async function sidecarLoad(o: { seconds: number; rounds: number; libraryE
       batchedP99Ms: spread(b.map((x) => x.latency.p99)),
       libraryHotPerSec: spread(libHot),
       libraryWorkersPerSec: spread(libWorkers),
-      ...(py.mark.length ? { pythonMarkPerSec: spread(py.mark), pythonDonePerSec: spread(py.done1), pythonDone64PerSec: spread(py.done64) } : {}),
+      ...(py.mark.length
+        ? {
+          pythonMarkPerSec: spread(py.mark),
+          pythonDonePerSec: spread(py.done1),
+          pythonDone64PerSec: spread(py.done64),
+        }
+        : {}),
       ...(py.skipped ? { pythonSkipped: py.skipped } : {}),
       errors: [...s, ...b].reduce((n, x) => n + x.errors + x.timeouts + x.non2xx, 0),
       ...(server.peakRss() !== undefined ? { serverPeakRss: server.peakRss()! } : {}),

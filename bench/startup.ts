@@ -1,8 +1,8 @@
 /**
- * Startup: how long `ckpt --version` and `ckpt list` on an empty store take from a cold process, wall time
- * and peak RSS, through tsx (the in-repo launcher) and as the compiled JavaScript the package ships; and
- * what importing each entry point costs (compiled). Node only; builds dist/ first.
- * Standalone: `npx tsx bench/startup.ts [--rounds N]`.
+ * Startup: how long `ckpt --version` and `ckpt list` on an empty store take from a cold process,
+ * wall time and peak RSS, through tsx (the in-repo launcher) and as the compiled JavaScript the
+ * package ships; and what importing each entry point costs (compiled). Node only; builds dist/
+ * first. Standalone: `npx tsx bench/startup.ts [--rounds N]`.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,7 +25,10 @@ export interface StartupCase {
   rssBytes: Spread;
   /** Against the tsx path of the same command, per round. */
   vsTsx?: Spread;
-  /** Wall time over a bare `node -e 0` of the same round: what ckpt adds, less sensitive to a busy machine. */
+  /**
+   * Wall time over a bare `node -e 0` of the same round: what ckpt adds, less sensitive to a busy
+   * machine.
+   */
   overNodeMs?: Spread;
 }
 
@@ -36,42 +39,80 @@ function once(args: string[], env: Record<string, string>): { wall: number; rss:
   writeFileSync(rssFile, "");
   try {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, ["--import", probe, ...args], { cwd: root, env: { ...process.env, ...env, CKPT_BENCH_RSS_FILE: rssFile }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--import", probe, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env, CKPT_BENCH_RSS_FILE: rssFile },
+      encoding: "utf8",
+    });
     const wall = performance.now() - t0;
-    if (r.status !== 0) throw new Error(`startup bench: node ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0) {
+      throw new Error(`startup bench: node ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+    }
     return { wall, rss: Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export function startupTimes(o: { rounds: number; progress?: (line: string) => void }): StartupCase[] {
-  const build = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, encoding: "utf8" });
+export function startupTimes(
+  o: { rounds: number; progress?: (line: string) => void },
+): StartupCase[] {
+  const build = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], {
+    cwd: root,
+    encoding: "utf8",
+  });
   if (build.status !== 0) throw new Error(`startup bench: the build failed: ${build.stderr}`);
   const store = mkdtempSync(join(tmpdir(), "ckpt-startup-store-"));
-  // `ckpt list` reads only: on a folder that holds no store it is CKPT_NOT_FOUND, so one is made (empty) first.
-  const made = spawnSync(process.execPath, ["--input-type=module", "-e", `const s = await (await import("ckpt")).open({ path: ${JSON.stringify(store)} }); await s.close()`], { cwd: root, encoding: "utf8" });
-  if (made.status !== 0) throw new Error(`startup bench: could not create an empty store: ${made.stderr}`);
+  // `ckpt list` reads only: on a folder that holds no store it is CKPT_NOT_FOUND, so one is made
+  // (empty) first.
+  const made = spawnSync(process.execPath, [
+    "--input-type=module",
+    "-e",
+    `const s = await (await import("ckpt")).open({ path: ${
+      JSON.stringify(store)
+    } }); await s.close()`,
+  ], { cwd: root, encoding: "utf8" });
+  if (made.status !== 0) {
+    throw new Error(`startup bench: could not create an empty store: ${made.stderr}`);
+  }
   const env = { CKPT_STORE: store, NO_COLOR: "1" };
   const importCode = (spec: string) => `await import(${JSON.stringify(spec)})`;
-  // Importing by package name from the repo: Node resolves "ckpt/..." to dist/ through package.json's exports.
-  const cases: { key: string; figure: string; subject: string; args: string[]; tsxOf?: string }[] = [
-    { key: "node", figure: "startup: bare `node -e 0` (the floor)", subject: "node", args: ["-e", "0"] },
-    ...(["--version", "list"] as const).flatMap((cmd) => {
-      const figure = `startup: \`ckpt ${cmd}\`${cmd === "list" ? " on an empty store" : ""}`;
-      const argv = cmd === "list" ? ["list", "--json"] : ["--version"];
-      return [
-        { key: `tsx ${cmd}`, figure, subject: "tsx (node cli/bin.mjs)", args: ["cli/bin.mjs", ...argv] },
-        { key: `dist ${cmd}`, figure, subject: "compiled (dist/cli/main.js, the npm bin)", args: ["dist/cli/main.js", ...argv], tsxOf: `tsx ${cmd}` },
-      ];
-    }),
-    ...["ckpt", "ckpt/http", "ckpt/eventstoredb", "ckpt/server", "ckpt/testing"].map((spec) => ({
-      key: `import ${spec}`,
-      figure: "import an entry point (compiled, a cold `node` process)",
-      subject: `import("${spec}")`,
-      args: ["--input-type=module", "-e", importCode(spec)],
-    })),
-  ];
+  // Importing by package name from the repo: Node resolves "ckpt/..." to dist/ through
+  // package.json's exports.
+  const cases: { key: string; figure: string; subject: string; args: string[]; tsxOf?: string }[] =
+    [
+      {
+        key: "node",
+        figure: "startup: bare `node -e 0` (the floor)",
+        subject: "node",
+        args: ["-e", "0"],
+      },
+      ...(["--version", "list"] as const).flatMap((cmd) => {
+        const figure = `startup: \`ckpt ${cmd}\`${cmd === "list" ? " on an empty store" : ""}`;
+        const argv = cmd === "list" ? ["list", "--json"] : ["--version"];
+        return [
+          {
+            key: `tsx ${cmd}`,
+            figure,
+            subject: "tsx (node cli/bin.mjs)",
+            args: ["cli/bin.mjs", ...argv],
+          },
+          {
+            key: `dist ${cmd}`,
+            figure,
+            subject: "compiled (dist/cli/main.js, the npm bin)",
+            args: ["dist/cli/main.js", ...argv],
+            tsxOf: `tsx ${cmd}`,
+          },
+        ];
+      }),
+      ...["ckpt", "ckpt/http", "ckpt/eventstoredb", "ckpt/server", "ckpt/testing"].map((spec) => ({
+        key: `import ${spec}`,
+        figure: "import an entry point (compiled, a cold `node` process)",
+        subject: `import("${spec}")`,
+        args: ["--input-type=module", "-e", importCode(spec)],
+      })),
+    ];
   const samples = new Map(cases.map((c) => [c.key, { wall: [] as number[], rss: [] as number[] }]));
   try {
     for (let round = 0; round < o.rounds; round++) {
@@ -103,20 +144,45 @@ export function startupTimes(o: { rounds: number; progress?: (line: string) => v
 
 const TARGET = { ms: 150, rss: 60 * 2 ** 20 };
 
-/** The rows, and (into `targets`, when given) a check per compiled-bin command, so the JSON's target list has them. */
+/**
+ * The rows, and (into `targets`, when given) a check per compiled-bin command, so the JSON's target
+ * list has them.
+ */
 export function startupRows(cases: readonly StartupCase[], targets?: TargetCheck[]): Row[] {
   return cases.map((c) => {
     const compiledBin = c.key.startsWith("dist ");
     const met = c.wallMs.median <= TARGET.ms && c.rssBytes.median <= TARGET.rss;
-    if (compiledBin) targets?.push({ target: `${c.figure}, compiled: ≤150 ms and ≤60 MB`, measured: `${ms(c.wallMs.median)}, ${bytes(c.rssBytes.median)}`, met, ...(met ? {} : { by: `${(c.wallMs.median / TARGET.ms).toFixed(2)}× the time, ${(c.rssBytes.median / TARGET.rss).toFixed(2)}× the memory` }) });
+    if (compiledBin) {
+      targets?.push({
+        target: `${c.figure}, compiled: ≤150 ms and ≤60 MB`,
+        measured: `${ms(c.wallMs.median)}, ${bytes(c.rssBytes.median)}`,
+        met,
+        ...(met ? {} : {
+          by: `${(c.wallMs.median / TARGET.ms).toFixed(2)}× the time, ${
+            (c.rssBytes.median / TARGET.rss).toFixed(2)
+          }× the memory`,
+        }),
+      });
+    }
     return {
       figure: c.figure,
       subject: c.subject,
       value: range(c.wallMs, ms),
-      ...(c.overNodeMs ? { detail: `${c.overNodeMs.median < 0 ? "−" : "+"}${ms(Math.abs(c.overNodeMs.median))} over bare node` } : {}),
+      ...(c.overNodeMs
+        ? {
+          detail: `${c.overNodeMs.median < 0 ? "−" : "+"}${
+            ms(Math.abs(c.overNodeMs.median))
+          } over bare node`,
+        }
+        : {}),
       rss: range(c.rssBytes, bytes),
       ...(c.vsTsx ? { ratio: `${ratio(c.vsTsx)} of tsx` } : {}),
-      ...(compiledBin ? { target: "≤150 ms, ≤60 MB", verdict: met ? "met" : `MISSED (${ms(c.wallMs.median)}, ${bytes(c.rssBytes.median)})` } : {}),
+      ...(compiledBin
+        ? {
+          target: "≤150 ms, ≤60 MB",
+          verdict: met ? "met" : `MISSED (${ms(c.wallMs.median)}, ${bytes(c.rssBytes.median)})`,
+        }
+        : {}),
     };
   });
 }

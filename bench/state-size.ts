@@ -1,4 +1,6 @@
-/** Figure 6b: the resume state's msgpack size with 10^7 items done out of order (peak and final). */
+/**
+ * Figure 6b: the resume state's msgpack size with 10^7 items done out of order (peak and final).
+ */
 import { Packr } from "msgpackr";
 import { initialState, levelLog, open, type StageState } from "../mod.ts";
 import { apply } from "../core/state.ts";
@@ -80,7 +82,10 @@ function peakTracker() {
   };
 }
 
-/** Folds the item events with core's reducer directly: quick mode's way (the whole pipeline at 10^7 runs only with --full). */
+/**
+ * Folds the item events with core's reducer directly: quick mode's way (the whole pipeline at 10^7
+ * runs only with --full).
+ */
 export function stateSizeReducer(items: number): StateSizeResult {
   const t0 = performance.now();
   const s = initialState("bench");
@@ -94,7 +99,14 @@ export function stateSizeReducer(items: number): StateSizeResult {
     if ((++k & 0x3ff) === 0) peak.see(s);
   }
   const finalBytes = size(s);
-  return { items, pattern: PATTERN, via: "reducer", ...peak.result(), finalBytes, seconds: (performance.now() - t0) / 1000 };
+  return {
+    items,
+    pattern: PATTERN,
+    via: "reducer",
+    ...peak.result(),
+    finalBytes,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /** The whole pipeline: `run.mark()` in that order on LevelDB, then the state's size. */
@@ -114,5 +126,12 @@ export async function stateSizePipeline(items: number): Promise<StateSizeResult>
   const finalBytes = size(run.state as StageState);
   await store.close();
   removeDir(dir);
-  return { items, pattern: PATTERN, via: "pipeline", ...peak.result(), finalBytes, seconds: (performance.now() - t0) / 1000 };
+  return {
+    items,
+    pattern: PATTERN,
+    via: "pipeline",
+    ...peak.result(),
+    finalBytes,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

@@ -1,4 +1,7 @@
-/** Small statistics over per-round figures: medians with min–max, percentiles, ratios taken round by round. */
+/**
+ * Small statistics over per-round figures: medians with min–max, percentiles, ratios taken round by
+ * round.
+ */
 
 export interface Spread {
   median: number;
@@ -16,7 +19,12 @@ export function median(xs: readonly number[]): number {
 }
 
 export function spread(rounds: readonly number[]): Spread {
-  return { median: median(rounds), min: Math.min(...rounds), max: Math.max(...rounds), rounds: [...rounds] };
+  return {
+    median: median(rounds),
+    min: Math.min(...rounds),
+    max: Math.max(...rounds),
+    rounds: [...rounds],
+  };
 }
 
 /** The q-quantile (0..1) of `xs`, sorting a copy; nearest-rank, so p99 is a value actually seen. */
@@ -26,7 +34,9 @@ export function percentile(xs: ArrayLike<number>, q: number, length = xs.length)
   return s[Math.min(length - 1, Math.max(0, Math.ceil(q * length) - 1))]!;
 }
 
-/** Ratios a[r] / b[r] per round: both sides ran back to back in the same round, so drift cancels. */
+/**
+ * Ratios a[r] / b[r] per round: both sides ran back to back in the same round, so drift cancels.
+ */
 export function ratios(a: readonly number[], b: readonly number[]): Spread {
   return spread(a.map((x, r) => x / b[r]!));
 }

@@ -1,4 +1,7 @@
-/** The shape every durable-update contender implements, ckpt and baselines alike, so one driver measures all. */
+/**
+ * The shape every durable-update contender implements, ckpt and baselines alike, so one driver
+ * measures all.
+ */
 
 export interface Subject {
   /** Row label, e.g. "ckpt LevelDB sync". */
@@ -7,7 +10,10 @@ export interface Subject {
   readonly key: string;
   /** Records update `index`; resolves once it is durable (as durable as the subject promises). */
   update(index: number): Promise<void> | void;
-  /** Told the number of concurrent workers before each measurement (hand batchers size their transactions by it). */
+  /**
+   * Told the number of concurrent workers before each measurement (hand batchers size their
+   * transactions by it).
+   */
   prepare?(workers: number): void;
   /** Updates carried per physical write since the last call, when the subject batches. */
   groupSize?(): number | undefined;

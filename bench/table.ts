@@ -8,7 +8,10 @@ export interface Row {
   value: string;
   /** Latency, group size, memory, or what limited it. */
   detail?: string;
-  /** Peak RSS while the row was measured (bench/peak.ts): of the process named, else of the bench process. */
+  /**
+   * Peak RSS while the row was measured (bench/peak.ts): of the process named, else of the bench
+   * process.
+   */
   rss?: string;
   /** Ratio against a baseline, per round. */
   ratio?: string;
@@ -28,7 +31,9 @@ const COLUMNS = [
 ] as const;
 
 export function renderTable(rows: readonly Row[]): string {
-  const width = COLUMNS.map(([k, title]) => Math.max(title.length, ...rows.map((r) => (r[k] ?? "").length)));
+  const width = COLUMNS.map(([k, title]) =>
+    Math.max(title.length, ...rows.map((r) => (r[k] ?? "").length))
+  );
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join("  ").trimEnd();
   const out = [line(COLUMNS.map(([, t]) => t)), width.map((w) => "-".repeat(w)).join("  ")];
   let figure = "";

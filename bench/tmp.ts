@@ -1,4 +1,6 @@
-/** Temporary folders for the bench (removed on exit, even after a failure) and their size on disk. */
+/**
+ * Temporary folders for the bench (removed on exit, even after a failure) and their size on disk.
+ */
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

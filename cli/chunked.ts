@@ -1,4 +1,7 @@
-/** Batches many small writes into ~64 KiB chunks: one write (and one back-pressure wait) per chunk, not per line. */
+/**
+ * Batches many small writes into ~64 KiB chunks: one write (and one back-pressure wait) per chunk,
+ * not per line.
+ */
 import type { Out } from "./context.ts";
 
 export interface Chunked {

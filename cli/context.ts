@@ -1,4 +1,7 @@
-/** What a command may touch: the store (opened lazily), output streams, terminal facts, env and clock. Nothing else. */
+/**
+ * What a command may touch: the store (opened lazily), output streams, terminal facts, env and
+ * clock. Nothing else.
+ */
 import type { Store } from "../core/store.ts";
 import type { ParsedArgs } from "./args.ts";
 
@@ -21,11 +24,15 @@ export interface OutputFile extends Out {
 
 export interface Ctx {
   /**
-   * Opens the target on the first call (so `--help` and usage errors never touch it), the same store afterwards.
-   * `readOnly`: a LevelDB folder is read through a private view and never written (list, show, replay, …).
+   * Opens the target on the first call (so `--help` and usage errors never touch it), the same
+   * store afterwards. `readOnly`: a LevelDB folder is read through a private view and never written
+   * (list, show, replay, …).
    */
   store(options?: StoreOptions): Promise<Store>;
-  /** Closes the store and opens it again with the same options: a read-only LevelDB view sees what was written since. */
+  /**
+   * Closes the store and opens it again with the same options: a read-only LevelDB view sees what
+   * was written since.
+   */
   reopen(): Promise<Store>;
   /** The LevelDB folder when the target is one (for `verify --repair`), else undefined. */
   readonly storePath: string | undefined;
@@ -61,5 +68,7 @@ export interface ServeOptions {
   onListening?: (url: string) => void;
 }
 
-/** One command: a pure function of its parsed arguments and the context, resolving to an exit code. */
+/**
+ * One command: a pure function of its parsed arguments and the context, resolving to an exit code.
+ */
 export type CommandFn = (args: ParsedArgs, ctx: Ctx) => Promise<number>;

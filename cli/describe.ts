@@ -1,10 +1,14 @@
-/** One event as a short human line ("#41 ok https://…", "paused: rate limited"), for `replay` and `watch`. */
+/**
+ * One event as a short human line ("#41 ok https://…", "paused: rate limited"), for `replay` and
+ * `watch`.
+ */
 import type { CkptEvent } from "../core/events.ts";
 import { cost, int, shortId } from "./format.ts";
 
 export function describeEvent(e: CkptEvent): string {
   const parts: string[] = [];
-  const opt = (label: string, v: unknown) => v !== undefined && parts.push(`${label}=${typeof v === "number" ? int(v) : String(v)}`);
+  const opt = (label: string, v: unknown) =>
+    v !== undefined && parts.push(`${label}=${typeof v === "number" ? int(v) : String(v)}`);
   switch (e.type) {
     case "run.started":
       parts.push(`run ${shortId(e.runId)}`);
@@ -36,7 +40,9 @@ export function describeEvent(e: CkptEvent): string {
       parts.push(`${e.key} ${e.status}`);
       opt("page", e.page);
       opt("records", e.records);
-      if (e.error) parts.push(`error=${JSON.stringify(e.error)}${e.retryable ? " (retryable)" : ""}`);
+      if (e.error) {
+        parts.push(`error=${JSON.stringify(e.error)}${e.retryable ? " (retryable)" : ""}`);
+      }
       break;
     case "error":
       parts.push(JSON.stringify(e.message));

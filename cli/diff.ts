@@ -1,4 +1,7 @@
-/** Structural comparison that names where two plain-data values first differ ("state.counters.failed: 3 vs 2"). */
+/**
+ * Structural comparison that names where two plain-data values first differ
+ * ("state.counters.failed: 3 vs 2").
+ */
 
 /**
  * The first difference between `a` and `b`, or undefined when they are equal. Key order is ignored,
@@ -6,7 +9,12 @@
  * `ignore` lists dotted paths to skip.
  * @example firstDifference({ a: { b: 1 } }, { a: { b: 2 } }) // "a.b: 1 vs 2"
  */
-export function firstDifference(a: unknown, b: unknown, ignore: readonly string[] = [], path = ""): string | undefined {
+export function firstDifference(
+  a: unknown,
+  b: unknown,
+  ignore: readonly string[] = [],
+  path = "",
+): string | undefined {
   if (ignore.includes(path)) return undefined;
   if (Object.is(a, b) || (a === 0 && b === 0)) return undefined;
   const show = (v: unknown) => {
@@ -14,7 +22,9 @@ export function firstDifference(a: unknown, b: unknown, ignore: readonly string[
     return s.length > 60 ? s.slice(0, 57) + "..." : s;
   };
   const here = path || "(root)";
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return `${here}: ${show(a)} vs ${show(b)}`;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) {
+    return `${here}: ${show(a)} vs ${show(b)}`;
+  }
   if (Array.isArray(a) !== Array.isArray(b)) return `${here}: ${show(a)} vs ${show(b)}`;
   if (Array.isArray(a) && Array.isArray(b)) {
     if (a.length !== b.length) return `${here}: ${a.length} entries vs ${b.length}`;

@@ -18,7 +18,9 @@ export interface ExportHeader {
   exportedAt: string;
   /** Where it came from (no credentials). */
   source: string;
-  /** The reducer that computed `state` and `history`; import compares them only when it is the same. */
+  /**
+   * The reducer that computed `state` and `history`; import compares them only when it is the same.
+   */
   reducerVersion: number;
 }
 
@@ -41,7 +43,9 @@ export interface ExportFile extends ExportHeader {
 
 /** The envelope checked on import; events are checked one by one with core's schemas afterwards. */
 export const ExportFileSchema = z.object({
-  format: z.literal(EXPORT_FORMAT, { error: `not a ckpt export (its "format" is not "${EXPORT_FORMAT}")` }),
+  format: z.literal(EXPORT_FORMAT, {
+    error: `not a ckpt export (its "format" is not "${EXPORT_FORMAT}")`,
+  }),
   version: z.number().int().positive(),
   exportedAt: z.string().optional(),
   source: z.string().optional(),
@@ -51,7 +55,8 @@ export const ExportFileSchema = z.object({
       stage: z.string(),
       first: z.number().int().nonnegative(),
       head: z.number().int().min(-1),
-      base: z.object({ revision: z.number().int(), version: z.number().int(), state: z.unknown() }).nullable(),
+      base: z.object({ revision: z.number().int(), version: z.number().int(), state: z.unknown() })
+        .nullable(),
       events: z.array(z.unknown()),
       state: z.unknown().optional(),
       history: z.unknown().optional(),

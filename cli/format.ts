@@ -6,7 +6,8 @@ const ESC = "\x1b[";
 
 /** ANSI styles that are no-ops when colour is off, so callers never branch on it. */
 export function palette(on: boolean) {
-  const s = (open: number, close: number) => (t: string) => (on ? `${ESC}${open}m${t}${ESC}${close}m` : t);
+  const s =
+    (open: number, close: number) => (t: string) => (on ? `${ESC}${open}m${t}${ESC}${close}m` : t);
   return {
     bold: s(1, 22),
     dim: s(2, 22),
@@ -46,7 +47,10 @@ export function visibleLength(s: string): number {
   return s.replace(ANSI, "").length;
 }
 
-/** Cuts `s` to `width` visible characters (keeping colour codes balanced by cutting only plain text). */
+/**
+ * Cuts `s` to `width` visible characters (keeping colour codes balanced by cutting only plain
+ * text).
+ */
 export function truncate(s: string, width: number): string {
   if (visibleLength(s) <= width) return s;
   const plain = s.replace(ANSI, "");
@@ -57,8 +61,14 @@ export function truncate(s: string, width: number): string {
  * Columns padded to their widest cell; `right` names the columns aligned right (numbers).
  * @example table(["STAGE", "DONE"], [["fetch", "10"]], { right: [1] })
  */
-export function table(header: readonly string[], rows: readonly (readonly string[])[], o: { right?: readonly number[]; p?: Palette } = {}): string {
-  const widths = header.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ""))));
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  o: { right?: readonly number[]; p?: Palette } = {},
+): string {
+  const widths = header.map((h, i) =>
+    Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? "")))
+  );
   const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => {
@@ -146,7 +156,10 @@ export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }
 
-/** ETA only means something while a stage runs: "done" once completed, "–" when paused, failed or stale. */
+/**
+ * ETA only means something while a stage runs: "done" once completed, "–" when paused, failed or
+ * stale.
+ */
 export function etaFor(status: Status, p: ProgressFigures): string {
   if (status === "completed") return "done";
   return (status === "running" || status === "recovering") && !p.stale ? eta(p.etaSeconds) : "–";

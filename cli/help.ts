@@ -14,7 +14,8 @@ export const ENV_HELP = [
   ["CKPT_DEBUG", "set to print stack traces of unexpected errors"],
 ] as const;
 
-const EXIT_HELP = "0 ok · 1 failure (a CKPT error, a problem verify found) · 2 usage (bad arguments, reset without --force off a terminal) · 130 interrupted";
+const EXIT_HELP =
+  "0 ok · 1 failure (a CKPT error, a problem verify found) · 2 usage (bad arguments, reset without --force off a terminal) · 130 interrupted";
 
 function columns(rows: readonly (readonly [string, string])[], indent = "  "): string {
   const w = Math.max(...rows.map(([a]) => a.length));
@@ -44,16 +45,24 @@ export function rootHelp(version: string): string {
 }
 
 export function commandHelp(c: Command): string {
-  const args = c.positionals.map((p) => (p.required ? `<${p.name}>` : `[${p.name}${p.variadic ? "..." : ""}]`)).join(" ");
+  const args = c.positionals.map((
+    p,
+  ) => (p.required ? `<${p.name}>` : `[${p.name}${p.variadic ? "..." : ""}]`)).join(" ");
   const flags = Object.entries(c.flags).map(
-    ([n, f]) => [`${f.short ? `-${f.short}, ` : "    "}--${n}${f.value ? ` ${f.value}` : ""}`, f.description + (f.repeat ? " (repeatable)" : "")] as const,
+    ([n, f]) =>
+      [
+        `${f.short ? `-${f.short}, ` : "    "}--${n}${f.value ? ` ${f.value}` : ""}`,
+        f.description + (f.repeat ? " (repeatable)" : ""),
+      ] as const,
   );
   return [
     `Usage: ckpt ${c.name}${args ? ` ${args}` : ""}${flags.length ? " [options]" : ""}`,
     "",
     c.summary.charAt(0).toUpperCase() + c.summary.slice(1) + ".",
     ...(c.details ? ["", c.details] : []),
-    ...(c.positionals.length ? ["", "Arguments:", columns(c.positionals.map((p) => [`<${p.name}>`, p.description]))] : []),
+    ...(c.positionals.length
+      ? ["", "Arguments:", columns(c.positionals.map((p) => [`<${p.name}>`, p.description]))]
+      : []),
     ...(flags.length ? ["", "Options:", columns(flags)] : []),
     "",
     "Examples:",

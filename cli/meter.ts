@@ -1,10 +1,16 @@
-/** A progress line on stderr for long operations (replay, export, compact, verify), drawn only on a TTY. */
+/**
+ * A progress line on stderr for long operations (replay, export, compact, verify), drawn only on a
+ * TTY.
+ */
 import type { Ctx } from "./context.ts";
 import { Interrupted } from "./errors.ts";
 import { bar, int, palette, truncate, visibleLength } from "./format.ts";
 
 export interface Meter {
-  /** Adds `n` units of work done; redraws at most ten times a second. Throws Interrupted after Ctrl+C. */
+  /**
+   * Adds `n` units of work done; redraws at most ten times a second. Throws Interrupted after
+   * Ctrl+C.
+   */
   tick(n?: number): void;
   /** Raises the expected total (e.g. when the next stage's size becomes known). */
   grow(n: number): void;

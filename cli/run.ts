@@ -1,6 +1,7 @@
 /**
- * The CLI as a pure function: `runCli(argv, io)` parses, dispatches, prints errors and returns the exit
- * code. It never touches `process`; main.ts supplies `io` from the real process, tests from buffers.
+ * The CLI as a pure function: `runCli(argv, io)` parses, dispatches, prints errors and returns the
+ * exit code. It never touches `process`; main.ts supplies `io` from the real process, tests from
+ * buffers.
  */
 import { type Clock, systemClock } from "../core/clock.ts";
 import { isCkptError } from "../core/errors.ts";
@@ -8,7 +9,7 @@ import type { Store } from "../core/store.ts";
 import { parseArgs, suggest } from "./args.ts";
 import type { Command } from "./command.ts";
 import { COMMANDS, findCommand } from "./commands/index.ts";
-import type { Ctx, OutputFile, Out, ServeOptions, StoreOptions } from "./context.ts";
+import type { Ctx, Out, OutputFile, ServeOptions, StoreOptions } from "./context.ts";
 import { ExitCode, Interrupted, UsageError } from "./errors.ts";
 import { commandHelp, rootHelp } from "./help.ts";
 import { describeTarget, openTarget, resolveTarget, type Target } from "./target.ts";
@@ -21,7 +22,10 @@ export interface Io {
   columns: number;
   env: Readonly<Record<string, string | undefined>>;
   now(): number;
-  /** Timers for the waits between polls (`watch --interval`); default the system clock, tests drive one. */
+  /**
+   * Timers for the waits between polls (`watch --interval`); default the system clock, tests drive
+   * one.
+   */
   clock?: Clock;
   /** Aborted on Ctrl+C. */
   signal: AbortSignal;
@@ -71,15 +75,23 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     command = findCommand(name);
     if (!command) throw unknownCommand(name);
     const what = `ckpt ${command.name}`;
-    const args = command.passthrough ? { positionals: [...rest], flags: {} } : parseArgs(rest, command.flags, command.positionals, what);
+    const args = command.passthrough
+      ? { positionals: [...rest], flags: {} }
+      : parseArgs(rest, command.flags, command.positionals, what);
     if (args.flags.help) {
       await io.stdout.write(commandHelp(command));
       return ExitCode.ok;
     }
-    // A passthrough command's --help is ours, then the program's own (run below with the same argument).
-    if (command.passthrough && (rest[0] === "--help" || rest[0] === "-h")) await io.stdout.write(commandHelp(command) + "\n");
-    const target: Target | undefined = "store" in command.flags ? resolveTarget(args, io.env, what) : undefined;
-    const color = io.isTTY.stdout && !io.env.NO_COLOR && io.env.TERM !== "dumb" && !args.flags["no-color"];
+    // A passthrough command's --help is ours, then the program's own (run below with the same
+    // argument).
+    if (command.passthrough && (rest[0] === "--help" || rest[0] === "-h")) {
+      await io.stdout.write(commandHelp(command) + "\n");
+    }
+    const target: Target | undefined = "store" in command.flags
+      ? resolveTarget(args, io.env, what)
+      : undefined;
+    const color = io.isTTY.stdout && !io.env.NO_COLOR && io.env.TERM !== "dumb" &&
+      !args.flags["no-color"];
     const ctx: Ctx = {
       store(options = {}) {
         if (io.store) return Promise.resolve(io.store);
@@ -120,7 +132,10 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
-/** The command name and its arguments; flags before the command (`ckpt --store x list`) move after it. */
+/**
+ * The command name and its arguments; flags before the command (`ckpt --store x list`) move after
+ * it.
+ */
 function split(argv: readonly string[]): [string | undefined, string[]] {
   const at = argv.findIndex((a) => !a.startsWith("-"));
   if (at < 0) return [undefined, [...argv]];
@@ -132,13 +147,23 @@ function split(argv: readonly string[]): [string | undefined, string[]] {
 
 function unknownCommand(name: string): UsageError {
   const guess = suggest(name, [...COMMANDS.map((c) => c.name), "help"]);
-  return new UsageError(`unknown command ${JSON.stringify(name)}${guess ? `; did you mean "${guess}"?` : "."}`, "ckpt");
+  return new UsageError(
+    `unknown command ${JSON.stringify(name)}${guess ? `; did you mean "${guess}"?` : "."}`,
+    "ckpt",
+  );
 }
 
-/** Errors become one line on stderr and an exit code; stack traces only for bugs, and only with CKPT_DEBUG. */
+/**
+ * Errors become one line on stderr and an exit code; stack traces only for bugs, and only with
+ * CKPT_DEBUG.
+ */
 async function report(err: unknown, command: Command | undefined, io: Io): Promise<number> {
   if (err instanceof UsageError) {
-    await io.stderr.write(`error${err.code ? ` ${err.code}` : ""}: ${err.message}\nRun \`${err.command === "ckpt" ? "ckpt --help" : `${err.command} --help`}\` for usage.\n`);
+    await io.stderr.write(
+      `error${err.code ? ` ${err.code}` : ""}: ${err.message}\nRun \`${
+        err.command === "ckpt" ? "ckpt --help" : `${err.command} --help`
+      }\` for usage.\n`,
+    );
     return ExitCode.usage;
   }
   if (err instanceof Interrupted) {
@@ -148,15 +173,23 @@ async function report(err: unknown, command: Command | undefined, io: Io): Promi
   if (isCkptError(err)) {
     await io.stderr.write(`error ${err.code}: ${err.message}\n`);
     if (err.code === "CKPT_LOCKED" && command && "store" in command.flags && !err.details?.stage) {
-      await io.stderr.write("hint: a pipeline holds this store. Run it through ckpt-server and point this command at it with --url.\n");
+      await io.stderr.write(
+        "hint: a pipeline holds this store. Run it through ckpt-server and point this command at it with --url.\n",
+      );
     }
-    for (const i of err.issues ?? []) if (i.path.length) await io.stderr.write(`  at ${i.path.join(".")}: ${i.message}\n`);
+    for (const i of err.issues ?? []) {
+      if (i.path.length) await io.stderr.write(`  at ${i.path.join(".")}: ${i.message}\n`);
+    }
     if (io.env.CKPT_DEBUG && err.stack) await io.stderr.write(err.stack + "\n");
     return ExitCode.failure;
   }
   const e = err as Error;
   await io.stderr.write(`error: ${e?.message ?? String(err)}\n`);
-  await io.stderr.write(io.env.CKPT_DEBUG ? `${e?.stack ?? ""}\n` : "(unexpected: set CKPT_DEBUG=1 for the stack trace, and please report it)\n");
+  await io.stderr.write(
+    io.env.CKPT_DEBUG
+      ? `${e?.stack ?? ""}\n`
+      : "(unexpected: set CKPT_DEBUG=1 for the stack trace, and please report it)\n",
+  );
   return ExitCode.failure;
 }
 

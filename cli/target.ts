@@ -1,6 +1,7 @@
 /**
- * Which store a command talks to, from its flags and the environment: adapters/target.ts decides (the
- * one rule the library and the sidecar follow too), this file names the flags and opens the result.
+ * Which store a command talks to, from its flags and the environment: adapters/target.ts decides
+ * (the one rule the library and the sidecar follow too), this file names the flags and opens the
+ * result.
  */
 import { existsSync } from "node:fs";
 import { openLog } from "../adapters/open-log.ts";
@@ -8,7 +9,7 @@ import { resolveTarget as resolve, type Target } from "../adapters/target.ts";
 import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import { Store } from "../core/store.ts";
 import { runtimePlatform } from "../runtime/platform.ts";
-import { str, type ParsedArgs } from "./args.ts";
+import { type ParsedArgs, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
 export type { Target } from "../adapters/target.ts";
@@ -16,18 +17,56 @@ export { describeTarget } from "../adapters/target.ts";
 
 /** The flags every command that opens a store accepts. */
 export const TARGET_FLAGS = {
-  store: { type: "string", value: "<dir>", description: "LevelDB folder or postgres://user:pass@host/db URL (default: $CKPT_STORE, else ./.ckpt)" },
-  url: { type: "string", value: "<url>", description: "a ckpt-server sidecar, e.g. http://127.0.0.1:7410 (default: $CKPT_URL)" },
-  token: { type: "string", value: "<token>", description: "bearer token for --url (default: $CKPT_TOKEN)" },
-  eventstore: { type: "string", value: "<conn>", description: "EventStoreDB connection string (default: $CKPT_EVENTSTORE)" },
+  store: {
+    type: "string",
+    value: "<dir>",
+    description:
+      "LevelDB folder or postgres://user:pass@host/db URL (default: $CKPT_STORE, else ./.ckpt)",
+  },
+  url: {
+    type: "string",
+    value: "<url>",
+    description: "a ckpt-server sidecar, e.g. http://127.0.0.1:7410 (default: $CKPT_URL)",
+  },
+  token: {
+    type: "string",
+    value: "<token>",
+    description: "bearer token for --url (default: $CKPT_TOKEN)",
+  },
+  eventstore: {
+    type: "string",
+    value: "<conn>",
+    description: "EventStoreDB connection string (default: $CKPT_EVENTSTORE)",
+  },
 } as const;
 
-const NAMES = { path: "--store", url: "--url", eventstore: "--eventstore", memory: "CKPT_MEMORY", token: "--token" };
+const NAMES = {
+  path: "--store",
+  url: "--url",
+  eventstore: "--eventstore",
+  memory: "CKPT_MEMORY",
+  token: "--token",
+};
 
-/** The command's target; a wrong or ambiguous one is a usage error (exit 2) carrying CKPT_INVALID. */
-export function resolveTarget(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, command: string): Target {
+/**
+ * The command's target; a wrong or ambiguous one is a usage error (exit 2) carrying CKPT_INVALID.
+ */
+export function resolveTarget(
+  args: ParsedArgs,
+  env: Readonly<Record<string, string | undefined>>,
+  command: string,
+): Target {
   try {
-    return resolve({ path: str(args, "store"), url: str(args, "url"), eventstore: str(args, "eventstore"), token: str(args, "token") }, (n) => env[n], { names: NAMES });
+    return resolve(
+      {
+        path: str(args, "store"),
+        url: str(args, "url"),
+        eventstore: str(args, "eventstore"),
+        token: str(args, "token"),
+      },
+      (n) => env[n],
+      { names: NAMES },
+    );
   } catch (err) {
     if (isCkptError(err, ErrorCode.INVALID)) throw new UsageError(err.message, command, err.code);
     throw err;
@@ -38,7 +77,10 @@ export function resolveTarget(args: ParsedArgs, env: Readonly<Record<string, str
  * Opens the target. A LevelDB folder that does not exist is CKPT_NOT_FOUND unless `create`
  * (reading commands must not leave an empty store behind a typo).
  */
-export async function openTarget(t: Target, options: { create?: boolean; readOnly?: boolean } = {}): Promise<Store> {
+export async function openTarget(
+  t: Target,
+  options: { create?: boolean; readOnly?: boolean } = {},
+): Promise<Store> {
   if (t.kind === "level" && !options.create && !existsSync(t.path)) {
     throw new CkptError(
       ErrorCode.NOT_FOUND,

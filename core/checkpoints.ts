@@ -41,21 +41,44 @@ const packr = new Packr({ useRecords: false });
  * The checkpoint event for `state`, or CKPT_TOO_LARGE / CKPT_INVALID before anything is written.
  * @example run.checkpoint({ weights, lr }, { step: 5 }) // Run builds its event with this
  */
-export function checkpointEvent(state: unknown, o: CheckpointOptions = {}): Omit<EventOf<"checkpoint">, "v" | "at"> {
-  if (state === undefined) throw new CkptError(ErrorCode.INVALID, "checkpoint(): state is required (any msgpack-able value).", { issues: [{ path: ["state"], message: "required" }] });
+export function checkpointEvent(
+  state: unknown,
+  o: CheckpointOptions = {},
+): Omit<EventOf<"checkpoint">, "v" | "at"> {
+  if (state === undefined) {
+    throw new CkptError(
+      ErrorCode.INVALID,
+      "checkpoint(): state is required (any msgpack-able value).",
+      { issues: [{ path: ["state"], message: "required" }] },
+    );
+  }
   if (o.step !== undefined && (!Number.isSafeInteger(o.step) || o.step < 0)) {
-    throw new CkptError(ErrorCode.INVALID, `checkpoint(): step must be a non-negative integer, got ${String(o.step)}.`, { issues: [{ path: ["step"], message: "expected a non-negative integer" }] });
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `checkpoint(): step must be a non-negative integer, got ${String(o.step)}.`,
+      { issues: [{ path: ["step"], message: "expected a non-negative integer" }] },
+    );
   }
   let bytes: number;
   try {
     bytes = packr.pack(state).length;
   } catch (e) {
-    throw new CkptError(ErrorCode.INVALID, `checkpoint(): the state cannot be encoded as msgpack (${(e as Error).message}).`, { issues: [{ path: ["state"], message: "not msgpack-able" }] });
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `checkpoint(): the state cannot be encoded as msgpack (${(e as Error).message}).`,
+      { issues: [{ path: ["state"], message: "not msgpack-able" }] },
+    );
   }
   // Walked only once packing succeeded, so never around a cycle.
   const fnAt = functionIn(state, ["state"]);
   if (fnAt) {
-    throw new CkptError(ErrorCode.INVALID, `checkpoint(): ${fnAt.join(".")} is a function, which msgpack would save as nothing; checkpoint data, not code.`, { issues: [{ path: fnAt, message: "a function" }] });
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `checkpoint(): ${
+        fnAt.join(".")
+      } is a function, which msgpack would save as nothing; checkpoint data, not code.`,
+      { issues: [{ path: fnAt, message: "a function" }] },
+    );
   }
   if (bytes > MAX_CHECKPOINT_BYTES) {
     throw new CkptError(
@@ -64,14 +87,24 @@ export function checkpointEvent(state: unknown, o: CheckpointOptions = {}): Omit
       { details: { bytes, limit: MAX_CHECKPOINT_BYTES } },
     );
   }
-  return { type: "checkpoint", state, bytes, ...(o.step !== undefined ? { step: o.step } : {}), ...(o.metadata ? { metadata: o.metadata } : {}) };
+  return {
+    type: "checkpoint",
+    state,
+    bytes,
+    ...(o.step !== undefined ? { step: o.step } : {}),
+    ...(o.metadata ? { metadata: o.metadata } : {}),
+  };
 }
 
 /** Where `v` holds a function (msgpackr packs one silently, as nothing), or undefined. */
 function functionIn(v: unknown, path: (string | number)[]): (string | number)[] | undefined {
   if (typeof v === "function") return path;
   if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return undefined;
-  const entries: [string | number, unknown][] = v instanceof Map ? [...v].map(([k, x]) => [String(k), x]) : v instanceof Set ? [...v].map((x, i) => [i, x]) : Object.entries(v);
+  const entries: [string | number, unknown][] = v instanceof Map
+    ? [...v].map(([k, x]) => [String(k), x])
+    : v instanceof Set
+    ? [...v].map((x, i) => [i, x])
+    : Object.entries(v);
   for (const [k, x] of entries) {
     const at = functionIn(x, [...path, k]);
     if (at) return at;
@@ -80,11 +113,22 @@ function functionIn(v: unknown, path: (string | number)[]): (string | number)[] 
 }
 
 function toCheckpoint(revision: number, e: EventOf<"checkpoint">): Checkpoint {
-  return { revision, at: e.at, step: e.step ?? null, metadata: e.metadata ?? {}, bytes: e.bytes, state: e.state };
+  return {
+    revision,
+    at: e.at,
+    step: e.step ?? null,
+    metadata: e.metadata ?? {},
+    bytes: e.bytes,
+    state: e.state,
+  };
 }
 
 /** The newest checkpoints of `stream` (since its last reset), newest first, at most `limit`. */
-export async function readCheckpoints(log: EventLog, stream: string, limit: number): Promise<Checkpoint[]> {
+export async function readCheckpoints(
+  log: EventLog,
+  stream: string,
+  limit: number,
+): Promise<Checkpoint[]> {
   const out: Checkpoint[] = [];
   if (limit <= 0) return out;
   for await (const { revision, event } of log.read(stream, { direction: "backward" })) {
@@ -96,10 +140,22 @@ export async function readCheckpoints(log: EventLog, stream: string, limit: numb
   return out;
 }
 
-/** `stage.checkpoints(options)`'s limit: an options object (or nothing) with a positive integer limit, else CKPT_INVALID. */
+/**
+ * `stage.checkpoints(options)`'s limit: an options object (or nothing) with a positive integer
+ * limit, else CKPT_INVALID.
+ */
 export function checkpointsLimit(options: unknown): number {
-  if (options !== undefined && (options === null || typeof options !== "object" || Array.isArray(options))) {
-    throw new CkptError(ErrorCode.INVALID, `checkpoints(): options must be an object like { limit: 10 }, got ${options === null ? "null" : typeof options}.`, { issues: [{ path: [], message: "expected an object" }] });
+  if (
+    options !== undefined &&
+    (options === null || typeof options !== "object" || Array.isArray(options))
+  ) {
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `checkpoints(): options must be an object like { limit: 10 }, got ${
+        options === null ? "null" : typeof options
+      }.`,
+      { issues: [{ path: [], message: "expected an object" }] },
+    );
   }
   return checkLimit((options as { limit?: unknown } | undefined)?.limit);
 }
@@ -107,7 +163,11 @@ export function checkpointsLimit(options: unknown): number {
 export function checkLimit(limit: unknown): number {
   if (limit === undefined) return 100;
   if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1) {
-    throw new CkptError(ErrorCode.INVALID, `checkpoints(): limit must be a positive integer, got ${String(limit)}.`, { issues: [{ path: ["limit"], message: "expected a positive integer" }] });
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `checkpoints(): limit must be a positive integer, got ${String(limit)}.`,
+      { issues: [{ path: ["limit"], message: "expected a positive integer" }] },
+    );
   }
   return limit;
 }
@@ -127,7 +187,14 @@ export interface CheckpointRetention {
  * checkpoint kept, and when the policy names a checkpoint rule, checkpoints beyond that rule are
  * themselves a reason to cut, up to the oldest one kept (and never into the last `minEvents`).
  */
-export async function cutForCheckpoints(log: EventLog, info: StreamInfo, p: CheckpointRetention, now: number, cut: number, keepFrom: number): Promise<number> {
+export async function cutForCheckpoints(
+  log: EventLog,
+  info: StreamInfo,
+  p: CheckpointRetention,
+  now: number,
+  cut: number,
+  keepFrom: number,
+): Promise<number> {
   const keep = Math.max(1, p.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS);
   const horizon = p.checkpointTtlMs === undefined ? -Infinity : now - p.checkpointTtlMs;
   let kept = 0;
@@ -145,7 +212,9 @@ export async function cutForCheckpoints(log: EventLog, info: StreamInfo, p: Chec
     }
   }
   const explicit = p.keepCheckpoints !== undefined || p.checkpointTtlMs !== undefined;
-  if (explicit && dropped && oldestKept !== undefined) cut = Math.max(cut, Math.min(oldestKept, keepFrom));
+  if (explicit && dropped && oldestKept !== undefined) {
+    cut = Math.max(cut, Math.min(oldestKept, keepFrom));
+  }
   if (oldestKept !== undefined) cut = Math.min(cut, oldestKept);
   return Math.max(info.first, cut);
 }
@@ -155,9 +224,15 @@ export function checkCheckpointRetention(p: CheckpointRetention): void {
   for (const k of ["keepCheckpoints", "checkpointTtlMs"] as const) {
     const v = p[k];
     if (v !== undefined && (!Number.isSafeInteger(v) || v < (k === "keepCheckpoints" ? 1 : 0))) {
-      throw new CkptError(ErrorCode.INVALID, `Retention policy: ${k} must be a ${k === "keepCheckpoints" ? "positive" : "non-negative"} integer, got ${String(v)}.`, {
-        issues: [{ path: [k], message: "expected an integer" }],
-      });
+      throw new CkptError(
+        ErrorCode.INVALID,
+        `Retention policy: ${k} must be a ${
+          k === "keepCheckpoints" ? "positive" : "non-negative"
+        } integer, got ${String(v)}.`,
+        {
+          issues: [{ path: [k], message: "expected an integer" }],
+        },
+      );
     }
   }
 }

@@ -17,7 +17,8 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   setInterval: (fn, ms) => setInterval(fn, ms),
-  // Typed through the clear functions' own parameters: Node's and Deno's checkers disagree on the handle type.
+  // Typed through the clear functions' own parameters: Node's and Deno's checkers disagree on the
+  // handle type.
   clear: (h) => {
     clearTimeout(h as Parameters<typeof clearTimeout>[0]);
     clearInterval(h as Parameters<typeof clearInterval>[0]);

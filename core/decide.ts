@@ -1,14 +1,25 @@
 /**
- * decide: the pure first step of the write path. From a stage's current state and one call
- * (`done`, `progress`, `pause`, `begin`, …) to the events that call appends, or a coded CkptError
- * refusal (CKPT_INVALID for bad arguments, CKPT_BAD_TRANSITION for a call the stage's status does
- * not allow, CKPT_LOCKED / CKPT_INPUT_CHANGED / CKPT_CONFIG_CHANGED for begin). No I/O, no clock, no
- * randomness: the shells (core/run.ts, core/stage.ts) read, decide, then hand the events to the writer.
+ * decide: the pure first step of the write path. From a stage's current state and one call (`done`,
+ * `progress`, `pause`, `begin`, …) to the events that call appends, or a coded CkptError refusal
+ * (CKPT_INVALID for bad arguments, CKPT_BAD_TRANSITION for a call the stage's status does not
+ * allow, CKPT_LOCKED / CKPT_INPUT_CHANGED / CKPT_CONFIG_CHANGED for begin). No I/O, no clock, no
+ * randomness: the shells (core/run.ts, core/stage.ts) read, decide, then hand the events to the
+ * writer.
  */
-import { type CheckpointOptions, checkpointEvent } from "./checkpoints.ts";
+import { checkpointEvent, type CheckpointOptions } from "./checkpoints.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
 import { type CkptEvent, parseEvent } from "./events.ts";
-import { CheckpointOptionsSchema, ErrorArgsSchema, FailArgsSchema, MetadataSchema, PageArgsSchema, ProgressSchema, ReasonSchema, RecordsSchema, UnitKeySchema } from "./options.ts";
+import {
+  CheckpointOptionsSchema,
+  ErrorArgsSchema,
+  FailArgsSchema,
+  MetadataSchema,
+  PageArgsSchema,
+  ProgressSchema,
+  ReasonSchema,
+  RecordsSchema,
+  UnitKeySchema,
+} from "./options.ts";
 import { checkEvents, checkTransition, type Owner, type StageState, type Status } from "./state.ts";
 import { parseArg, withoutUndefined } from "./validate.ts";
 
@@ -68,16 +79,26 @@ export type Call =
   | { call: "reset"; reason?: string }
   | { call: "reopen"; indices: readonly number[]; reason: string };
 
-/** The events `call` appends to a stage in `state` at time `now`; throws the call's refusal instead. */
+/**
+ * The events `call` appends to a stage in `state` at time `now`; throws the call's refusal instead.
+ */
 export function decide(state: Readonly<StageState>, call: Call, now: number): CkptEvent[] {
   let events: CkptEvent[];
   switch (call.call) {
     case "done":
     case "mark":
-      return [decideItem(state, call.index, call.options === undefined ? NO_OPTIONS : call.options, now)];
+      return [
+        decideItem(state, call.index, call.options === undefined ? NO_OPTIONS : call.options, now),
+      ];
     case "reopen":
       // Indices come from the stage's own resume set: valid by construction, and there may be many.
-      events = call.indices.map((index): CkptEvent => ({ type: "item.reopened", v: 1, at: now, index, reason: call.reason }));
+      events = call.indices.map((index): CkptEvent => ({
+        type: "item.reopened",
+        v: 1,
+        at: now,
+        index,
+        reason: call.reason,
+      }));
       break;
     default:
       events = [parseEvent({ v: 1, at: now, ...build(call) })];
@@ -86,19 +107,37 @@ export function decide(state: Readonly<StageState>, call: Call, now: number): Ck
   return events;
 }
 
-/** The hot path of `done`/`mark`: one item event, checked by hand rather than through zod (it runs millions of times). */
-export function decideItem(state: Readonly<StageState>, index: number, o: ItemOptions, now: number): CkptEvent {
+/**
+ * The hot path of `done`/`mark`: one item event, checked by hand rather than through zod (it runs
+ * millions of times).
+ */
+export function decideItem(
+  state: Readonly<StageState>,
+  index: number,
+  o: ItemOptions,
+  now: number,
+): CkptEvent {
   if (!Number.isSafeInteger(index) || index < 0) {
-    throw new CkptError(ErrorCode.INVALID, `Item index must be a non-negative integer, got ${String(index)}.`, {
-      issues: [{ path: ["index"], message: "expected a non-negative safe integer" }],
-    });
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `Item index must be a non-negative integer, got ${String(index)}.`,
+      {
+        issues: [{ path: ["index"], message: "expected a non-negative safe integer" }],
+      },
+    );
   }
   let event: CkptEvent;
   if (o === NO_OPTIONS) event = { type: "item", v: 1, at: now, index, outcome: "ok" };
   else if (typeof o !== "object" || o === null || Array.isArray(o)) {
-    throw new CkptError(ErrorCode.INVALID, `Item options must be an object such as { item: "url" }, got ${o === null ? "null" : typeof o}.`, {
-      issues: [{ path: ["options"], message: "expected an object" }],
-    });
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `Item options must be an object such as { item: "url" }, got ${
+        o === null ? "null" : typeof o
+      }.`,
+      {
+        issues: [{ path: ["options"], message: "expected an object" }],
+      },
+    );
   } else event = itemEvent(index, o, now);
   if (state.status !== "running") checkTransition(state as StageState, event);
   return event;
@@ -108,16 +147,30 @@ export function decideItem(state: Readonly<StageState>, index: number, o: ItemOp
 function build(c: Exclude<Call, { call: "done" | "mark" | "reopen" }>): Record<string, unknown> {
   switch (c.call) {
     case "progress":
-      return { type: "progress", ...withoutUndefined(parseArg(ProgressSchema, c.progress, "run.progress()")) };
+      return {
+        type: "progress",
+        ...withoutUndefined(parseArg(ProgressSchema, c.progress, "run.progress()")),
+      };
     case "error": {
       const o = given(c.options);
       parseArg(ErrorArgsSchema, [c.error, o], "run.error()");
-      return { type: "error", message: messageOf(c.error), retryable: o.retryable ?? false, ...pick(o, "index", "item") };
+      return {
+        type: "error",
+        message: messageOf(c.error),
+        retryable: o.retryable ?? false,
+        ...pick(o, "index", "item"),
+      };
     }
     case "checkpoint":
-      return checkpointEvent(c.state, parseArg(CheckpointOptionsSchema, given(c.options), "run.checkpoint()"));
+      return checkpointEvent(
+        c.state,
+        parseArg(CheckpointOptionsSchema, given(c.options), "run.checkpoint()"),
+      );
     case "metadata":
-      return { type: "metadata", metadata: withoutUndefined(parseArg(MetadataSchema, c.metadata, "run.metadata()")) };
+      return {
+        type: "metadata",
+        metadata: withoutUndefined(parseArg(MetadataSchema, c.metadata, "run.metadata()")),
+      };
     case "unit.page": {
       const o = given(c.options);
       parseArg(UnitKeySchema, c.key, "run.unit(key)");
@@ -134,14 +187,32 @@ function build(c: Exclude<Call, { call: "done" | "mark" | "reopen" }>): Record<s
       const o = given(c.options);
       parseArg(UnitKeySchema, c.key, "run.unit(key)");
       parseArg(FailArgsSchema, [c.error, o], "unit.fail()");
-      return { type: "unit", key: c.key, status: "failed", error: messageOf(c.error), retryable: o.retryable ?? true };
+      return {
+        type: "unit",
+        key: c.key,
+        status: "failed",
+        error: messageOf(c.error),
+        retryable: o.retryable ?? true,
+      };
     }
     case "pause":
-      return { type: "paused", ...(parseArg(ReasonSchema, c.reason, "run.pause(reason)") === undefined ? {} : { reason: c.reason }) };
+      return {
+        type: "paused",
+        ...(parseArg(ReasonSchema, c.reason, "run.pause(reason)") === undefined
+          ? {}
+          : { reason: c.reason }),
+      };
     case "resume":
       return { type: "resumed" };
     case "complete":
-      return { type: "completed", ...(c.metadata === undefined ? {} : { metadata: withoutUndefined(parseArg(MetadataSchema, c.metadata, "run.complete(metadata)")) }) };
+      return {
+        type: "completed",
+        ...(c.metadata === undefined ? {} : {
+          metadata: withoutUndefined(
+            parseArg(MetadataSchema, c.metadata, "run.complete(metadata)"),
+          ),
+        }),
+      };
     case "fail": {
       const o = given(c.options);
       parseArg(FailArgsSchema, [c.error, o], "run.fail()");
@@ -154,7 +225,10 @@ function build(c: Exclude<Call, { call: "done" | "mark" | "reopen" }>): Record<s
   }
 }
 
-/** What `begin` knows when it decides: the caller's options with input and config already digested, and the process's facts. */
+/**
+ * What `begin` knows when it decides: the caller's options with input and config already digested,
+ * and the process's facts.
+ */
 export interface BeginCall {
   total?: number;
   /** SHA-256 of the input, when one was given. */
@@ -166,7 +240,10 @@ export interface BeginCall {
   leaseMs?: number;
   /** The log is shared by several processes: leases apply. */
   multiProcess: boolean;
-  /** The stage's current run belongs to this store and ended with lost updates: it is gone, whatever its lease says. */
+  /**
+   * The stage's current run belongs to this store and ended with lost updates: it is gone, whatever
+   * its lease says.
+   */
   abandoned: boolean;
   /** The new run's id and owner (chosen by the shell: decide draws no random numbers). */
   runId: string;
@@ -177,7 +254,15 @@ export type BeginDecision =
   /** Another worker's run is live and `join` was asked: work under it, append nothing. */
   | { kind: "join"; from: Status; runId: string; leaseMs: number }
   /** Append `events` (crash detected?, reset?, run started) and run as `runId`. */
-  | { kind: "start"; from: Status; events: CkptEvent[]; runId: string; leaseMs: number | undefined; crashed: boolean; restarted: boolean };
+  | {
+    kind: "start";
+    from: Status;
+    events: CkptEvent[];
+    runId: string;
+    leaseMs: number | undefined;
+    crashed: boolean;
+    restarted: boolean;
+  };
 
 export const DEFAULT_LEASE_MS = 30_000;
 
@@ -192,12 +277,20 @@ export function decideBegin(st: Readonly<StageState>, o: BeginCall, now: number)
   let crashed = false;
   if (st.status === "running" || st.status === "recovering") {
     const lease = st.run?.leaseMs;
-    if (o.multiProcess && lease && st.updatedAt !== null && now - st.updatedAt < lease && !o.abandoned) {
-      if (o.join && st.status === "running" && st.run) return { kind: "join", from, runId: st.run.id, leaseMs: lease };
+    if (
+      o.multiProcess && lease && st.updatedAt !== null && now - st.updatedAt < lease && !o.abandoned
+    ) {
+      if (o.join && st.status === "running" && st.run) {
+        return { kind: "join", from, runId: st.run.id, leaseMs: lease };
+      }
       const owner = st.run?.owner;
       throw new CkptError(
         ErrorCode.LOCKED,
-        `Stage "${st.stage}" is owned by run ${st.run?.id}${owner ? ` (pid ${owner.pid} on ${owner.host})` : ""}, last heard from ${now - st.updatedAt} ms ago; its lease lasts ${lease} ms. Try again after it expires.`,
+        `Stage "${st.stage}" is owned by run ${st.run?.id}${
+          owner ? ` (pid ${owner.pid} on ${owner.host})` : ""
+        }, last heard from ${
+          now - st.updatedAt
+        } ms ago; its lease lasts ${lease} ms. Try again after it expires.`,
         { details: { stage: st.stage, owner, runId: st.run?.id } },
       );
     }
@@ -233,22 +326,38 @@ export function decideBegin(st: Readonly<StageState>, o: BeginCall, now: number)
   return { kind: "start", from, events, runId: o.runId, leaseMs, crashed, restarted };
 }
 
-function changedFingerprint(st: Readonly<StageState>, input: string | undefined, config: string | undefined) {
-  if (input !== undefined && st.input !== null && st.input !== input) return { what: "input" as const, was: st.input, now: input };
-  if (config !== undefined && st.config !== null && st.config !== config) return { what: "config" as const, was: st.config, now: config };
+function changedFingerprint(
+  st: Readonly<StageState>,
+  input: string | undefined,
+  config: string | undefined,
+) {
+  if (input !== undefined && st.input !== null && st.input !== input) {
+    return { what: "input" as const, was: st.input, now: input };
+  }
+  if (config !== undefined && st.config !== null && st.config !== config) {
+    return { what: "config" as const, was: st.config, now: config };
+  }
   return undefined;
 }
 
-function changeError(stage: string, c: { what: "input" | "config"; was: string; now: string }): CkptError {
+function changeError(
+  stage: string,
+  c: { what: "input" | "config"; was: string; now: string },
+): CkptError {
   return new CkptError(
     c.what === "input" ? ErrorCode.INPUT_CHANGED : ErrorCode.CONFIG_CHANGED,
-    `Stage "${stage}" was started with a different ${c.what} (sha256 ${c.was.slice(0, 12)}…, now ${c.now.slice(0, 12)}…). ` +
+    `Stage "${stage}" was started with a different ${c.what} (sha256 ${c.was.slice(0, 12)}…, now ${
+      c.now.slice(0, 12)
+    }…). ` +
       `Its progress refers to the old ${c.what}. Restore the old ${c.what}, or start over with begin({ onChange: "restart" }) or \`ckpt reset ${stage}\`.`,
     { details: { stage, was: c.was, now: c.now } },
   );
 }
 
-/** The item event for options other than the default; mirrors the `item` schema exactly (a test holds the two to the same verdicts). */
+/**
+ * The item event for options other than the default; mirrors the `item` schema exactly (a test
+ * holds the two to the same verdicts).
+ */
 function itemEvent(index: number, o: ItemOptions, at: number): CkptEvent {
   const outcome = o.skipped ? "skipped" : o.ok === false ? "failed" : "ok";
   const e: Record<string, unknown> = { type: "item", v: 1, at, index, outcome };
@@ -259,7 +368,8 @@ function itemEvent(index: number, o: ItemOptions, at: number): CkptEvent {
   if (
     (o.item === undefined || (typeof o.item === "string" && o.item.length <= 2048)) &&
     (o.batch === undefined || (typeof o.batch === "string" && o.batch.length <= 256)) &&
-    (o.cost === undefined || (typeof o.cost === "number" && Number.isFinite(o.cost) && o.cost >= 0)) &&
+    (o.cost === undefined ||
+      (typeof o.cost === "number" && Number.isFinite(o.cost) && o.cost >= 0)) &&
     (o.error === undefined || (typeof o.error === "string" && o.error.length <= 2048)) &&
     (o.ok === undefined || typeof o.ok === "boolean") &&
     (o.skipped === undefined || typeof o.skipped === "boolean")
@@ -268,9 +378,13 @@ function itemEvent(index: number, o: ItemOptions, at: number): CkptEvent {
   }
   for (const k of ["ok", "skipped"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "boolean") {
-      throw new CkptError(ErrorCode.INVALID, `Item option "${k}" must be a boolean, got ${JSON.stringify(o[k])}.`, {
-        issues: [{ path: [k], message: "expected boolean" }],
-      });
+      throw new CkptError(
+        ErrorCode.INVALID,
+        `Item option "${k}" must be a boolean, got ${JSON.stringify(o[k])}.`,
+        {
+          issues: [{ path: [k], message: "expected boolean" }],
+        },
+      );
     }
   }
   // Let the schema name every other problem.

@@ -25,7 +25,10 @@ export const ErrorCode = {
   IO: "CKPT_IO",
   /** A value is over its size limit (a state checkpoint, a request body); nothing was written. */
   TOO_LARGE: "CKPT_TOO_LARGE",
-  /** The disk is full: the store refuses every write until it is reopened with space free (nothing acknowledged is lost). */
+  /**
+   * The disk is full: the store refuses every write until it is reopened with space free (nothing
+   * acknowledged is lost).
+   */
   NO_SPACE: "CKPT_NO_SPACE",
   /** The log cannot be reached (connection refused, DNS, TLS). */
   UNAVAILABLE: "CKPT_UNAVAILABLE",

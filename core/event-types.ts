@@ -1,8 +1,9 @@
 /**
- * The events' TypeScript types, written out rather than inferred from the zod schemas in events.ts, so the
- * published types are explicit (JSR's "no slow types") and quick for users' compilers. events.ts checks at
- * compile time that these and the schemas describe the same events: a field added to one only fails `tsc`.
- * Type aliases, not interfaces: like the inferred types before them, they fit `Record<string, unknown>`.
+ * The events' TypeScript types, written out rather than inferred from the zod schemas in events.ts,
+ * so the published types are explicit (JSR's "no slow types") and quick for users' compilers.
+ * events.ts checks at compile time that these and the schemas describe the same events: a field
+ * added to one only fails `tsc`. Type aliases, not interfaces: like the inferred types before them,
+ * they fit `Record<string, unknown>`.
  */
 
 /** The outcome of one item: it succeeded, failed for good, or was deliberately skipped. */

@@ -13,10 +13,18 @@ const index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const count = z.number().int().nonnegative();
 const cost = z.number().finite().nonnegative();
 const metadata = z.record(z.string().max(200), z.unknown());
-const owner = z.strictObject({ host: z.string().max(255), pid: z.number().int(), runId: z.string().max(64) });
+const owner = z.strictObject({
+  host: z.string().max(255),
+  pid: z.number().int(),
+  runId: z.string().max(64),
+});
 
 /** The outcome of one item: it succeeded, failed for good, or was deliberately skipped. */
-export const Outcome: z.ZodEnum<{ ok: "ok"; failed: "failed"; skipped: "skipped" }> = z.enum(["ok", "failed", "skipped"]);
+export const Outcome: z.ZodEnum<{ ok: "ok"; failed: "failed"; skipped: "skipped" }> = z.enum([
+  "ok",
+  "failed",
+  "skipped",
+]);
 export type Outcome = OutcomeType;
 
 function event<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
@@ -111,14 +119,22 @@ const eventSchema = z.discriminatedUnion("type", [
   Heartbeat,
   CheckpointSaved,
 ]);
-/** The schema of every event; its type is written out in event-types.ts (explicit published types). */
+/**
+ * The schema of every event; its type is written out in event-types.ts (explicit published types).
+ */
 export const CkptEvent: z.ZodType<CkptEventType> = eventSchema;
 export type CkptEvent = CkptEventType;
-// Compile-time: the schema and the written-out types describe exactly the same events, field for field
-// (assignable both ways, and the same keys per event type, so an optional field added to one side counts too).
+// Compile-time: the schema and the written-out types describe exactly the same events, field for
+// field (assignable both ways, and the same keys per event type, so an optional field added to one
+// side counts too).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Inferred = z.infer<typeof eventSchema>;
-type SameKeys = { [T in EventType]: Same<keyof Extract<Inferred, { type: T }>, keyof Extract<CkptEventType, { type: T }>> }[EventType];
+type SameKeys = {
+  [T in EventType]: Same<
+    keyof Extract<Inferred, { type: T }>,
+    keyof Extract<CkptEventType, { type: T }>
+  >;
+}[EventType];
 const schemaMatchesTypes: [Same<Inferred, CkptEventType>, Same<SameKeys, true>] = [true, true];
 void schemaMatchesTypes;
 export type EventType = CkptEvent["type"];
@@ -128,7 +144,9 @@ export type EventOf<T extends EventType> = Extract<CkptEvent, { type: T }>;
 export const EVENT_TYPES: readonly EventType[] = eventSchema.options.map((o) => o.shape.type.value);
 
 /** The event as callers pass it: `v` and `at` are filled in by ckpt. */
-export type NewEvent = { [T in EventType]: Omit<EventOf<T>, "v" | "at"> & { at?: number } }[EventType];
+export type NewEvent = {
+  [T in EventType]: Omit<EventOf<T>, "v" | "at"> & { at?: number };
+}[EventType];
 
 /**
  * Parses an untrusted value into an event, or throws CKPT_INVALID listing every problem.
@@ -145,7 +163,10 @@ export const StageName = z
   .string()
   .min(1, "stage name is empty")
   .max(200, "stage name is longer than 200 characters")
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@=+-]*$/, "stage names use letters, digits and . _ : @ = + - and start with a letter or digit")
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:@=+-]*$/,
+    "stage names use letters, digits and . _ : @ = + - and start with a letter or digit",
+  )
   .refine((s) => !s.includes(".."), "stage names may not contain '..'");
 
 /** Throws CKPT_INVALID unless `name` is a valid stage name. */
@@ -153,5 +174,9 @@ export function checkStageName(name: unknown): string {
   const r = StageName.safeParse(name);
   if (r.success) return r.data;
   const issues = issuesOf(r.error).map((i) => ({ ...i, path: ["stage", ...i.path] }));
-  throw new CkptError(ErrorCode.INVALID, `Invalid stage name ${JSON.stringify(name)}: ${issues.map((i) => i.message).join("; ")}.`, { issues });
+  throw new CkptError(
+    ErrorCode.INVALID,
+    `Invalid stage name ${JSON.stringify(name)}: ${issues.map((i) => i.message).join("; ")}.`,
+    { issues },
+  );
 }

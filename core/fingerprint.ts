@@ -39,7 +39,9 @@ export function canonicalJson(value: unknown): string {
         else {
           const o = v as Record<string, unknown>;
           const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-          out = `{${keys.map((k) => `${JSON.stringify(k)}:${walk(o[k], `${path}.${k}`)}`).join(",")}}`;
+          out = `{${
+            keys.map((k) => `${JSON.stringify(k)}:${walk(o[k], `${path}.${k}`)}`).join(",")
+          }}`;
         }
         seen.delete(v);
         return out;
@@ -52,17 +54,28 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * JSON with object keys sorted at every level, as lenient as JSON.stringify: for comparing two values
- * (a state with the one a base should hold, an event with the one stored), not for digests.
+ * JSON with object keys sorted at every level, as lenient as JSON.stringify: for comparing two
+ * values (a state with the one a base should hold, an event with the one stored), not for digests.
  */
 export function sortedJson(value: unknown): string {
-  return JSON.stringify(value, (_k, x) =>
-    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  return JSON.stringify(
+    value,
+    (_k, x) =>
+      x && typeof x === "object" && !Array.isArray(x)
+        ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort((
+            [a],
+            [b],
+          ) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+        : x,
   );
 }
 
 function invalid(path: string, what: string): CkptError {
-  return new CkptError(ErrorCode.INVALID, `${path} ${what}; configs must be plain JSON data.`, { issues: [{ path: path.split("."), message: what }] });
+  return new CkptError(ErrorCode.INVALID, `${path} ${what}; configs must be plain JSON data.`, {
+    issues: [{ path: path.split("."), message: what }],
+  });
 }
 
 /** SHA-256 of the config's canonical JSON. */

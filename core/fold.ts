@@ -6,23 +6,43 @@
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
-import { type EventLog, type RecordedEvent, readForward, type Snapshot } from "./log.ts";
-import { applyToProjection, cloneProjection, fromSnapshot, initialProjection, type Projection } from "./projection.ts";
+import { type EventLog, readForward, type RecordedEvent, type Snapshot } from "./log.ts";
+import {
+  applyToProjection,
+  cloneProjection,
+  fromSnapshot,
+  initialProjection,
+  type Projection,
+} from "./projection.ts";
 
 /**
- * Where folding starts for a stage whose stored events begin at revision `first`: a private copy
- * of its base snapshot when it was compacted, else empty. Undefined when a compacted stage's base
- * is missing or was written by another reducer version (callers word that refusal for their reader).
+ * Where folding starts for a stage whose stored events begin at revision `first`: a private copy of
+ * its base snapshot when it was compacted, else empty. Undefined when a compacted stage's base is
+ * missing or was written by another reducer version (callers word that refusal for their reader).
  */
-export function startFrom(stage: string, first: number, base: Snapshot | null | undefined): Projection | undefined {
+export function startFrom(
+  stage: string,
+  first: number,
+  base: Snapshot | null | undefined,
+): Projection | undefined {
   if (first <= 0) return initialProjection(stage);
   const p = fromSnapshot(stage, base ?? undefined);
   return p && cloneProjection(p);
 }
 
-/** The starting point read from `log` (base snapshot when compacted); CKPT_CORRUPT when it cannot be had. */
-export async function baseProjection(log: EventLog, info: { stream: string; first: number }): Promise<Projection> {
-  const p = startFrom(info.stream, info.first, info.first > 0 ? await log.loadSnapshot(info.stream, "base") : undefined);
+/**
+ * The starting point read from `log` (base snapshot when compacted); CKPT_CORRUPT when it cannot be
+ * had.
+ */
+export async function baseProjection(
+  log: EventLog,
+  info: { stream: string; first: number },
+): Promise<Projection> {
+  const p = startFrom(
+    info.stream,
+    info.first,
+    info.first > 0 ? await log.loadSnapshot(info.stream, "base") : undefined,
+  );
   if (!p) throw missingBase(info.stream, info.first);
   return p;
 }
@@ -37,7 +57,12 @@ export function foldEvents(p: Projection, events: Iterable<CkptEvent>, from: num
  * Folds the stored events after `p`'s revision (and before `until`) into `p` in place; returns how
  * many. `collect` receives them too, for callers that pass them on to listeners.
  */
-export async function foldLog(log: EventLog, stream: string, p: Projection, o: { until?: number; collect?: RecordedEvent[] } = {}): Promise<number> {
+export async function foldLog(
+  log: EventLog,
+  stream: string,
+  p: Projection,
+  o: { until?: number; collect?: RecordedEvent[] } = {},
+): Promise<number> {
   const until = o.until ?? Infinity;
   let n = 0;
   for await (const batch of readForward(log, stream, p.state.revision + 1)) {
@@ -55,7 +80,10 @@ export async function foldLog(log: EventLog, stream: string, p: Projection, o: {
  * What a writer resumes from: the latest snapshot of this reducer version plus the events after it
  * (never more); the base snapshot's starting point when there is no usable latest one.
  */
-export async function loadProjection(log: EventLog, stream: string): Promise<{ projection: Projection; snapshotRevision: number; eventsRead: number }> {
+export async function loadProjection(
+  log: EventLog,
+  stream: string,
+): Promise<{ projection: Projection; snapshotRevision: number; eventsRead: number }> {
   const info = await log.info(stream);
   if (!info) return { projection: initialProjection(stream), snapshotRevision: -1, eventsRead: 0 };
   const snap = await log.loadSnapshot(stream);
@@ -74,13 +102,23 @@ export async function loadProjection(log: EventLog, stream: string): Promise<{ p
     eventsRead = await foldLog(log, stream, projection);
   } catch (err) {
     if (isCkptError(err) && err.code !== ErrorCode.BAD_TRANSITION) throw err;
-    throw new CkptError(ErrorCode.CORRUPT, `Stage "${stream}" does not replay cleanly at revision ${projection.state.revision + 1}: ${String((err as Error).message ?? err)}. Run \`ckpt verify ${stream}\`.`, { cause: err });
+    throw new CkptError(
+      ErrorCode.CORRUPT,
+      `Stage "${stream}" does not replay cleanly at revision ${projection.state.revision + 1}: ${
+        String((err as Error).message ?? err)
+      }. Run \`ckpt verify ${stream}\`.`,
+      { cause: err },
+    );
   }
   return { projection, snapshotRevision, eventsRead };
 }
 
 function missingBase(stream: string, first: number): CkptError {
-  return new CkptError(ErrorCode.CORRUPT, `Stage "${stream}" was compacted but its base snapshot is missing or from another ckpt version; run \`ckpt verify ${stream}\`.`, {
-    details: { stage: stream, first },
-  });
+  return new CkptError(
+    ErrorCode.CORRUPT,
+    `Stage "${stream}" was compacted but its base snapshot is missing or from another ckpt version; run \`ckpt verify ${stream}\`.`,
+    {
+      details: { stage: stream, first },
+    },
+  );
 }

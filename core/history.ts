@@ -47,7 +47,11 @@ export function initialHistory(stage: string): History {
 }
 
 export function cloneHistory(h: History): History {
-  return { ...h, runs: h.runs.map((r) => ({ ...r })), statusChanges: h.statusChanges.map((c) => ({ ...c })) };
+  return {
+    ...h,
+    runs: h.runs.map((r) => ({ ...r })),
+    statusChanges: h.statusChanges.map((c) => ({ ...c })),
+  };
 }
 
 function reasonOf(e: CkptEvent): string | null {
@@ -74,7 +78,8 @@ export function applyHistory(
   const current = h.runs[h.runs.length - 1];
   const open = current !== undefined && current.endedAt === null ? current : undefined;
   if (open) {
-    // Counts within the run are deltas of the stage's counters, so duplicates are never counted twice.
+    // Counts within the run are deltas of the stage's counters, so duplicates are never counted
+    // twice.
     open.processed += after.counters.processed - before.counters.processed;
     open.successful += after.counters.successful - before.counters.successful;
     open.failed += after.counters.failed - before.counters.failed;
@@ -83,7 +88,14 @@ export function applyHistory(
     open.toRevision = revision;
   }
   if (before.status !== after.status || e.type === "run.started") {
-    h.statusChanges.push({ revision, at: e.at, from: before.status, to: after.status, event: e.type, reason: reasonOf(e) });
+    h.statusChanges.push({
+      revision,
+      at: e.at,
+      from: before.status,
+      to: after.status,
+      event: e.type,
+      reason: reasonOf(e),
+    });
   }
   switch (e.type) {
     case "run.started":
@@ -108,7 +120,9 @@ export function applyHistory(
       break;
     case "resumed": {
       const last = h.runs[h.runs.length - 1];
-      if (last && last.outcome === "paused") (last.outcome = "running"), (last.endedAt = null), (last.toRevision = revision);
+      if (last && last.outcome === "paused") {
+        (last.outcome = "running"), (last.endedAt = null), (last.toRevision = revision);
+      }
       break;
     }
     case "crash.detected":

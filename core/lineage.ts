@@ -49,11 +49,17 @@ export interface ItemLineage {
   entries: LineageEntry[];
   /** The stage's head revision when this was read. */
   revision: number;
-  /** The first stored revision: above 0 when older events were compacted (their part of the story is gone). */
+  /**
+   * The first stored revision: above 0 when older events were compacted (their part of the story is
+   * gone).
+   */
   firstRevision: number;
 }
 
-/** Folds replay entries into the lineage of `index`. Feed every entry of a replay from the start, in order. */
+/**
+ * Folds replay entries into the lineage of `index`. Feed every entry of a replay from the start, in
+ * order.
+ */
 export class LineageFold {
   private readonly entries: LineageEntry[] = [];
   private wasDone = false;
@@ -75,28 +81,66 @@ export class LineageFold {
     if (!this.started) {
       this.started = true;
       this.first = revision;
-      // The state before the first stored event (a compacted base) is not seen: infer it from after.
+      // The state before the first stored event (a compacted base) is not seen: infer it from
+      // after.
       this.wasDone = event.type === "item" && event.index === this.index ? false : doneAfter;
     }
     this.revision = revision;
     const run = state.run;
-    const who = { runId: run?.id ?? null, host: run?.owner?.host ?? null, pid: run?.owner?.pid ?? null };
-    const base = { revision, at: event.at, type: event.type, outcome: null, error: null, retryable: null, cost: null, item: null, batch: null, reason: null, ...who };
+    const who = {
+      runId: run?.id ?? null,
+      host: run?.owner?.host ?? null,
+      pid: run?.owner?.pid ?? null,
+    };
+    const base = {
+      revision,
+      at: event.at,
+      type: event.type,
+      outcome: null,
+      error: null,
+      retryable: null,
+      cost: null,
+      item: null,
+      batch: null,
+      reason: null,
+      ...who,
+    };
     if (event.type === "item" && event.index === this.index) {
       this.attempts++;
       if (event.cost !== undefined) this.cost += event.cost;
       const effect: LineageEffect = this.wasDone ? "duplicate" : "recorded";
       if (effect === "recorded") this.outcome = event.outcome;
-      this.entries.push({ ...base, effect, outcome: event.outcome, error: event.error ?? null, cost: event.cost ?? null, item: event.item ?? null, batch: event.batch ?? null });
+      this.entries.push({
+        ...base,
+        effect,
+        outcome: event.outcome,
+        error: event.error ?? null,
+        cost: event.cost ?? null,
+        item: event.item ?? null,
+        batch: event.batch ?? null,
+      });
     } else if (event.type === "item.reopened" && event.index === this.index) {
       if (this.wasDone && !doneAfter) this.outcome = null;
       this.entries.push({ ...base, effect: "reopened", reason: event.reason ?? null });
     } else if (event.type === "error" && event.index === this.index) {
       this.errors++;
-      this.entries.push({ ...base, effect: "error", error: event.message, retryable: event.retryable, item: event.item ?? null });
+      this.entries.push({
+        ...base,
+        effect: "error",
+        error: event.message,
+        retryable: event.retryable,
+        item: event.item ?? null,
+      });
     } else if (event.type === "reset" && this.wasDone) {
       this.outcome = null;
-      this.entries.push({ ...base, effect: "reset", reason: event.reason ?? null, runId: null, host: null, pid: null });
+      this.entries.push({
+        ...base,
+        effect: "reset",
+        reason: event.reason ?? null,
+        runId: null,
+        host: null,
+        pid: null,
+      });
     }
     this.wasDone = doneAfter;
   }
@@ -121,7 +165,11 @@ export class LineageFold {
  * The lineage of one item from a stage's replay (the same projection as `ckpt replay`).
  * @example const l = await itemLineage(store.stage("fetch").replay(), "fetch", 4711); l.entries.map((e) => e.effect)
  */
-export async function itemLineage(replay: AsyncIterable<ReplayEntry>, stage: string, index: number): Promise<ItemLineage> {
+export async function itemLineage(
+  replay: AsyncIterable<ReplayEntry>,
+  stage: string,
+  index: number,
+): Promise<ItemLineage> {
   const fold = new LineageFold(stage, index);
   for await (const e of replay) fold.add(e);
   return fold.result();

@@ -40,7 +40,10 @@ export interface StreamInfo {
 
 export interface AppendOptions {
   expectedRevision: ExpectedRevision;
-  /** Written in the same atomic write as the events, when the adapter can (see `supports.atomicSnapshot`). */
+  /**
+   * Written in the same atomic write as the events, when the adapter can (see
+   * `supports.atomicSnapshot`).
+   */
   snapshot?: Snapshot;
 }
 
@@ -61,11 +64,17 @@ export interface ReadOptions {
 export interface Supports {
   /** Acknowledged appends survive a process crash. */
   durable: boolean;
-  /** Several processes may write the same log at once (so core must expect conflicts and use leases). */
+  /**
+   * Several processes may write the same log at once (so core must expect conflicts and use
+   * leases).
+   */
   multiProcess: boolean;
   /** Events and a snapshot can be written in one atomic call. */
   atomicSnapshot: boolean;
-  /** `truncateBefore` frees space right away (LevelDB, memory) rather than after a server-side scavenge. */
+  /**
+   * `truncateBefore` frees space right away (LevelDB, memory) rather than after a server-side
+   * scavenge.
+   */
   reclaimsSpace: boolean;
 }
 
@@ -79,7 +88,11 @@ export interface EventLog {
    * Resolves with the new head once the write is as durable as the adapter promises.
    * A mismatch rejects with CKPT_CONFLICT and writes nothing.
    */
-  append(stream: string, events: readonly CkptEvent[], options: AppendOptions): Promise<{ head: Revision }>;
+  append(
+    stream: string,
+    events: readonly CkptEvent[],
+    options: AppendOptions,
+  ): Promise<{ head: Revision }>;
 
   /** Events in order; a stream that does not exist yields nothing. */
   read(stream: string, options?: ReadOptions): AsyncIterable<RecordedEvent>;
@@ -99,8 +112,8 @@ export interface EventLog {
   /** Replaces the stream's latest snapshot (ignored when older than the one stored). */
   saveSnapshot(stream: string, snapshot: Snapshot): Promise<void>;
   /**
-   * `"latest"` (default): the newest snapshot, to resume from.
-   * `"base"`: the state just before the first stored event, written by `truncateBefore`, to replay from.
+   * `"latest"` (default): the newest snapshot, to resume from. `"base"`: the state just before the
+   * first stored event, written by `truncateBefore`, to replay from.
    */
   loadSnapshot(stream: string, which?: "latest" | "base"): Promise<Snapshot | undefined>;
 
@@ -111,18 +124,24 @@ export interface EventLog {
    * With `expectedRevision`, a head that moved (or a stream deleted) since the caller read it is
    * CKPT_CONFLICT and nothing changes; serialised with appends to the same stream.
    */
-  truncateBefore(stream: string, revision: Revision, base: Snapshot, options?: MaintenanceOptions): Promise<void>;
+  truncateBefore(
+    stream: string,
+    revision: Revision,
+    base: Snapshot,
+    options?: MaintenanceOptions,
+  ): Promise<void>;
 
   /**
-   * Removes the stream, its snapshot and head. Appending again starts from "no_stream".
-   * With `expectedRevision`, a head that moved since the caller read it is CKPT_CONFLICT and nothing
-   * is removed; serialised with appends to the same stream, so no append is half deleted.
+   * Removes the stream, its snapshot and head. Appending again starts from "no_stream". With
+   * `expectedRevision`, a head that moved since the caller read it is CKPT_CONFLICT and nothing is
+   * removed; serialised with appends to the same stream, so no append is half deleted.
    */
   delete(stream: string, options?: MaintenanceOptions): Promise<void>;
 
   /**
-   * Optional: calls `onChange` when another process may have appended to `stream` (PostgreSQL LISTEN/NOTIFY),
-   * so watchers read on a signal instead of polling. Resolves with the function that stops it.
+   * Optional: calls `onChange` when another process may have appended to `stream` (PostgreSQL
+   * LISTEN/NOTIFY), so watchers read on a signal instead of polling. Resolves with the function
+   * that stops it.
    */
   listen?(stream: string, onChange: () => void): Promise<() => Promise<void>>;
 
@@ -132,8 +151,14 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
-/** Forward read in batches: the adapter's own `readBatches` when it has one, else `read` in chunks. */
-export async function* readForward(log: EventLog, stream: string, from: Revision): AsyncGenerator<RecordedEvent[]> {
+/**
+ * Forward read in batches: the adapter's own `readBatches` when it has one, else `read` in chunks.
+ */
+export async function* readForward(
+  log: EventLog,
+  stream: string,
+  from: Revision,
+): AsyncGenerator<RecordedEvent[]> {
   if (log.readBatches) {
     yield* log.readBatches(stream, { from });
     return;

@@ -1,4 +1,6 @@
-/** Derived figures (rates, ETA, staleness) computed from a state at a given moment, never stored. */
+/**
+ * Derived figures (rates, ETA, staleness) computed from a state at a given moment, never stored.
+ */
 import type { StageState } from "./state.ts";
 
 export interface ProgressFigures {
@@ -20,7 +22,11 @@ export interface ProgressFigures {
 
 export const DEFAULT_STALE_AFTER_MS = 5 * 60_000;
 
-export function progressOf(s: StageState, now: number, staleAfterMs = DEFAULT_STALE_AFTER_MS): ProgressFigures {
+export function progressOf(
+  s: StageState,
+  now: number,
+  staleAfterMs = DEFAULT_STALE_AFTER_MS,
+): ProgressFigures {
   const done = s.counters.processed;
   const total = s.total;
   const decided = s.counters.successful + s.counters.failed;
@@ -40,6 +46,7 @@ export function progressOf(s: StageState, now: number, staleAfterMs = DEFAULT_ST
     throughput,
     etaSeconds: left === null ? null : left === 0 ? 0 : throughput ? left / throughput : null,
     idleMs,
-    stale: (s.status === "running" || s.status === "recovering") && idleMs !== null && idleMs > staleAfterMs,
+    stale: (s.status === "running" || s.status === "recovering") && idleMs !== null &&
+      idleMs > staleAfterMs,
   };
 }

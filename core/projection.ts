@@ -53,11 +53,13 @@ const numOrNull = z.number().nullable();
 const strOrNull = z.string().nullable();
 const record = z.record(z.string(), z.unknown());
 // The resume ranges can hold 100k numbers: a plain loop, not a schema per element.
-const numbers = z.custom<number[]>((v) => Array.isArray(v) && v.every((x) => typeof x === "number"));
+const numbers = z.custom<number[]>((v) =>
+  Array.isArray(v) && v.every((x) => typeof x === "number")
+);
 /**
- * The shape every reader of a projection relies on. A snapshot is a cache written by us, but LevelDB reads its
- * tables without verifying checksums, so a damaged one can decode; checked here once per load, it is ignored
- * (rebuilt from the events) instead of failing later with a TypeError.
+ * The shape every reader of a projection relies on. A snapshot is a cache written by us, but
+ * LevelDB reads its tables without verifying checksums, so a damaged one can decode; checked here
+ * once per load, it is ignored (rebuilt from the events) instead of failing later with a TypeError.
  */
 const ProjectionShape = z.object({
   state: z.object({
@@ -65,15 +67,37 @@ const ProjectionShape = z.object({
     revision: z.number().int().min(-1),
     status: z.string(),
     total: numOrNull,
-    counters: z.object({ processed: num, successful: num, failed: num, skipped: num, duplicates: num, reopened: num }),
-    resume: z.object({ watermark: num, ranges: numbers, lastIndex: numOrNull, lastItem: strOrNull, batch: strOrNull }),
-    units: z.record(z.string(), z.object({ status: z.string(), page: numOrNull, records: num, updatedAt: num })),
-    errors: z.object({ count: num, lastMessage: strOrNull, lastAt: numOrNull, retryable: z.boolean().nullable() }),
+    counters: z.object({
+      processed: num,
+      successful: num,
+      failed: num,
+      skipped: num,
+      duplicates: num,
+      reopened: num,
+    }),
+    resume: z.object({
+      watermark: num,
+      ranges: numbers,
+      lastIndex: numOrNull,
+      lastItem: strOrNull,
+      batch: strOrNull,
+    }),
+    units: z.record(
+      z.string(),
+      z.object({ status: z.string(), page: numOrNull, records: num, updatedAt: num }),
+    ),
+    errors: z.object({
+      count: num,
+      lastMessage: strOrNull,
+      lastAt: numOrNull,
+      retryable: z.boolean().nullable(),
+    }),
     cost: num,
     metadata: record,
     input: strOrNull,
     config: strOrNull,
-    run: z.object({ id: z.string(), startedAt: num, processedAtStart: num, leaseMs: numOrNull }).nullable(),
+    run: z.object({ id: z.string(), startedAt: num, processedAtStart: num, leaseMs: numOrNull })
+      .nullable(),
     runs: num,
     createdAt: numOrNull,
     startedAt: numOrNull,
@@ -89,14 +113,17 @@ const ProjectionShape = z.object({
 });
 
 /**
- * The projection a snapshot holds, or undefined when there is none to trust: written by another reducer
- * version, for another stage, or damaged (see ProjectionShape). Callers rebuild from the events instead, or
- * refuse with CKPT_CORRUPT when compaction removed them.
+ * The projection a snapshot holds, or undefined when there is none to trust: written by another
+ * reducer version, for another stage, or damaged (see ProjectionShape). Callers rebuild from the
+ * events instead, or refuse with CKPT_CORRUPT when compaction removed them.
  */
 export function fromSnapshot(stage: string, snap: Snapshot | undefined): Projection | undefined {
   if (!snap || snap.version !== REDUCER_VERSION) return undefined;
   const p = snap.state as Projection;
-  if (!p || typeof p !== "object" || !p.state || p.state.stage !== stage || p.state.revision !== snap.revision) return undefined;
+  if (
+    !p || typeof p !== "object" || !p.state || p.state.stage !== stage ||
+    p.state.revision !== snap.revision
+  ) return undefined;
   if (!ProjectionShape.safeParse(p).success) return undefined;
   return p;
 }

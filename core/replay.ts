@@ -13,7 +13,9 @@ import { type StageState, Status } from "./state.ts";
 export interface ReplayEntry {
   revision: number;
   event: CkptEvent;
-  /** State right after this event: a live view, valid until the next iteration (copy it to keep it). */
+  /**
+   * State right after this event: a live view, valid until the next iteration (copy it to keep it).
+   */
   state: Readonly<StageState>;
 }
 
@@ -25,13 +27,16 @@ export interface ReplayBounds {
 }
 
 /**
- * `applyToProjection` for the event replays meet most, a bare successful item (`done(i)`) while the stage runs
- * with its run open: the same changes to state and history, without the generic fold's transition lookup,
- * counter copies and history deltas. Anything else returns false and takes the generic fold; the replay tests
- * check both give the same projection after every event.
+ * `applyToProjection` for the event replays meet most, a bare successful item (`done(i)`) while the
+ * stage runs with its run open: the same changes to state and history, without the generic fold's
+ * transition lookup, counter copies and history deltas. Anything else returns false and takes the
+ * generic fold; the replay tests check both give the same projection after every event.
  */
 function foldPlainItem(p: Projection, event: CkptEvent, revision: number): boolean {
-  if (event.type !== "item" || event.outcome !== "ok" || event.item !== undefined || event.batch !== undefined || event.cost !== undefined || event.error !== undefined) return false;
+  if (
+    event.type !== "item" || event.outcome !== "ok" || event.item !== undefined ||
+    event.batch !== undefined || event.cost !== undefined || event.error !== undefined
+  ) return false;
   const s = p.state;
   if (s.status !== Status.running) return false;
   const runs = p.history.runs;
@@ -56,7 +61,9 @@ export function replayIterator(
   start: () => Promise<{ p: Projection; pages: AsyncIterator<RecordedEvent[]> } | undefined>,
   bounds: ReplayBounds,
 ): AsyncIterableIterator<ReplayEntry> {
-  let started: Promise<{ p: Projection; pages: AsyncIterator<RecordedEvent[]> } | undefined> | undefined;
+  let started:
+    | Promise<{ p: Projection; pages: AsyncIterator<RecordedEvent[]> } | undefined>
+    | undefined;
   let page: RecordedEvent[] = [];
   let at = 0;
   let finished = false;
@@ -66,12 +73,17 @@ export function replayIterator(
   function fromPage(p: Projection): IteratorResult<ReplayEntry> | undefined {
     while (at < page.length) {
       const { revision, event } = page[at++]!;
-      if ((bounds.to !== undefined && revision > bounds.to) || (bounds.until !== undefined && event.at > bounds.until)) {
+      if (
+        (bounds.to !== undefined && revision > bounds.to) ||
+        (bounds.until !== undefined && event.at > bounds.until)
+      ) {
         finished = true;
         return done;
       }
       if (!foldPlainItem(p, event, revision)) applyToProjection(p, event, revision);
-      if (revision < bounds.from || (bounds.since !== undefined && event.at < bounds.since)) continue;
+      if (revision < bounds.from || (bounds.since !== undefined && event.at < bounds.since)) {
+        continue;
+      }
       return { value: { revision, event, state: p.state }, done: false };
     }
     return undefined;

@@ -112,7 +112,11 @@ export function rangeCount(s: DoneSet): number {
 /** Every index in the set, ascending. */
 export function* indices(s: DoneSet): Generator<number> {
   for (let i = 0; i < s.watermark; i++) yield i;
-  for (let k = 0; k < s.ranges.length; k += 2) for (let i = s.ranges[k]!; i < s.ranges[k + 1]!; i++) yield i;
+  for (let k = 0; k < s.ranges.length; k += 2) {
+    for (let i = s.ranges[k]!; i < s.ranges[k + 1]!; i++) {
+      yield i;
+    }
+  }
 }
 
 /** Indices below `limit` that are not in the set, ascending: the work still to do. */

@@ -18,22 +18,38 @@ export interface Backoff {
 /** The sidecar client's and the adapters' default: 50 ms doubling to 2 s. */
 export const DEFAULT_BACKOFF: Backoff = { firstMs: 50, maxMs: 2_000, minMs: 5 };
 
-/** Milliseconds to wait before try `attempt + 1` (attempt counts from 0): full jitter over a doubling ceiling. */
-export function backoffDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+/**
+ * Milliseconds to wait before try `attempt + 1` (attempt counts from 0): full jitter over a
+ * doubling ceiling.
+ */
+export function backoffDelay(
+  attempt: number,
+  b: Backoff = DEFAULT_BACKOFF,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(b.firstMs * 2 ** Math.min(Math.max(attempt, 0), 30), b.maxMs);
   return Math.max(b.minMs ?? 0, Math.floor(random() * ceiling));
 }
 
 export interface RetryOptions {
-  /** Whether the failure of try `attempt` (from 0) deserves another. Throwing from here ends the loop with that error. */
+  /**
+   * Whether the failure of try `attempt` (from 0) deserves another. Throwing from here ends the
+   * loop with that error.
+   */
   retryable(err: unknown, attempt: number): boolean;
   /** Most tries in all (default: unbounded, so `retryable` or `forMs` must end it). */
   attempts?: number;
   /** Give up once this long has passed since the first try (measured on `clock`). */
   forMs?: number;
-  /** Waits between tries; `false` retries at once (for conflicts resolved by re-reading, not by waiting). */
+  /**
+   * Waits between tries; `false` retries at once (for conflicts resolved by re-reading, not by
+   * waiting).
+   */
   backoff?: Backoff | false;
-  /** The wait before the next try when the failure itself says how long (a server's Retry-After); undefined: the backoff. */
+  /**
+   * The wait before the next try when the failure itself says how long (a server's Retry-After);
+   * undefined: the backoff.
+   */
   delay?(err: unknown, attempt: number): number | undefined;
   /** Runs before each wait: re-read state, log, count. */
   onRetry?(err: unknown, attempt: number): void | Promise<void>;
@@ -41,17 +57,21 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-/** Runs `fn(attempt)` until it resolves, or rethrows the last failure once it is not retryable or the budget is spent. */
+/**
+ * Runs `fn(attempt)` until it resolves, or rethrows the last failure once it is not retryable or
+ * the budget is spent.
+ */
 export async function retry<T>(fn: (attempt: number) => Promise<T>, o: RetryOptions): Promise<T> {
   const clock = o.clock ?? systemClock;
   const started = clock.now();
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0;; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
       if (o.attempts !== undefined && attempt + 1 >= o.attempts) throw err;
       if (!o.retryable(err, attempt)) throw err;
-      const wait = o.delay?.(err, attempt) ?? (o.backoff === false ? 0 : backoffDelay(attempt, o.backoff ?? DEFAULT_BACKOFF, o.random));
+      const wait = o.delay?.(err, attempt) ??
+        (o.backoff === false ? 0 : backoffDelay(attempt, o.backoff ?? DEFAULT_BACKOFF, o.random));
       if (o.forMs !== undefined && clock.now() - started + wait > o.forMs) throw err;
       await o.onRetry?.(err, attempt);
       if (wait > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));

@@ -4,7 +4,16 @@
  * slow the caller down rather than let memory grow when the write path falls behind.
  */
 import type { CheckpointOptions } from "./checkpoints.ts";
-import { type Call, decide, decideItem, type ErrorOptions, type FailOptions, type ItemOptions, NO_OPTIONS, type ProgressOptions } from "./decide.ts";
+import {
+  type Call,
+  decide,
+  decideItem,
+  type ErrorOptions,
+  type FailOptions,
+  type ItemOptions,
+  NO_OPTIONS,
+  type ProgressOptions,
+} from "./decide.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
 import type { CkptEvent } from "./events.ts";
 import { isDone, type StageState, type UnitState } from "./state.ts";
@@ -64,11 +73,19 @@ export class Run {
     if (leaseMs) {
       // Only logs shared by several processes use leases: an idle owner renews its claim.
       this.heartbeat = clock.setInterval(() => {
-        // Renewing at a quarter of the lease leaves room for a busy event loop before the claim lapses.
-        // A failed writer stays failed until the stage is begun again: nothing to renew until then.
+        // Renewing at a quarter of the lease leaves room for a busy event loop before the claim
+        // lapses. A failed writer stays failed until the stage is begun again: nothing to renew
+        // until then.
         if (this.halted || this.writer.status !== "idle") return;
-        if (this.writer.state.status === "running" && clock.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4) {
-          this.writer.waitFor(this.writer.enqueue(decide(this.writer.state, { call: "heartbeat", runId: id }, clock.now()))).catch(() => undefined);
+        if (
+          this.writer.state.status === "running" &&
+          clock.now() - (this.writer.state.updatedAt ?? 0) > leaseMs / 4
+        ) {
+          this.writer.waitFor(
+            this.writer.enqueue(
+              decide(this.writer.state, { call: "heartbeat", runId: id }, clock.now()),
+            ),
+          ).catch(() => undefined);
         }
       }, Math.max(50, Math.floor(leaseMs / 4)));
       (this.heartbeat as { unref?: () => void }).unref?.(); // an idle heartbeat must not keep the process alive
@@ -90,15 +107,19 @@ export class Run {
   }
 
   /**
-   * Records item `index` and resolves once the record is durable.
-   * Save the item's output first, then call `done`: a crash in between redoes the item, never skips it.
+   * Records item `index` and resolves once the record is durable. Save the item's output first,
+   * then call `done`: a crash in between redoes the item, never skips it.
    * @example for (const i of todo) { await save(i); await run.done(i, { item: urls[i] }) }
    */
   async done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
     if (this.halted) return NEVER;
     this.checkOpen();
     const event = decideItem(this.writer.state, index, options, this.clock.now());
-    for (let room = this.writer.roomFor(index, this.limits, this.clock); room; room = this.writer.roomFor(index, this.limits, this.clock)) await room;
+    for (
+      let room = this.writer.roomFor(index, this.limits, this.clock);
+      room;
+      room = this.writer.roomFor(index, this.limits, this.clock)
+    ) await room;
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 
@@ -118,8 +139,15 @@ export class Run {
     return this.writer.overHighWater ? this.writer.belowHighWater() : undefined;
   }
 
-  /** The waiting mark(): resolves once the item is recorded (so `isDone` agrees), rejecting with whatever stopped it. */
-  private async markWhenRoom(index: number, room: Promise<void> | undefined, event: CkptEvent): Promise<void> {
+  /**
+   * The waiting mark(): resolves once the item is recorded (so `isDone` agrees), rejecting with
+   * whatever stopped it.
+   */
+  private async markWhenRoom(
+    index: number,
+    room: Promise<void> | undefined,
+    event: CkptEvent,
+  ): Promise<void> {
     for (; room; room = this.writer.roomFor(index, this.limits, this.clock)) await room;
     if (this.halted) return NEVER;
     this.checkOpen();
@@ -157,7 +185,8 @@ export class Run {
   }
 
   unit(key: string): Unit {
-    // The key is checked when the unit records (a rejection like every other update), not when it is named.
+    // The key is checked when the unit records (a rejection like every other update), not when it
+    // is named.
     const run = this;
     return {
       key,
@@ -187,7 +216,9 @@ export class Run {
 
   /** Marks the stage completed, merging `metadata`, and ends the run. */
   async complete(metadata?: Record<string, unknown>): Promise<void> {
-    await this.record(metadata === undefined ? { call: "complete" } : { call: "complete", metadata });
+    await this.record(
+      metadata === undefined ? { call: "complete" } : { call: "complete", metadata },
+    );
     this.end();
   }
 
@@ -217,13 +248,18 @@ export class Run {
     return this.closed;
   }
 
-  /** Stops renewing the lease on a timer: for a run held for a remote client, whose own updates renew it. */
+  /**
+   * Stops renewing the lease on a timer: for a run held for a remote client, whose own updates
+   * renew it.
+   */
   stopHeartbeat(): void {
     if (this.heartbeat !== undefined) this.clock.clear(this.heartbeat);
     this.heartbeat = undefined;
   }
 
-  /** The run ended with updates that never reached the log: its lease is void (see `stage.begin()`). */
+  /**
+   * The run ended with updates that never reached the log: its lease is void (see `stage.begin()`).
+   */
   get abandoned(): boolean {
     return this.lost;
   }
@@ -244,14 +280,24 @@ export class Run {
     this.halted = true;
   }
 
-  /** Decides the call on the state as it stands (a refusal queues nothing), queues its events, and waits until they are durable. */
+  /**
+   * Decides the call on the state as it stands (a refusal queues nothing), queues its events, and
+   * waits until they are durable.
+   */
   private async record(call: Call, force = false): Promise<void> {
     if (this.halted && !force) return NEVER;
     this.checkOpen();
-    await this.writer.waitFor(this.writer.enqueue(decide(this.writer.state, call, this.clock.now())));
+    await this.writer.waitFor(
+      this.writer.enqueue(decide(this.writer.state, call, this.clock.now())),
+    );
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new CkptError(ErrorCode.CLOSED, `Run ${this.id} of stage "${this.stage}" has ended; call stage.begin() for a new one.`);
+    if (this.closed) {
+      throw new CkptError(
+        ErrorCode.CLOSED,
+        `Run ${this.id} of stage "${this.stage}" has ended; call stage.begin() for a new one.`,
+      );
+    }
   }
 }

@@ -2,7 +2,13 @@
  * A stage: one named step of a pipeline with its own log. Begins runs (detecting crashes and
  * changed inputs), and reads state, history, replays and live events.
  */
-import { type Checkpoint, type CheckpointInfo, checkpointsLimit, infoOf, readCheckpoints } from "./checkpoints.ts";
+import {
+  type Checkpoint,
+  type CheckpointInfo,
+  checkpointsLimit,
+  infoOf,
+  readCheckpoints,
+} from "./checkpoints.ts";
 import { type BeginCall, decide, decideBegin } from "./decide.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import { configDigest, sha256 } from "./fingerprint.ts";
@@ -14,7 +20,13 @@ import { type ResumeInfo, Run } from "./run.ts";
 import { cloneState, type StageState } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
 import { type MaintenanceOptions, readForward } from "./log.ts";
-import { BeginOptionsSchema, DeleteOptionsSchema, ReplayOptionsSchema, ResetOptionsSchema, WatchOptionsSchema } from "./options.ts";
+import {
+  BeginOptionsSchema,
+  DeleteOptionsSchema,
+  ReplayOptionsSchema,
+  ResetOptionsSchema,
+  WatchOptionsSchema,
+} from "./options.ts";
 import { retry } from "./retry.ts";
 import { parseArg } from "./validate.ts";
 import { type ReplayEntry, replayIterator } from "./replay.ts";
@@ -22,7 +34,9 @@ import { type ReplayEntry, replayIterator } from "./replay.ts";
 export type { ReplayEntry } from "./replay.ts";
 
 /** Where a stage's input comes from: a file path, bytes, or a SHA-256 computed elsewhere. */
-export type InputSource = string | Uint8Array | { file: string } | { bytes: Uint8Array } | { sha256: string };
+export type InputSource = string | Uint8Array | { file: string } | { bytes: Uint8Array } | {
+  sha256: string;
+};
 
 export interface BeginOptions {
   /** How many items the stage has, when known. */
@@ -43,7 +57,6 @@ export interface BeginOptions {
    */
   join?: boolean | undefined;
 }
-
 
 export interface ReplayOptions {
   /** First revision to yield (inclusive). */
@@ -73,23 +86,36 @@ export class Stage {
   async begin(options: BeginOptions = {}): Promise<Run> {
     this.ctx.checkOpen();
     parseArg(BeginOptionsSchema, options, "begin()");
-    // A begin that lost its race is decided again on the stage as it now is (see start()); at most 6 tries.
-    return retry(() => this.start(options), { attempts: 6, backoff: false, retryable: (err) => decideAgain.has(err as object) });
+    // A begin that lost its race is decided again on the stage as it now is (see start()); at most
+    // 6 tries.
+    return retry(() => this.start(options), {
+      attempts: 6,
+      backoff: false,
+      retryable: (err) => decideAgain.has(err as object),
+    });
   }
 
   private async start(options: BeginOptions): Promise<Run> {
     const writer = await this.ctx.writer(this.name);
     const active = this.ctx.activeRun(this.name);
     if (active) {
-      throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" already has an active run (${active.id}) in this process; complete, pause or close it first.`, {
-        details: { stage: this.name, runId: active.id },
-      });
+      throw new CkptError(
+        ErrorCode.LOCKED,
+        `Stage "${this.name}" already has an active run (${active.id}) in this process; complete, pause or close it first.`,
+        {
+          details: { stage: this.name, runId: active.id },
+        },
+      );
     }
-    // Beginning again is how a writer leaves its sticky `failed` phase: it reads back what really landed.
+    // Beginning again is how a writer leaves its sticky `failed` phase: it reads back what really
+    // landed.
     await writer.recover();
     const multi = this.ctx.log.supports.multiProcess;
     if (multi) await writer.catchUp();
-    const [input, config] = await Promise.all([this.fingerprint(options.input), options.config === undefined ? undefined : configDigest(options.config)]);
+    const [input, config] = await Promise.all([
+      this.fingerprint(options.input),
+      options.config === undefined ? undefined : configDigest(options.config),
+    ]);
     const st = writer.state;
     const runId = crypto.randomUUID();
     const d = decideBegin(
@@ -111,9 +137,14 @@ export class Stage {
       await writer.waitFor(writer.enqueue(events));
     } catch (err) {
       if (!isCkptError(err, ErrorCode.CONFLICT)) throw err;
-      const raced = new CkptError(ErrorCode.CONFLICT, `Another process began or changed stage "${this.name}" at the same moment; try again.`, { cause: err });
-      // Decided on a stage that compaction or delete removed while the events waited (decide again on the
-      // empty stage), or another worker started the run first (join it): begin() decides again.
+      const raced = new CkptError(
+        ErrorCode.CONFLICT,
+        `Another process began or changed stage "${this.name}" at the same moment; try again.`,
+        { cause: err },
+      );
+      // Decided on a stage that compaction or delete removed while the events waited (decide again
+      // on the empty stage), or another worker started the run first (join it): begin() decides
+      // again.
       if (err.details?.deletedWhileQueued === true || options.join) decideAgain.add(raced);
       throw raced;
     }
@@ -127,7 +158,15 @@ export class Stage {
       restarted,
       message: resumeMessage(this.name, from, crashed, restarted, done, reopened),
     };
-    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs ?? null, this.ctx.clock);
+    const run = new Run(
+      writer,
+      runId,
+      info,
+      this.ctx.limits,
+      (r) => this.ctx.endRun(this.name, r),
+      leaseMs ?? null,
+      this.ctx.clock,
+    );
     this.ctx.startRun(this.name, run);
     return run;
   }
@@ -152,7 +191,12 @@ export class Stage {
     return h;
   }
 
-  private joinRun(writer: Awaited<ReturnType<StoreContext["writer"]>>, runId: string, from: StageState["status"], leaseMs: number): Run {
+  private joinRun(
+    writer: Awaited<ReturnType<StoreContext["writer"]>>,
+    runId: string,
+    from: StageState["status"],
+    leaseMs: number,
+  ): Run {
     const done = size(writer.state.resume);
     const info: ResumeInfo = {
       from,
@@ -160,9 +204,19 @@ export class Stage {
       skipped: done,
       reopened: 0,
       restarted: false,
-      message: `Stage "${this.name}": joining live run ${runId}; ${done.toLocaleString("en-US")} items done will be skipped.`,
+      message: `Stage "${this.name}": joining live run ${runId}; ${
+        done.toLocaleString("en-US")
+      } items done will be skipped.`,
     };
-    const run = new Run(writer, runId, info, this.ctx.limits, (r) => this.ctx.endRun(this.name, r), leaseMs, this.ctx.clock);
+    const run = new Run(
+      writer,
+      runId,
+      info,
+      this.ctx.limits,
+      (r) => this.ctx.endRun(this.name, r),
+      leaseMs,
+      this.ctx.clock,
+    );
     this.ctx.startRun(this.name, run);
     return run;
   }
@@ -210,7 +264,9 @@ export class Stage {
    * New events as they are written, with the state after each, until `signal` aborts.
    * @example for await (const { event, state } of stage.watch({ signal })) console.log(state.counters)
    */
-  async *watch(options: { signal?: AbortSignal; pollMs?: number } = {}): AsyncGenerator<ReplayEntry> {
+  async *watch(
+    options: { signal?: AbortSignal; pollMs?: number } = {},
+  ): AsyncGenerator<ReplayEntry> {
     this.ctx.checkOpen();
     parseArg(WatchOptionsSchema, options, "watch()");
     const writer = await this.ctx.writer(this.name);
@@ -223,10 +279,15 @@ export class Stage {
     });
     const onAbort = () => wake?.();
     options.signal?.addEventListener("abort", onAbort);
-    // Other processes' writes (shared logs) only show up by reading: on the log's signal when it has one, else by polling.
+    // Other processes' writes (shared logs) only show up by reading: on the log's signal when it
+    // has one, else by polling.
     const catchUp = () => void writer.catchUp().catch(() => undefined);
-    const unsubscribe = this.ctx.log.supports.multiProcess && this.ctx.log.listen ? await this.ctx.log.listen(this.name, catchUp) : undefined;
-    const poll = this.ctx.log.supports.multiProcess && !unsubscribe ? this.ctx.clock.setInterval(catchUp, options.pollMs ?? 500) : undefined;
+    const unsubscribe = this.ctx.log.supports.multiProcess && this.ctx.log.listen
+      ? await this.ctx.log.listen(this.name, catchUp)
+      : undefined;
+    const poll = this.ctx.log.supports.multiProcess && !unsubscribe
+      ? this.ctx.clock.setInterval(catchUp, options.pollMs ?? 500)
+      : undefined;
     try {
       while (!options.signal?.aborted && !this.ctx.closed) {
         if (buffered.length === 0) {
@@ -244,29 +305,52 @@ export class Stage {
     }
   }
 
-  /** Starts the stage over: state and resume point return to empty; the history keeps what happened. */
+  /**
+   * Starts the stage over: state and resume point return to empty; the history keeps what happened.
+   */
   async reset(options: { reason?: string } = {}): Promise<void> {
     this.ctx.checkOpen();
     parseArg(ResetOptionsSchema, options, "reset()");
     const active = this.ctx.activeRun(this.name);
-    if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before resetting.`);
+    if (active) {
+      throw new CkptError(
+        ErrorCode.LOCKED,
+        `Stage "${this.name}" has an active run (${active.id}) in this process; end it before resetting.`,
+      );
+    }
     const writer = await this.ctx.writer(this.name);
-    await writer.waitFor(writer.enqueue(decide(writer.state, options.reason ? { call: "reset", reason: options.reason } : { call: "reset" }, this.ctx.clock.now())));
+    await writer.waitFor(
+      writer.enqueue(
+        decide(
+          writer.state,
+          options.reason ? { call: "reset", reason: options.reason } : { call: "reset" },
+          this.ctx.clock.now(),
+        ),
+      ),
+    );
   }
 
   /**
    * Removes the stage and its whole history, serialised with this process's writes to it. With
-   * `expectedRevision`, a stage that moved past that revision is CKPT_CONFLICT and nothing is removed.
+   * `expectedRevision`, a stage that moved past that revision is CKPT_CONFLICT and nothing is
+   * removed.
    */
   async delete(options: MaintenanceOptions = {}): Promise<void> {
     this.ctx.checkOpen();
-    const expectedRevision = parseArg(DeleteOptionsSchema, options, "delete()").expectedRevision ?? "any";
+    const expectedRevision = parseArg(DeleteOptionsSchema, options, "delete()").expectedRevision ??
+      "any";
     const locked = () => {
       const active = this.ctx.activeRun(this.name);
-      if (active) throw new CkptError(ErrorCode.LOCKED, `Stage "${this.name}" has an active run (${active.id}) in this process; end it before deleting.`);
+      if (active) {
+        throw new CkptError(
+          ErrorCode.LOCKED,
+          `Stage "${this.name}" has an active run (${active.id}) in this process; end it before deleting.`,
+        );
+      }
     };
     locked();
-    // A stage whose state cannot be rebuilt has no writer to wait for, and deleting it is how a user gets rid of it.
+    // A stage whose state cannot be rebuilt has no writer to wait for, and deleting it is how a
+    // user gets rid of it.
     const writer = await this.ctx.writer(this.name).catch((e: unknown) => {
       if (isCkptError(e, ErrorCode.CORRUPT)) return undefined;
       throw e;
@@ -288,7 +372,10 @@ export class Stage {
     return input.sha256.toLowerCase();
   }
 
-  private async reopenInvalid(writer: Awaited<ReturnType<StoreContext["writer"]>>, verify: (i: number) => boolean | Promise<boolean>): Promise<number> {
+  private async reopenInvalid(
+    writer: Awaited<ReturnType<StoreContext["writer"]>>,
+    verify: (i: number) => boolean | Promise<boolean>,
+  ): Promise<number> {
     const bad: number[] = [];
     const check = async (i: number) => {
       if (!(await verify(i))) bad.push(i);
@@ -302,24 +389,44 @@ export class Stage {
     inFlight = [];
     if (bad.length === 0) return 0;
     bad.sort((a, b) => a - b);
-    await writer.waitFor(writer.enqueue(decide(writer.state, { call: "reopen", indices: bad, reason: "verify check failed" }, this.ctx.clock.now())));
+    await writer.waitFor(
+      writer.enqueue(
+        decide(
+          writer.state,
+          { call: "reopen", indices: bad, reason: "verify check failed" },
+          this.ctx.clock.now(),
+        ),
+      ),
+    );
     return bad.length;
   }
 }
 
 /** The newest checkpoints once everything this process wrote is in the log. */
-async function checkpointsOf(ctx: StoreContext, name: string, limit: number): Promise<Checkpoint[]> {
+async function checkpointsOf(
+  ctx: StoreContext,
+  name: string,
+  limit: number,
+): Promise<Checkpoint[]> {
   ctx.checkOpen();
   await (await ctx.writer(name)).flush();
   return readCheckpoints(ctx.log, name, limit);
 }
 
-function resumeMessage(stage: string, from: string, crashed: boolean, restarted: boolean, done: number, reopened: number): string {
+function resumeMessage(
+  stage: string,
+  from: string,
+  crashed: boolean,
+  restarted: boolean,
+  done: number,
+  reopened: number,
+): string {
   const n = (x: number) => x.toLocaleString("en-US");
   if (restarted) return `Stage "${stage}": input or config changed; starting over.`;
   if (from === "initialized") return `Stage "${stage}": starting fresh.`;
   const why = crashed ? "after a crash" : `from ${from}`;
-  return `Stage "${stage}": resuming ${why}; ${n(done)} items done will be skipped` + (reopened ? `, ${n(reopened)} reopened to redo.` : ".");
+  return `Stage "${stage}": resuming ${why}; ${n(done)} items done will be skipped` +
+    (reopened ? `, ${n(reopened)} reopened to redo.` : ".");
 }
 
 function pickBounds(o: ReplayOptions): { to?: number; since?: number; until?: number } {

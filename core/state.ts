@@ -51,10 +51,22 @@ export interface StageState {
   revision: number;
   status: Status;
   total: number | null;
-  counters: { processed: number; successful: number; failed: number; skipped: number; duplicates: number; reopened: number };
+  counters: {
+    processed: number;
+    successful: number;
+    failed: number;
+    skipped: number;
+    duplicates: number;
+    reopened: number;
+  };
   resume: DoneSet & { lastIndex: number | null; lastItem: string | null; batch: string | null };
   units: Record<string, UnitState>;
-  errors: { count: number; lastMessage: string | null; lastAt: number | null; retryable: boolean | null };
+  errors: {
+    count: number;
+    lastMessage: string | null;
+    lastAt: number | null;
+    retryable: boolean | null;
+  };
   /** Accumulated over every run; a resumed run adds, never resets. */
   cost: number;
   metadata: Record<string, unknown>;
@@ -112,9 +124,21 @@ const ACTIVE: readonly Status[] = [Status.running];
 
 /** Which statuses each event may be applied in. */
 export const ALLOWED_FROM: Record<CkptEvent["type"], readonly Status[]> = {
-  "run.started": [Status.initialized, Status.paused, Status.completed, Status.failed, Status.recovering],
+  "run.started": [
+    Status.initialized,
+    Status.paused,
+    Status.completed,
+    Status.failed,
+    Status.recovering,
+  ],
   item: ACTIVE,
-  "item.reopened": [Status.running, Status.recovering, Status.paused, Status.completed, Status.failed],
+  "item.reopened": [
+    Status.running,
+    Status.recovering,
+    Status.paused,
+    Status.completed,
+    Status.failed,
+  ],
   progress: ACTIVE,
   unit: ACTIVE,
   error: [Status.running, Status.recovering, Status.paused],
@@ -150,15 +174,21 @@ export function nextStatus(from: Status, event: CkptEvent): Status {
   }
 }
 
-/** Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status (CKPT_CORRUPT for a type no schema knows). */
+/**
+ * Throws CKPT_BAD_TRANSITION when `event` is not allowed in `state`'s status (CKPT_CORRUPT for a
+ * type no schema knows).
+ */
 /**
  * Checks that `events` fit `state` in order (all or nothing): CKPT_BAD_TRANSITION naming the first
- * that does not. decide refuses with it; the writer checks again when it queues, against the state it projects.
+ * that does not. decide refuses with it; the writer checks again when it queues, against the state
+ * it projects.
  */
 export function checkEvents(state: Readonly<StageState>, events: readonly CkptEvent[]): void {
   let status = state.status;
   for (const e of events) {
-    if (!ALLOWED_FROM[e.type]?.includes(status)) checkTransition({ ...(state as StageState), status }, e);
+    if (!ALLOWED_FROM[e.type]?.includes(status)) {
+      checkTransition({ ...(state as StageState), status }, e);
+    }
     status = nextStatus(status, e);
   }
 }
@@ -166,17 +196,25 @@ export function checkEvents(state: Readonly<StageState>, events: readonly CkptEv
 export function checkTransition(state: StageState, event: CkptEvent): void {
   const from = ALLOWED_FROM[event.type] as readonly string[] | undefined;
   if (from?.includes(state.status)) return;
-  // Stored events are not re-validated on every read (replay is hot): a type no schema knows is damage.
+  // Stored events are not re-validated on every read (replay is hot): a type no schema knows is
+  // damage.
   if (from === undefined) {
-    throw new CkptError(ErrorCode.CORRUPT, `Stage "${state.stage}" holds an event of unknown type ${JSON.stringify(event.type)} after revision ${state.revision}; run \`ckpt verify\`.`, {
-      details: { stage: state.stage, revision: state.revision + 1 },
-    });
+    throw new CkptError(
+      ErrorCode.CORRUPT,
+      `Stage "${state.stage}" holds an event of unknown type ${
+        JSON.stringify(event.type)
+      } after revision ${state.revision}; run \`ckpt verify\`.`,
+      {
+        details: { stage: state.stage, revision: state.revision + 1 },
+      },
+    );
   }
   const allowed = from.join(", ");
   throw new CkptError(
     ErrorCode.BAD_TRANSITION,
     `Stage "${state.stage}" is ${state.status}; "${event.type}" is only allowed when it is ${allowed}.` +
-      (state.status === Status.initialized || state.status === Status.completed || state.status === Status.failed
+      (state.status === Status.initialized || state.status === Status.completed ||
+          state.status === Status.failed
         ? " Call stage.begin() to start a run first."
         : ""),
     { details: { stage: state.stage, status: state.status, event: event.type } },
@@ -238,7 +276,9 @@ export function apply(s: StageState, event: CkptEvent, revision: number): StageS
       if (event.cost !== undefined) s.cost += event.cost;
       if (event.ok) (s.counters.successful += event.ok), (s.counters.processed += event.ok);
       if (event.failed) (s.counters.failed += event.failed), (s.counters.processed += event.failed);
-      if (event.skipped) (s.counters.skipped += event.skipped), (s.counters.processed += event.skipped);
+      if (event.skipped) {
+        (s.counters.skipped += event.skipped), (s.counters.processed += event.skipped);
+      }
       break;
     case "unit": {
       const prev = s.units[event.key];
@@ -250,7 +290,9 @@ export function apply(s: StageState, event: CkptEvent, revision: number): StageS
         error: event.status === "failed" ? event.error ?? null : null,
         updatedAt: event.at,
       };
-      if (event.status === "failed" && event.error !== undefined) recordError(s, event.error, event.retryable ?? false, event.at);
+      if (event.status === "failed" && event.error !== undefined) {
+        recordError(s, event.error, event.retryable ?? false, event.at);
+      }
       break;
     }
     case "error":
@@ -295,7 +337,11 @@ function recordError(s: StageState, message: string, retryable: boolean, at: num
  * The pure reducer: the state after `event` (at `revision`), leaving `state` untouched.
  * @example const s1 = evolve(initialState("crawl"), { type: "run.started", v: 1, at: 1, runId: "r1" }, 0)
  */
-export function evolve(state: StageState, event: CkptEvent, revision: number = state.revision + 1): StageState {
+export function evolve(
+  state: StageState,
+  event: CkptEvent,
+  revision: number = state.revision + 1,
+): StageState {
   return apply(cloneState(state), event, revision);
 }
 

@@ -1,4 +1,7 @@
-/** What a Stage needs from its Store, kept as an interface so the two files do not import each other. */
+/**
+ * What a Stage needs from its Store, kept as an interface so the two files do not import each
+ * other.
+ */
 import type { EventLog } from "./log.ts";
 import type { Clock } from "./clock.ts";
 import type { Platform } from "./platform.ts";
@@ -17,6 +20,9 @@ export interface StoreContext {
   activeRun(stage: string): Run | undefined;
   startRun(stage: string, run: Run): void;
   endRun(stage: string, run: Run): void;
-  /** Ids of this store's runs that ended with updates lost (sticky error): their leases no longer hold anyone off. */
+  /**
+   * Ids of this store's runs that ended with updates lost (sticky error): their leases no longer
+   * hold anyone off.
+   */
   readonly abandoned: ReadonlySet<string>;
 }

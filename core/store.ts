@@ -8,12 +8,23 @@ import type { EventLog } from "./log.ts";
 import { nullPlatform, type Platform } from "./platform.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type ProgressFigures, progressOf } from "./progress.ts";
-import { type CompactionProgress, type CompactionReport, compactLog, type RetentionPolicy } from "./retention.ts";
+import {
+  type CompactionProgress,
+  type CompactionReport,
+  compactLog,
+  type RetentionPolicy,
+} from "./retention.ts";
 import type { Run, RunLimits } from "./run.ts";
 import { Stage } from "./stage.ts";
 import { cloneState, type StageState, type Status } from "./state.ts";
 import type { StoreContext } from "./store-context.ts";
-import { CompactOptionsSchema, PolicySchema, StagesOptionsSchema, StoreOptionsSchema, UnitKeySchema } from "./options.ts";
+import {
+  CompactOptionsSchema,
+  PolicySchema,
+  StagesOptionsSchema,
+  StoreOptionsSchema,
+  UnitKeySchema,
+} from "./options.ts";
 import { parseArg } from "./validate.ts";
 import { DEFAULT_WRITER_OPTIONS, StageWriter, type WriterOptions } from "./writer.ts";
 
@@ -53,7 +64,10 @@ export class Store {
       highWater: options.highWater ?? DEFAULT_WRITER_OPTIONS.highWater,
     };
     this.staleAfterMs = options.staleAfterMs ?? 5 * 60_000;
-    const limits: RunLimits = { maxRanges: options.maxRanges ?? 50_000, sparseTimeoutMs: options.sparseTimeoutMs ?? 60_000 };
+    const limits: RunLimits = {
+      maxRanges: options.maxRanges ?? 50_000,
+      sparseTimeoutMs: options.sparseTimeoutMs ?? 60_000,
+    };
     const self = this;
     this.clock = options.clock ?? systemClock;
     this.ctx = {
@@ -92,11 +106,17 @@ export class Store {
   }
 
   /** Every stage with its state and progress figures, sorted by name. */
-  async stages(options: { prefix?: string; status?: Status | Status[] } = {}): Promise<StageSummary[]> {
+  async stages(
+    options: { prefix?: string; status?: Status | Status[] } = {},
+  ): Promise<StageSummary[]> {
     this.checkOpen();
     parseArg(StagesOptionsSchema, options, "store.stages()");
-    const infos = await this.log.streams(options.prefix === undefined ? {} : { prefix: options.prefix });
-    const want = options.status === undefined ? undefined : new Set(Array.isArray(options.status) ? options.status : [options.status]);
+    const infos = await this.log.streams(
+      options.prefix === undefined ? {} : { prefix: options.prefix },
+    );
+    const want = options.status === undefined
+      ? undefined
+      : new Set(Array.isArray(options.status) ? options.status : [options.status]);
     const now = this.clock.now();
     const out: StageSummary[] = [];
     for (const info of infos) {
@@ -104,7 +124,12 @@ export class Store {
       if (this.log.supports.multiProcess) await w.catchUp();
       const state = cloneState(w.state);
       if (want && !want.has(state.status)) continue;
-      out.push({ stage: info.stream, status: state.status, state, progress: progressOf(state, now, this.staleAfterMs) });
+      out.push({
+        stage: info.stream,
+        status: state.status,
+        state,
+        progress: progressOf(state, now, this.staleAfterMs),
+      });
     }
     return out;
   }
@@ -114,17 +139,25 @@ export class Store {
    * base snapshot, removes stages past their TTL, never touches running stages.
    * @example await store.compact({ maxAgeMs: 7 * 86_400_000, minEvents: 1000 })
    */
-  async compact(policy: RetentionPolicy, options: { onProgress?: (p: CompactionProgress) => void } = {}): Promise<CompactionReport> {
+  async compact(
+    policy: RetentionPolicy,
+    options: { onProgress?: (p: CompactionProgress) => void } = {},
+  ): Promise<CompactionReport> {
     this.checkOpen();
     parseArg(PolicySchema, policy, "store.compact(policy)");
     parseArg(CompactOptionsSchema, options, "store.compact(policy, options)");
     const log = this.log;
     return compactLog(log, policy, {
-      // Decided and done under the stage writer's lock: a begin() racing it either lands first (and the
-      // stage is live, so skipped) or waits, and the log refuses a change to a head that moved.
+      // Decided and done under the stage writer's lock: a begin() racing it either lands first (and
+      // the stage is live, so skipped) or waits, and the log refuses a change to a head that moved.
       withStage: async (name, act) =>
         (await this.writer(name)).maintain(async (state, queued) => {
-          const { report, deleted } = await act({ status: state.status, updatedAt: state.updatedAt, revision: state.revision, active: this.runs.has(name) || queued > 0 });
+          const { report, deleted } = await act({
+            status: state.status,
+            updatedAt: state.updatedAt,
+            revision: state.revision,
+            active: this.runs.has(name) || queued > 0,
+          });
           return { result: report, deleted };
         }),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -140,8 +173,11 @@ export class Store {
 
   /** Everything recorded so far is durable when this resolves. */
   async flush(): Promise<void> {
-    // A writer that failed to load holds nothing to flush; one that failed to write rejects with its sticky error.
-    await Promise.all([...this.writers.values()].map(async (w) => (await w.catch(() => undefined))?.flush()));
+    // A writer that failed to load holds nothing to flush; one that failed to write rejects with
+    // its sticky error.
+    await Promise.all(
+      [...this.writers.values()].map(async (w) => (await w.catch(() => undefined))?.flush()),
+    );
   }
 
   get closed(): boolean {
@@ -162,14 +198,23 @@ export class Store {
       if (run.state.status === "running") await run.pause("store closed").catch(() => undefined);
       await run.close().catch(keep);
     }
-    await Promise.all([...this.writers.values()].map(async (w) => (await w.catch(() => undefined))?.close().catch(keep)));
+    await Promise.all(
+      [...this.writers.values()].map(async (w) =>
+        (await w.catch(() => undefined))?.close().catch(keep)
+      ),
+    );
     this.isClosed = true;
     await this.log.close();
     if (lost !== undefined) throw lost;
   }
 
   private checkOpen(): void {
-    if (this.isClosed) throw new CkptError(ErrorCode.CLOSED, `The store at ${this.log.location} is closed; open it again.`);
+    if (this.isClosed) {
+      throw new CkptError(
+        ErrorCode.CLOSED,
+        `The store at ${this.log.location} is closed; open it again.`,
+      );
+    }
   }
 
   private writer(name: string): Promise<StageWriter> {

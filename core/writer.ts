@@ -7,9 +7,9 @@
  * The queue is one state machine field, changed only by `to()`: idle → writing → idle; idle or
  * writing → failed (sticky, holding the error: an event that was queued never reached the log, so
  * every later flush/done/close rejects with it until `recover()`, which `stage.begin()` calls, goes
- * back to idle); any → closed (final). One exception stays put: a lone lifecycle change that lost its
- * race to another writer on a shared log is refused to its caller only. Back-pressure (the queue's
- * high-water mark, the out-of-order ranges) is decided in one section below.
+ * back to idle); any → closed (final). One exception stays put: a lone lifecycle change that lost
+ * its race to another writer on a shared log is refused to its caller only. Back-pressure (the
+ * queue's high-water mark, the out-of-order ranges) is decided in one section below.
  */
 import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
@@ -41,15 +41,31 @@ export interface RunLimits {
   sparseTimeoutMs: number;
 }
 
-export const DEFAULT_WRITER_OPTIONS: WriterOptions = { snapshotEvery: 10_000, maxBatch: 20_000, highWater: 100_000 };
+export const DEFAULT_WRITER_OPTIONS: WriterOptions = {
+  snapshotEvery: 10_000,
+  maxBatch: 20_000,
+  highWater: 100_000,
+};
 
 /** Events that never trigger a snapshot on their own: the hot path. */
-const HOT = new Set<CkptEvent["type"]>(["item", "progress", "unit", "heartbeat", "error", "metadata"]);
+const HOT = new Set<CkptEvent["type"]>([
+  "item",
+  "progress",
+  "unit",
+  "heartbeat",
+  "error",
+  "metadata",
+]);
 
-/** Waits between rebase attempts: none before the first retry, then up to 2, 4, … 100 ms (full jitter). */
+/**
+ * Waits between rebase attempts: none before the first retry, then up to 2, 4, … 100 ms (full
+ * jitter).
+ */
 const REBASE_BACKOFF: Backoff = { firstMs: 1, maxMs: 100 };
 
-/** Conflicts of lifecycle batches that no longer fit after a rebase: a refusal, not a lost write. */
+/**
+ * Conflicts of lifecycle batches that no longer fit after a rebase: a refusal, not a lost write.
+ */
 const lostRaces = new WeakSet<object>();
 
 export type CommitListener = (events: RecordedEvent[], state: Readonly<StageState>) => void;
@@ -64,7 +80,10 @@ interface Waiter {
 export type WriterPhase = "idle" | "writing" | "failed" | "closed";
 
 /** The queue's state machine; `failed` and `closed` hold the error every later call gets. */
-type Phase = { name: "idle" } | { name: "writing" } | { name: "failed"; error: CkptError } | { name: "closed"; error: CkptError };
+type Phase = { name: "idle" } | { name: "writing" } | { name: "failed"; error: CkptError } | {
+  name: "closed";
+  error: CkptError;
+};
 
 const IDLE: Phase = { name: "idle" };
 const WRITING: Phase = { name: "writing" };
@@ -140,7 +159,9 @@ export class StageWriter {
 
   /** The sticky error of the `failed` phase (or CKPT_CLOSED once closed); undefined otherwise. */
   get error(): CkptError | undefined {
-    return this.phase.name === "failed" || this.phase.name === "closed" ? this.phase.error : undefined;
+    return this.phase.name === "failed" || this.phase.name === "closed"
+      ? this.phase.error
+      : undefined;
   }
 
   /**
@@ -151,7 +172,9 @@ export class StageWriter {
   private to(next: Phase): void {
     const from = this.phase.name;
     if (from === "closed" || (from === "failed" && next.name === "failed")) return;
-    if (!ENTERED_FROM[next.name].includes(from)) throw new Error(`ckpt internal error: writer phase ${from} → ${next.name}`);
+    if (!ENTERED_FROM[next.name].includes(from)) {
+      throw new Error(`ckpt internal error: writer phase ${from} → ${next.name}`);
+    }
     this.phase = next;
     if (next.name === "writing") queueMicrotask(() => void this.drain());
     if (next.name === "failed") {
@@ -165,26 +188,32 @@ export class StageWriter {
 
   // Back-pressure, decided here only: callers ask before they queue, and wait on what this says.
 
-  /** Queued (not yet written) events are at the high-water mark: `mark()` asks its caller to wait. */
+  /**
+   * Queued (not yet written) events are at the high-water mark: `mark()` asks its caller to wait.
+   */
   get overHighWater(): boolean {
     return this.pending >= this.options.highWater;
   }
 
-  /** Item `index` would open one more range of out-of-order items when `maxRanges` are open already: its caller waits for gaps to fill. */
+  /**
+   * Item `index` would open one more range of out-of-order items when `maxRanges` are open already:
+   * its caller waits for gaps to fill.
+   */
   tooSparse(index: number, maxRanges: number): boolean {
     const r = this.projected.resume;
     return rangeCount(r) >= maxRanges && wouldAddRange(r, index);
   }
 
   /**
-   * Undefined when item `index` may be queued now; else a wait for the gaps below it to fill, rejecting
-   * with CKPT_TOO_SPARSE after `sparseTimeoutMs` or with the sticky error once the writer fails. Ask
-   * again after it resolves, and queue in that same turn: other callers woken by the same commit may
-   * have taken the room.
+   * Undefined when item `index` may be queued now; else a wait for the gaps below it to fill,
+   * rejecting with CKPT_TOO_SPARSE after `sparseTimeoutMs` or with the sticky error once the writer
+   * fails. Ask again after it resolves, and queue in that same turn: other callers woken by the
+   * same commit may have taken the room.
    */
   roomFor(index: number, limits: RunLimits, clock: Clock): Promise<void> | undefined {
     if (!this.tooSparse(index, limits.maxRanges)) return undefined;
-    // A failed writer will never commit the gap-fillers: the wait ends with its sticky error, at once.
+    // A failed writer will never commit the gap-fillers: the wait ends with its sticky error, at
+    // once.
     if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     return new Promise((resolve, reject) => {
       const offFail = this.onFail((error) => {
@@ -225,7 +254,10 @@ export class StageWriter {
     return () => this.listeners.delete(listener);
   }
 
-  /** Calls `listener` with the sticky error when the writer turns `failed` (a caller waiting for room wakes on it). */
+  /**
+   * Calls `listener` with the sticky error when the writer turns `failed` (a caller waiting for
+   * room wakes on it).
+   */
   onFail(listener: (error: CkptError) => void): () => void {
     this.failListeners.add(listener);
     return () => this.failListeners.delete(listener);
@@ -246,7 +278,10 @@ export class StageWriter {
     return this.enqueued;
   }
 
-  /** Resolves once every event up to `seq` is acknowledged by the log; rejects with the sticky error once failed. */
+  /**
+   * Resolves once every event up to `seq` is acknowledged by the log; rejects with the sticky error
+   * once failed.
+   */
   waitFor(seq: number): Promise<void> {
     if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (seq <= this.committed) return Promise.resolve();
@@ -254,12 +289,17 @@ export class StageWriter {
     return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
   }
 
-  /** Resolves once everything queued so far is written; rejects with the sticky error once failed. */
+  /**
+   * Resolves once everything queued so far is written; rejects with the sticky error once failed.
+   */
   flush(): Promise<void> {
     return this.waitFor(this.enqueued);
   }
 
-  /** Resolves when the queue is back under half the high-water mark; rejects with the sticky error once failed. */
+  /**
+   * Resolves when the queue is back under half the high-water mark; rejects with the sticky error
+   * once failed.
+   */
   belowHighWater(): Promise<void> {
     if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (!this.overHighWater) return Promise.resolve();
@@ -270,7 +310,8 @@ export class StageWriter {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0 && this.phase.name === "writing") {
-        // Taken from the queue only once the lock is ours, so a catch-up never sees an event in neither place.
+        // Taken from the queue only once the lock is ours, so a catch-up never sees an event in
+        // neither place.
         await this.exclusive(() => this.commit(this.queue.splice(0, this.options.maxBatch)));
       }
     } finally {
@@ -286,7 +327,8 @@ export class StageWriter {
     if (batch.length === 0) return;
     const from = this.durable.state.revision;
     const wantSnapshot =
-      from + batch.length - this.lastSnapshotRevision >= this.options.snapshotEvery || batch.some((e) => !HOT.has(e.type));
+      from + batch.length - this.lastSnapshotRevision >= this.options.snapshotEvery ||
+      batch.some((e) => !HOT.has(e.type));
     let next: Projection | undefined;
     if (wantSnapshot) {
       next = cloneProjection(this.durable);
@@ -295,11 +337,19 @@ export class StageWriter {
     }
     const snapshot = next && toSnapshot(next);
     try {
-      await this.appendWithRebase(batch, from, this.log.supports.atomicSnapshot ? snapshot : undefined);
+      await this.appendWithRebase(
+        batch,
+        from,
+        this.log.supports.atomicSnapshot ? snapshot : undefined,
+      );
     } catch (err) {
-      // A lone lifecycle change that lost its race to another writer (say, a pause after someone else
-      // completed the stage) is refused to its caller; nothing else was queued, so nothing else is lost.
-      if (lostRaces.has(err as object) && this.queue.length === 0 && !batch.some((e) => HOT.has(e.type))) this.refuse(err as CkptError);
+      // A lone lifecycle change that lost its race to another writer (say, a pause after someone
+      // else completed the stage) is refused to its caller; nothing else was queued, so nothing
+      // else is lost.
+      if (
+        lostRaces.has(err as object) && this.queue.length === 0 &&
+        !batch.some((e) => HOT.has(e.type))
+      ) this.refuse(err as CkptError);
       else this.fail(err);
       return;
     }
@@ -332,9 +382,14 @@ export class StageWriter {
    * Appends at the durable head. On logs shared by several processes a conflict means another
    * writer got there first: fold its events in, re-check ours against the new state, retry.
    */
-  private async appendWithRebase(batch: CkptEvent[], from: number, snapshot: ReturnType<typeof toSnapshot> | undefined): Promise<void> {
+  private async appendWithRebase(
+    batch: CkptEvent[],
+    from: number,
+    snapshot: ReturnType<typeof toSnapshot> | undefined,
+  ): Promise<void> {
     // Item-like batches commute, so joined writers retry them for as long as others keep winning
-    // (each lost race folds the winners' events in, so the stage moves on); lifecycle batches give up.
+    // (each lost race folds the winners' events in, so the stage moves on); lifecycle batches give
+    // up.
     const commutes = batch.every((e) => HOT.has(e.type));
     await retry(
       async (attempt) => {
@@ -349,8 +404,11 @@ export class StageWriter {
         });
       },
       {
-        retryable: (err, attempt) => isCkptError(err, ErrorCode.CONFLICT) && !lostRaces.has(err) && this.log.supports.multiProcess && (commutes || attempt < 20),
-        // The first retry goes at once; then a writer in a tight loop would win every race against one that must read before it retries.
+        retryable: (err, attempt) =>
+          isCkptError(err, ErrorCode.CONFLICT) && !lostRaces.has(err) &&
+          this.log.supports.multiProcess && (commutes || attempt < 20),
+        // The first retry goes at once; then a writer in a tight loop would win every race against
+        // one that must read before it retries.
         backoff: REBASE_BACKOFF,
       },
     );
@@ -366,12 +424,19 @@ export class StageWriter {
     try {
       for (const e of batch) apply(probe, e, ++rev);
     } catch (bad) {
-      // Item-like events commute, so a failed re-check means the stage itself moved on (say, completed).
-      // A lifecycle change that no longer fits lost a race: that is the caller's CKPT_CONFLICT.
+      // Item-like events commute, so a failed re-check means the stage itself moved on (say,
+      // completed). A lifecycle change that no longer fits lost a race: that is the caller's
+      // CKPT_CONFLICT.
       if (commutes) throw bad;
-      const lost = new CkptError(ErrorCode.CONFLICT, `Another process changed stage "${this.projected.stage}" first (it is now ${probe.status}); ${(bad as Error).message}`, {
-        cause: bad,
-      });
+      const lost = new CkptError(
+        ErrorCode.CONFLICT,
+        `Another process changed stage "${this.projected.stage}" first (it is now ${probe.status}); ${
+          (bad as Error).message
+        }`,
+        {
+          cause: bad,
+        },
+      );
       lostRaces.add(lost);
       throw lost;
     }
@@ -392,7 +457,10 @@ export class StageWriter {
     return this.exclusive(() => this.catchUpAlone(true));
   }
 
-  /** `reproject`: rebuild the local view (durable + queued) now; false inside a commit, which does it once the batch lands. */
+  /**
+   * `reproject`: rebuild the local view (durable + queued) now; false inside a commit, which does
+   * it once the batch lands.
+   */
   private async catchUpAlone(reproject: boolean): Promise<number> {
     const recorded: RecordedEvent[] = [];
     await foldLog(this.log, this.stream, this.durable, { collect: recorded });
@@ -428,13 +496,20 @@ export class StageWriter {
     this.queue.length = 0;
     this.enqueued = this.committed;
     this.projected = cloneState(this.durable.state);
-    const error = isCkptError(err)
-      ? err
-      : new CkptError(ErrorCode.IO, `Writing stage "${this.projected.stage}" to ${this.log.location} failed: ${String((err as Error)?.message ?? err)}`, { cause: err });
+    const error = isCkptError(err) ? err : new CkptError(
+      ErrorCode.IO,
+      `Writing stage "${this.projected.stage}" to ${this.log.location} failed: ${
+        String((err as Error)?.message ?? err)
+      }`,
+      { cause: err },
+    );
     this.to({ name: "failed", error });
   }
 
-  /** Rejects the waiters of the batch that was refused (the queue behind it is empty) and stays usable. */
+  /**
+   * Rejects the waiters of the batch that was refused (the queue behind it is empty) and stays
+   * usable.
+   */
   private refuse(err: CkptError): void {
     this.enqueued = this.committed;
     this.projected = cloneState(this.durable.state);
@@ -458,11 +533,14 @@ export class StageWriter {
   }
 
   /**
-   * Runs `act` with none of this writer's appends in flight (events queued meanwhile wait), seeing the
-   * durable state caught up with the log: how compaction, TTL deletion and `stage.delete()` act on a
-   * stage without racing its writer. Returns what `act` returns; `act` says whether it deleted the stream.
+   * Runs `act` with none of this writer's appends in flight (events queued meanwhile wait), seeing
+   * the durable state caught up with the log: how compaction, TTL deletion and `stage.delete()` act
+   * on a stage without racing its writer. Returns what `act` returns; `act` says whether it deleted
+   * the stream.
    */
-  maintain<T>(act: (state: Readonly<StageState>, queued: number) => Promise<{ result: T; deleted: boolean }>): Promise<T> {
+  maintain<T>(
+    act: (state: Readonly<StageState>, queued: number) => Promise<{ result: T; deleted: boolean }>,
+  ): Promise<T> {
     return this.exclusive(async () => {
       if (this.log.supports.multiProcess) await this.catchUpAlone(true);
       const { result, deleted } = await act(this.durable.state, this.queue.length);
@@ -471,9 +549,13 @@ export class StageWriter {
         // Queued while the stream was being removed: decided on a stage that no longer exists.
         if (this.queue.length > 0) {
           this.fail(
-            new CkptError(ErrorCode.CONFLICT, `Stage "${this.stream}" was deleted (compaction or delete) while these updates waited; nothing of them was written. Begin the stage again.`, {
-              details: { stage: this.stream, deletedWhileQueued: true },
-            }),
+            new CkptError(
+              ErrorCode.CONFLICT,
+              `Stage "${this.stream}" was deleted (compaction or delete) while these updates waited; nothing of them was written. Begin the stage again.`,
+              {
+                details: { stage: this.stream, deletedWhileQueued: true },
+              },
+            ),
           );
         }
       }
@@ -483,7 +565,9 @@ export class StageWriter {
 
   private settle(): void {
     let k = 0;
-    while (k < this.waiters.length && this.waiters[k]!.seq <= this.committed) this.waiters[k++]!.resolve();
+    while (k < this.waiters.length && this.waiters[k]!.seq <= this.committed) {
+      this.waiters[k++]!.resolve();
+    }
     if (k > 0) this.waiters.splice(0, k);
     if (this.roomAgain && this.drainWaiters.length > 0) {
       const d = this.drainWaiters;
@@ -500,7 +584,10 @@ export class StageWriter {
     if (this.phase.name === "closed") return;
     let sticky: unknown;
     await this.flush().catch((e: unknown) => (sticky = e));
-    this.to({ name: "closed", error: new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`) });
+    this.to({
+      name: "closed",
+      error: new CkptError(ErrorCode.CLOSED, `Stage "${this.projected.stage}" is closed.`),
+    });
     if (sticky !== undefined) throw sticky;
   }
 

@@ -21,7 +21,9 @@ const delayMs = Number(arg("delay-ms", "20"));
 const workers = 8;
 
 const url = arg("url", process.env.CKPT_URL ?? "");
-const store = await open(url ? { url } : { path: arg("store", process.env.CKPT_STORE ?? "./.ckpt") });
+const store = await open(
+  url ? { url } : { path: arg("store", process.env.CKPT_STORE ?? "./.ckpt") },
+);
 handleSignals(store); // Ctrl+C: flush, record "paused", exit 130
 const urls = Array.from({ length: items }, (_, i) => `https://example.test/items/${i}`);
 const run = await store.stage("example-fetch").begin({ total: items, config: { items, outDir } });
@@ -42,7 +44,9 @@ let next = 0;
 const started = Date.now();
 const progress = setInterval(() => {
   const s = run.state;
-  console.log(`${s.counters.processed}/${items} done, ${((s.counters.processed / items) * 100).toFixed(1)}%`);
+  console.log(
+    `${s.counters.processed}/${items} done, ${((s.counters.processed / items) * 100).toFixed(1)}%`,
+  );
 }, 1000);
 await Promise.all(
   Array.from({ length: workers }, async () => {
@@ -55,5 +59,7 @@ await Promise.all(
 clearInterval(progress);
 await run.complete({ seconds: (Date.now() - started) / 1000 });
 const s = await store.stage("example-fetch").state();
-console.log(`completed: ${s.counters.processed}/${items} items, ${s.runs} run(s), cost ${s.cost.toFixed(3)}`);
+console.log(
+  `completed: ${s.counters.processed}/${items} items, ${s.runs} run(s), cost ${s.cost.toFixed(3)}`,
+);
 await store.close();

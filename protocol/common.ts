@@ -10,9 +10,9 @@ import { Status } from "../core/state.ts";
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 /**
- * One route of the wire protocol. The server mounts it (validating params, query and body with these
- * schemas), the HTTP adapter builds its requests from it and parses the answer with `response`, and
- * /openapi.json is generated from the same objects.
+ * One route of the wire protocol. The server mounts it (validating params, query and body with
+ * these schemas), the HTTP adapter builds its requests from it and parses the answer with
+ * `response`, and /openapi.json is generated from the same objects.
  */
 export interface Endpoint {
   method: Method;
@@ -21,14 +21,19 @@ export interface Endpoint {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
-  /** The JSON body of a success (for NDJSON, one line); absent when the answer is empty or not JSON. */
+  /**
+   * The JSON body of a success (for NDJSON, one line); absent when the answer is empty or not JSON.
+   */
   response?: z.ZodType;
 }
 
 /** Keeps each endpoint's schema types precise while checking it is an Endpoint. */
 export const endpoint = <E extends Endpoint>(e: E): E => e;
 
-/** The path for `params`, each segment URL-encoded: `pathOf(Log.info, { stream: "a b" })` → `/v1/log/streams/a%20b`. */
+/**
+ * The path for `params`, each segment URL-encoded: `pathOf(Log.info, { stream: "a b" })` →
+ * `/v1/log/streams/a%20b`.
+ */
 export function pathOf(e: Endpoint, params: Record<string, string | number> = {}): string {
   return e.path.replace(/:([A-Za-z0-9_]+)/g, (_m, name: string) => {
     const v = params[name];
@@ -46,7 +51,8 @@ export function queryOf(q: Record<string, string | undefined> = {}): string {
 
 /** A non-negative integer in a query string. */
 export const nat = (what: string) =>
-  z.string().regex(/^\d{1,15}$/, `${what} must be a non-negative integer`).transform(Number).describe(`${what} (non-negative integer)`);
+  z.string().regex(/^\d{1,15}$/, `${what} must be a non-negative integer`).transform(Number)
+    .describe(`${what} (non-negative integer)`);
 
 /** Milliseconds since the epoch, or an ISO 8601 date. */
 export const time = z
@@ -54,7 +60,9 @@ export const time = z
   .max(40)
   .transform((s, ctx) => {
     const ms = /^\d{1,15}$/.test(s) ? Number(s) : Date.parse(s);
-    if (Number.isNaN(ms)) ctx.addIssue({ code: "custom", message: "expected ms since the epoch or an ISO 8601 date" });
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: "custom", message: "expected ms since the epoch or an ISO 8601 date" });
+    }
     return ms;
   })
   .describe("ms since the epoch, or an ISO 8601 date");
@@ -70,7 +78,9 @@ export const ErrorResponse = z.object({
   error: z.object({
     code: z.string(),
     message: z.string(),
-    issues: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() })).optional(),
+    issues: z.array(
+      z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() }),
+    ).optional(),
     details: z.record(z.string(), z.unknown()).optional(),
   }),
 });

@@ -28,9 +28,17 @@ export const AppendBody = z.strictObject({
   events: z.array(CkptEvent),
   snapshot: SnapshotBody.optional(),
 });
-export const TruncateBody = z.strictObject({ revision: z.number().int().nonnegative(), base: SnapshotBody });
+export const TruncateBody = z.strictObject({
+  revision: z.number().int().nonnegative(),
+  base: SnapshotBody,
+});
 
-export const StreamInfoResponse = z.object({ stream: z.string(), head: z.number().int(), first: z.number().int(), updatedAt: z.number() }) satisfies z.ZodType<StreamInfo>;
+export const StreamInfoResponse = z.object({
+  stream: z.string(),
+  head: z.number().int(),
+  first: z.number().int(),
+  updatedAt: z.number(),
+}) satisfies z.ZodType<StreamInfo>;
 export const StreamsResponse = z.object({ streams: z.array(StreamInfoResponse) });
 export const HeadResponse = z.object({ head: z.number().int() });
 export const SnapshotResponse = z.object({
@@ -39,23 +47,73 @@ export const SnapshotResponse = z.object({
   state: z.unknown().refine((v) => v !== undefined, "state is required"),
 }) satisfies z.ZodType<Snapshot>;
 export const LogInfoResponse = z.object({
-  supports: z.object({ durable: z.boolean(), multiProcess: z.boolean(), atomicSnapshot: z.boolean(), reclaimsSpace: z.boolean() }) satisfies z.ZodType<Supports>,
+  supports: z.object({
+    durable: z.boolean(),
+    multiProcess: z.boolean(),
+    atomicSnapshot: z.boolean(),
+    reclaimsSpace: z.boolean(),
+  }) satisfies z.ZodType<Supports>,
   limits: z.object({ bodyLimit: z.number(), logBodyLimit: z.number() }),
   server: z.string(),
 });
-export const RecordedEventLine = z.object({ revision: z.number().int().nonnegative(), event: CkptEvent }).describe("one JSON object per line") satisfies z.ZodType<RecordedEvent>;
+export const RecordedEventLine = z.object({
+  revision: z.number().int().nonnegative(),
+  event: CkptEvent,
+}).describe("one JSON object per line") satisfies z.ZodType<RecordedEvent>;
 
 const stream = "/v1/log/streams/:stream";
 
 /** Every /v1/log endpoint, by what the EventLog method it serves is called. */
 export const Log = {
   info: endpoint({ method: "GET", path: "/v1/log", query: NoQuery, response: LogInfoResponse }),
-  streams: endpoint({ method: "GET", path: "/v1/log/streams", query: PrefixQuery, response: StreamsResponse }),
-  stream: endpoint({ method: "GET", path: stream, params: StreamParams, query: NoQuery, response: StreamInfoResponse }),
-  read: endpoint({ method: "GET", path: `${stream}/events`, params: StreamParams, query: ReadQuery, response: RecordedEventLine }),
-  append: endpoint({ method: "POST", path: `${stream}/events`, params: StreamParams, query: NoQuery, body: AppendBody, response: HeadResponse }),
-  loadSnapshot: endpoint({ method: "GET", path: `${stream}/snapshot`, params: StreamParams, query: SnapshotQuery, response: SnapshotResponse }),
-  saveSnapshot: endpoint({ method: "PUT", path: `${stream}/snapshot`, params: StreamParams, query: NoQuery, body: SnapshotBody }),
-  truncate: endpoint({ method: "POST", path: `${stream}/truncate`, params: StreamParams, query: NoQuery, body: TruncateBody }),
+  streams: endpoint({
+    method: "GET",
+    path: "/v1/log/streams",
+    query: PrefixQuery,
+    response: StreamsResponse,
+  }),
+  stream: endpoint({
+    method: "GET",
+    path: stream,
+    params: StreamParams,
+    query: NoQuery,
+    response: StreamInfoResponse,
+  }),
+  read: endpoint({
+    method: "GET",
+    path: `${stream}/events`,
+    params: StreamParams,
+    query: ReadQuery,
+    response: RecordedEventLine,
+  }),
+  append: endpoint({
+    method: "POST",
+    path: `${stream}/events`,
+    params: StreamParams,
+    query: NoQuery,
+    body: AppendBody,
+    response: HeadResponse,
+  }),
+  loadSnapshot: endpoint({
+    method: "GET",
+    path: `${stream}/snapshot`,
+    params: StreamParams,
+    query: SnapshotQuery,
+    response: SnapshotResponse,
+  }),
+  saveSnapshot: endpoint({
+    method: "PUT",
+    path: `${stream}/snapshot`,
+    params: StreamParams,
+    query: NoQuery,
+    body: SnapshotBody,
+  }),
+  truncate: endpoint({
+    method: "POST",
+    path: `${stream}/truncate`,
+    params: StreamParams,
+    query: NoQuery,
+    body: TruncateBody,
+  }),
   delete: endpoint({ method: "DELETE", path: stream, params: StreamParams, query: NoQuery }),
 };

@@ -1,4 +1,7 @@
-/** The operations endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document itself. */
+/**
+ * The operations endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document
+ * itself.
+ */
 import { endpoint, NoQuery } from "./common.ts";
 
 export const Ops = {

@@ -1,15 +1,15 @@
 /**
  * The command line of both executables, `ckpt` and `ckpt-server`: one flag grammar (`--flag value`,
- * `--flag=value`, short flags, repeats, `--`), flags over their environment variable over their default,
- * one reading of counts, byte sizes and durations (core/duration.ts), and "did you mean" usage errors.
- * Imported by cli/ and server/ only.
+ * `--flag=value`, short flags, repeats, `--`), flags over their environment variable over their
+ * default, one reading of counts, byte sizes and durations (core/duration.ts), and "did you mean"
+ * usage errors. Imported by cli/ and server/ only.
  */
 import { parseDuration } from "../core/duration.ts";
 import { isCkptError } from "../core/errors.ts";
 
 /**
- * A wrong command line. `command` names the command whose `--help` to point at;
- * `code` carries a CKPT code when core's validation found the problem (e.g. CKPT_INVALID for a stage name).
+ * A wrong command line. `command` names the command whose `--help` to point at; `code` carries a
+ * CKPT code when core's validation found the problem (e.g. CKPT_INVALID for a stage name).
  */
 export class UsageError extends Error {
   constructor(
@@ -53,13 +53,20 @@ export interface ParsedArgs {
 }
 
 /**
- * Parses `argv` against `flags` and `positionals`; throws UsageError (exit 2) naming the closest flag
- * when one is unknown. `--` ends flags. `what` names the command in messages ("ckpt list").
+ * Parses `argv` against `flags` and `positionals`; throws UsageError (exit 2) naming the closest
+ * flag when one is unknown. `--` ends flags. `what` names the command in messages ("ckpt list").
  * @example parseArgs(["fetch", "--json"], { json: { type: "boolean", description: "" } }, [{ name: "stage", description: "" }], "ckpt show")
  */
-export function parseArgs(argv: readonly string[], flags: FlagSpecs, positionals: readonly PositionalSpec[], what: string): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  flags: FlagSpecs,
+  positionals: readonly PositionalSpec[],
+  what: string,
+): ParsedArgs {
   const out: ParsedArgs = { positionals: [], flags: {} };
-  const byShort = new Map(Object.entries(flags).flatMap(([name, f]) => (f.short ? [[f.short, name] as const] : [])));
+  const byShort = new Map(
+    Object.entries(flags).flatMap(([name, f]) => (f.short ? [[f.short, name] as const] : [])),
+  );
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--") {
@@ -71,11 +78,17 @@ export function parseArgs(argv: readonly string[], flags: FlagSpecs, positionals
       continue;
     }
     const eq = arg.indexOf("=");
-    const rawName = arg.startsWith("--") ? arg.slice(2, eq < 0 ? undefined : eq) : byShort.get(arg.slice(1, eq < 0 ? undefined : eq)) ?? `-${arg.slice(1)}`;
+    const rawName = arg.startsWith("--")
+      ? arg.slice(2, eq < 0 ? undefined : eq)
+      : byShort.get(arg.slice(1, eq < 0 ? undefined : eq)) ?? `-${arg.slice(1)}`;
     const spec = flags[rawName];
     if (!spec) {
       const guess = suggest(rawName.replace(/^-+/, ""), Object.keys(flags));
-      throw new UsageError(`unknown flag ${arg.slice(0, eq < 0 ? undefined : eq)} for \`${what}\`` + (guess ? `; did you mean --${guess}?` : "."), what);
+      throw new UsageError(
+        `unknown flag ${arg.slice(0, eq < 0 ? undefined : eq)} for \`${what}\`` +
+          (guess ? `; did you mean --${guess}?` : "."),
+        what,
+      );
     }
     let value: string | true;
     if (spec.type === "boolean") {
@@ -85,13 +98,22 @@ export function parseArgs(argv: readonly string[], flags: FlagSpecs, positionals
       value = arg.slice(eq + 1);
     } else {
       const next = argv[i + 1];
-      if (next === undefined || (next.startsWith("--") && next !== "--")) throw new UsageError(`--${rawName} needs a value${spec.value ? ` ${spec.value}` : ""}.`, what);
+      if (next === undefined || (next.startsWith("--") && next !== "--")) {
+        throw new UsageError(
+          `--${rawName} needs a value${spec.value ? ` ${spec.value}` : ""}.`,
+          what,
+        );
+      }
       value = next;
       i++;
     }
     const prev = out.flags[rawName];
-    if (prev !== undefined && !spec.repeat && spec.type === "string") throw new UsageError(`--${rawName} was given twice.`, what);
-    out.flags[rawName] = spec.repeat && typeof value === "string" ? [...(Array.isArray(prev) ? prev : []), value] : value;
+    if (prev !== undefined && !spec.repeat && spec.type === "string") {
+      throw new UsageError(`--${rawName} was given twice.`, what);
+    }
+    out.flags[rawName] = spec.repeat && typeof value === "string"
+      ? [...(Array.isArray(prev) ? prev : []), value]
+      : value;
   }
   if (out.flags.help) return out; // --help wins over missing or extra arguments
   const variadic = positionals.some((p) => p.variadic);
@@ -101,7 +123,10 @@ export function parseArgs(argv: readonly string[], flags: FlagSpecs, positionals
     throw new UsageError(`missing <${missing.name}>: ${missing.description}.`, what);
   }
   if (!variadic && out.positionals.length > positionals.length) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(out.positionals[positionals.length])}.`, what);
+    throw new UsageError(
+      `unexpected argument ${JSON.stringify(out.positionals[positionals.length])}.`,
+      what,
+    );
   }
   return out;
 }
@@ -124,20 +149,28 @@ export function bool(args: ParsedArgs, name: string): boolean {
 
 /** Edit distance counting a swap of two neighbours as one edit ("lsit" is 1 from "list"). */
 export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  const d: number[][] = Array.from(
+    { length: a.length + 1 },
+    (_, i) => [i, ...Array<number>(b.length).fill(0)],
+  );
   for (let j = 0; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      }
       d[i]![j] = v;
     }
   }
   return d[a.length]![b.length]!;
 }
 
-/** The closest candidate within a typo's reach (a third of the word, at least 1, at most 3), or a prefix match. */
+/**
+ * The closest candidate within a typo's reach (a third of the word, at least 1, at most 3), or a
+ * prefix match.
+ */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
@@ -152,13 +185,20 @@ export function suggest(word: string, candidates: readonly string[]): string | u
 }
 
 /**
- * A string flag's value: from the command line, else its variable (`spec.env`, when set and not empty),
- * else (unless `withDefault` is false: "was it given at all?") its default.
+ * A string flag's value: from the command line, else its variable (`spec.env`, when set and not
+ * empty), else (unless `withDefault` is false: "was it given at all?") its default.
  */
-export function valueOf(args: ParsedArgs, specs: FlagSpecs, name: string, env: Readonly<Record<string, string | undefined>>, withDefault = true): string | undefined {
+export function valueOf(
+  args: ParsedArgs,
+  specs: FlagSpecs,
+  name: string,
+  env: Readonly<Record<string, string | undefined>>,
+  withDefault = true,
+): string | undefined {
   const spec = specs[name];
   const fromEnv = spec?.env === undefined ? undefined : env[spec.env];
-  return str(args, name) ?? (fromEnv === undefined || fromEnv === "" ? undefined : fromEnv) ?? (withDefault ? spec?.default : undefined);
+  return str(args, name) ?? (fromEnv === undefined || fromEnv === "" ? undefined : fromEnv) ??
+    (withDefault ? spec?.default : undefined);
 }
 
 /**
@@ -169,16 +209,34 @@ export function durationValue(text: string, flag: string, command: string): numb
   try {
     return parseDuration(text);
   } catch (e) {
-    throw new UsageError(`${flag} expects a duration such as 30s, 15m, 1h30m or 7d; ${isCkptError(e) ? e.message : String(e)}`, command);
+    throw new UsageError(
+      `${flag} expects a duration such as 30s, 15m, 1h30m or 7d; ${
+        isCkptError(e) ? e.message : String(e)
+      }`,
+      command,
+    );
   }
 }
 
 /** A whole number from `min` to `max`. */
-export function countValue(text: string, flag: string, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function countValue(
+  text: string,
+  flag: string,
+  command: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : min > 0 ? ` ≥ ${min}` : "";
-    throw new UsageError(`${flag} expects a whole number${range}; got ${JSON.stringify(text)}.`, command);
+    const range = max < Number.MAX_SAFE_INTEGER
+      ? ` from ${min} to ${max}`
+      : min > 0
+      ? ` ≥ ${min}`
+      : "";
+    throw new UsageError(
+      `${flag} expects a whole number${range}; got ${JSON.stringify(text)}.`,
+      command,
+    );
   }
   return n;
 }
@@ -186,9 +244,19 @@ export function countValue(text: string, flag: string, command: string, min = 0,
 /** A size in bytes, with an optional k or m suffix (1024s): "1m" is 1048576. At least `min`. */
 export function bytesValue(text: string, flag: string, command: string, min = 1024): number {
   const m = /^(\d+)\s*(k|kb|kib|m|mb|mib)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`${flag} expects a size in bytes, like 1048576 or 1m; got ${JSON.stringify(text)}.`, command);
+  if (!m) {
+    throw new UsageError(
+      `${flag} expects a size in bytes, like 1048576 or 1m; got ${JSON.stringify(text)}.`,
+      command,
+    );
+  }
   const unit = m[2] ? (m[2][0]!.toLowerCase() === "k" ? 1024 : 1024 * 1024) : 1;
   const n = Number(m[1]) * unit;
-  if (n < min) throw new UsageError(`${flag} expects at least ${min} bytes; got ${JSON.stringify(text)}.`, command);
+  if (n < min) {
+    throw new UsageError(
+      `${flag} expects at least ${min} bytes; got ${JSON.stringify(text)}.`,
+      command,
+    );
+  }
   return n;
 }

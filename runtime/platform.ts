@@ -29,7 +29,6 @@ export const runtimePlatform: Platform = {
               `Cannot read the input file ${path} to fingerprint it: ${err.message}`,
               { cause: err, details: { path } },
             ),
-          )
-        );
+          ));
     }),
 };

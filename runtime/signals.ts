@@ -14,7 +14,10 @@ interface DenoSignals {
 export type StopSignal = "SIGINT" | "SIGTERM";
 
 /** Calls `handler` on each of `signals` until the returned function is called. */
-export function onSignals(signals: readonly StopSignal[], handler: (signal: StopSignal) => void): () => void {
+export function onSignals(
+  signals: readonly StopSignal[],
+  handler: (signal: StopSignal) => void,
+): () => void {
   const deno = (globalThis as { Deno?: DenoSignals }).Deno;
   const installed = signals.map((s) => {
     const h = () => handler(s);

@@ -41,14 +41,21 @@ export interface AppOptions extends Partial<Limits> {
   reapEveryMs?: number;
   /** Told about unexpected errors (answered as a bare 500). */
   onError?: (err: unknown) => void;
-  /** Also compact on a timer with this policy (--compact-every); without it only POST /v1/compact compacts. */
+  /**
+   * Also compact on a timer with this policy (--compact-every); without it only POST /v1/compact
+   * compacts.
+   */
   compaction?: CompactionSchedule;
-  /** Told about every compaction that changed the log, failed or was skipped, scheduled or requested. */
+  /**
+   * Told about every compaction that changed the log, failed or was skipped, scheduled or
+   * requested.
+   */
   onCompaction?: (n: CompactionNotice) => void;
   /**
    * Time and timers for leases, the reaper, the compaction schedule, live updates and summaries.
-   * Default: the store's clock; one given here must be that same clock (serverStore(log, { clock })),
-   * or events would be stamped on one time line and judged on another. Tests drive it to skip waits.
+   * Default: the store's clock; one given here must be that same clock (serverStore(log, { clock
+   * })), or events would be stamped on one time line and judged on another. Tests drive it to skip
+   * waits.
    */
   clock?: Clock;
 }
@@ -75,7 +82,10 @@ const OPS = new Set(["/healthz", "/readyz", "/metrics"]);
 export function createApp(store: Store, options: AppOptions = {}): CkptApp {
   const log = store.log;
   if (!isGuardedLog(log)) {
-    throw new CkptError(ErrorCode.INVALID, "createApp() needs a store over the sidecar's guarded log: build it with serverStore(log).");
+    throw new CkptError(
+      ErrorCode.INVALID,
+      "createApp() needs a store over the sidecar's guarded log: build it with serverStore(log).",
+    );
   }
   if (options.clock !== undefined && options.clock !== store.clock) {
     throw new CkptError(
@@ -113,10 +123,20 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
   });
   app.use("*", async (c, next) => {
     if (OPS.has(c.req.path)) return next();
-    if (ctx.status.draining) throw new HttpError(ErrorCode.UNAVAILABLE, "The sidecar is shutting down; retry against it once it is back.", { headers: { connection: "close", "retry-after": "1" } });
+    if (ctx.status.draining) {
+      throw new HttpError(
+        ErrorCode.UNAVAILABLE,
+        "The sidecar is shutting down; retry against it once it is back.",
+        { headers: { connection: "close", "retry-after": "1" } },
+      );
+    }
     if (ctx.status.inFlight >= limits.maxInFlight) {
       metrics.rejectedBusy++;
-      throw new HttpError(HttpCode.BUSY, `${limits.maxInFlight} requests are in flight already; retry shortly (or batch updates).`, { headers: { "retry-after": "1" } });
+      throw new HttpError(
+        HttpCode.BUSY,
+        `${limits.maxInFlight} requests are in flight already; retry shortly (or batch updates).`,
+        { headers: { "retry-after": "1" } },
+      );
     }
     ctx.status.inFlight++;
     try {
@@ -127,15 +147,32 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
   });
 
   const routes: RouteSpec[] = [];
-  routes.push(...opsRoutes(ctx, () => routes), ...logRoutes(ctx), ...stageRoutes(ctx), ...checkpointRoutes(ctx));
-  const mountOptions = { tokens: options.tokens ?? [], bodyLimit: limits.bodyLimit, logBodyLimit: limits.logBodyLimit };
+  routes.push(
+    ...opsRoutes(ctx, () => routes),
+    ...logRoutes(ctx),
+    ...stageRoutes(ctx),
+    ...checkpointRoutes(ctx),
+  );
+  const mountOptions = {
+    tokens: options.tokens ?? [],
+    bodyLimit: limits.bodyLimit,
+    logBodyLimit: limits.logBodyLimit,
+  };
   routes.push(...dashboardRoutes(ctx));
   for (const r of routes) mount(app, r, mountOptions);
   mountDashboard(app);
-  const schedule = options.compaction ? scheduleCompaction(compactor, options.compaction, onCompaction, clock) : undefined;
+  const schedule = options.compaction
+    ? scheduleCompaction(compactor, options.compaction, onCompaction, clock)
+    : undefined;
 
   app.notFound((c) =>
-    c.json({ error: { code: ErrorCode.NOT_FOUND, message: `No endpoint ${c.req.method} ${c.req.path}; the API is described at /openapi.json.` } }, 404),
+    c.json({
+      error: {
+        code: ErrorCode.NOT_FOUND,
+        message:
+          `No endpoint ${c.req.method} ${c.req.path}; the API is described at /openapi.json.`,
+      },
+    }, 404)
   );
   app.onError((err, c) => {
     const r = errorResponse(err);
@@ -152,12 +189,15 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
       ctx.status.draining = true;
       ctx.runs.stop();
       for (const close of [...ctx.watchers]) close();
-      // Not bounded by the grace: the store must not close under a stage being compacted (at most one stage's work).
+      // Not bounded by the grace: the store must not close under a stage being compacted (at most
+      // one stage's work).
       const compacting = Promise.all([schedule?.stop(), compactor.stop()]);
-      // Real time, not ctx.clock: the grace bounds how long a real process waits for real sockets, and a
-      // driven clock nobody advances during shutdown would wait forever.
+      // Real time, not ctx.clock: the grace bounds how long a real process waits for real sockets,
+      // and a driven clock nobody advances during shutdown would wait forever.
       const until = Date.now() + graceMs;
-      while (ctx.status.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      while (ctx.status.inFlight > 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
       await compacting;
     },
   };
@@ -165,6 +205,8 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
 
 function definedOnly(o: AppOptions): Partial<Limits> {
   const out: Partial<Limits> = {};
-  for (const k of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) if (o[k] !== undefined) out[k] = o[k];
+  for (const k of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
+    if (o[k] !== undefined) out[k] = o[k];
+  }
   return out;
 }

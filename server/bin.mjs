@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-/** In-repo launcher for ckpt-server on Node: loads the TypeScript sources through tsx (a dev dependency). The published bin is dist/server/node.js. */
+/**
+ * In-repo launcher for ckpt-server on Node: loads the TypeScript sources through tsx (a dev
+ * dependency). The published bin is dist/server/node.js.
+ */
 import { register } from "tsx/esm/api";
 
 register();

@@ -19,23 +19,37 @@ export async function readJson(req: Request, limit: number, optional = false): P
   if (empty && optional) return undefined;
   const type = req.headers.get("content-type");
   if (type === null || !JSON_TYPE.test(type.trim())) {
-    throw new HttpError(HttpCode.UNSUPPORTED_MEDIA_TYPE, `Send the body as JSON with "Content-Type: application/json" (got ${type === null ? "none" : JSON.stringify(type)}).`);
+    throw new HttpError(
+      HttpCode.UNSUPPORTED_MEDIA_TYPE,
+      `Send the body as JSON with "Content-Type: application/json" (got ${
+        type === null ? "none" : JSON.stringify(type)
+      }).`,
+    );
   }
   if (length !== null && Number(length) > limit + DISCARD_BYTES) throw tooLarge(limit);
   // With a declared length the HTTP layer enforces it, so the runtime's one-shot read (no stream
   // machinery per request) is safe; without one, read chunk by chunk and stop at the cap.
   let bytes: Uint8Array;
   try {
-    bytes = length !== null && Number(length) <= limit ? new Uint8Array(await req.arrayBuffer()) : await readCapped(req, limit);
+    bytes = length !== null && Number(length) <= limit
+      ? new Uint8Array(await req.arrayBuffer())
+      : await readCapped(req, limit);
   } catch (err) {
     if (err instanceof HttpError) throw err;
-    // The client went away (or timed out) mid-body: its refusal, not the sidecar's failure, so no error log.
-    throw new HttpError(ErrorCode.INVALID, "The request body ended before it was complete (the client disconnected or was too slow).");
+    // The client went away (or timed out) mid-body: its refusal, not the sidecar's failure, so no
+    // error log.
+    throw new HttpError(
+      ErrorCode.INVALID,
+      "The request body ended before it was complete (the client disconnected or was too slow).",
+    );
   }
   if (bytes.length > limit) throw tooLarge(limit);
   if (bytes.length === 0) {
     if (optional) return undefined;
-    throw new HttpError(ErrorCode.INVALID, "The request body is empty; this endpoint needs a JSON body.");
+    throw new HttpError(
+      ErrorCode.INVALID,
+      "The request body is empty; this endpoint needs a JSON body.",
+    );
   }
   let text: string;
   try {
@@ -47,19 +61,24 @@ export async function readJson(req: Request, limit: number, optional = false): P
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(ErrorCode.INVALID, `The request body is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError(
+      ErrorCode.INVALID,
+      `The request body is not valid JSON: ${(err as Error).message}`,
+    );
   }
   checkDepth(value);
   return value;
 }
 
-/** Deepest nesting of objects and arrays a request body may have (the top-level value is depth 1). */
+/**
+ * Deepest nesting of objects and arrays a request body may have (the top-level value is depth 1).
+ */
 export const MAX_JSON_DEPTH = 64;
 
 /**
- * Refuses bodies nested deeper than MAX_JSON_DEPTH before anything recursive (schema checks, encoding,
- * the reducer's merges) sees them: those would run out of stack and fail halfway. Iterative, so the
- * check itself cannot overflow.
+ * Refuses bodies nested deeper than MAX_JSON_DEPTH before anything recursive (schema checks,
+ * encoding, the reducer's merges) sees them: those would run out of stack and fail halfway.
+ * Iterative, so the check itself cannot overflow.
  */
 function checkDepth(root: unknown): void {
   const stack: Array<[unknown, number]> = [[root, 1]];
@@ -67,11 +86,17 @@ function checkDepth(root: unknown): void {
     const [v, depth] = stack.pop()!;
     if (v === null || typeof v !== "object") continue;
     if (depth > MAX_JSON_DEPTH) {
-      throw new HttpError(ErrorCode.INVALID, `The request body is nested more than ${MAX_JSON_DEPTH} levels deep; flatten it (metadata and config too).`, {
-        issues: [{ path: [], message: `nested deeper than ${MAX_JSON_DEPTH}` }],
-      });
+      throw new HttpError(
+        ErrorCode.INVALID,
+        `The request body is nested more than ${MAX_JSON_DEPTH} levels deep; flatten it (metadata and config too).`,
+        {
+          issues: [{ path: [], message: `nested deeper than ${MAX_JSON_DEPTH}` }],
+        },
+      );
     }
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
   }
 }
 
@@ -104,5 +129,10 @@ async function readCapped(req: Request, limit: number): Promise<Uint8Array> {
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(HttpCode.TOO_LARGE, `The request body is over this endpoint's limit of ${limit.toLocaleString("en-US")} bytes; send smaller batches or raise the limit (--body-limit / --log-body-limit).`);
+  return new HttpError(
+    HttpCode.TOO_LARGE,
+    `The request body is over this endpoint's limit of ${
+      limit.toLocaleString("en-US")
+    } bytes; send smaller batches or raise the limit (--body-limit / --log-body-limit).`,
+  );
 }

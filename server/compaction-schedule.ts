@@ -1,4 +1,7 @@
-/** The --compact-every timer: runs the Compactor with one fixed policy at a fixed rate until stopped. */
+/**
+ * The --compact-every timer: runs the Compactor with one fixed policy at a fixed rate until
+ * stopped.
+ */
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { RetentionPolicy } from "../core/retention.ts";
 import type { CompactionNotice } from "./compaction-notice.ts";
@@ -14,7 +17,10 @@ export interface ScheduleHandle {
   stop(): Promise<void>;
 }
 
-/** setTimeout fires at once past this many ms (a signed 32-bit delay); longer waits are re-armed in steps. */
+/**
+ * setTimeout fires at once past this many ms (a signed 32-bit delay); longer waits are re-armed in
+ * steps.
+ */
 const MAX_DELAY = 2 ** 31 - 1;
 
 /**
@@ -22,7 +28,12 @@ const MAX_DELAY = 2 ** 31 - 1;
  * under way (a long scheduled one, or an admin's POST /v1/compact) is skipped rather than queued,
  * so compactions never pile up behind each other.
  */
-export function scheduleCompaction(compactor: Compactor, s: CompactionSchedule, notify: (n: CompactionNotice) => void, clock: Clock = systemClock): ScheduleHandle {
+export function scheduleCompaction(
+  compactor: Compactor,
+  s: CompactionSchedule,
+  notify: (n: CompactionNotice) => void,
+  clock: Clock = systemClock,
+): ScheduleHandle {
   let nextAt = clock.now() + s.everyMs;
   let timer: unknown;
   let current: Promise<void> | undefined;
@@ -42,7 +53,11 @@ export function scheduleCompaction(compactor: Compactor, s: CompactionSchedule, 
     if (stopped) return;
     if (clock.now() < nextAt) return arm(); // a long interval's intermediate step
     if (compactor.busy) {
-      notify({ kind: "skipped", trigger: "schedule", reason: "another compaction is still running" });
+      notify({
+        kind: "skipped",
+        trigger: "schedule",
+        reason: "another compaction is still running",
+      });
       return arm();
     }
     // The Compactor reports success and failure itself; a failure waits for the next tick.

@@ -3,13 +3,15 @@
  * `run()`, so they apply core's policy the same way, one at a time, with the same counters.
  */
 import { CkptError, ErrorCode } from "../core/errors.ts";
-import { compactLog, type CompactionReport, type RetentionPolicy } from "../core/retention.ts";
+import { type CompactionReport, compactLog, type RetentionPolicy } from "../core/retention.ts";
 import type { Store } from "../core/store.ts";
 import type { GuardedLog } from "./guarded-log.ts";
 import type { CompactionNotice, Trigger } from "./compaction-notice.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** Thrown out of compactLog's progress callback to stop between two stages (each stage is atomic). */
+/**
+ * Thrown out of compactLog's progress callback to stop between two stages (each stage is atomic).
+ */
 class Stopped extends Error {}
 
 export class Compactor {
@@ -57,16 +59,30 @@ export class Compactor {
       const report = await compactLog(this.log, policy, {
         // The store's clock decides which stages are old enough, as it stamped their events.
         now: this.store.clock.now(),
-        // The projection is read outside the stage's lock, but the delete or truncate expects exactly its
-        // revision: a worker's append in between makes the log refuse (CKPT_CONFLICT → skipped).
+        // The projection is read outside the stage's lock, but the delete or truncate expects
+        // exactly its revision: a worker's append in between makes the log refuse (CKPT_CONFLICT →
+        // skipped).
         withStage: async (stage, act) => {
           const s = (await this.log.projection(stage))?.state;
           const active = this.store.activeRuns().some((r) => r.stage === stage);
-          const { report, deleted } = await act({ status: s?.status ?? "initialized", updatedAt: s?.updatedAt ?? null, revision: s?.revision ?? -1, active });
-          // Drops the store's writer for the removed stage; "no_stream", so a stage a worker began since is left alone.
-          if (deleted) await this.store.stage(stage).delete({ expectedRevision: "no_stream" }).catch((e: unknown) => {
-            if (!(e instanceof CkptError && (e.code === ErrorCode.CONFLICT || e.code === ErrorCode.LOCKED))) throw e;
+          const { report, deleted } = await act({
+            status: s?.status ?? "initialized",
+            updatedAt: s?.updatedAt ?? null,
+            revision: s?.revision ?? -1,
+            active,
           });
+          // Drops the store's writer for the removed stage; "no_stream", so a stage a worker began
+          // since is left alone.
+          if (deleted) {
+            await this.store.stage(stage).delete({ expectedRevision: "no_stream" }).catch(
+              (e: unknown) => {
+                if (
+                  !(e instanceof CkptError &&
+                    (e.code === ErrorCode.CONFLICT || e.code === ErrorCode.LOCKED))
+                ) throw e;
+              },
+            );
+          }
           return report;
         },
         onProgress: (p) => {

@@ -1,4 +1,7 @@
-/** What every route needs from the app: the store, its guarded log, held runs, metrics, the compactor and limits. */
+/**
+ * What every route needs from the app: the store, its guarded log, held runs, metrics, the
+ * compactor and limits.
+ */
 import type { Clock } from "../core/clock.ts";
 import type { Store } from "../core/store.ts";
 import type { Compactor } from "./compactor.ts";
@@ -9,7 +12,9 @@ import type { RunRegistry } from "./runs.ts";
 export interface Limits {
   /** Bytes; JSON bodies of the high-level API. */
   bodyLimit: number;
-  /** Bytes; raw log appends and snapshots (a writer's group commit can carry thousands of events). */
+  /**
+   * Bytes; raw log appends and snapshots (a writer's group commit can carry thousands of events).
+   */
   logBodyLimit: number;
   /** Requests handled at once before 429 (live-update streams not counted). */
   maxInFlight: number;
@@ -21,7 +26,10 @@ export interface Limits {
 
 export interface ServerContext {
   readonly store: Store;
-  /** The store's clock: every time the sidecar reads or waits for (leases, schedules, summaries) comes from here. */
+  /**
+   * The store's clock: every time the sidecar reads or waits for (leases, schedules, summaries)
+   * comes from here.
+   */
   readonly clock: Clock;
   readonly log: GuardedLog;
   readonly runs: RunRegistry;

@@ -1,4 +1,7 @@
-/** ckpt-server on Deno: listens through Deno.serve; main.ts does the rest. Run it with `deno task serve`. */
+/**
+ * ckpt-server on Deno: listens through Deno.serve; main.ts does the rest. Run it with `deno task
+ * serve`.
+ */
 import process from "node:process";
 import { onSignals } from "../runtime/signals.ts";
 import { type Listen, urlHost } from "./listen.ts";
@@ -11,7 +14,10 @@ interface DenoServer {
 }
 
 interface DenoApi {
-  serve(options: { hostname: string; port: number; onListen?: (addr: { port: number }) => void }, handler: (req: Request) => Response | Promise<Response>): DenoServer;
+  serve(
+    options: { hostname: string; port: number; onListen?: (addr: { port: number }) => void },
+    handler: (req: Request) => Response | Promise<Response>,
+  ): DenoServer;
   exit(code: number): never;
   args: string[];
 }
@@ -26,9 +32,11 @@ export const listen: Listen = (fetch, { host, port }) =>
       resolve({
         url: `http://${urlHost(host)}:${server.addr.port}`,
         port: server.addr.port,
-        // shutdown() stops accepting and waits for requests in flight; the grace only bounds the wait
-        // (real timers, not the app's clock: it bounds real sockets, and a driven clock would never end it).
-        close: (graceMs = 10_000) => Promise.race([server.shutdown(), new Promise<void>((r) => setTimeout(r, graceMs))]),
+        // shutdown() stops accepting and waits for requests in flight; the grace only bounds the
+        // wait (real timers, not the app's clock: it bounds real sockets, and a driven clock would
+        // never end it).
+        close: (graceMs = 10_000) =>
+          Promise.race([server.shutdown(), new Promise<void>((r) => setTimeout(r, graceMs))]),
       });
     } catch (err) {
       reject(err);

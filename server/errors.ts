@@ -11,7 +11,10 @@ export const HttpCode = {
   BUSY: "CKPT_BUSY",
   NOT_IMPLEMENTED: "CKPT_NOT_IMPLEMENTED",
   INTERNAL: "CKPT_INTERNAL",
-  /** A held run's client was silent past its lease: the run was released, and another client may own the stage now. */
+  /**
+   * A held run's client was silent past its lease: the run was released, and another client may own
+   * the stage now.
+   */
   LEASE_LOST: "CKPT_LEASE_LOST",
   /** The client sent its request too slowly (--request-timeout). */
   TIMEOUT: "CKPT_TIMEOUT",
@@ -44,33 +47,59 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpCode, number>> = {
   [ErrorCode.UNAVAILABLE]: 503,
 };
 
-/** The one JSON error body, as protocol/ defines it (the HTTP adapter parses it with the same schema). */
+/**
+ * The one JSON error body, as protocol/ defines it (the HTTP adapter parses it with the same
+ * schema).
+ */
 export type ErrorBody = ErrorResponse;
 
-/** A refusal decided by the HTTP layer (auth, limits, media type), thrown and rendered like a CkptError. */
+/**
+ * A refusal decided by the HTTP layer (auth, limits, media type), thrown and rendered like a
+ * CkptError.
+ */
 export class HttpError extends Error {
   constructor(
     readonly code: HttpCode | ErrorCode,
     message: string,
-    readonly extra: { issues?: Issue[]; headers?: Record<string, string>; details?: Record<string, unknown> } = {},
+    readonly extra: {
+      issues?: Issue[];
+      headers?: Record<string, string>;
+      details?: Record<string, unknown>;
+    } = {},
   ) {
     super(message);
     this.name = "HttpError";
   }
 }
 
-/** Status, headers and body for any thrown value; unknown errors become a 500 that reveals nothing. */
-export function errorResponse(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string>; internal: boolean } {
+/**
+ * Status, headers and body for any thrown value; unknown errors become a 500 that reveals nothing.
+ */
+export function errorResponse(
+  err: unknown,
+): { status: number; body: ErrorBody; headers: Record<string, string>; internal: boolean } {
   if (err instanceof HttpError || err instanceof CkptError) {
     const issues = err instanceof HttpError ? err.extra.issues : err.issues;
     const details = err instanceof HttpError ? err.extra.details : err.details;
-    const body: ErrorBody = { error: { code: err.code, message: err.message, ...(issues ? { issues } : {}), ...(details ? { details } : {}) } };
+    const body: ErrorBody = {
+      error: {
+        code: err.code,
+        message: err.message,
+        ...(issues ? { issues } : {}),
+        ...(details ? { details } : {}),
+      },
+    };
     const headers = err instanceof HttpError ? err.extra.headers ?? {} : {};
     return { status: STATUS_OF[err.code] ?? 500, body, headers, internal: false };
   }
   return {
     status: 500,
-    body: { error: { code: HttpCode.INTERNAL, message: "The sidecar failed unexpectedly; its log has the details." } },
+    body: {
+      error: {
+        code: HttpCode.INTERNAL,
+        message: "The sidecar failed unexpectedly; its log has the details.",
+      },
+    },
     headers: {},
     internal: true,
   };

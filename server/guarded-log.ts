@@ -6,9 +6,17 @@
  */
 import { checkExpected } from "../adapters/expected.ts";
 import { CkptError, ErrorCode, isCkptError, type Issue } from "../core/errors.ts";
-import { CkptEvent, checkStageName } from "../core/events.ts";
+import { checkStageName, CkptEvent } from "../core/events.ts";
 import { invalid, issuesOf } from "../core/validate.ts";
-import type { AppendOptions, EventLog, MaintenanceOptions, ReadOptions, RecordedEvent, Snapshot, Supports } from "../core/log.ts";
+import type {
+  AppendOptions,
+  EventLog,
+  MaintenanceOptions,
+  ReadOptions,
+  RecordedEvent,
+  Snapshot,
+  Supports,
+} from "../core/log.ts";
 import { applyToProjection, type Projection } from "../core/projection.ts";
 import { ALLOWED_FROM, checkTransition, nextStatus, type StageState } from "../core/state.ts";
 import { loadProjection } from "../core/writer.ts";
@@ -21,7 +29,9 @@ export type Notice =
 
 export interface GuardedLog extends EventLog {
   readonly inner: EventLog;
-  /** State and history as of the last acknowledged append; undefined when the stream does not exist. */
+  /**
+   * State and history as of the last acknowledged append; undefined when the stream does not exist.
+   */
   projection(stream: string): Promise<Readonly<Projection> | undefined>;
   /**
    * Calls `listener` after every acknowledged append to (or deletion of) `stream`, or of any stream
@@ -62,7 +72,10 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
   };
   const supports: Supports = { ...inner.supports, multiProcess: true };
 
-  /** One operation per stream at a time, so a check and the write it guards cannot interleave with another. */
+  /**
+   * One operation per stream at a time, so a check and the write it guards cannot interleave with
+   * another.
+   */
   const locked = keyedQueue();
 
   function remember(stream: string, p: Projection): Projection {
@@ -96,13 +109,22 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
       if (r.success) out.push(r.data);
       else for (const is of issuesOf(r.error)) issues.push({ ...is, path: [i, ...is.path] });
     });
-    if (issues.length > 0) throw invalid(`Refused ${issues.length} problem(s) in the events`, issues);
+    if (issues.length > 0) {
+      throw invalid(`Refused ${issues.length} problem(s) in the events`, issues);
+    }
     return out;
   }
 
   function checkSnapshot(s: Snapshot, what: string): void {
-    const ok = s && typeof s === "object" && Number.isSafeInteger(s.revision) && s.revision >= 0 && Number.isSafeInteger(s.version) && s.state !== undefined;
-    if (!ok) throw new CkptError(ErrorCode.INVALID, `${what} needs an integer revision >= 0, an integer version and a state.`, { issues: [{ path: ["snapshot"], message: "malformed snapshot" }] });
+    const ok = s && typeof s === "object" && Number.isSafeInteger(s.revision) && s.revision >= 0 &&
+      Number.isSafeInteger(s.version) && s.state !== undefined;
+    if (!ok) {
+      throw new CkptError(
+        ErrorCode.INVALID,
+        `${what} needs an integer revision >= 0, an integer version and a state.`,
+        { issues: [{ path: ["snapshot"], message: "malformed snapshot" }] },
+      );
+    }
   }
 
   /**
@@ -110,7 +132,11 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
    * a stale expected revision (CKPT_CONFLICT) first, then any event not allowed in the status the
    * ones before it leave (CKPT_BAD_TRANSITION), and a snapshot that does not end at the new head.
    */
-  async function checkAgainstState(stream: string, events: readonly CkptEvent[], o: AppendOptions): Promise<void> {
+  async function checkAgainstState(
+    stream: string,
+    events: readonly CkptEvent[],
+    o: AppendOptions,
+  ): Promise<void> {
     let p = await load(stream);
     const head = () => (p.state.revision < 0 ? undefined : p.state.revision);
     try {
@@ -128,14 +154,22 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
     }
     const next = p.state.revision + events.length;
     if (o.snapshot && o.snapshot.revision !== next) {
-      throw new CkptError(ErrorCode.INVALID, `The snapshot sent with an append must end at the new head (${next}), not at ${o.snapshot.revision}.`, {
-        issues: [{ path: ["snapshot", "revision"], message: "must equal the new head" }],
-      });
+      throw new CkptError(
+        ErrorCode.INVALID,
+        `The snapshot sent with an append must end at the new head (${next}), not at ${o.snapshot.revision}.`,
+        {
+          issues: [{ path: ["snapshot", "revision"], message: "must equal the new head" }],
+        },
+      );
     }
   }
 
   /** Folds an acknowledged append into the cached projection (if any) and tells watchers. */
-  async function advance(stream: string, events: readonly CkptEvent[], head: number): Promise<void> {
+  async function advance(
+    stream: string,
+    events: readonly CkptEvent[],
+    head: number,
+  ): Promise<void> {
     const from = head - events.length;
     let p = cache.get(stream);
     const recorded = events.map((event, i) => ({ revision: from + 1 + i, event }));
@@ -171,14 +205,20 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
         const started = performance.now();
         let result: { head: number };
         try {
-          result = await inner.append(stream, events, atomic || !o.snapshot ? o : { expectedRevision: o.expectedRevision });
+          result = await inner.append(
+            stream,
+            events,
+            atomic || !o.snapshot ? o : { expectedRevision: o.expectedRevision },
+          );
           observe((performance.now() - started) / 1000, events.length, true);
         } catch (err) {
           observe((performance.now() - started) / 1000, events.length, false);
           if (!isCkptError(err, ErrorCode.CONFLICT)) cache.delete(stream); // it may or may not have landed: read it again next time
           throw err;
         }
-        if (o.snapshot && !atomic) await inner.saveSnapshot(stream, o.snapshot).catch(() => undefined);
+        if (o.snapshot && !atomic) {
+          await inner.saveSnapshot(stream, o.snapshot).catch(() => undefined);
+        }
         if (events.length > 0) await advance(stream, events, result.head);
         return result;
       });
@@ -191,11 +231,11 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
 
     ...(inner.readBatches
       ? {
-          readBatches(stream: string, o?: { from?: number }) {
-            checkStageName(stream);
-            return inner.readBatches!(stream, o);
-          },
-        }
+        readBatches(stream: string, o?: { from?: number }) {
+          checkStageName(stream);
+          return inner.readBatches!(stream, o);
+        },
+      }
       : {}),
     ...(inner.sizeBytes ? { sizeBytes: () => inner.sizeBytes!() } : {}),
 
@@ -222,11 +262,17 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
     truncateBefore(stream: string, revision: number, base: Snapshot, o?: MaintenanceOptions) {
       checkStageName(stream);
       checkSnapshot(base, "The base snapshot");
-      if (!Number.isSafeInteger(revision) || revision < 0) throw new CkptError(ErrorCode.INVALID, `Cannot truncate before revision ${revision}: it must be an integer >= 0.`);
-      // Compaction leaves state unchanged, but an import truncates a placeholder history to install its
-      // base, so the cached projection is dropped and rebuilt from the base on next use.
+      if (!Number.isSafeInteger(revision) || revision < 0) {
+        throw new CkptError(
+          ErrorCode.INVALID,
+          `Cannot truncate before revision ${revision}: it must be an integer >= 0.`,
+        );
+      }
+      // Compaction leaves state unchanged, but an import truncates a placeholder history to install
+      // its base, so the cached projection is dropped and rebuilt from the base on next use.
       return locked(stream, async () => {
-        // Without transition checks (the bare contract) events need not replay, so neither can a base be checked.
+        // Without transition checks (the bare contract) events need not replay, so neither can a
+        // base be checked.
         if (strict) await checkTruncation(inner, stream, revision, base);
         await inner.truncateBefore(stream, revision, base, o);
         cache.delete(stream);
@@ -254,7 +300,7 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
 
     subscribe(stream: string, listener: (n: Notice) => void) {
       let set = listeners.get(stream);
-      if (!set) listeners.set(stream, (set = new Set()));
+      if (!set) listeners.set(stream, set = new Set());
       set.add(listener);
       return () => {
         set.delete(listener);
@@ -276,12 +322,13 @@ export function guardLog(inner: EventLog, options: GuardOptions = {}): GuardedLo
 }
 
 /**
- * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for the
- * stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and move the head.
+ * Encodes the batch once before the log sees it: a value the log cannot encode (nested too deep for
+ * the stack, say) is refused as CKPT_INVALID here, so it cannot fail halfway through a write and
+ * move the head.
  */
 
 /** True when `log` is the sidecar's guarded log. */
 export function isGuardedLog(log: EventLog): log is GuardedLog {
-  return typeof (log as Partial<GuardedLog>).projection === "function" && typeof (log as Partial<GuardedLog>).subscribe === "function";
+  return typeof (log as Partial<GuardedLog>).projection === "function" &&
+    typeof (log as Partial<GuardedLog>).subscribe === "function";
 }
-

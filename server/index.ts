@@ -1,6 +1,7 @@
 /**
- * `ckpt/server`: the sidecar as a library. Mount `createApp(serverStore(log)).fetch` in a server you
- * already run, or `startServer()` to listen on a port of this process (Node's HTTP server; Deno runs it too).
+ * `ckpt/server`: the sidecar as a library. Mount `createApp(serverStore(log)).fetch` in a server
+ * you already run, or `startServer()` to listen on a port of this process (Node's HTTP server; Deno
+ * runs it too).
  */
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { EventLog } from "../core/log.ts";
@@ -20,13 +21,19 @@ export { serverStore } from "./store.ts";
 export type { GuardOptions } from "./guarded-log.ts";
 
 /**
- * The sidecar as a request handler. Deliberately narrower than the app server/app.ts builds (its Hono app,
- * route table and context are internals that change with the sidecar).
+ * The sidecar as a request handler. Deliberately narrower than the app server/app.ts builds (its
+ * Hono app, route table and context are internals that change with the sidecar).
  */
 export interface SidecarApp {
-  /** A Web-standard handler: mount it in Hono (`app.mount("/ckpt", sidecar.fetch)`), Deno.serve, Bun.serve… */
+  /**
+   * A Web-standard handler: mount it in Hono (`app.mount("/ckpt", sidecar.fetch)`), Deno.serve,
+   * Bun.serve…
+   */
   readonly fetch: (req: Request) => Response | Promise<Response>;
-  /** Refuses new requests (503), ends live-update streams and waits for requests in flight (up to `graceMs`). */
+  /**
+   * Refuses new requests (503), ends live-update streams and waits for requests in flight (up to
+   * `graceMs`).
+   */
   drain(graceMs?: number): Promise<void>;
 }
 
@@ -53,7 +60,10 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly app: SidecarApp;
-  /** Stops accepting, finishes requests in flight (up to `graceMs`, default 10 s), pauses the runs it holds and closes the store (and `log`). */
+  /**
+   * Stops accepting, finishes requests in flight (up to `graceMs`, default 10 s), pauses the runs
+   * it holds and closes the store (and `log`).
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -63,10 +73,16 @@ export interface RunningServer {
  * const server = await startServer(await levelLog("./.ckpt"), { port: 7410 })
  * console.log(server.url); await server.close()
  */
-export async function startServer(log: EventLog, options: StartServerOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  log: EventLog,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
   const { host = "127.0.0.1", port = 0, cacheSize, checkTransitions, ...rest } = options;
   if (!rest.tokens?.length && !isLoopback(host)) {
-    throw new CkptError(ErrorCode.INVALID, `Refusing to listen on ${host} without tokens: pass tokens (parseTokens("admin:<secret>", "…")) or listen on 127.0.0.1.`);
+    throw new CkptError(
+      ErrorCode.INVALID,
+      `Refusing to listen on ${host} without tokens: pass tokens (parseTokens("admin:<secret>", "…")) or listen on 127.0.0.1.`,
+    );
   }
   const store = serverStore(log, {
     ...(cacheSize === undefined ? {} : { cacheSize }),
@@ -80,7 +96,11 @@ export async function startServer(log: EventLog, options: StartServerOptions = {
   } catch (err) {
     await app.drain(0);
     await shutdown(store, "ckpt-server startup failed").catch(() => undefined);
-    throw new CkptError(ErrorCode.UNAVAILABLE, `Cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    throw new CkptError(
+      ErrorCode.UNAVAILABLE,
+      `Cannot listen on ${host}:${port}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const stop = listener;
   return {

@@ -5,6 +5,15 @@
  */
 
 /** @example return jsonResponse({ revision: 41 }, 200, { etag: '"41"' }) */
-export function jsonResponse(body: unknown, status = 200, headers?: Record<string, string>): Response {
-  return new Response(JSON.stringify(body), { status, headers: headers ? { "content-type": "application/json", ...headers } : { "content-type": "application/json" } });
+export function jsonResponse(
+  body: unknown,
+  status = 200,
+  headers?: Record<string, string>,
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: headers
+      ? { "content-type": "application/json", ...headers }
+      : { "content-type": "application/json" },
+  });
 }

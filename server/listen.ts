@@ -4,14 +4,22 @@ export interface Listener {
   /** e.g. http://127.0.0.1:7410 */
   readonly url: string;
   readonly port: number;
-  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes what is left. */
+  /**
+   * Stops accepting, lets requests in flight finish (up to `graceMs`), then closes what is left.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
 export type Listen = (
   fetch: (req: Request) => Response | Promise<Response>,
-  options: { host: string; port: number; /** A request not fully received by then is answered 408. */ requestTimeoutMs?: number },
+  options: {
+    host: string;
+    port: number; /** A request not fully received by then is answered 408. */
+    requestTimeoutMs?: number;
+  },
 ) => Promise<Listener>;
 
 /** Brackets IPv6 hosts for URLs. */
-export const urlHost = (host: string) => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
+export const urlHost = (
+  host: string,
+) => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);

@@ -13,7 +13,12 @@ import { summarize, type Summary } from "./summary.ts";
 
 const FLUSH_MS = 200;
 
-export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>, signal: AbortSignal, flushMs = FLUSH_MS): Response {
+export function liveResponse(
+  ctx: ServerContext,
+  list: () => Promise<Summary[]>,
+  signal: AbortSignal,
+  flushMs = FLUSH_MS,
+): Response {
   const staleAfter = ctx.store.staleAfterMs;
   return sseResponse(ctx, signal, (sse) => {
     let ready = false;
@@ -22,7 +27,8 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
     const dirty = new Map<string, Summary | null>();
     let timer: unknown;
 
-    const send = (event: string, data: unknown) => sse.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const send = (event: string, data: unknown) =>
+      sse.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     const flush = () => {
       timer = undefined;
       for (const [stage, s] of dirty) s ? send("state", s) : send("deleted", { stage });
@@ -30,7 +36,10 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
     };
     const onNotice = (n: Notice) => {
       // Summarised now: the notice's state is only valid during this call.
-      dirty.set(n.stream, n.type === "deleted" ? null : summarize(n.state, ctx.clock.now(), staleAfter));
+      dirty.set(
+        n.stream,
+        n.type === "deleted" ? null : summarize(n.state, ctx.clock.now(), staleAfter),
+      );
       if (ready && timer === undefined && !sse.closed) timer = ctx.clock.setTimeout(flush, flushMs);
     };
     const off = ctx.log.subscribe(ALL_STREAMS, onNotice);
@@ -38,9 +47,14 @@ export function liveResponse(ctx: ServerContext, list: () => Promise<Summary[]>,
     const first = async () => {
       try {
         const all = await list();
-        // Changes that landed while listing are newer than what the list holds for them: keep them for the first flush.
-        // `at` and `staleAfterMs` let the page flag a stage that falls silent: silence sends no update.
-        send("stages", { stages: all.map((s) => (dirty.has(s.stage) ? dirty.get(s.stage) : s)).filter((s) => s), at: ctx.clock.now(), staleAfterMs: staleAfter });
+        // Changes that landed while listing are newer than what the list holds for them: keep them
+        // for the first flush. `at` and `staleAfterMs` let the page flag a stage that falls silent:
+        // silence sends no update.
+        send("stages", {
+          stages: all.map((s) => (dirty.has(s.stage) ? dirty.get(s.stage) : s)).filter((s) => s),
+          at: ctx.clock.now(),
+          staleAfterMs: staleAfter,
+        });
         for (const s of all) if (dirty.get(s.stage)) dirty.delete(s.stage);
       } catch (err) {
         send("error", errorResponse(err).body);

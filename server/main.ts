@@ -33,7 +33,10 @@ export interface MainIo {
 
 const GRACE_MS = 10_000;
 
-/** Runs the sidecar until a signal; resolves with the exit code (0 after a clean stop, 2 for bad usage, 1 for failures). */
+/**
+ * Runs the sidecar until a signal; resolves with the exit code (0 after a clean stop, 2 for bad
+ * usage, 1 for failures).
+ */
 export async function main(argv: readonly string[], io: MainIo): Promise<number> {
   const parsed = parseArgs(argv, io.env);
   if (parsed.kind === "help") return io.stdout(usage()), 0;
@@ -45,7 +48,9 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   try {
     tokens = [
       ...(config.tokens ? parseTokens(config.tokens, "CKPT_TOKENS") : []),
-      ...(config.tokensFile ? parseTokens(await readFile(config.tokensFile, "utf8"), config.tokensFile) : []),
+      ...(config.tokensFile
+        ? parseTokens(await readFile(config.tokensFile, "utf8"), config.tokensFile)
+        : []),
     ];
   } catch (err) {
     return io.stderr(`ckpt-server: ${(err as Error).message}`), 2;
@@ -74,8 +79,8 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     onError: (err) => io.stderr(`ckpt-server: unexpected error: ${(err as Error)?.stack ?? err}`),
     ...(config.compaction ? { compaction: config.compaction } : {}),
     onCompaction: (n) => {
-      // A scheduled tick that found nothing past the policy stays quiet (every minute or hour, forever);
-      // /metrics still counts it and shows when it last ran.
+      // A scheduled tick that found nothing past the policy stays quiet (every minute or hour,
+      // forever); /metrics still counts it and shows when it last ran.
       if (n.kind === "report" && n.trigger === "schedule" && n.report.stagesTouched === 0) return;
       const line = `ckpt-server: ${describeCompaction(n)}`;
       if (n.kind === "failed") io.stderr(line);
@@ -84,21 +89,36 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   });
   let listener: Listener;
   try {
-    listener = await io.listen(ckpt.fetch, { host: config.host, port: config.port, requestTimeoutMs: config.requestTimeoutMs });
+    listener = await io.listen(ckpt.fetch, {
+      host: config.host,
+      port: config.port,
+      requestTimeoutMs: config.requestTimeoutMs,
+    });
   } catch (err) {
     await ckpt.drain(0); // clears the compaction schedule before the store closes
     await shutdown(store, "startup failed").catch(() => undefined);
-    return io.stderr(`ckpt-server: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`), 1;
+    return io.stderr(
+      `ckpt-server: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`,
+    ),
+      1;
   }
 
   say(`ckpt-server ${VERSION} listening on ${listener.url}`);
   say(`  store: ${describeLog(config)}`);
   say(
     tokens.length > 0
-      ? `  auth: ${tokens.length} bearer token(s): ${[...new Set(tokens.map((t) => t.role))].join(", ")}`
+      ? `  auth: ${tokens.length} bearer token(s): ${
+        [...new Set(tokens.map((t) => t.role))].join(", ")
+      }`
       : "  auth: none (no tokens configured), so listening on loopback only; set CKPT_TOKENS or --tokens-file to open it up",
   );
-  say(`  compaction: ${config.compaction ? describeSchedule(config.compaction) : "on request only (POST /v1/compact); --compact-every schedules it"}`);
+  say(
+    `  compaction: ${
+      config.compaction
+        ? describeSchedule(config.compaction)
+        : "on request only (POST /v1/compact); --compact-every schedules it"
+    }`,
+  );
   say(`  API: ${listener.url}/openapi.json`);
   io.onListening?.(listener);
 
@@ -134,9 +154,14 @@ function describeSchedule({ everyMs, policy: p }: CompactionSchedule): string {
   return `every ${ms(everyMs)} (${parts.join(", ")}), first run in ${ms(everyMs)}`;
 }
 
-/** 3600000 → "1h": the largest unit that divides evenly, as the flags are usually written (7d, not 1w). */
+/**
+ * 3600000 → "1h": the largest unit that divides evenly, as the flags are usually written (7d, not
+ * 1w).
+ */
 function ms(n: number): string {
-  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+  for (
+    const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const
+  ) {
     if (n >= size && n % size === 0) return `${n / size}${unit}`;
   }
   return `${n}ms`;
@@ -146,5 +171,11 @@ function describeLog({ target: t, durability }: ServerConfig): string {
   const at = describeTarget(t);
   if (t.kind === "memory") return "in memory (nothing survives a restart)";
   if (t.kind === "level") return `LevelDB at ${at} (durability ${durability})`;
-  return `${t.kind === "eventstore" ? "EventStoreDB" : t.kind === "postgres" ? "PostgreSQL" : "a ckpt-server"} at ${at}`;
+  return `${
+    t.kind === "eventstore"
+      ? "EventStoreDB"
+      : t.kind === "postgres"
+      ? "PostgreSQL"
+      : "a ckpt-server"
+  } at ${at}`;
 }

@@ -13,14 +13,21 @@ import { dotSegmentResponse, hasDotSegment, rawErrorReply } from "./raw-replies.
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
-export const listen: Listen = (fetch, { host, port, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS }) =>
+export const listen: Listen = (
+  fetch,
+  { host, port, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS },
+) =>
   new Promise((resolve, reject) => {
     // The raw target, before the URL parser resolves dot segments away.
-    const guarded = (req: Request, env?: { incoming?: { url?: string | undefined } | undefined }) => (hasDotSegment(env?.incoming?.url) ? dotSegmentResponse() : fetch(req));
+    const guarded = (
+      req: Request,
+      env?: { incoming?: { url?: string | undefined } | undefined },
+    ) => (hasDotSegment(env?.incoming?.url) ? dotSegmentResponse() : fetch(req));
     const serverOptions = {
       requestTimeout: requestTimeoutMs,
       headersTimeout: Math.min(requestTimeoutMs, 60_000),
-      // How often Node looks for timed-out requests (its default, 30 s, would make a short timeout late).
+      // How often Node looks for timed-out requests (its default, 30 s, would make a short timeout
+      // late).
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
     };
     const server = serve({ fetch: guarded, hostname: host, port, serverOptions }, (info) => {
@@ -30,8 +37,9 @@ export const listen: Listen = (fetch, { host, port, requestTimeoutMs = DEFAULT_R
         port: info.port,
         close: (graceMs = 10_000) =>
           new Promise<void>((done) => {
-            // close() stops accepting and waits for open connections; idle keep-alive ones go now, the rest after the grace.
-            // Real timers, not the app's clock: the grace bounds real sockets, and a driven clock would never end it.
+            // close() stops accepting and waits for open connections; idle keep-alive ones go now,
+            // the rest after the grace. Real timers, not the app's clock: the grace bounds real
+            // sockets, and a driven clock would never end it.
             const force = setTimeout(() => server.closeAllConnections(), graceMs);
             server.close(() => {
               clearTimeout(force);
@@ -42,8 +50,8 @@ export const listen: Listen = (fetch, { host, port, requestTimeoutMs = DEFAULT_R
       });
     }) as Server;
     server.once("error", reject);
-    // Node's own refusals (bad HTTP, huge headers, request timeout) get the same JSON error body as the
-    // app's; a client that went away is not an error worth a log line.
+    // Node's own refusals (bad HTTP, huge headers, request timeout) get the same JSON error body as
+    // the app's; a client that went away is not an error worth a log line.
     server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
       if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
       socket.end(rawErrorReply(err.code));
@@ -58,7 +66,10 @@ export const nodeIo: MainIo = {
   onSignal: (handler) => onSignals(["SIGINT", "SIGTERM"], handler),
 };
 
-/** Runs the sidecar and exits with its code (sockets or timers left behind must not keep the process alive). */
+/**
+ * Runs the sidecar and exits with its code (sockets or timers left behind must not keep the process
+ * alive).
+ */
 export async function run(argv: readonly string[]): Promise<never> {
   const code = await main(argv, nodeIo);
   process.stdout.write("", () => process.exit(code));
@@ -68,7 +79,8 @@ export async function run(argv: readonly string[]): Promise<never> {
 /** Started directly (`tsx server/node.ts`) rather than imported by bin.mjs or a test. */
 function isEntry(): boolean {
   try {
-    return process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+    return process.argv[1] !== undefined &&
+      import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
   } catch {
     return false;
   }

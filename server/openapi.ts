@@ -1,4 +1,7 @@
-/** The OpenAPI 3.1 document, generated from the same route objects and protocol/ zod schemas that validate requests and that the HTTP adapter parses answers with. */
+/**
+ * The OpenAPI 3.1 document, generated from the same route objects and protocol/ zod schemas that
+ * validate requests and that the HTTP adapter parses answers with.
+ */
 import { z } from "zod";
 import type { RouteSpec } from "./route.ts";
 
@@ -31,24 +34,49 @@ export function openApiDocument(routes: readonly RouteSpec[], version: string): 
     for (const [status, res] of Object.entries(r.responses)) {
       const type = Number(status) >= 400 ? "application/json" : r.produces ?? "application/json";
       const body = res.schema ?? (Number(status) < 300 ? r.response : undefined);
-      responses[status] = { description: res.description, ...(body ? { content: { [type]: { schema: schema(body) } } } : {}) };
+      responses[status] = {
+        description: res.description,
+        ...(body ? { content: { [type]: { schema: schema(body) } } } : {}),
+      };
     }
     if (r.role !== null) {
-      responses["401"] ??= { description: "CKPT_UNAUTHORIZED: no token, or one the sidecar does not know" };
+      responses["401"] ??= {
+        description: "CKPT_UNAUTHORIZED: no token, or one the sidecar does not know",
+      };
       responses["403"] ??= { description: `CKPT_FORBIDDEN: the token's role is below ${r.role}` };
     }
-    if (r.params || r.query || r.body) responses["400"] ??= { description: "CKPT_INVALID: the request does not match its schema; nothing was written" };
+    if (r.params || r.query || r.body) {
+      responses["400"] ??= {
+        description: "CKPT_INVALID: the request does not match its schema; nothing was written",
+      };
+    }
     (paths[path] ??= {})[r.method.toLowerCase()] = {
       summary: r.summary,
-      operationId: `${r.method.toLowerCase()}${path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? "").toUpperCase())}`,
+      operationId: `${r.method.toLowerCase()}${
+        path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) =>
+          (ch ?? "").toUpperCase())
+      }`,
       "x-ckpt-role": r.role ?? "public",
       security: r.role === null ? [] : [{ bearer: [] }],
       parameters: [
         ...parameters(r.params, "path"),
         ...parameters(r.query, "query"),
-        ...(r.headers ?? []).map((h) => ({ name: h.name, in: "header", required: false, description: h.description, schema: { type: "string" } })),
+        ...(r.headers ?? []).map((h) => ({
+          name: h.name,
+          in: "header",
+          required: false,
+          description: h.description,
+          schema: { type: "string" },
+        })),
       ],
-      ...(r.body ? { requestBody: { required: !r.bodyOptional, content: { "application/json": { schema: schema(r.body) } } } } : {}),
+      ...(r.body
+        ? {
+          requestBody: {
+            required: !r.bodyOptional,
+            content: { "application/json": { schema: schema(r.body) } },
+          },
+        }
+        : {}),
       responses,
     };
   }
@@ -57,7 +85,8 @@ export function openApiDocument(routes: readonly RouteSpec[], version: string): 
     info: {
       title: "ckpt-server",
       version,
-      description: "Event-sourced checkpoints over HTTP. Errors are `{ error: { code, message, issues? } }` with stable CKPT_* codes. Roles: read < write < admin.",
+      description:
+        "Event-sourced checkpoints over HTTP. Errors are `{ error: { code, message, issues? } }` with stable CKPT_* codes. Roles: read < write < admin.",
     },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     paths,

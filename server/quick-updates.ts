@@ -8,7 +8,10 @@ import type { Update } from "../protocol/stages.ts";
 /** Most updates one request may carry (UpdatesBody's `.max`). */
 const MAX_UPDATES = 20_000;
 
-/** `raw` as UpdatesBody would parse it when it is nothing but bare item updates; otherwise undefined. */
+/**
+ * `raw` as UpdatesBody would parse it when it is nothing but bare item updates; otherwise
+ * undefined.
+ */
 export function quickItemUpdates(raw: unknown): { updates: Update[] } | undefined {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
   const keys = Object.keys(raw);
@@ -18,7 +21,10 @@ export function quickItemUpdates(raw: unknown): { updates: Update[] } | undefine
   for (const u of updates) {
     if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined;
     const k = Object.keys(u);
-    if (k.length !== 2 || !((k[0] === "type" && k[1] === "index") || (k[0] === "index" && k[1] === "type"))) return undefined;
+    if (
+      k.length !== 2 ||
+      !((k[0] === "type" && k[1] === "index") || (k[0] === "index" && k[1] === "type"))
+    ) return undefined;
     const { type, index } = u as { type: unknown; index: unknown };
     if (type !== "item" || !Number.isSafeInteger(index) || (index as number) < 0) return undefined;
   }

@@ -17,19 +17,38 @@ export function hasDotSegment(rawTarget: string | undefined): boolean {
 
 export function dotSegmentResponse(): Response {
   return Response.json(
-    { error: { code: ErrorCode.INVALID, message: 'The path has a "." or ".." segment; send the stage or stream name itself (names never contain them as segments).' } },
+    {
+      error: {
+        code: ErrorCode.INVALID,
+        message:
+          'The path has a "." or ".." segment; send the stage or stream name itself (names never contain them as segments).',
+      },
+    },
     { status: 400 },
   );
 }
 
-/** The bytes of a complete HTTP/1.1 reply for a parser-level refusal, keyed by Node's error code. */
+/**
+ * The bytes of a complete HTTP/1.1 reply for a parser-level refusal, keyed by Node's error code.
+ */
 export function rawErrorReply(nodeCode: string | undefined): string {
-  const [status, reason, code, message] =
-    nodeCode === "HPE_HEADER_OVERFLOW"
-      ? [431, "Request Header Fields Too Large", HttpCode.TOO_LARGE, "The request headers are too large."]
-      : nodeCode === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? [408, "Request Timeout", HttpCode.TIMEOUT, "The request was not fully sent in time (--request-timeout); send it again."]
-        : [400, "Bad Request", ErrorCode.INVALID, "The request is not valid HTTP/1.1."];
+  const [status, reason, code, message] = nodeCode === "HPE_HEADER_OVERFLOW"
+    ? [
+      431,
+      "Request Header Fields Too Large",
+      HttpCode.TOO_LARGE,
+      "The request headers are too large.",
+    ]
+    : nodeCode === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? [
+      408,
+      "Request Timeout",
+      HttpCode.TIMEOUT,
+      "The request was not fully sent in time (--request-timeout); send it again.",
+    ]
+    : [400, "Bad Request", ErrorCode.INVALID, "The request is not valid HTTP/1.1."];
   const body = JSON.stringify({ error: { code, message } });
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${new TextEncoder().encode(body).length}\r\nconnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${
+    new TextEncoder().encode(body).length
+  }\r\nconnection: close\r\n\r\n${body}`;
 }

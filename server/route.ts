@@ -1,8 +1,8 @@
 /**
- * A route is data: a protocol endpoint (method, path, zod schemas for params / query / body / response,
- * from protocol/), a role and a handler. `mount` turns it into a Hono handler that authenticates,
- * authorizes and validates, in that order, before the handler sees anything; openapi.ts documents the
- * same objects.
+ * A route is data: a protocol endpoint (method, path, zod schemas for params / query / body /
+ * response, from protocol/), a role and a handler. `mount` turns it into a Hono handler that
+ * authenticates, authorizes and validates, in that order, before the handler sees anything;
+ * openapi.ts documents the same objects.
  */
 import type { Context, Hono } from "hono";
 import { z } from "zod";
@@ -34,7 +34,10 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
-  /** The success body's schema (the endpoint's), documented for every 2xx that names none of its own. */
+  /**
+   * The success body's schema (the endpoint's), documented for every 2xx that names none of its
+   * own.
+   */
   response?: z.ZodType;
   /**
    * A shortcut for the body's most common shape: returns the value `body` would parse it to, or
@@ -53,7 +56,9 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
 }
 
 /** Keeps the handler's input typed from the schemas. */
-export function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): RouteSpec {
+export function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
+  spec: RouteSpec<P, Q, B>,
+): RouteSpec {
   return spec as unknown as RouteSpec;
 }
 
@@ -63,22 +68,35 @@ export interface MountOptions {
   logBodyLimit: number;
 }
 
-/** Path parameters remembered per route once valid (a worker sends the same stage and run id again and again). */
+/**
+ * Path parameters remembered per route once valid (a worker sends the same stage and run id again
+ * and again).
+ */
 const PARAMS_KEPT = 1000;
 
 export function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void {
   const validParams = new Map<string, unknown>();
   app.on(spec.method, spec.path, async (c) => {
     c.set("route", spec.path);
-    const role = spec.role === null ? "admin" : authenticate(o.tokens, c.req.header("authorization") ?? null, spec.role);
+    const role = spec.role === null
+      ? "admin"
+      : authenticate(o.tokens, c.req.header("authorization") ?? null, spec.role);
     if (spec.role !== null) authorize(role, spec.role);
     const params = spec.params ? cachedParams(spec.params, c.req.param(), validParams) : {};
     // No "?" in the URL: no query string to split (the schema still sees the empty query).
-    const query = spec.query ? check(spec.query, c.req.raw.url.includes("?") ? singleQuery(c.req.queries()) : {}, "query") : {};
+    const query = spec.query
+      ? check(spec.query, c.req.raw.url.includes("?") ? singleQuery(c.req.queries()) : {}, "query")
+      : {};
     let body: unknown;
     if (spec.body) {
-      const raw = await readJson(c.req.raw, spec.bodyLimit === "log" ? o.logBodyLimit : o.bodyLimit, spec.bodyOptional);
-      body = raw === undefined ? undefined : (spec.quickBody?.(raw) ?? check(spec.body, raw, "body"));
+      const raw = await readJson(
+        c.req.raw,
+        spec.bodyLimit === "log" ? o.logBodyLimit : o.bodyLimit,
+        spec.bodyOptional,
+      );
+      body = raw === undefined
+        ? undefined
+        : (spec.quickBody?.(raw) ?? check(spec.body, raw, "body"));
     }
     return spec.handle(c, { params, query, body, role });
   });
@@ -88,7 +106,11 @@ export function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void
  * `check` for path parameters, its successes kept: strings in, so the same strings get the same
  * verdict. Keyed by each name and value with its length, so no two different sets share a key.
  */
-function cachedParams(schema: z.ZodType, raw: Record<string, string>, kept: Map<string, unknown>): unknown {
+function cachedParams(
+  schema: z.ZodType,
+  raw: Record<string, string>,
+  kept: Map<string, unknown>,
+): unknown {
   let key = "";
   for (const k in raw) key += `${k.length}:${k}${raw[k]!.length}:${raw[k]}`;
   const hit = kept.get(key);
@@ -102,15 +124,28 @@ function cachedParams(schema: z.ZodType, raw: Record<string, string>, kept: Map<
 function singleQuery(q: Record<string, string[]>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(q)) {
-    if (v.length !== 1) throw new HttpError(ErrorCode.INVALID, `Query parameter "${k}" is given ${v.length} times; give it once.`, { issues: [{ path: ["query", k], message: "repeated" }] });
+    if (v.length !== 1) {
+      throw new HttpError(
+        ErrorCode.INVALID,
+        `Query parameter "${k}" is given ${v.length} times; give it once.`,
+        { issues: [{ path: ["query", k], message: "repeated" }] },
+      );
+    }
     out[k] = v[0]!;
   }
   return out;
 }
 
 /** Parses `value` with `schema` or throws a 400 listing every problem with its path. */
-export function check<T>(schema: z.ZodType<T>, value: unknown, where: "path" | "query" | "body"): T {
+export function check<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  where: "path" | "query" | "body",
+): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  throw invalid(`Invalid request ${where}`, issuesOf(r.error).map((i) => ({ ...i, path: [where, ...i.path] })));
+  throw invalid(
+    `Invalid request ${where}`,
+    issuesOf(r.error).map((i) => ({ ...i, path: [where, ...i.path] })),
+  );
 }

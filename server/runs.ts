@@ -26,7 +26,10 @@ export interface HeldRun {
 }
 
 export const DEFAULT_LEASE_MS = 30_000;
-/** Runs released for silence remembered (newest kept), so their clients hear CKPT_LEASE_LOST rather than 404. */
+/**
+ * Runs released for silence remembered (newest kept), so their clients hear CKPT_LEASE_LOST rather
+ * than 404.
+ */
 const LOST_KEPT = 1000;
 /** Longest a request waits for others to join its group commit (see `group`). */
 const GROUP_WAIT_MS = 2;
@@ -81,10 +84,15 @@ export class RunRegistry {
   }
 
   /** Begins (or, with `join`, shares) the stage's run. */
-  begin(stage: string, options: Omit<BeginOptions, "verify">): Promise<{ held: HeldRun; joined: boolean; resumed: ResumeInfo }> {
+  begin(
+    stage: string,
+    options: Omit<BeginOptions, "verify">,
+  ): Promise<{ held: HeldRun; joined: boolean; resumed: ResumeInfo }> {
     return this.withStage(stage, async () => {
       const silent = this.byStage.get(stage);
-      if (silent && !silent.run.ended && this.clock.now() - silent.lastSeen > silent.leaseMs) await this.expire(silent);
+      if (silent && !silent.run.ended && this.clock.now() - silent.lastSeen > silent.leaseMs) {
+        await this.expire(silent);
+      }
       const live = this.live(stage);
       if (live) {
         if (!options.join) {
@@ -103,7 +111,9 @@ export class RunRegistry {
           skipped: done,
           reopened: 0,
           restarted: false,
-          message: `Stage "${stage}": joining live run ${live.run.id}; ${done.toLocaleString("en-US")} items done will be skipped.`,
+          message: `Stage "${stage}": joining live run ${live.run.id}; ${
+            done.toLocaleString("en-US")
+          } items done will be skipped.`,
         };
         return { held: live, joined: true, resumed };
       }
@@ -113,17 +123,25 @@ export class RunRegistry {
       const liveLease = before?.run?.leaseMs ?? undefined;
       const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
       const run = await this.store.stage(stage).begin({ ...options, leaseMs });
-      // The client's own requests renew the lease: a timer here would keep a dead client's claim alive
-      // until the reaper noticed, doubling the time before another client may take the stage over.
+      // The client's own requests renew the lease: a timer here would keep a dead client's claim
+      // alive until the reaper noticed, doubling the time before another client may take the stage
+      // over.
       run.stopHeartbeat();
       const joined = liveId !== undefined && liveId === run.id;
-      const held: HeldRun = { run, stage, leaseMs: joined ? liveLease ?? leaseMs : leaseMs, lastSeen: this.clock.now() };
+      const held: HeldRun = {
+        run,
+        stage,
+        leaseMs: joined ? liveLease ?? leaseMs : leaseMs,
+        lastSeen: this.clock.now(),
+      };
       this.byStage.set(stage, held);
       return { held, joined, resumed: run.resumed };
     });
   }
 
-  /** The live run `runId` of `stage`, its lease renewed; CKPT_NOT_FOUND when it is not held here. */
+  /**
+   * The live run `runId` of `stage`, its lease renewed; CKPT_NOT_FOUND when it is not held here.
+   */
   get(stage: string, runId: string): HeldRun {
     const held = this.live(stage);
     if (!held || held.run.id !== runId) {
@@ -148,16 +166,25 @@ export class RunRegistry {
   /**
    * Applies `updates` in order, all or nothing as far as checks go: the whole batch is checked
    * against the run's status and recorded in the same synchronous step (nothing else can run in
-   * between), so concurrent requests for one run share group commits. Resolves once all are durable.
+   * between), so concurrent requests for one run share group commits. Resolves once all are
+   * durable.
    */
-  async update(held: HeldRun, updates: readonly Update[], expectedRevision?: number): Promise<void> {
+  async update(
+    held: HeldRun,
+    updates: readonly Update[],
+    expectedRevision?: number,
+  ): Promise<void> {
     if (updates.length > 0 && !this.unsettled.get(held)) await this.group(held);
     const run = held.run;
     if (run.ended) throw this.notLive(held);
     if (expectedRevision !== undefined && run.state.revision !== expectedRevision) {
-      throw new CkptError(ErrorCode.CONFLICT, `Stage "${held.stage}" is at revision ${run.state.revision}, but If-Match expected ${expectedRevision}.`, {
-        details: { stream: held.stage, expected: expectedRevision, actual: run.state.revision },
-      });
+      throw new CkptError(
+        ErrorCode.CONFLICT,
+        `Stage "${held.stage}" is at revision ${run.state.revision}, but If-Match expected ${expectedRevision}.`,
+        {
+          details: { stream: held.stage, expected: expectedRevision, actual: run.state.revision },
+        },
+      );
     }
     let status = run.state.status;
     for (const u of updates) {
@@ -177,16 +204,22 @@ export class RunRegistry {
 
   /**
    * Holds a request for a run with nothing in flight until the requests arriving with it have
-   * joined: event-loop turns until one brings nobody new, at most GROUP_WAIT_MS. Otherwise the first
-   * request of a burst would start a commit alone, and the rest would wait for its fsync and then
-   * their own. With a commit in flight no wait is needed: what arrives queues behind it anyway.
-   * Everyone wakes in arrival order and checks and records in that order, as without the wait.
+   * joined: event-loop turns until one brings nobody new, at most GROUP_WAIT_MS. Otherwise the
+   * first request of a burst would start a commit alone, and the rest would wait for its fsync and
+   * then their own. With a commit in flight no wait is needed: what arrives queues behind it
+   * anyway. Everyone wakes in arrival order and checks and records in that order, as without the
+   * wait.
    */
   private group(held: HeldRun): Promise<void> {
     const joined = this.groups.get(held);
     if (joined) return joined.arrivals++, joined.ready;
     let open!: () => void;
-    const g: Group = { ready: new Promise<void>((r) => (open = r)), since: performance.now(), arrivals: 1, seen: 1 };
+    const g: Group = {
+      ready: new Promise<void>((r) => (open = r)),
+      since: performance.now(),
+      arrivals: 1,
+      seen: 1,
+    };
     this.groups.set(held, g);
     const look = () => {
       if (g.arrivals === g.seen || performance.now() - g.since >= GROUP_WAIT_MS) {
@@ -224,7 +257,9 @@ export class RunRegistry {
     this.clock.clear(this.timer);
   }
 
-  /** The stage's held run; one silent past its lease is released here, not only by the next reap. */
+  /**
+   * The stage's held run; one silent past its lease is released here, not only by the next reap.
+   */
   private live(stage: string): HeldRun | undefined {
     const held = this.byStage.get(stage);
     if (held?.run.ended) {
@@ -238,7 +273,9 @@ export class RunRegistry {
     return held;
   }
 
-  /** Releases a run whose client went silent, remembering it so that client hears CKPT_LEASE_LOST. */
+  /**
+   * Releases a run whose client went silent, remembering it so that client hears CKPT_LEASE_LOST.
+   */
   private async expire(held: HeldRun): Promise<void> {
     this.lost.set(held.run.id, { stage: held.stage, leaseMs: held.leaseMs });
     if (this.lost.size > LOST_KEPT) this.lost.delete(this.lost.keys().next().value!);
@@ -250,16 +287,39 @@ export class RunRegistry {
   }
 
   private notLive(held: HeldRun): CkptError {
-    return new CkptError(ErrorCode.NOT_FOUND, `Run ${held.run.id} of stage "${held.stage}" has ended.`, { details: { stage: held.stage, runId: held.run.id } });
+    return new CkptError(
+      ErrorCode.NOT_FOUND,
+      `Run ${held.run.id} of stage "${held.stage}" has ended.`,
+      { details: { stage: held.stage, runId: held.run.id } },
+    );
   }
 }
 
 function record(run: Run, u: Update): Promise<void> {
   switch (u.type) {
     case "item":
-      return run.done(u.index, strip({ ok: u.ok, skipped: u.skipped, item: u.item, batch: u.batch, cost: u.cost, error: u.error }));
+      return run.done(
+        u.index,
+        strip({
+          ok: u.ok,
+          skipped: u.skipped,
+          item: u.item,
+          batch: u.batch,
+          cost: u.cost,
+          error: u.error,
+        }),
+      );
     case "progress":
-      return run.progress(strip({ total: u.total, ok: u.ok, failed: u.failed, skipped: u.skipped, cost: u.cost, message: u.message }));
+      return run.progress(
+        strip({
+          total: u.total,
+          ok: u.ok,
+          failed: u.failed,
+          skipped: u.skipped,
+          cost: u.cost,
+          message: u.message,
+        }),
+      );
     case "unit": {
       const unit = run.unit(u.key);
       if (u.status === "running") return unit.page(u.page!, strip({ records: u.records }));
@@ -279,7 +339,10 @@ function record(run: Run, u: Update): Promise<void> {
     case "fail":
       return run.fail(u.message, strip({ retryable: u.retryable }));
     case "checkpoint":
-      return run.checkpoint(u.state, strip({ step: u.step, metadata: u.metadata as Record<string, unknown> | undefined }));
+      return run.checkpoint(
+        u.state,
+        strip({ step: u.step, metadata: u.metadata as Record<string, unknown> | undefined }),
+      );
   }
 }
 

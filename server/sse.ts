@@ -1,7 +1,8 @@
 /**
- * One Server-Sent Events stream of the sidecar, whatever it carries (one stage's events in watch.ts,
- * every stage's summary in live.ts): the limit on open streams, the keep-alive ping, the reconnect
- * delay, and one close for every way a stream ends (the client leaves, the server shuts down, an error).
+ * One Server-Sent Events stream of the sidecar, whatever it carries (one stage's events in
+ * watch.ts, every stage's summary in live.ts): the limit on open streams, the keep-alive ping, the
+ * reconnect delay, and one close for every way a stream ends (the client leaves, the server shuts
+ * down, an error).
  */
 import type { ServerContext } from "./context.ts";
 import { HttpCode, HttpError } from "./errors.ts";
@@ -20,10 +21,21 @@ export interface SseHooks {
   end(): void;
 }
 
-/** Builds the stream; `setup` subscribes to what it sends (before the backlog is read, so nothing falls between). */
-export function sseResponse(ctx: ServerContext, signal: AbortSignal, setup: (sse: Sse) => SseHooks): Response {
+/**
+ * Builds the stream; `setup` subscribes to what it sends (before the backlog is read, so nothing
+ * falls between).
+ */
+export function sseResponse(
+  ctx: ServerContext,
+  signal: AbortSignal,
+  setup: (sse: Sse) => SseHooks,
+): Response {
   if (ctx.watchers.size >= ctx.limits.maxWatchers) {
-    throw new HttpError(HttpCode.BUSY, `${ctx.limits.maxWatchers} live-update streams are open already; try again later.`, { headers: { "retry-after": "5" } });
+    throw new HttpError(
+      HttpCode.BUSY,
+      `${ctx.limits.maxWatchers} live-update streams are open already; try again later.`,
+      { headers: { "retry-after": "5" } },
+    );
   }
   const enc = new TextEncoder();
   let ctrl!: ReadableStreamDefaultController<Uint8Array>;
@@ -70,6 +82,10 @@ export function sseResponse(ctx: ServerContext, signal: AbortSignal, setup: (sse
   });
   return new Response(body, {
     status: 200,
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+    },
   });
 }

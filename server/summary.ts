@@ -21,7 +21,10 @@ export function summarize(s: Readonly<StageState>, now: number, staleAfterMs: nu
 
 export type Summary = ReturnType<typeof summarize>;
 
-/** A stage listed but not summarised: its state cannot be rebuilt (say CKPT_CORRUPT); `ckpt verify` tells more. */
+/**
+ * A stage listed but not summarised: its state cannot be rebuilt (say CKPT_CORRUPT); `ckpt verify`
+ * tells more.
+ */
 export interface Broken {
   stage: string;
   status: "broken";
@@ -29,7 +32,10 @@ export interface Broken {
   message: string;
 }
 
-/** The stage's projection, or why it has none, so one damaged stage never fails a listing of the others. */
+/**
+ * The stage's projection, or why it has none, so one damaged stage never fails a listing of the
+ * others.
+ */
 export async function projectionOrBroken(
   log: { projection(stream: string): Promise<Readonly<Projection> | undefined> },
   stage: string,

@@ -12,14 +12,23 @@ import type { Notice } from "./guarded-log.ts";
 import { sseResponse } from "./sse.ts";
 import { summarize } from "./summary.ts";
 
-export function watchResponse(ctx: ServerContext, stage: string, from: number | undefined, signal: AbortSignal): Response {
+export function watchResponse(
+  ctx: ServerContext,
+  stage: string,
+  from: number | undefined,
+  signal: AbortSignal,
+): Response {
   const staleAfter = ctx.store.staleAfterMs;
   return sseResponse(ctx, signal, (sse) => {
     let lastSent = -1;
     let backlogDone = false;
     const held: Notice[] = [];
-    const sendEvent = (revision: number, event: unknown) => sse.write(`id: ${revision}\ndata: ${JSON.stringify({ revision, event })}\n\n`);
-    const sendState = (state: Readonly<StageState>) => sse.write(`event: state\ndata: ${JSON.stringify(summarize(state, ctx.clock.now(), staleAfter))}\n\n`);
+    const sendEvent = (revision: number, event: unknown) =>
+      sse.write(`id: ${revision}\ndata: ${JSON.stringify({ revision, event })}\n\n`);
+    const sendState = (state: Readonly<StageState>) =>
+      sse.write(
+        `event: state\ndata: ${JSON.stringify(summarize(state, ctx.clock.now(), staleAfter))}\n\n`,
+      );
     const deliver = (n: Notice) => {
       if (n.type === "deleted") {
         sse.write(`event: deleted\ndata: ${JSON.stringify({ stage })}\n\n`);

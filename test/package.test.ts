@@ -7,7 +7,8 @@ import { Store } from "../core/store.ts";
 import * as ckpt from "../mod.ts";
 import { VERSION } from "../server/app.ts";
 
-const manifest = (file: string) => JSON.parse(readFileSync(new URL(`../${file}`, import.meta.url), "utf8"));
+const manifest = (file: string) =>
+  JSON.parse(readFileSync(new URL(`../${file}`, import.meta.url), "utf8"));
 
 test("mod.ts exports exactly this", () => {
   assert.equal(Object.keys(ckpt).sort(), [
@@ -63,16 +64,30 @@ test("Store and Stage: the documented methods work (behaviour, not private names
 });
 
 test("package.json (npm) and deno.json (JSR) export the same entry points from the same sources, at one version", () => {
-  const pkg = manifest("package.json") as { version: string; exports: Record<string, string | { types: string; import: string; default: string }>; bin: Record<string, string> };
+  const pkg = manifest("package.json") as {
+    version: string;
+    exports: Record<string, string | { types: string; import: string; default: string }>;
+    bin: Record<string, string>;
+  };
   const deno = manifest("deno.json") as { version: string; exports: Record<string, string> };
-  const npmEntries = Object.entries(pkg.exports).flatMap(([k, v]) => (typeof v === "string" ? [] : [[k, v] as const]));
-  // A new subpath (e.g. ./postgres) is one line in each manifest; this test names the one forgotten.
-  assert.equal(npmEntries.map(([k]) => k).sort(), Object.keys(deno.exports).filter((k) => k !== "./cli").sort());
+  const npmEntries = Object.entries(pkg.exports).flatMap((
+    [k, v],
+  ) => (typeof v === "string" ? [] : [[k, v] as const]));
+  // A new subpath (e.g. ./postgres) is one line in each manifest; this test names the one
+  // forgotten.
+  assert.equal(
+    npmEntries.map(([k]) => k).sort(),
+    Object.keys(deno.exports).filter((k) => k !== "./cli").sort(),
+  );
   for (const [key, v] of npmEntries) {
     const source = v.types.replace(/^\.\/dist\//, "./").replace(/\.d\.ts$/, ".ts");
     assert.is(deno.exports[key], source, key);
     assert.is(v.import, v.types.replace(/\.d\.ts$/, ".js"), key);
-    assert.is(v.default, v.import, `${key}: default (what require(esm) picks) is the same ESM file`);
+    assert.is(
+      v.default,
+      v.import,
+      `${key}: default (what require(esm) picks) is the same ESM file`,
+    );
   }
   assert.is(deno.exports["./cli"], "./cli/main.ts");
   assert.is(pkg.bin.ckpt, "./dist/cli/main.js");

@@ -5,7 +5,9 @@ import type { Store } from "../core/store.ts";
 export async function storeContract(store: Store, reopen?: () => Promise<Store>): Promise<void> {
   const stage = store.stage("pipeline");
   let run = await stage.begin({ total: 40, config: { v: 1 } });
-  await Promise.all(Array.from({ length: 20 }, (_, i) => run.done(i, { item: `item-${i}`, cost: 0.5 })));
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => run.done(i, { item: `item-${i}`, cost: 0.5 })),
+  );
   await run.done(30, { ok: false, error: "bad" });
   await run.unit("org/repo:pulls").page(1, { records: 10 });
   await run.pause("test");

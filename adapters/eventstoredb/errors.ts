@@ -1,7 +1,10 @@
 /** Turns @eventstore/db-client errors into CkptErrors whose messages name the server without its credentials. */
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 
-/** The client's error kinds (its `ErrorType`), read as strings so a second copy of the client would still match. */
+/**
+ * The client's error kinds (its `ErrorType`), read as strings so a second copy of the client would
+ * still match.
+ */
 function kind(e: unknown): string | undefined {
   const type = (e as { type?: unknown } | null)?.type;
   return typeof type === "string" ? type : undefined;
@@ -11,7 +14,10 @@ export const isWrongExpectedVersion = (e: unknown): boolean => kind(e) === "wron
 export const isStreamNotFound = (e: unknown): boolean => kind(e) === "stream-not-found";
 export const isStreamDeleted = (e: unknown): boolean => kind(e) === "stream-deleted";
 
-/** Failures after which the request may or may not have reached the server, so re-sending is how to find out. */
+/**
+ * Failures after which the request may or may not have reached the server, so re-sending is how to
+ * find out.
+ */
 export function isTransient(e: unknown): boolean {
   const k = kind(e);
   return k === "unavailable" || k === "deadline-exceeded" || k === "not-leader";
@@ -23,10 +29,15 @@ export function toCkptError(e: unknown, location: string, stream: string): CkptE
   const detail = e instanceof Error ? e.message : String(e);
   const cause = { cause: e };
   if (isWrongExpectedVersion(e)) {
-    const { expectedVersion, actualVersion } = e as { expectedVersion?: unknown; actualVersion?: unknown };
+    const { expectedVersion, actualVersion } = e as {
+      expectedVersion?: unknown;
+      actualVersion?: unknown;
+    };
     return new CkptError(
       ErrorCode.CONFLICT,
-      `Stream "${stream}" moved on: expected ${String(expectedVersion)}, found ${String(actualVersion)} at ${location}. Read it again and retry.`,
+      `Stream "${stream}" moved on: expected ${String(expectedVersion)}, found ${
+        String(actualVersion)
+      } at ${location}. Read it again and retry.`,
       { ...cause, details: { expected: String(expectedVersion), actual: String(actualVersion) } },
     );
   }
@@ -38,7 +49,15 @@ export function toCkptError(e: unknown, location: string, stream: string): CkptE
     );
   }
   if (isStreamDeleted(e)) {
-    return new CkptError(ErrorCode.IO, `Stream "${stream}" was permanently deleted (tombstoned) at ${location}; use another stage name.`, cause);
+    return new CkptError(
+      ErrorCode.IO,
+      `Stream "${stream}" was permanently deleted (tombstoned) at ${location}; use another stage name.`,
+      cause,
+    );
   }
-  return new CkptError(ErrorCode.IO, `EventStoreDB at ${location} failed on "${stream}": ${detail}`, cause);
+  return new CkptError(
+    ErrorCode.IO,
+    `EventStoreDB at ${location} failed on "${stream}": ${detail}`,
+    cause,
+  );
 }

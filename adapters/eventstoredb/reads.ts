@@ -5,14 +5,27 @@ import { isStreamDeleted, isStreamNotFound, isWrongExpectedVersion } from "./err
 export type EsdbRecorded = NonNullable<ResolvedEvent["event"]>;
 export type Direction = "forwards" | "backwards";
 
-/** Events of an ESDB stream from `from` (default: start, or end backwards); client errors other than "no such stream" propagate. */
-export async function* readRaw(client: EventStoreDBClient, name: string, direction: Direction, maxCount: number, from?: bigint): AsyncGenerator<EsdbRecorded> {
+/**
+ * Events of an ESDB stream from `from` (default: start, or end backwards); client errors other than
+ * "no such stream" propagate.
+ */
+export async function* readRaw(
+  client: EventStoreDBClient,
+  name: string,
+  direction: Direction,
+  maxCount: number,
+  from?: bigint,
+): AsyncGenerator<EsdbRecorded> {
   let finished = false;
   let reading: ReturnType<EventStoreDBClient["readStream"]> | undefined;
   try {
-    reading = client.readStream(name, { direction, fromRevision: from ?? (direction === "forwards" ? "start" : "end"), maxCount });
-    // Not destroyed on an early return: a destroyed reader strands the rest of the gRPC reply unread,
-    // and the client's dispose() then waits forever for that call to finish.
+    reading = client.readStream(name, {
+      direction,
+      fromRevision: from ?? (direction === "forwards" ? "start" : "end"),
+      maxCount,
+    });
+    // Not destroyed on an early return: a destroyed reader strands the rest of the gRPC reply
+    // unread, and the client's dispose() then waits forever for that call to finish.
     for await (const r of reading.iterator({ destroyOnReturn: false })) if (r.event) yield r.event;
     finished = true;
   } catch (e) {
@@ -28,16 +41,24 @@ export async function* readRaw(client: EventStoreDBClient, name: string, directi
 }
 
 /** The first event read in `direction`: the oldest visible one forwards, the newest backwards. */
-export async function edge(client: EventStoreDBClient, name: string, direction: Direction): Promise<EsdbRecorded | undefined> {
+export async function edge(
+  client: EventStoreDBClient,
+  name: string,
+  direction: Direction,
+): Promise<EsdbRecorded | undefined> {
   for await (const event of readRaw(client, name, direction, 1)) return event;
   return undefined;
 }
 
 /**
- * The ESDB revision of the stream's last event, even when every event is hidden by `$tb` or `$maxAge`:
- * an empty append expecting "no_stream" writes nothing, and is refused with the real head when the stream exists.
+ * The ESDB revision of the stream's last event, even when every event is hidden by `$tb` or
+ * `$maxAge`: an empty append expecting "no_stream" writes nothing, and is refused with the real
+ * head when the stream exists.
  */
-export async function hiddenHead(client: EventStoreDBClient, name: string): Promise<number | undefined> {
+export async function hiddenHead(
+  client: EventStoreDBClient,
+  name: string,
+): Promise<number | undefined> {
   try {
     await client.appendToStream(name, [], { expectedRevision: "no_stream" });
     return undefined;

@@ -1,8 +1,9 @@
 /**
- * ckpt's own record of what it wrote, beside LevelDB's checksums: each event page carries the chain value of the
- * pages before it, and the stream's head carries the chain after its last page, so `verify` can tell a page that
- * still decodes but is not what was written. Framing: 0xC1 (a byte msgpack never starts with), 8 bytes of the
- * previous chain, then the msgpack'd page. Unframed pages (written before the chain) still read; they are unchecked.
+ * ckpt's own record of what it wrote, beside LevelDB's checksums: each event page carries the chain
+ * value of the pages before it, and the stream's head carries the chain after its last page, so
+ * `verify` can tell a page that still decodes but is not what was written. Framing: 0xC1 (a byte
+ * msgpack never starts with), 8 bytes of the previous chain, then the msgpack'd page. Unframed
+ * pages (written before the chain) still read; they are unchecked.
  */
 const MARK = 0xc1;
 const LINK = 8;
@@ -28,9 +29,10 @@ export function crc32c(bytes: Uint8Array, from = 0, to = bytes.length, crc = 0):
 const hex8 = (n: number) => n.toString(16).padStart(8, "0");
 
 /**
- * The chain after a page: two independent 32-bit checksums (CRC-32C and FNV-1a) of the page, each seeded with its
- * half of the previous chain. Damage, not an adversary, is what it guards against; it runs once per append, so it
- * is a plain loop over a few dozen bytes rather than a cryptographic hash (SHA-256 cost several µs per append).
+ * The chain after a page: two independent 32-bit checksums (CRC-32C and FNV-1a) of the page, each
+ * seeded with its half of the previous chain. Damage, not an adversary, is what it guards against;
+ * it runs once per append, so it is a plain loop over a few dozen bytes rather than a cryptographic
+ * hash (SHA-256 cost several µs per append).
  */
 export function nextChain(prev: string, payload: Uint8Array): string {
   const a = crc32c(payload, 0, payload.length, parseInt(prev.slice(0, 8), 16));
@@ -48,7 +50,9 @@ export function frame(prev: string, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-/** A stored page split into the chain before it (undefined for an unframed page) and its payload. */
+/**
+ * A stored page split into the chain before it (undefined for an unframed page) and its payload.
+ */
 export function unframe(value: Uint8Array): { prev: string | undefined; payload: Uint8Array } {
   if (value[0] !== MARK || value.length < 1 + LINK) return { prev: undefined, payload: value };
   let prev = "";

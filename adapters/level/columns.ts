@@ -1,30 +1,52 @@
 /**
- * The fast read of a column page (the hot path's bare `done(i)` events, see encodePage in adapters/level.ts):
- * its bytes are always one msgpackr record `{ c: 1, at: [...], index: [...] }` of small integer deltas, so
- * reading the two arrays straight from the bytes skips msgpackr's generic reader and the two intermediate
- * arrays (replay spent more time there than in LevelDB). Anything this reader does not expect, byte for byte,
- * returns undefined and the caller decodes the page with msgpackr as before: it is an optimisation, never a
- * second format.
+ * The fast read of a column page (the hot path's bare `done(i)` events, see encodePage in
+ * adapters/level.ts): its bytes are always one msgpackr record `{ c: 1, at: [...], index: [...] }`
+ * of small integer deltas, so reading the two arrays straight from the bytes skips msgpackr's
+ * generic reader and the two intermediate arrays (replay spent more time there than in LevelDB).
+ * Anything this reader does not expect, byte for byte, returns undefined and the caller decodes the
+ * page with msgpackr as before: it is an optimisation, never a second format.
  */
 import type { CkptEvent } from "../../core/events.ts";
 import type { RecordedEvent } from "../../core/log.ts";
 
 /** msgpackr's record (fixext1 'r', id 0x40) defining the keys c, at, index, then c's value 1. */
-const PREFIX = [0xd4, 0x72, 0x40, 0x93, 0xa1, 0x63, 0xa2, 0x61, 0x74, 0xa5, 0x69, 0x6e, 0x64, 0x65, 0x78, 0x01];
+const PREFIX = [
+  0xd4,
+  0x72,
+  0x40,
+  0x93,
+  0xa1,
+  0x63,
+  0xa2,
+  0x61,
+  0x74,
+  0xa5,
+  0x69,
+  0x6e,
+  0x64,
+  0x65,
+  0x78,
+  0x01,
+];
 
-/** The position just past an array header at `p` and its length, or undefined when `p` holds no array header. */
+/**
+ * The position just past an array header at `p` and its length, or undefined when `p` holds no
+ * array header.
+ */
 function arrayHeader(b: Uint8Array, p: number): [number, number] | undefined {
   const t = b[p];
   if (t === undefined) return undefined;
   if (t >= 0x90 && t <= 0x9f) return [p + 1, t & 0x0f];
   if (t === 0xdc && p + 3 <= b.length) return [p + 3, (b[p + 1]! << 8) | b[p + 2]!];
-  if (t === 0xdd && p + 5 <= b.length) return [p + 5, ((b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!) >>> 0];
+  if (t === 0xdd && p + 5 <= b.length) {
+    return [p + 5, ((b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!) >>> 0];
+  }
   return undefined;
 }
 
 /**
- * Reads `n` msgpack numbers from `p` into `out` (integers of up to 32 bits and doubles, the encodings msgpackr
- * uses for them); the position after them, or -1 at anything else.
+ * Reads `n` msgpack numbers from `p` into `out` (integers of up to 32 bits and doubles, the
+ * encodings msgpackr uses for them); the position after them, or -1 at anything else.
  */
 function readNumbers(b: Uint8Array, p: number, n: number, out: Float64Array): number {
   const end = b.length;
@@ -68,7 +90,10 @@ export interface Columns {
   index: Float64Array;
 }
 
-/** The columns of a column page, or undefined when `payload` is not one this reader knows (decode it the general way then). */
+/**
+ * The columns of a column page, or undefined when `payload` is not one this reader knows (decode it
+ * the general way then).
+ */
 export function readColumns(payload: Uint8Array): Columns | undefined {
   const b = payload;
   if (b.length < PREFIX.length + 2) return undefined;
@@ -93,10 +118,16 @@ export function readColumns(payload: Uint8Array): Columns | undefined {
 }
 
 /**
- * Events `from` to `to` (exclusive) of a column page as records numbered from `first`: made a slice at a time
- * so a page of 20,000 events never lives as 40,000 objects at once (they would outlive the young generation).
+ * Events `from` to `to` (exclusive) of a column page as records numbered from `first`: made a slice
+ * at a time so a page of 20,000 events never lives as 40,000 objects at once (they would outlive
+ * the young generation).
  */
-export function recordsOfColumns(c: Columns, first: number, from: number, to: number): RecordedEvent[] {
+export function recordsOfColumns(
+  c: Columns,
+  first: number,
+  from: number,
+  to: number,
+): RecordedEvent[] {
   const out: RecordedEvent[] = new Array(to - from);
   const at = c.at;
   const index = c.index;

@@ -1,6 +1,7 @@
 /**
- * Every error LevelDB (classic-level) can raise, mapped to a ckpt code: a full disk is CKPT_NO_SPACE, damage is
- * CKPT_CORRUPT, a held lock is CKPT_LOCKED, anything else the disk said is CKPT_IO. Nothing leaves the adapter uncoded.
+ * Every error LevelDB (classic-level) can raise, mapped to a ckpt code: a full disk is
+ * CKPT_NO_SPACE, damage is CKPT_CORRUPT, a held lock is CKPT_LOCKED, anything else the disk said is
+ * CKPT_IO. Nothing leaves the adapter uncoded.
  */
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 
@@ -11,7 +12,9 @@ interface LevelErr {
 }
 
 /** The innermost message (classic-level wraps the binding's error as `cause`). */
-const messageOf = (e: LevelErr | undefined): string => (e?.cause?.message ? messageOf(e.cause) : e?.message ?? String(e));
+const messageOf = (
+  e: LevelErr | undefined,
+): string => (e?.cause?.message ? messageOf(e.cause) : e?.message ?? String(e));
 const codes = (e: LevelErr | undefined): string[] => (e ? [e.code ?? "", ...codes(e.cause)] : []);
 
 export const isNoSpace = (err: unknown): boolean => {
@@ -20,7 +23,8 @@ export const isNoSpace = (err: unknown): boolean => {
 };
 
 /**
- * The ckpt error for a LevelDB failure while doing `what` (a sentence fragment: "Appending to \"fetch\"").
+ * The ckpt error for a LevelDB failure while doing `what` (a sentence fragment: "Appending to
+ * \"fetch\"").
  * @example throw storageError("./.ckpt", "Reading \"fetch\"", err)
  */
 export function storageError(path: string, what: string, err: unknown): CkptError {
@@ -44,10 +48,21 @@ export function storageError(path: string, what: string, err: unknown): CkptErro
     );
   }
   if (all.includes("LEVEL_CORRUPTION") || /corrupt|checksum|bad magic|missing files/i.test(msg)) {
-    return new CkptError(ErrorCode.CORRUPT, `${what} in the store at ${path} failed: the files are damaged (${msg}). Run \`ckpt verify --store ${path}\`.`, { cause: err, details });
+    return new CkptError(
+      ErrorCode.CORRUPT,
+      `${what} in the store at ${path} failed: the files are damaged (${msg}). Run \`ckpt verify --store ${path}\`.`,
+      { cause: err, details },
+    );
   }
   if (all.includes("LEVEL_DATABASE_NOT_OPEN") || all.includes("LEVEL_DATABASE_NOT_CLOSED")) {
-    return new CkptError(ErrorCode.CLOSED, `${what} in the store at ${path} failed: the store is closed.`, { cause: err, details });
+    return new CkptError(
+      ErrorCode.CLOSED,
+      `${what} in the store at ${path} failed: the store is closed.`,
+      { cause: err, details },
+    );
   }
-  return new CkptError(ErrorCode.IO, `${what} in the store at ${path} failed: ${msg}`, { cause: err, details });
+  return new CkptError(ErrorCode.IO, `${what} in the store at ${path} failed: ${msg}`, {
+    cause: err,
+    details,
+  });
 }

@@ -1,8 +1,9 @@
 /**
- * The LevelDB log's outer shell: every error comes out with a ckpt code, a failed write makes every later write
- * refuse with the same code (sticky) until the store is closed and reopened, a read-only view refuses writes,
- * and a stage's ledger entry is forgotten before the stage is deleted. After LevelDB fails a write its log may
- * hold a partial record; writing on behind it is how acknowledged writes were lost once space came back.
+ * The LevelDB log's outer shell: every error comes out with a ckpt code, a failed write makes every
+ * later write refuse with the same code (sticky) until the store is closed and reopened, a
+ * read-only view refuses writes, and a stage's ledger entry is forgotten before the stage is
+ * deleted. After LevelDB fails a write its log may hold a partial record; writing on behind it is
+ * how acknowledged writes were lost once space came back.
  */
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 import type { EventLog } from "../../core/log.ts";
@@ -41,7 +42,11 @@ export function guardLog(inner: EventLog, o: Shell): EventLog & LevelExtras {
   };
   const refused = (): CkptError | undefined => {
     if (o.readOnly) {
-      return new CkptError(ErrorCode.INVALID, `The store at ${o.path} was opened read-only (a private view of its files); it cannot be written.`, { details: { path: o.path } });
+      return new CkptError(
+        ErrorCode.INVALID,
+        `The store at ${o.path} was opened read-only (a private view of its files); it cannot be written.`,
+        { details: { path: o.path } },
+      );
     }
     if (failure) {
       return new CkptError(
@@ -91,21 +96,30 @@ export function guardLog(inner: EventLog, o: Shell): EventLog & LevelExtras {
         throw fail(err, `Appending to "${s}"`);
       });
     },
-    saveSnapshot: (s, snap) => write(`Saving the snapshot of "${s}"`, () => inner.saveSnapshot(s, snap)),
-    truncateBefore: (s, rev, base, opts) => write(`Truncating "${s}"`, () => inner.truncateBefore(s, rev, base, opts)),
+    saveSnapshot: (s, snap) =>
+      write(`Saving the snapshot of "${s}"`, () => inner.saveSnapshot(s, snap)),
+    truncateBefore: (s, rev, base, opts) =>
+      write(`Truncating "${s}"`, () => inner.truncateBefore(s, rev, base, opts)),
     delete: (s, opts) =>
       write(`Deleting "${s}"`, async () => {
         await o.ledger?.forget(s);
         return inner.delete(s, opts);
       }),
     read: (s, opts) => iterate(`Reading "${s}"`, inner.read(s, opts)),
-    ...(inner.readBatches ? { readBatches: (s: string, opts?: { from?: number }) => iterate(`Reading "${s}"`, inner.readBatches!(s, opts)) } : {}),
+    ...(inner.readBatches
+      ? {
+        readBatches: (s: string, opts?: { from?: number }) =>
+          iterate(`Reading "${s}"`, inner.readBatches!(s, opts)),
+      }
+      : {}),
     streams: (opts) => read("Listing stages", () => inner.streams(opts)),
     info: (s) => read(`Reading the head of "${s}"`, () => inner.info(s)),
-    loadSnapshot: (s, which) => read(`Loading the snapshot of "${s}"`, () => inner.loadSnapshot(s, which)),
+    loadSnapshot: (s, which) =>
+      read(`Loading the snapshot of "${s}"`, () => inner.loadSnapshot(s, which)),
     ...(inner.sizeBytes ? { sizeBytes: () => read("Measuring", () => inner.sizeBytes!()) } : {}),
     async close() {
-      // A stale ledger is safe (it only says less than was written); a full disk must not stop the close.
+      // A stale ledger is safe (it only says less than was written); a full disk must not stop the
+      // close.
       await o.ledger?.close().catch(() => undefined);
       try {
         await inner.close();

@@ -1,9 +1,10 @@
 /**
- * The head kept apart: `CKPT-LEDGER` in the store folder records, for every stage, the last revision LevelDB
- * acknowledged and the chain value there. It lives outside LevelDB so that damage which rolls LevelDB back (a
- * cut or lost log, a table dropped by a damaged MANIFEST) cannot roll it back too. It is rewritten (temp file,
- * fsync, rename) at most every `LEDGER_DELAY_MS` and on close, off the hot path: the writes of the last moments
- * before a crash may be newer than the ledger, and damage confined to them is not detected by it.
+ * The head kept apart: `CKPT-LEDGER` in the store folder records, for every stage, the last
+ * revision LevelDB acknowledged and the chain value there. It lives outside LevelDB so that damage
+ * which rolls LevelDB back (a cut or lost log, a table dropped by a damaged MANIFEST) cannot roll
+ * it back too. It is rewritten (temp file, fsync, rename) at most every `LEDGER_DELAY_MS` and on
+ * close, off the hot path: the writes of the last moments before a crash may be newer than the
+ * ledger, and damage confined to them is not detected by it.
  */
 import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
@@ -17,29 +18,45 @@ export interface LedgerEntry {
   chain: string;
 }
 
-/** The ledger as stored, or undefined when the store has none yet (new, or written by an older ckpt). */
+/**
+ * The ledger as stored, or undefined when the store has none yet (new, or written by an older
+ * ckpt).
+ */
 export async function readLedger(dir: string): Promise<Map<string, LedgerEntry> | undefined> {
   let text: string;
   try {
     text = await readFile(join(dir, LEDGER_FILE), "utf8");
   } catch (err) {
     if ((err as { code?: string }).code === "ENOENT") return undefined;
-    throw new CkptError(ErrorCode.IO, `Cannot read ${join(dir, LEDGER_FILE)}: ${(err as Error).message}`, { cause: err });
+    throw new CkptError(
+      ErrorCode.IO,
+      `Cannot read ${join(dir, LEDGER_FILE)}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   try {
     const parsed = JSON.parse(text) as { v: number; stages: Record<string, LedgerEntry> };
     if (parsed.v !== 1 || typeof parsed.stages !== "object") throw new Error("unknown format");
     return new Map(Object.entries(parsed.stages));
   } catch (err) {
-    throw new CkptError(ErrorCode.CORRUPT, `The ledger ${join(dir, LEDGER_FILE)} is damaged (${(err as Error).message}). Run \`ckpt verify --repair --store ${dir}\`.`, {
-      cause: err,
-      details: { path: dir },
-    });
+    throw new CkptError(
+      ErrorCode.CORRUPT,
+      `The ledger ${join(dir, LEDGER_FILE)} is damaged (${
+        (err as Error).message
+      }). Run \`ckpt verify --repair --store ${dir}\`.`,
+      {
+        cause: err,
+        details: { path: dir },
+      },
+    );
   }
 }
 
 /** Writes the ledger durably: a crash leaves either the old file or the new one. */
-export async function writeLedger(dir: string, entries: ReadonlyMap<string, LedgerEntry>): Promise<void> {
+export async function writeLedger(
+  dir: string,
+  entries: ReadonlyMap<string, LedgerEntry>,
+): Promise<void> {
   const tmp = join(dir, LEDGER_FILE + ".tmp");
   const fh = await open(tmp, "w");
   try {
@@ -51,7 +68,10 @@ export async function writeLedger(dir: string, entries: ReadonlyMap<string, Ledg
   await rename(tmp, join(dir, LEDGER_FILE));
 }
 
-/** The live ledger of a store open for writing: noted after each acknowledged append, written behind. */
+/**
+ * The live ledger of a store open for writing: noted after each acknowledged append, written
+ * behind.
+ */
 export class Ledger {
   private dirty = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -77,7 +97,10 @@ export class Ledger {
     }
   }
 
-  /** Before a stream is deleted: a crash after this write and before the delete leaves a stream the ledger does not know, which is fine. */
+  /**
+   * Before a stream is deleted: a crash after this write and before the delete leaves a stream the
+   * ledger does not know, which is fine.
+   */
   async forget(stream: string): Promise<void> {
     if (!this.entries.delete(stream)) return;
     this.dirty = true;

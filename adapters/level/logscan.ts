@@ -1,8 +1,9 @@
 /**
- * Checks LevelDB's log files (the write-ahead `NNNNNN.log` and the `MANIFEST-NNNNNN`) record by record before the
- * store is opened. The binding offers no paranoid checks, and without them LevelDB skips a damaged stretch of its
- * log with a line in its LOG file and deletes the log on open — acknowledged writes gone, evidence gone. Format:
- * 32 KiB blocks of records, each `crc32c(4, masked) length(2) type(1) data` (leveldb/doc/log_format.md).
+ * Checks LevelDB's log files (the write-ahead `NNNNNN.log` and the `MANIFEST-NNNNNN`) record by
+ * record before the store is opened. The binding offers no paranoid checks, and without them
+ * LevelDB skips a damaged stretch of its log with a line in its LOG file and deletes the log on
+ * open — acknowledged writes gone, evidence gone. Format: 32 KiB blocks of records, each `crc32c(4,
+ * masked) length(2) type(1) data` (leveldb/doc/log_format.md).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,7 +25,10 @@ export interface LogDamage {
   file: string;
   offset: number;
   problem: string;
-  /** The last intact write before the damage, when the file is the write-ahead log: which stage and revision. */
+  /**
+   * The last intact write before the damage, when the file is the write-ahead log: which stage and
+   * revision.
+   */
   lastIntact?: { stage: string; revision: number };
 }
 
@@ -34,11 +38,16 @@ const allZero = (b: Uint8Array, from: number) => {
 };
 
 /**
- * The first damaged record of one log file, or undefined. A record cut off by the end of the file is the
- * write that was in flight when a process died or the disk filled (never acknowledged), and zeros to the end
- * are space the file system allocated but never filled: both are a normal tail, not damage.
+ * The first damaged record of one log file, or undefined. A record cut off by the end of the file
+ * is the write that was in flight when a process died or the disk filled (never acknowledged), and
+ * zeros to the end are space the file system allocated but never filled: both are a normal tail,
+ * not damage.
  */
-export function scanLog(file: string, bytes: Uint8Array, onRecord?: (data: Uint8Array) => void): LogDamage | undefined {
+export function scanLog(
+  file: string,
+  bytes: Uint8Array,
+  onRecord?: (data: Uint8Array) => void,
+): LogDamage | undefined {
   let off = 0;
   let fragments: Uint8Array[] | undefined;
   const damage = (offset: number, problem: string): LogDamage => ({ file, offset, problem });
@@ -46,13 +55,18 @@ export function scanLog(file: string, bytes: Uint8Array, onRecord?: (data: Uint8
     const blockEnd = Math.min(bytes.length, (Math.floor(off / BLOCK) + 1) * BLOCK);
     if (blockEnd - off < HEADER) {
       // A block trailer: LevelDB pads with zeros.
-      if (!allZero(bytes.subarray(0, blockEnd), off)) return damage(off, "non-zero bytes in a block trailer");
+      if (!allZero(bytes.subarray(0, blockEnd), off)) {
+        return damage(off, "non-zero bytes in a block trailer");
+      }
       off = blockEnd;
       continue;
     }
     const length = bytes[off + 4]! | (bytes[off + 5]! << 8);
     const type = bytes[off + 6]!;
-    if (type === 0 && length === 0 && bytes[off] === 0 && bytes[off + 1] === 0 && bytes[off + 2] === 0 && bytes[off + 3] === 0) {
+    if (
+      type === 0 && length === 0 && bytes[off] === 0 && bytes[off + 1] === 0 &&
+      bytes[off + 2] === 0 && bytes[off + 3] === 0
+    ) {
       if (allZero(bytes, off)) return undefined;
       return damage(off, "a zeroed stretch with data after it");
     }
@@ -60,8 +74,13 @@ export function scanLog(file: string, bytes: Uint8Array, onRecord?: (data: Uint8
       if (blockEnd === bytes.length) return undefined; // cut off by the end of the file
       return damage(off, `a record length (${length}) that runs past its block`);
     }
-    const want = unmask((bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16) | (bytes[off + 3]! << 24)) >>> 0);
-    if (crc32c(bytes, off + 6, off + HEADER + length) !== want) return damage(off, "a checksum mismatch");
+    const want = unmask(
+      (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16) | (bytes[off + 3]! << 24)) >>>
+        0,
+    );
+    if (crc32c(bytes, off + 6, off + HEADER + length) !== want) {
+      return damage(off, "a checksum mismatch");
+    }
     const data = bytes.subarray(off + HEADER, off + HEADER + length);
     if (type === FULL) {
       if (fragments) return damage(off, "a fragmented record without its end");
@@ -87,7 +106,10 @@ export function scanLog(file: string, bytes: Uint8Array, onRecord?: (data: Uint8
   return undefined;
 }
 
-/** The last event page a write-ahead-log record (a LevelDB WriteBatch) put: `!e!<stage>\0<revision hex>`. */
+/**
+ * The last event page a write-ahead-log record (a LevelDB WriteBatch) put: `!e!<stage>\0<revision
+ * hex>`.
+ */
 function lastPageIn(batch: Uint8Array): { stage: string; revision: number } | undefined {
   let off = 12;
   let found: { stage: string; revision: number } | undefined;
@@ -117,8 +139,14 @@ function lastPageIn(batch: Uint8Array): { stage: string; revision: number } | un
   return found;
 }
 
-/** The first damage in the store's log files (write-ahead logs and the MANIFEST), or undefined. Reads only. */
-export async function scanLogs(path: string, files: readonly string[]): Promise<LogDamage | undefined> {
+/**
+ * The first damage in the store's log files (write-ahead logs and the MANIFEST), or undefined.
+ * Reads only.
+ */
+export async function scanLogs(
+  path: string,
+  files: readonly string[],
+): Promise<LogDamage | undefined> {
   for (const name of files.filter((n) => /^(\d+\.log|MANIFEST-\d+)$/.test(n)).sort()) {
     let bytes: Uint8Array;
     try {

@@ -1,8 +1,9 @@
 /**
- * Opening a LevelDB store without ever making damage worse: the folder is inspected and the logs are checked
- * before LevelDB sees them; a store opened for writing keeps hard links to its files while LevelDB recovers
- * (recovery deletes the old log and any table the MANIFEST does not name), so damage found after the open still
- * has its evidence, moved to `damaged-<time>/`; a read-only open works on a private view and leaves the store alone.
+ * Opening a LevelDB store without ever making damage worse: the folder is inspected and the logs
+ * are checked before LevelDB sees them; a store opened for writing keeps hard links to its files
+ * while LevelDB recovers (recovery deletes the old log and any table the MANIFEST does not name),
+ * so damage found after the open still has its evidence, moved to `damaged-<time>/`; a read-only
+ * open works on a private view and leaves the store alone.
  */
 import { link, mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -35,7 +36,9 @@ export async function openLevel(path: string, readOnly: boolean): Promise<Opened
     throw new CkptError(ErrorCode.NOT_FOUND, `No ckpt store at ${path}.`, { details: { path } });
   }
   if (kind === "store") {
-    const damage = await scanLogs(path, files).catch((err: unknown) => Promise.reject(storageError(path, "Checking the logs", err)));
+    const damage = await scanLogs(path, files).catch((err: unknown) =>
+      Promise.reject(storageError(path, "Checking the logs", err))
+    );
     if (damage) throw damagedLog(path, damage);
   }
   let view: View | undefined;
@@ -75,16 +78,24 @@ export async function openLevel(path: string, readOnly: boolean): Promise<Opened
   };
 }
 
-/** Hard links to every store file in `<path>/.open-links`: LevelDB's recovery then only removes one name of each. */
+/**
+ * Hard links to every store file in `<path>/.open-links`: LevelDB's recovery then only removes one
+ * name of each.
+ */
 async function keepLinks(path: string, files: readonly string[]): Promise<string | undefined> {
   const dir = join(path, LINKS);
   try {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir);
-    for (const name of files) if (isStoreFile(name) && !/^(LOCK|LOG|LOG\.old)$/.test(name)) await link(join(path, name), join(dir, name));
+    for (const name of files) {
+      if (isStoreFile(name) && !/^(LOCK|LOG|LOG\.old)$/.test(name)) {
+        await link(join(path, name), join(dir, name));
+      }
+    }
     return dir;
   } catch {
-    // A file system without hard links: the open goes on without evidence kept; the refusal itself still holds.
+    // A file system without hard links: the open goes on without evidence kept; the refusal itself
+    // still holds.
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     return undefined;
   }
@@ -98,11 +109,21 @@ function damagedLog(path: string, d: LogDamage): CkptError {
     ErrorCode.CORRUPT,
     `The store at ${path} is damaged: ${d.file} has ${d.problem} at byte ${d.offset}.${where} Nothing was opened or changed. ` +
       `Keep a copy of the folder, then run \`ckpt verify --repair --store ${path}\` to recover what can be recovered.`,
-    { details: { path, file: d.file, offset: d.offset, ...(d.lastIntact ? { stage: d.lastIntact.stage, revision: d.lastIntact.revision } : {}) } },
+    {
+      details: {
+        path,
+        file: d.file,
+        offset: d.offset,
+        ...(d.lastIntact ? { stage: d.lastIntact.stage, revision: d.lastIntact.revision } : {}),
+      },
+    },
   );
 }
 
-/** The first stage whose acknowledged head (per the ledger) LevelDB no longer has, as a CKPT_CORRUPT, or undefined. */
+/**
+ * The first stage whose acknowledged head (per the ledger) LevelDB no longer has, as a
+ * CKPT_CORRUPT, or undefined.
+ */
 export async function ledgerProblem(
   path: string,
   ledger: ReadonlyMap<string, LedgerEntry>,
@@ -113,16 +134,24 @@ export async function ledgerProblem(
     const have = h?.head ?? -1;
     let problem: string | undefined;
     if (have < want.head) {
-      problem = `revisions ${have + 1}–${want.head} of stage "${stage}" were acknowledged but are missing (the store now ends at ${have < 0 ? "nothing" : `revision ${have}`})`;
+      problem = `revisions ${
+        have + 1
+      }–${want.head} of stage "${stage}" were acknowledged but are missing (the store now ends at ${
+        have < 0 ? "nothing" : `revision ${have}`
+      })`;
     } else if (have === want.head && h?.chain !== undefined && h.chain !== want.chain) {
-      problem = `stage "${stage}" at revision ${want.head} is not what was acknowledged (its checksum chain differs)`;
+      problem =
+        `stage "${stage}" at revision ${want.head} is not what was acknowledged (its checksum chain differs)`;
     }
     if (problem) {
-      return new CkptError(ErrorCode.CORRUPT, `The store at ${path} is damaged: ${problem}. Run \`ckpt verify --repair --store ${path}\` to recover what can be recovered.`, {
-        details: { path, stage, revision: have + 1 },
-      });
+      return new CkptError(
+        ErrorCode.CORRUPT,
+        `The store at ${path} is damaged: ${problem}. Run \`ckpt verify --repair --store ${path}\` to recover what can be recovered.`,
+        {
+          details: { path, stage, revision: have + 1 },
+        },
+      );
     }
   }
   return undefined;
 }
-

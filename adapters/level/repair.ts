@@ -1,9 +1,10 @@
 /**
- * `ckpt verify --repair` for a LevelDB folder: keeps a copy of the files as they were, lets LevelDB rebuild what it
- * can from its tables and logs (RepairDB: a lost CURRENT or MANIFEST, a damaged log), then keeps each stage up to
- * its last revision that still reads, links into the checksum chain and follows without a gap — dropping what lies
- * beyond, and snapshots ahead of it — and writes a fresh ledger. Says exactly which revisions were lost, counting
- * those the ledger says were acknowledged.
+ * `ckpt verify --repair` for a LevelDB folder: keeps a copy of the files as they were, lets LevelDB
+ * rebuild what it can from its tables and logs (RepairDB: a lost CURRENT or MANIFEST, a damaged
+ * log), then keeps each stage up to its last revision that still reads, links into the checksum
+ * chain and follows without a gap — dropping what lies beyond, and snapshots ahead of it — and
+ * writes a fresh ledger. Says exactly which revisions were lost, counting those the ledger says
+ * were acknowledged.
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,9 +25,15 @@ export interface StageRepair {
   stage: string;
   /** Revisions kept, or null when nothing of the stage could be kept (it is removed). */
   kept: [number, number] | null;
-  /** Revisions lost (from, to), or null. `to` is the highest revision the store or its ledger knew of. */
+  /**
+   * Revisions lost (from, to), or null. `to` is the highest revision the store or its ledger knew
+   * of.
+   */
   lost: [number, number] | null;
-  /** Events lost whose effect a snapshot still holds: the state is right, the history of these revisions is gone. */
+  /**
+   * Events lost whose effect a snapshot still holds: the state is right, the history of these
+   * revisions is gone.
+   */
   historyLost: [number, number] | null;
   /** What else was done: a snapshot dropped, a head rebuilt. */
   notes: string[];
@@ -35,7 +42,10 @@ export interface StageRepair {
 export interface RepairReport {
   /** Where the files as they were before the repair are kept. */
   kept: string;
-  /** False when the ledger was missing or damaged: losses past what LevelDB still knew cannot be told. */
+  /**
+   * False when the ledger was missing or damaged: losses past what LevelDB still knew cannot be
+   * told.
+   */
   ledger: boolean;
   stages: StageRepair[];
 }
@@ -50,7 +60,9 @@ interface Head {
 export async function repairStore(path: string): Promise<RepairReport> {
   try {
     const { kind } = await inspectFolder(path);
-    if (kind !== "store") throw new CkptError(ErrorCode.NOT_FOUND, `No ckpt store at ${path}.`, { details: { path } });
+    if (kind !== "store") {
+      throw new CkptError(ErrorCode.NOT_FOUND, `No ckpt store at ${path}.`, { details: { path } });
+    }
   } catch (err) {
     // A lost CURRENT is exactly what repair is for.
     if (!(err instanceof CkptError && err.code === ErrorCode.CORRUPT)) throw err;
@@ -62,7 +74,10 @@ export async function repairStore(path: string): Promise<RepairReport> {
   } catch {
     ledger = undefined;
   }
-  const kept = join(path, `damaged-${new Date().toISOString().replace(/[:.]/g, "-")}-before-repair`);
+  const kept = join(
+    path,
+    `damaged-${new Date().toISOString().replace(/[:.]/g, "-")}-before-repair`,
+  );
   await mkdir(kept, { recursive: true });
   await copyStore(path, kept);
   try {
@@ -99,8 +114,9 @@ export async function repairStore(path: string): Promise<RepairReport> {
   return { kept, ledger: ledger !== undefined, stages };
 
   /**
-   * Pages of `stage` from revision `from` on that decode, start where the one before ended and link into the chain.
-   * `before`: pages wholly before `from`; `after`: pages past the first break (to delete); `seenTo`: the highest revision any page claims.
+   * Pages of `stage` from revision `from` on that decode, start where the one before ended and link
+   * into the chain. `before`: pages wholly before `from`; `after`: pages past the first break (to
+   * delete); `seenTo`: the highest revision any page claims.
    */
   async function walk(stage: string, from: number) {
     let expected = from;
@@ -124,9 +140,13 @@ export async function repairStore(path: string): Promise<RepairReport> {
         continue;
       }
       const { prev, payload } = unframe(value);
-      // The first page kept by a compaction may start before `from`; every later one starts where the last ended.
+      // The first page kept by a compaction may start before `from`; every later one starts where
+      // the last ended.
       const startsRight = at === expected || (expected === from && at < from);
-      if (broken || n === undefined || !startsRight || (prev !== undefined && running !== undefined && prev !== running)) {
+      if (
+        broken || n === undefined || !startsRight ||
+        (prev !== undefined && running !== undefined && prev !== running)
+      ) {
         broken = true;
         after.push(key);
         continue;
@@ -162,7 +182,9 @@ export async function repairStore(path: string): Promise<RepairReport> {
     let first = head?.first ?? (base ? base.revision + 1 : 0);
     const batch = db.batch();
     const remove = async () => {
-      for await (const key of pages.keys({ gte: stage + F.SEP, lt: stage + F.END })) batch.del(key, { sublevel: pages });
+      for await (const key of pages.keys({ gte: stage + F.SEP, lt: stage + F.END })) {
+        batch.del(key, { sublevel: pages });
+      }
       batch.del(stage, { sublevel: heads });
       batch.del(stage, { sublevel: snaps });
       batch.del(stage + F.SEP + "base", { sublevel: snaps });
@@ -172,45 +194,85 @@ export async function repairStore(path: string): Promise<RepairReport> {
     const highest = Math.max(head?.head ?? -1, known?.head ?? -1, w.seenTo, latest?.revision ?? -1);
     let historyLost: [number, number] | null = null;
     if (w.last < highest && latest && latest.revision > w.last) {
-      // The events break before the latest snapshot: the snapshot becomes the base, and what follows it is kept.
+      // The events break before the latest snapshot: the snapshot becomes the base, and what
+      // follows it is kept.
       historyLost = [w.last + 1, latest.revision];
       first = latest.revision + 1;
       w = await walk(stage, first);
       for (const key of w.before) batch.del(key, { sublevel: pages });
       batch.put(stage + F.SEP + "base", F.pack(latest), { sublevel: snaps });
-      notes.push(`the events of revisions ${historyLost[0]}–${historyLost[1]} were lost, but the snapshot at ${latest.revision} holds their effect: the state is kept, their history is not`);
+      notes.push(
+        `the events of revisions ${historyLost[0]}–${
+          historyLost[1]
+        } were lost, but the snapshot at ${latest.revision} holds their effect: the state is kept, their history is not`,
+      );
     } else if (first > 0 && !base) {
-      notes.push("its base snapshot (the state before its first stored event) is damaged or missing");
+      notes.push(
+        "its base snapshot (the state before its first stored event) is damaged or missing",
+      );
       await remove();
-      return { kept: false, report: { stage, kept: null, lost: highest >= 0 ? ([0, highest] as [number, number]) : null, historyLost, notes } };
+      return {
+        kept: false,
+        report: {
+          stage,
+          kept: null,
+          lost: highest >= 0 ? ([0, highest] as [number, number]) : null,
+          historyLost,
+          notes,
+        },
+      };
     }
     for (const key of w.after) batch.del(key, { sublevel: pages });
     const last = w.last;
     if (last < 0) {
       await remove();
-      return { kept: false, report: { stage, kept: null, lost: highest >= 0 ? ([0, highest] as [number, number]) : null, historyLost, notes } };
+      return {
+        kept: false,
+        report: {
+          stage,
+          kept: null,
+          lost: highest >= 0 ? ([0, highest] as [number, number]) : null,
+          historyLost,
+          notes,
+        },
+      };
     }
     const lost: [number, number] | null = last < highest ? [last + 1, highest] : null;
     if (latest === null || (latest && latest.revision > last)) {
       batch.del(stage, { sublevel: snaps });
-      notes.push(latest === null ? "its latest snapshot was damaged and is dropped (the state is replayed)" : `its latest snapshot (revision ${latest.revision}) ran ahead of what was kept and is dropped`);
+      notes.push(
+        latest === null
+          ? "its latest snapshot was damaged and is dropped (the state is replayed)"
+          : `its latest snapshot (revision ${latest.revision}) ran ahead of what was kept and is dropped`,
+      );
       latest = undefined;
     }
-    const next: Head = { head: last, first, updatedAt: head?.updatedAt ?? Date.now(), ...(w.running ? { chain: w.running } : {}) };
+    const next: Head = {
+      head: last,
+      first,
+      updatedAt: head?.updatedAt ?? Date.now(),
+      ...(w.running ? { chain: w.running } : {}),
+    };
     batch.put(stage, F.pack(next), { sublevel: heads });
     await batch.write({ sync: true });
     return {
       kept: true,
       entry: { head: last, chain: w.running ?? "" },
-      report: { stage, kept: last >= first ? ([first, last] as [number, number]) : null, lost, historyLost, notes },
+      report: {
+        stage,
+        kept: last >= first ? ([first, last] as [number, number]) : null,
+        lost,
+        historyLost,
+        notes,
+      },
     };
   }
 }
 
 /**
- * LevelDB's repair takes no lock, so a store a pipeline holds is refused first. LevelDB takes its lock before it
- * reads anything, and `errorIfExists` (or a missing CURRENT) stops the open right after: nothing is recovered,
- * so nothing a repair could salvage is consumed.
+ * LevelDB's repair takes no lock, so a store a pipeline holds is refused first. LevelDB takes its
+ * lock before it reads anything, and `errorIfExists` (or a missing CURRENT) stops the open right
+ * after: nothing is recovered, so nothing a repair could salvage is consumed.
  */
 async function refuseIfHeld(path: string): Promise<void> {
   const probe = new Level<string, Bytes>(path, { keyEncoding: "utf8", valueEncoding: "view" });

@@ -1,11 +1,13 @@
 /**
- * Where a PostgreSQL log connects and how its failures read: the URL (or the standard PG* variables),
- * the name shown in messages (never with a password), and driver errors turned into coded CkptErrors.
+ * Where a PostgreSQL log connects and how its failures read: the URL (or the standard PG*
+ * variables), the name shown in messages (never with a password), and driver errors turned into
+ * coded CkptErrors.
  */
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 
 /** True for the URL forms the PostgreSQL adapter accepts (`postgres://` and `postgresql://`). */
-export const isPostgresUrl = (s: string | undefined): s is string => s !== undefined && /^postgres(ql)?:\/\//i.test(s);
+export const isPostgresUrl = (s: string | undefined): s is string =>
+  s !== undefined && /^postgres(ql)?:\/\//i.test(s);
 
 /** `postgres://user:secret@host/db?x=1` → `postgres://user@host/db`: the one redaction (core/redact.ts). */
 export { redactUrl } from "../../core/redact.ts";
@@ -16,11 +18,16 @@ export function describeEnv(env: (name: string) => string | undefined): string {
   const port = env("PGPORT") ?? "5432";
   const user = env("PGUSER");
   const db = env("PGDATABASE") ?? user ?? "postgres";
-  return `postgres://${user ? `${user}@` : ""}${host.startsWith("/") ? encodeURIComponent(host) : host}:${port}/${db}`;
+  return `postgres://${user ? `${user}@` : ""}${
+    host.startsWith("/") ? encodeURIComponent(host) : host
+  }:${port}/${db}`;
 }
 
 /** Every secret a message could carry, so `scrub` can cut it out of driver messages. */
-export function secretsOf(url: string | undefined, env: (name: string) => string | undefined): string[] {
+export function secretsOf(
+  url: string | undefined,
+  env: (name: string) => string | undefined,
+): string[] {
   const out: string[] = [];
   const pw = env("PGPASSWORD");
   if (pw) out.push(pw);
@@ -54,7 +61,11 @@ export function isTransient(e: unknown): boolean {
   const c = codeOf(e);
   // node-postgres reports a dropped socket by message only.
   const m = e instanceof Error ? e.message : "";
-  if (!c && /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect|Connection ended/i.test(m)) return true;
+  if (
+    !c &&
+    /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect|Connection ended/i
+      .test(m)
+  ) return true;
   return (
     c.startsWith("08") || // connection_exception
     c === "57P01" || c === "57P02" || c === "57P03" || // admin/crash shutdown, cannot connect now
@@ -67,23 +78,51 @@ export function isTransient(e: unknown): boolean {
 
 export const isUniqueViolation = (e: unknown): boolean => codeOf(e) === "23505";
 
-/** Wraps anything the driver throws; CkptErrors pass through. Messages name `location`, never a password. */
-export function toCkptError(e: unknown, location: string, secrets: readonly string[], what: string): CkptError {
+/**
+ * Wraps anything the driver throws; CkptErrors pass through. Messages name `location`, never a
+ * password.
+ */
+export function toCkptError(
+  e: unknown,
+  location: string,
+  secrets: readonly string[],
+  what: string,
+): CkptError {
   if (e instanceof CkptError) return e;
   const c = codeOf(e);
   const detail = scrub(e instanceof Error ? e.message : String(e), secrets);
   const cause = { cause: e, details: { sqlstate: c || undefined } };
   if (c === "57014") {
-    return new CkptError(ErrorCode.UNAVAILABLE, `PostgreSQL at ${location} cancelled ${what} (statement timeout): ${detail}. Nothing was written; retry, or raise statement_timeout.`, cause);
+    return new CkptError(
+      ErrorCode.UNAVAILABLE,
+      `PostgreSQL at ${location} cancelled ${what} (statement timeout): ${detail}. Nothing was written; retry, or raise statement_timeout.`,
+      cause,
+    );
   }
   if (isTransient(e)) {
-    return new CkptError(ErrorCode.UNAVAILABLE, `PostgreSQL at ${location} is unavailable during ${what} (${detail}). Check that the server is running and reachable from here.`, cause);
+    return new CkptError(
+      ErrorCode.UNAVAILABLE,
+      `PostgreSQL at ${location} is unavailable during ${what} (${detail}). Check that the server is running and reachable from here.`,
+      cause,
+    );
   }
   if (c === "28P01" || c === "28000") {
-    return new CkptError(ErrorCode.UNAVAILABLE, `PostgreSQL at ${location} refused the login (${detail}). Check the user and password in the URL or PGUSER/PGPASSWORD.`, cause);
+    return new CkptError(
+      ErrorCode.UNAVAILABLE,
+      `PostgreSQL at ${location} refused the login (${detail}). Check the user and password in the URL or PGUSER/PGPASSWORD.`,
+      cause,
+    );
   }
   if (c === "3D000") {
-    return new CkptError(ErrorCode.NOT_FOUND, `PostgreSQL at ${location}: ${detail}. Create the database first (createdb) or name another one in the URL.`, cause);
+    return new CkptError(
+      ErrorCode.NOT_FOUND,
+      `PostgreSQL at ${location}: ${detail}. Create the database first (createdb) or name another one in the URL.`,
+      cause,
+    );
   }
-  return new CkptError(ErrorCode.IO, `PostgreSQL at ${location} failed during ${what}: ${detail}`, cause);
+  return new CkptError(
+    ErrorCode.IO,
+    `PostgreSQL at ${location} failed during ${what}: ${detail}`,
+    cause,
+  );
 }

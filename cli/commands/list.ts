@@ -1,4 +1,7 @@
-/** `ckpt list`: one line per stage with status, progress, success rate, throughput, ETA and last update. */
+/**
+ * `ckpt list`: one line per stage with status, progress, success rate, throughput, ETA and last
+ * update.
+ */
 import { Status } from "../../core/state.ts";
 import type { StageSummary } from "../../core/store.ts";
 import { bool, list as many, str } from "../args.ts";
@@ -33,26 +36,49 @@ export const listCommand: Command = {
   summary: "every stage: status, progress, success rate, throughput, ETA, last update",
   positionals: [],
   flags: {
-    prefix: { type: "string", value: "<text>", description: "only stages whose name starts with this" },
-    status: { type: "string", value: "<status>", repeat: true, description: `only stages in this status (repeatable): ${STATUSES.join(", ")}` },
+    prefix: {
+      type: "string",
+      value: "<text>",
+      description: "only stages whose name starts with this",
+    },
+    status: {
+      type: "string",
+      value: "<status>",
+      repeat: true,
+      description: `only stages in this status (repeatable): ${STATUSES.join(", ")}`,
+    },
     ...JSON_FLAG,
     ...STORE_FLAGS,
   },
-  examples: ["ckpt list", "ckpt list --status running --status recovering", "ckpt list --json | jq '.[].stage'"],
+  examples: [
+    "ckpt list",
+    "ckpt list --status running --status recovering",
+    "ckpt list --json | jq '.[].stage'",
+  ],
   async run(args, ctx) {
     const statuses = many(args, "status");
     for (const s of statuses) {
-      if (!STATUSES.includes(s as Status)) throw new UsageError(`--status expects one of ${STATUSES.join(", ")}; got ${JSON.stringify(s)}.`, "ckpt list");
+      if (!STATUSES.includes(s as Status)) {
+        throw new UsageError(
+          `--status expects one of ${STATUSES.join(", ")}; got ${JSON.stringify(s)}.`,
+          "ckpt list",
+        );
+      }
     }
     const prefix = str(args, "prefix");
     const store = await ctx.store({ readOnly: true });
-    const stages = await store.stages({ ...(prefix ? { prefix } : {}), ...(statuses.length ? { status: statuses as Status[] } : {}) });
+    const stages = await store.stages({
+      ...(prefix ? { prefix } : {}),
+      ...(statuses.length ? { status: statuses as Status[] } : {}),
+    });
     if (bool(args, "json")) {
       await ctx.stdout.write(JSON.stringify(stages.map(summaryJson), null, 2) + "\n");
       return 0;
     }
     if (stages.length === 0) {
-      await ctx.stdout.write(`No stages${prefix || statuses.length ? " match" : ""} in ${ctx.target}.\n`);
+      await ctx.stdout.write(
+        `No stages${prefix || statuses.length ? " match" : ""} in ${ctx.target}.\n`,
+      );
       return 0;
     }
     const p = palette(ctx.color);
@@ -66,7 +92,12 @@ export const listCommand: Command = {
       etaFor(s.status, s.progress),
       ago(s.state.updatedAt, now),
     ]);
-    await ctx.stdout.write(table(["STAGE", "STATUS", "PROGRESS", "SUCCESS", "RATE", "ETA", "UPDATED"], rows, { right: [2, 3, 4], p }));
+    await ctx.stdout.write(
+      table(["STAGE", "STATUS", "PROGRESS", "SUCCESS", "RATE", "ETA", "UPDATED"], rows, {
+        right: [2, 3, 4],
+        p,
+      }),
+    );
     return 0;
   },
 };

@@ -1,8 +1,26 @@
-/** `ckpt report`: the whole pipeline at a glance: per-stage figures, overall totals, and what needs attention. */
+/**
+ * `ckpt report`: the whole pipeline at a glance: per-stage figures, overall totals, and what needs
+ * attention.
+ */
 import type { StageSummary } from "../../core/store.ts";
 import { bool, str } from "../args.ts";
 import { type Command, JSON_FLAG, STORE_FLAGS } from "../command.ts";
-import { cost, duration, eta, etaFor, fields, int, palette, percent, progressText, rate, statusText, table, time, ago } from "../format.ts";
+import {
+  ago,
+  cost,
+  duration,
+  eta,
+  etaFor,
+  fields,
+  int,
+  palette,
+  percent,
+  progressText,
+  rate,
+  statusText,
+  table,
+  time,
+} from "../format.ts";
 import { summaryJson } from "./list.ts";
 
 export interface Overall {
@@ -39,9 +57,15 @@ export function overall(stages: readonly StageSummary[]): Overall {
     skipped += s.state.counters.skipped;
     errors += s.state.errors.count;
     c += s.state.cost;
-    if ((s.status === "running" || s.status === "recovering") && !s.progress.stale && s.progress.etaSeconds !== null) etaSeconds = Math.max(etaSeconds ?? 0, s.progress.etaSeconds);
+    if (
+      (s.status === "running" || s.status === "recovering") && !s.progress.stale &&
+      s.progress.etaSeconds !== null
+    ) etaSeconds = Math.max(etaSeconds ?? 0, s.progress.etaSeconds);
   }
-  const counted = stages.filter((s) => s.state.total !== null).reduce((a, s) => a + s.progress.done, 0);
+  const counted = stages.filter((s) => s.state.total !== null).reduce(
+    (a, s) => a + s.progress.done,
+    0,
+  );
   return {
     stages: stages.length,
     byStatus,
@@ -67,15 +91,30 @@ export function attention(stages: readonly StageSummary[], now: number): string[
     const c = s.state.counters;
     const e = s.state.errors;
     const plural = (n: number, w: string) => `${int(n)} ${w}${n === 1 ? "" : "s"}`;
-    if (s.progress.stale) out.push(`${s.stage} is stale: ${s.status} but silent for ${duration(s.progress.idleMs)}; its process is probably gone (the next begin() resumes it).`);
-    else if (s.status === "recovering") out.push(`${s.stage} is recovering from a crash.`);
+    if (s.progress.stale) {
+      out.push(
+        `${s.stage} is stale: ${s.status} but silent for ${
+          duration(s.progress.idleMs)
+        }; its process is probably gone (the next begin() resumes it).`,
+      );
+    } else if (s.status === "recovering") out.push(`${s.stage} is recovering from a crash.`);
     if (s.status === "failed") {
-      out.push(`${s.stage} failed: ${JSON.stringify(e.lastMessage)}; \`ckpt show ${s.stage}\` has the details.`);
+      out.push(
+        `${s.stage} failed: ${
+          JSON.stringify(e.lastMessage)
+        }; \`ckpt show ${s.stage}\` has the details.`,
+      );
       continue;
     }
     const parts = [
       ...(c.failed > 0 ? [`${plural(c.failed, "failed item")} (done: not retried on resume)`] : []),
-      ...(e.count > 0 ? [`${plural(e.count, "error")}, the last ${JSON.stringify(e.lastMessage)} ${ago(e.lastAt, now)}`] : []),
+      ...(e.count > 0
+        ? [
+          `${plural(e.count, "error")}, the last ${JSON.stringify(e.lastMessage)} ${
+            ago(e.lastAt, now)
+          }`,
+        ]
+        : []),
     ];
     if (parts.length) out.push(`${s.stage}: ${parts.join("; ")}.`);
   }
@@ -87,7 +126,11 @@ export const reportCommand: Command = {
   summary: "the whole-pipeline progress report: per stage, overall, and what needs attention",
   positionals: [],
   flags: {
-    prefix: { type: "string", value: "<text>", description: "only stages whose name starts with this" },
+    prefix: {
+      type: "string",
+      value: "<text>",
+      description: "only stages whose name starts with this",
+    },
     ...JSON_FLAG,
     ...STORE_FLAGS,
   },
@@ -99,7 +142,19 @@ export const reportCommand: Command = {
     const all = overall(stages);
     const notes = attention(stages, now);
     if (bool(args, "json")) {
-      await ctx.stdout.write(JSON.stringify({ generatedAt: time(now), target: ctx.target, stages: stages.map(summaryJson), overall: all, attention: notes }, null, 2) + "\n");
+      await ctx.stdout.write(
+        JSON.stringify(
+          {
+            generatedAt: time(now),
+            target: ctx.target,
+            stages: stages.map(summaryJson),
+            overall: all,
+            attention: notes,
+          },
+          null,
+          2,
+        ) + "\n",
+      );
       return 0;
     }
     const p = palette(ctx.color);
@@ -122,20 +177,59 @@ export const reportCommand: Command = {
       rate(s.progress.throughput),
       etaFor(s.status, s.progress),
     ]);
-    out.push(table(["STAGE", "STATUS", "DONE", "OK", "FAILED", "SKIPPED", "ERRORS", "COST", "RUNS", "RATE", "ETA"], rows, { right: [2, 3, 4, 5, 6, 7, 8, 9], p }));
+    out.push(
+      table(
+        [
+          "STAGE",
+          "STATUS",
+          "DONE",
+          "OK",
+          "FAILED",
+          "SKIPPED",
+          "ERRORS",
+          "COST",
+          "RUNS",
+          "RATE",
+          "ETA",
+        ],
+        rows,
+        { right: [2, 3, 4, 5, 6, 7, 8, 9], p },
+      ),
+    );
     const statuses = Object.entries(all.byStatus).map(([k, n]) => `${n} ${k}`).join(", ");
-    const items = all.total > 0 ? `${int(all.doneOfTotal)}/${int(all.total)} (${percent(all.percent)})` : int(all.done);
+    const items = all.total > 0
+      ? `${int(all.doneOfTotal)}/${int(all.total)} (${percent(all.percent)})`
+      : int(all.done);
     const extra = all.done - all.doneOfTotal;
     out.push("\n" + p.bold("Overall") + "\n");
     out.push(
       fields([
         ["stages", `${all.stages} (${statuses})`],
-        ["items", `${items}${all.stagesWithoutTotal && all.total > 0 ? p.dim(` · ${int(extra)} more in ${all.stagesWithoutTotal} stage${all.stagesWithoutTotal === 1 ? "" : "s"} without a total`) : ""}`],
-        ["outcomes", `${int(all.successful)} ok, ${int(all.failed)} failed, ${int(all.skipped)} skipped`],
+        [
+          "items",
+          `${items}${
+            all.stagesWithoutTotal && all.total > 0
+              ? p.dim(
+                ` · ${int(extra)} more in ${all.stagesWithoutTotal} stage${
+                  all.stagesWithoutTotal === 1 ? "" : "s"
+                } without a total`,
+              )
+              : ""
+          }`,
+        ],
+        [
+          "outcomes",
+          `${int(all.successful)} ok, ${int(all.failed)} failed, ${int(all.skipped)} skipped`,
+        ],
         ["success rate", percent(all.successRate === null ? null : all.successRate * 100)],
         ["errors", int(all.errors)],
         ["cost", cost(all.cost)],
-        ["ETA", all.etaSeconds === null ? (stages.every((s) => s.status === "completed") ? "done" : "–") : eta(all.etaSeconds)],
+        [
+          "ETA",
+          all.etaSeconds === null
+            ? (stages.every((s) => s.status === "completed") ? "done" : "–")
+            : eta(all.etaSeconds),
+        ],
       ]),
     );
     if (notes.length) {

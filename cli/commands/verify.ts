@@ -1,7 +1,8 @@
 /**
- * `ckpt verify [stage...]`: decodes every event, checks revisions run contiguously from the first stored one
- * to the head, replays from scratch with core's reducer and compares with the stored snapshots and with the
- * state the store resumes from. Exit 1 names each broken stage's first problem.
+ * `ckpt verify [stage...]`: decodes every event, checks revisions run contiguously from the first
+ * stored one to the head, replays from scratch with core's reducer and compares with the stored
+ * snapshots and with the state the store resumes from. Exit 1 names each broken stage's first
+ * problem.
  */
 import type { LevelExtras } from "../../adapters/level/guard.ts";
 import { type RepairReport, repairStore } from "../../adapters/level/repair.ts";
@@ -43,10 +44,15 @@ export interface StageVerdict {
 
 export const verifyCommand: Command = {
   name: "verify",
-  summary: "decode every event, check revisions, replay from scratch and compare with the snapshots",
+  summary:
+    "decode every event, check revisions, replay from scratch and compare with the snapshots",
   positionals: [{ name: "stage", description: "stages to verify (default: all)", variadic: true }],
   flags: {
-    repair: { type: "boolean", description: "LevelDB folder only: keep a copy of the files, recover what can be recovered, say what was lost" },
+    repair: {
+      type: "boolean",
+      description:
+        "LevelDB folder only: keep a copy of the files, recover what can be recovered, say what was lost",
+    },
     ...JSON_FLAG,
     ...STORE_FLAGS,
   },
@@ -59,14 +65,21 @@ export const verifyCommand: Command = {
     const names = args.positionals.map((n) => stageName(n, "ckpt verify"));
     let repaired: RepairReport | undefined;
     if (bool(args, "repair")) {
-      if (!ctx.storePath) throw new UsageError("--repair applies to a LevelDB folder (--store); a server or EventStoreDB repairs itself.", "ckpt verify");
+      if (!ctx.storePath) {
+        throw new UsageError(
+          "--repair applies to a LevelDB folder (--store); a server or EventStoreDB repairs itself.",
+          "ckpt verify",
+        );
+      }
       repaired = await repairStore(ctx.storePath);
       if (!bool(args, "json")) await printRepair(repaired, ctx);
     }
     const lost = repaired?.stages.some((s) => s.lost) ?? false;
     const store = await ctx.store({ readOnly: true });
     const stages = await selectStages(store, names, ctx.target);
-    const infos = (await Promise.all(stages.map((s) => store.log.info(s)))).filter((i) => i !== undefined);
+    const infos = (await Promise.all(stages.map((s) => store.log.info(s)))).filter((i) =>
+      i !== undefined
+    );
     const m = meter(ctx, "events", infos.reduce((a, i) => a + i.head - i.first + 1, 0));
     const verdicts: StageVerdict[] = [];
     try {
@@ -79,48 +92,97 @@ export const verifyCommand: Command = {
     }
     const bad = verdicts.filter((v) => !v.ok);
     if (bool(args, "json")) {
-      await ctx.stdout.write(JSON.stringify({ ok: bad.length === 0 && !lost, stages: verdicts, ...(repaired ? { repair: repaired } : {}) }, null, 2) + "\n");
+      await ctx.stdout.write(
+        JSON.stringify(
+          {
+            ok: bad.length === 0 && !lost,
+            stages: verdicts,
+            ...(repaired ? { repair: repaired } : {}),
+          },
+          null,
+          2,
+        ) + "\n",
+      );
       return bad.length || lost ? 1 : 0;
     }
     const p = palette(ctx.color);
     const w = Math.max(0, ...verdicts.map((v) => v.stage.length));
     for (const v of verdicts) {
       const what = v.ok
-        ? `${int(v.events)} events (revisions ${v.first}–${v.head})${v.snapshotRevision === null ? "" : `, snapshot at ${v.snapshotRevision} matches`}`
+        ? `${int(v.events)} events (revisions ${v.first}–${v.head})${
+          v.snapshotRevision === null ? "" : `, snapshot at ${v.snapshotRevision} matches`
+        }`
         : v.problem!;
-      await ctx.stdout.write(`${v.ok ? p.green("ok  ") : p.red("FAIL")}  ${v.stage.padEnd(w)}  ${what}\n`);
-      for (const n of v.notes) await ctx.stdout.write(`      ${" ".repeat(w)}  ${p.dim("note: " + n)}\n`);
+      await ctx.stdout.write(
+        `${v.ok ? p.green("ok  ") : p.red("FAIL")}  ${v.stage.padEnd(w)}  ${what}\n`,
+      );
+      for (const n of v.notes) {
+        await ctx.stdout.write(`      ${" ".repeat(w)}  ${p.dim("note: " + n)}\n`);
+      }
     }
     const n = verdicts.length;
     await ctx.stdout.write(
-      n === 0 ? `No stages in ${ctx.target}.\n` : `\nVerified ${n} stage${n === 1 ? "" : "s"}: ${n - bad.length} ok${bad.length ? `, ${p.red(`${bad.length} with problems`)}` : ""}.\n`,
+      n === 0
+        ? `No stages in ${ctx.target}.\n`
+        : `\nVerified ${n} stage${n === 1 ? "" : "s"}: ${n - bad.length} ok${
+          bad.length ? `, ${p.red(`${bad.length} with problems`)}` : ""
+        }.\n`,
     );
     return bad.length || lost ? 1 : 0;
   },
 };
 
 async function printRepair(r: RepairReport, ctx: Ctx): Promise<void> {
-  const range = (a: [number, number]) => (a[0] === a[1] ? `revision ${a[0]}` : `revisions ${a[0]}–${a[1]}`);
+  const range = (
+    a: [number, number],
+  ) => (a[0] === a[1] ? `revision ${a[0]}` : `revisions ${a[0]}–${a[1]}`);
   await ctx.stdout.write(`Repaired ${ctx.target}; the files as they were are kept in ${r.kept}.\n`);
-  if (!r.ledger) await ctx.stdout.write("The ledger (CKPT-LEDGER) was missing or damaged: only losses LevelDB still knew of can be told.\n");
+  if (!r.ledger) {
+    await ctx.stdout.write(
+      "The ledger (CKPT-LEDGER) was missing or damaged: only losses LevelDB still knew of can be told.\n",
+    );
+  }
   for (const s of r.stages) {
     const kept = s.kept ? `kept ${range(s.kept)}` : "nothing could be kept (removed)";
-    const history = s.historyLost ? `; the history of ${range(s.historyLost)} lost (their effect kept in a snapshot)` : "";
-    await ctx.stdout.write(`  ${s.stage}: ${kept}${s.lost ? `; LOST ${range(s.lost)}` : history ? "" : "; nothing lost"}${history}\n`);
+    const history = s.historyLost
+      ? `; the history of ${range(s.historyLost)} lost (their effect kept in a snapshot)`
+      : "";
+    await ctx.stdout.write(
+      `  ${s.stage}: ${kept}${
+        s.lost ? `; LOST ${range(s.lost)}` : history ? "" : "; nothing lost"
+      }${history}\n`,
+    );
     for (const n of s.notes) await ctx.stdout.write(`    note: ${n}\n`);
   }
   await ctx.stdout.write("\n");
 }
 
 /** Checks one stage; stops at its first problem. */
-export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Promise<StageVerdict> {
+export async function verifyStage(
+  store: Store,
+  info: StreamInfo,
+  m?: Meter,
+): Promise<StageVerdict> {
   const log = store.log;
-  const v: StageVerdict = { stage: info.stream, ok: true, problem: null, notes: [], events: 0, first: info.first, head: info.head, snapshotRevision: null };
+  const v: StageVerdict = {
+    stage: info.stream,
+    ok: true,
+    problem: null,
+    notes: [],
+    events: 0,
+    first: info.first,
+    head: info.head,
+    snapshotRevision: null,
+  };
   const fail = (problem: string) => ((v.ok = false), (v.problem = problem), v);
   const base = info.first > 0 ? await load(log, info.stream, "base") : undefined;
   if (info.first > 0) {
     if (base instanceof Error) return fail(`cannot decode the base snapshot: ${base.message}`);
-    if (!base) return fail(`compacted up to revision ${info.first}, but the base snapshot is missing: the state cannot be rebuilt`);
+    if (!base) {
+      return fail(
+        `compacted up to revision ${info.first}, but the base snapshot is missing: the state cannot be rebuilt`,
+      );
+    }
     const why = snapshotProblem(base, info.stream, info.first - 1);
     if (why) return fail(`the base snapshot ${why}`);
   }
@@ -129,11 +191,21 @@ export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Pr
   const latest = await load(log, info.stream, "latest");
   if (latest instanceof Error) return fail(`cannot decode the latest snapshot: ${latest.message}`);
   if (latest) {
-    if (latest.revision > info.head) return fail(`the latest snapshot (revision ${latest.revision}) runs ahead of the last event (${info.head})`);
+    if (latest.revision > info.head) {
+      return fail(
+        `the latest snapshot (revision ${latest.revision}) runs ahead of the last event (${info.head})`,
+      );
+    }
     if (latest.version !== REDUCER_VERSION) {
-      v.notes.push(`the latest snapshot is from reducer version ${latest.version} (this ckpt has ${REDUCER_VERSION}); it is ignored and the stage replays in full on load`);
+      v.notes.push(
+        `the latest snapshot is from reducer version ${latest.version} (this ckpt has ${REDUCER_VERSION}); it is ignored and the stage replays in full on load`,
+      );
     } else if (latest.revision < info.first - 1) {
-      return fail(`the latest snapshot (revision ${latest.revision}) is older than the base snapshot (${info.first - 1}): resuming from it would skip events`);
+      return fail(
+        `the latest snapshot (revision ${latest.revision}) is older than the base snapshot (${
+          info.first - 1
+        }): resuming from it would skip events`,
+      );
     } else {
       v.snapshotRevision = latest.revision;
       const why = snapshotProblem(latest, info.stream, latest.revision);
@@ -151,13 +223,21 @@ export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Pr
   try {
     for await (const { revision, event } of log.read(info.stream, { from: info.first })) {
       if (revision !== expected) {
-        return fail(revision > expected ? `revision ${expected}${revision - expected > 1 ? `–${revision - 1}` : ""} missing (the next stored event is ${revision})` : `revision ${revision} stored twice or out of order (expected ${expected})`);
+        return fail(
+          revision > expected
+            ? `revision ${expected}${
+              revision - expected > 1 ? `–${revision - 1}` : ""
+            } missing (the next stored event is ${revision})`
+            : `revision ${revision} stored twice or out of order (expected ${expected})`,
+        );
       }
       let e;
       try {
         e = parseEvent(event);
       } catch (err) {
-        return fail(`revision ${revision} does not match the event schema: ${(err as Error).message}`);
+        return fail(
+          `revision ${revision} does not match the event schema: ${(err as Error).message}`,
+        );
       }
       try {
         applyToProjection(p, e, revision);
@@ -174,7 +254,11 @@ export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Pr
     if (!isCkptError(err)) throw err;
     return fail(`cannot read revision ${expected}: ${err.code} ${err.message}`);
   }
-  if (expected - 1 !== info.head) return fail(`the events end at revision ${expected - 1}, but the stage's head says ${info.head}`);
+  if (expected - 1 !== info.head) {
+    return fail(
+      `the events end at revision ${expected - 1}, but the stage's head says ${info.head}`,
+    );
+  }
   const chained = log as Partial<LevelExtras>;
   if (chained.verifyChain) {
     try {
@@ -190,7 +274,9 @@ export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Pr
     const resumed = await store.stage(info.stream).state();
     if (resumed.revision === p.state.revision) {
       const d = firstDifference(resumed, p.state);
-      if (d) return fail(`the state the store resumes from differs from a replay from scratch: ${d}`);
+      if (d) {
+        return fail(`the state the store resumes from differs from a replay from scratch: ${d}`);
+      }
     }
   } catch (err) {
     if (!isCkptError(err)) throw err;
@@ -199,7 +285,11 @@ export async function verifyStage(store: Store, info: StreamInfo, m?: Meter): Pr
   return v;
 }
 
-async function load(log: EventLog, stage: string, which: "latest" | "base"): Promise<Snapshot | undefined | Error> {
+async function load(
+  log: EventLog,
+  stage: string,
+  which: "latest" | "base",
+): Promise<Snapshot | undefined | Error> {
   try {
     return await log.loadSnapshot(stage, which);
   } catch (err) {
@@ -211,11 +301,16 @@ async function load(log: EventLog, stage: string, which: "latest" | "base"): Pro
 /** Why a snapshot cannot be trusted as the state at `revision`, or undefined. */
 function snapshotProblem(s: Snapshot, stage: string, revision: number): string | undefined {
   if (s.revision !== revision) return `is at revision ${s.revision}, expected ${revision}`;
-  if (s.version !== REDUCER_VERSION) return `is from reducer version ${s.version} (this ckpt has ${REDUCER_VERSION})`;
+  if (s.version !== REDUCER_VERSION) {
+    return `is from reducer version ${s.version} (this ckpt has ${REDUCER_VERSION})`;
+  }
   const st = s.state as Partial<Projection> | null;
-  if (!st || typeof st !== "object" || !st.state || !st.history) return "does not hold a state and a history";
+  if (!st || typeof st !== "object" || !st.state || !st.history) {
+    return "does not hold a state and a history";
+  }
   if (st.state.stage !== stage) return `belongs to stage "${st.state.stage}"`;
-  if (st.state.revision !== revision) return `holds a state at revision ${st.state.revision}, not ${revision}`;
+  if (st.state.revision !== revision) {
+    return `holds a state at revision ${st.state.revision}, not ${revision}`;
+  }
   return undefined;
 }
-

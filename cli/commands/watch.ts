@@ -1,11 +1,24 @@
-/** `ckpt watch [stage...]`: live progress (done, rate, ETA) redrawn in place on a TTY, one line per change otherwise. */
+/**
+ * `ckpt watch [stage...]`: live progress (done, rate, ETA) redrawn in place on a TTY, one line per
+ * change otherwise.
+ */
 import { type ProgressFigures, progressOf } from "../../core/progress.ts";
 import type { StageState } from "../../core/state.ts";
 import type { Store } from "../../core/store.ts";
 import { bool, str } from "../args.ts";
 import { type Command, JSON_FLAG, STORE_FLAGS } from "../command.ts";
 import type { Ctx } from "../context.ts";
-import { bar, etaFor, type Palette, palette, progressText, rate, statusText, time, truncate } from "../format.ts";
+import {
+  bar,
+  etaFor,
+  type Palette,
+  palette,
+  progressText,
+  rate,
+  statusText,
+  time,
+  truncate,
+} from "../format.ts";
 import { existingStage } from "../stages.ts";
 import { optional, parseDuration, stageName } from "../values.ts";
 
@@ -19,11 +32,26 @@ interface Row {
 export const watchCommand: Command = {
   name: "watch",
   summary: "live progress bars (done, rate, ETA) until Ctrl+C; plain lines when not a terminal",
-  positionals: [{ name: "stage", description: "stages to watch (default: all, including new ones)", variadic: true }],
+  positionals: [{
+    name: "stage",
+    description: "stages to watch (default: all, including new ones)",
+    variadic: true,
+  }],
   flags: {
-    interval: { type: "string", value: "<duration>", description: "how often to look (default 1s)" },
-    prefix: { type: "string", value: "<text>", description: "only stages whose name starts with this" },
-    "until-done": { type: "boolean", description: "exit once every watched stage is completed or failed (exit 1 if one failed)" },
+    interval: {
+      type: "string",
+      value: "<duration>",
+      description: "how often to look (default 1s)",
+    },
+    prefix: {
+      type: "string",
+      value: "<text>",
+      description: "only stages whose name starts with this",
+    },
+    "until-done": {
+      type: "boolean",
+      description: "exit once every watched stage is completed or failed (exit 1 if one failed)",
+    },
     ...JSON_FLAG,
     ...STORE_FLAGS,
   },
@@ -31,7 +59,11 @@ export const watchCommand: Command = {
     "On a terminal the bars are redrawn in place. Otherwise (a pipe, a log file) it prints one line each time a\n" +
     "stage changes, or one JSON object per change with --json. A LevelDB folder is read through a private copy,\n" +
     "taken again each interval, so watching never writes to it, even while a pipeline holds it.",
-  examples: ["ckpt watch", "ckpt watch fetch parse --interval 250ms", "ckpt watch --until-done --json > progress.ndjson"],
+  examples: [
+    "ckpt watch",
+    "ckpt watch fetch parse --interval 250ms",
+    "ckpt watch --until-done --json > progress.ndjson",
+  ],
   async run(args, ctx) {
     const names = args.positionals.map((n) => stageName(n, CMD));
     const interval = optional(args, "interval", (t, f) => parseDuration(t, f, CMD)) ?? 1000;
@@ -46,8 +78,9 @@ export const watchCommand: Command = {
     let drawn = 0;
     if (live) await ctx.stdout.write("\x1b[?25l"); // hide the cursor while redrawing
     try {
-      for (let tick = 0; ; tick++) {
-        // A LevelDB folder is read through a private view: take a fresh one each time to see what was written since.
+      for (let tick = 0;; tick++) {
+        // A LevelDB folder is read through a private view: take a fresh one each time to see what
+        // was written since.
         if (tick > 0) store = await ctx.reopen();
         const now = ctx.now();
         const rows = await look(store, names, prefix, now);
@@ -56,14 +89,20 @@ export const watchCommand: Command = {
           await ctx.stdout.write((drawn ? `\x1b[${drawn}A\r\x1b[J` : "") + frame.join("\n") + "\n");
           drawn = frame.length;
         } else {
-          if (rows.length === 0 && !seen.has("")) (seen.set("", 0), await ctx.stdout.write(json ? "" : `${time(now)}  no stages yet in ${ctx.target}\n`));
+          if (rows.length === 0 && !seen.has("")) {
+            (seen.set("", 0),
+              await ctx.stdout.write(json ? "" : `${time(now)}  no stages yet in ${ctx.target}\n`));
+          }
           for (const r of rows) {
             if (seen.get(r.state.stage) === r.state.revision) continue;
             seen.set(r.state.stage, r.state.revision);
-            await ctx.stdout.write(json ? JSON.stringify(jsonLine(r, now)) + "\n" : plainLine(r, now, p) + "\n");
+            await ctx.stdout.write(
+              json ? JSON.stringify(jsonLine(r, now)) + "\n" : plainLine(r, now, p) + "\n",
+            );
           }
         }
-        const finished = rows.length > 0 && rows.every((r) => r.state.status === "completed" || r.state.status === "failed");
+        const finished = rows.length > 0 &&
+          rows.every((r) => r.state.status === "completed" || r.state.status === "failed");
         if (untilDone && finished) return rows.some((r) => r.state.status === "failed") ? 1 : 0;
         if (ctx.signal.aborted) return 0;
         await ctx.sleep(interval);
@@ -75,8 +114,15 @@ export const watchCommand: Command = {
   },
 };
 
-async function look(store: Store, names: readonly string[], prefix: string | undefined, now: number): Promise<Row[]> {
-  const list = names.length ? names : (await store.log.streams(prefix ? { prefix } : {})).map((s) => s.stream);
+async function look(
+  store: Store,
+  names: readonly string[],
+  prefix: string | undefined,
+  now: number,
+): Promise<Row[]> {
+  const list = names.length
+    ? names
+    : (await store.log.streams(prefix ? { prefix } : {})).map((s) => s.stream);
   const rows: Row[] = [];
   for (const n of list) {
     // state() (not stages()) so shared logs catch up with other processes on every look.
@@ -88,7 +134,9 @@ async function look(store: Store, names: readonly string[], prefix: string | und
 
 function render(rows: readonly Row[], now: number, ctx: Ctx, p: Palette): string[] {
   const width = Math.max(40, ctx.columns || 80) - 1;
-  const head = `${p.bold("ckpt watch")}  ${ctx.target}  ${p.dim(time(now))}  ${p.dim("Ctrl+C to stop")}`;
+  const head = `${p.bold("ckpt watch")}  ${ctx.target}  ${p.dim(time(now))}  ${
+    p.dim("Ctrl+C to stop")
+  }`;
   if (rows.length === 0) return [truncate(head, width), "no stages yet; waiting…"];
   const nameW = Math.min(30, Math.max(...rows.map((r) => r.state.stage.length)));
   // Plain text per column first, so every bar starts and ends in the same column.
@@ -104,18 +152,37 @@ function render(rows: readonly Row[], now: number, ctx: Ctx, p: Palette): string
   const lines = rows.map((r, i) => {
     const c = cells[i]!;
     const frac = r.progress.percent === null ? null : r.progress.percent / 100;
-    const status = statusText(r.state.status, p, r.progress.stale) + " ".repeat(statusW - c.status.length);
-    return truncate(`${truncate(r.state.stage, nameW).padEnd(nameW)}  ${status}  ${bar(frac, barW, p)}  ${c.done.padStart(doneW)}  ${c.rate.padStart(rateW)}  ${c.eta}`, width);
+    const status = statusText(r.state.status, p, r.progress.stale) +
+      " ".repeat(statusW - c.status.length);
+    return truncate(
+      `${truncate(r.state.stage, nameW).padEnd(nameW)}  ${status}  ${bar(frac, barW, p)}  ${
+        c.done.padStart(doneW)
+      }  ${c.rate.padStart(rateW)}  ${c.eta}`,
+      width,
+    );
   });
   return [truncate(head, width), ...lines];
 }
 
 function plainLine(r: Row, now: number, p: Palette): string {
   const s = r.state;
-  return `${time(now)}  ${s.stage}  ${statusText(s.status, p, r.progress.stale)}  ${progressText(r.progress)}  ${rate(r.progress.throughput)}  ETA ${etaFor(s.status, r.progress)}`;
+  return `${time(now)}  ${s.stage}  ${statusText(s.status, p, r.progress.stale)}  ${
+    progressText(r.progress)
+  }  ${rate(r.progress.throughput)}  ETA ${etaFor(s.status, r.progress)}`;
 }
 
 function jsonLine(r: Row, now: number) {
   const pr = r.progress;
-  return { at: time(now), stage: r.state.stage, revision: r.state.revision, status: r.state.status, stale: pr.stale, done: pr.done, total: pr.total, percent: pr.percent, throughput: pr.throughput, etaSeconds: pr.etaSeconds };
+  return {
+    at: time(now),
+    stage: r.state.stage,
+    revision: r.state.revision,
+    status: r.state.status,
+    stale: pr.stale,
+    done: pr.done,
+    total: pr.total,
+    percent: pr.percent,
+    throughput: pr.throughput,
+    etaSeconds: pr.etaSeconds,
+  };
 }

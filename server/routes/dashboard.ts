@@ -23,7 +23,13 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
 
   async function mustExist(stage: string): Promise<Readonly<StageState>> {
     const p = await log.projection(stage);
-    if (!p) throw new CkptError(ErrorCode.NOT_FOUND, `Stage "${stage}" does not exist (it has no events).`, { details: { stage } });
+    if (!p) {
+      throw new CkptError(
+        ErrorCode.NOT_FOUND,
+        `Stage "${stage}" does not exist (it has no events).`,
+        { details: { stage } },
+      );
+    }
     return p.state;
   }
 
@@ -42,17 +48,24 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
     route({
       ...Stages.item,
       role: "read",
-      summary: "Item lineage: every stored event that touched this item index (attempts, outcome, errors, cost, run, worker, time)",
-      responses: { 200: { description: "the lineage, oldest event first" }, 404: err("no such stage") },
+      summary:
+        "Item lineage: every stored event that touched this item index (attempts, outcome, errors, cost, run, worker, time)",
+      responses: {
+        200: { description: "the lineage, oldest event first" },
+        404: err("no such stage"),
+      },
       handle: async (c, { params }) => {
         await mustExist(params.stage);
-        return c.json(await itemLineage(store.stage(params.stage).replay(), params.stage, params.index));
+        return c.json(
+          await itemLineage(store.stage(params.stage).replay(), params.stage, params.index),
+        );
       },
     }),
     route({
       ...Stages.insight,
       role: "read",
-      summary: "For the dashboard: lifecycle timeline with owners, throughput and ETA over time, errors grouped by message",
+      summary:
+        "For the dashboard: lifecycle timeline with owners, throughput and ETA over time, errors grouped by message",
       responses: { 200: { description: "the insight" }, 404: err("no such stage") },
       handle: async (c, { params }) => {
         const s = await mustExist(params.stage);
@@ -63,28 +76,48 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
     route({
       ...Stages.at,
       role: "read",
-      summary: "The state as it was at a revision or a time (what `ckpt replay --at` prints), with its progress figures then",
-      responses: { 200: { description: "{ revision, at, state, progress }" }, 404: err("no such stage, or no stored event at or before that point") },
+      summary:
+        "The state as it was at a revision or a time (what `ckpt replay --at` prints), with its progress figures then",
+      responses: {
+        200: { description: "{ revision, at, state, progress }" },
+        404: err("no such stage, or no stored event at or before that point"),
+      },
       handle: async (c, { params, query }) => {
         await mustExist(params.stage);
         let last: { revision: number; at: number; state: StageState } | undefined;
-        const bounds = query.revision !== undefined ? { to: query.revision } : { until: query.time! };
-        for await (const e of store.stage(params.stage).replay(bounds)) last = { revision: e.revision, at: e.event.at, state: e.state as StageState };
+        const bounds = query.revision !== undefined
+          ? { to: query.revision }
+          : { until: query.time! };
+        for await (const e of store.stage(params.stage).replay(bounds)) {
+          last = { revision: e.revision, at: e.event.at, state: e.state as StageState };
+        }
         if (!last) {
-          const when = query.revision !== undefined ? `revision ${query.revision}` : new Date(query.time!).toISOString();
-          throw new CkptError(ErrorCode.NOT_FOUND, `Stage "${params.stage}" has no stored events at or before ${when} (it did not exist yet, or that part was compacted).`, {
-            details: { stage: params.stage },
-          });
+          const when = query.revision !== undefined
+            ? `revision ${query.revision}`
+            : new Date(query.time!).toISOString();
+          throw new CkptError(
+            ErrorCode.NOT_FOUND,
+            `Stage "${params.stage}" has no stored events at or before ${when} (it did not exist yet, or that part was compacted).`,
+            {
+              details: { stage: params.stage },
+            },
+          );
         }
         const state = cloneState(last.state);
         // Figures as of that moment, not now: nothing is idle or stale in a photograph.
-        return c.json({ revision: last.revision, at: last.at, state, progress: progressOf(state, last.at, store.staleAfterMs) });
+        return c.json({
+          revision: last.revision,
+          at: last.at,
+          state,
+          progress: progressOf(state, last.at, store.staleAfterMs),
+        });
       },
     }),
     route({
       ...Stages.live,
       role: "read",
-      summary: "Every stage's summary live as Server-Sent Events: `stages` (all, on connect and reconnect), then `state` and `deleted` as they change",
+      summary:
+        "Every stage's summary live as Server-Sent Events: `stages` (all, on connect and reconnect), then `state` and `deleted` as they change",
       produces: "text/event-stream",
       responses: { 200: { description: "the event stream" }, 429: err("too many open streams") },
       handle: (c) => liveResponse(ctx, everyStage, c.req.raw.signal),

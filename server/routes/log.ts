@@ -35,7 +35,10 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       role: "read",
       summary: "Streams (stages) that exist, with head revision and last update time",
       responses: { 200: { description: "streams sorted by name" } },
-      handle: async (c, { query }) => c.json({ streams: await log.streams(query.prefix === undefined ? {} : { prefix: query.prefix }) }),
+      handle: async (c, { query }) =>
+        c.json({
+          streams: await log.streams(query.prefix === undefined ? {} : { prefix: query.prefix }),
+        }),
     }),
     route({
       ...Log.stream,
@@ -51,7 +54,8 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
     route({
       ...Log.read,
       role: "read",
-      summary: "A stream's events as NDJSON ({revision, event} per line); a missing stream has none",
+      summary:
+        "A stream's events as NDJSON ({revision, event} per line); a missing stream has none",
       produces: "application/x-ndjson",
       responses: { 200: { description: "one recorded event per line" } },
       handle: (_c, { params, query }) => ndjson(log.read(params.stream, query)),
@@ -59,7 +63,8 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
     route({
       ...Log.append,
       role: "write",
-      summary: 'Appends events atomically. If-Match: "<revision>" expects that head; If-None-Match: * expects no stream; neither: any',
+      summary:
+        'Appends events atomically. If-Match: "<revision>" expects that head; If-None-Match: * expects no stream; neither: any',
       bodyLimit: "log",
       headers: [
         { name: "If-Match", description: 'the head revision the writer expects, e.g. "41"' },
@@ -68,11 +73,16 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       responses: {
         200: { description: "the new head (durable when the server's log is)" },
         400: err("invalid events, or events not allowed in the stage's status"),
-        409: err("CKPT_CONFLICT: the head is not the expected one; CKPT_BAD_TRANSITION: an event is not allowed now"),
+        409: err(
+          "CKPT_CONFLICT: the head is not the expected one; CKPT_BAD_TRANSITION: an event is not allowed now",
+        ),
       },
       handle: async (c, { params, body }) => {
         const expectedRevision = expectedFrom(c);
-        const r = await log.append(params.stream, body.events, { expectedRevision, ...(body.snapshot ? { snapshot: body.snapshot } : {}) });
+        const r = await log.append(params.stream, body.events, {
+          expectedRevision,
+          ...(body.snapshot ? { snapshot: body.snapshot } : {}),
+        });
         return c.json({ head: r.head }, 200, { etag: `"${r.head}"` });
       },
     }),
@@ -83,7 +93,13 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       responses: { 200: { description: "the snapshot" }, 404: err("no snapshot") },
       handle: async (c, { params, query }) => {
         const s = await log.loadSnapshot(params.stream, query.which ?? "latest");
-        if (!s) throw new CkptError(ErrorCode.NOT_FOUND, `Stream "${params.stream}" has no ${query.which ?? "latest"} snapshot.`, { details: { stream: params.stream } });
+        if (!s) {
+          throw new CkptError(
+            ErrorCode.NOT_FOUND,
+            `Stream "${params.stream}" has no ${query.which ?? "latest"} snapshot.`,
+            { details: { stream: params.stream } },
+          );
+        }
         return c.json(s);
       },
     }),
@@ -104,11 +120,20 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       summary: "Removes events before a revision, keeping the state as the base snapshot",
       bodyLimit: "log",
       headers: [
-        { name: "If-Match", description: 'only if the head is still this revision, e.g. "41" (else 409 CKPT_CONFLICT, nothing removed)' },
+        {
+          name: "If-Match",
+          description:
+            'only if the head is still this revision, e.g. "41" (else 409 CKPT_CONFLICT, nothing removed)',
+        },
       ],
-      responses: { 204: { description: "truncated" }, 409: err("CKPT_CONFLICT: the head is not the expected one") },
+      responses: {
+        204: { description: "truncated" },
+        409: err("CKPT_CONFLICT: the head is not the expected one"),
+      },
       handle: async (c, { params, body }) => {
-        await log.truncateBefore(params.stream, body.revision, body.base, { expectedRevision: expectedFrom(c) });
+        await log.truncateBefore(params.stream, body.revision, body.base, {
+          expectedRevision: expectedFrom(c),
+        });
         return c.body(null, 204);
       },
     }),
@@ -117,16 +142,25 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
       role: "admin",
       summary: "Removes the stream, its snapshots and head",
       headers: [
-        { name: "If-Match", description: 'only if the head is still this revision, e.g. "41" (else 409 CKPT_CONFLICT, nothing removed)' },
+        {
+          name: "If-Match",
+          description:
+            'only if the head is still this revision, e.g. "41" (else 409 CKPT_CONFLICT, nothing removed)',
+        },
       ],
       responses: {
         204: { description: "deleted (or did not exist)" },
-        409: err("CKPT_LOCKED: the sidecar holds a live run on it; CKPT_CONFLICT: the head is not the expected one"),
+        409: err(
+          "CKPT_LOCKED: the sidecar holds a live run on it; CKPT_CONFLICT: the head is not the expected one",
+        ),
       },
       handle: async (c, { params }) => {
         const expectedRevision = expectedFrom(c);
         // Through the store, so its writer for this stage is dropped with the stream.
-        await ctx.runs.withStage(params.stream, () => ctx.store.stage(params.stream).delete({ expectedRevision }));
+        await ctx.runs.withStage(
+          params.stream,
+          () => ctx.store.stage(params.stream).delete({ expectedRevision }),
+        );
         return c.body(null, 204);
       },
     }),
@@ -137,17 +171,31 @@ export function logRoutes(ctx: ServerContext): RouteSpec[] {
 function expectedFrom(c: Context): ExpectedRevision {
   const match = c.req.header("if-match");
   const noneMatch = c.req.header("if-none-match");
-  if (match !== undefined && noneMatch !== undefined) throw new HttpError(ErrorCode.INVALID, "Send If-Match or If-None-Match, not both.");
+  if (match !== undefined && noneMatch !== undefined) {
+    throw new HttpError(ErrorCode.INVALID, "Send If-Match or If-None-Match, not both.");
+  }
   if (noneMatch !== undefined) {
-    if (noneMatch.trim() !== "*") throw new HttpError(ErrorCode.INVALID, 'If-None-Match on an append must be "*" (expect no stream).');
+    if (noneMatch.trim() !== "*") {
+      throw new HttpError(
+        ErrorCode.INVALID,
+        'If-None-Match on an append must be "*" (expect no stream).',
+      );
+    }
     return "no_stream";
   }
   if (match === undefined) return "any";
   const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(match);
-  if (!m) throw new HttpError(ErrorCode.INVALID, `If-Match must be the expected head revision, like "41" (got ${JSON.stringify(match)}).`);
+  if (!m) {
+    throw new HttpError(
+      ErrorCode.INVALID,
+      `If-Match must be the expected head revision, like "41" (got ${JSON.stringify(match)}).`,
+    );
+  }
   return Number(m[1]);
 }
 
 function notFound(stream: string): CkptError {
-  return new CkptError(ErrorCode.NOT_FOUND, `Stream "${stream}" does not exist.`, { details: { stream } });
+  return new CkptError(ErrorCode.NOT_FOUND, `Stream "${stream}" does not exist.`, {
+    details: { stream },
+  });
 }

@@ -21,11 +21,16 @@ export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): 
       summary: "Readiness: the store is open and its log answers; 503 while shutting down",
       responses: { 200: { description: "ready" }, 503: { description: "not ready" } },
       handle: async (c) => {
-        if (ctx.status.draining || ctx.store.closed) return c.json({ ok: false, reason: "shutting down" }, 503);
+        if (ctx.status.draining || ctx.store.closed) {
+          return c.json({ ok: false, reason: "shutting down" }, 503);
+        }
         try {
           await ctx.log.streams({ prefix: "~" }); // no stage name starts with "~": a cheap round trip
         } catch (err) {
-          return c.json({ ok: false, reason: `the log does not answer: ${(err as Error).message}` }, 503);
+          return c.json(
+            { ok: false, reason: `the log does not answer: ${(err as Error).message}` },
+            503,
+          );
         }
         return c.json({ ok: true });
       },
@@ -43,7 +48,12 @@ export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): 
           const status = "broken" in p ? "broken" : p.projection?.state.status;
           if (status) stagesByStatus[status] = (stagesByStatus[status] ?? 0) + 1;
         }
-        const text = ctx.metrics.render({ inFlight: ctx.status.inFlight, watchers: ctx.watchers.size, runsHeld: ctx.runs.size, stagesByStatus });
+        const text = ctx.metrics.render({
+          inFlight: ctx.status.inFlight,
+          watchers: ctx.watchers.size,
+          runsHeld: ctx.runs.size,
+          stagesByStatus,
+        });
         return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
       },
     }),
@@ -52,7 +62,7 @@ export function opsRoutes(ctx: ServerContext, all: () => readonly RouteSpec[]): 
       role: null,
       summary: "This API as an OpenAPI 3.1 document",
       responses: { 200: { description: "the document" } },
-      handle: (c) => c.json((doc ??= openApiDocument(all(), ctx.version))),
+      handle: (c) => c.json(doc ??= openApiDocument(all(), ctx.version)),
     }),
   ];
 }

@@ -1,4 +1,7 @@
-/** A worker process for the EventStoreDB store test: joins the stage's live run and records its share of items. */
+/**
+ * A worker process for the EventStoreDB store test: joins the stage's live run and records its
+ * share of items.
+ */
 import process from "node:process";
 import { open } from "../../mod.ts";
 

@@ -1,6 +1,7 @@
 /**
- * The EventStoreDB adapter through the real @eventstore/db-client over gRPC: always against the protocol double
- * (BatchAppend and plain-Append servers), and against a real server when CKPT_TEST_EVENTSTORE is set.
+ * The EventStoreDB adapter through the real @eventstore/db-client over gRPC: always against the
+ * protocol double (BatchAppend and plain-Append servers), and against a real server when
+ * CKPT_TEST_EVENTSTORE is set.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -8,11 +9,11 @@ import { createServer } from "node:net";
 import process from "node:process";
 import { EventStoreDBClient, jsonEvent } from "@eventstore/db-client";
 import type { ResolvedEvent } from "@eventstore/db-client";
-import { eventStoreLog, type EventStoreLog } from "../../adapters/eventstoredb.ts";
+import { type EventStoreLog, eventStoreLog } from "../../adapters/eventstoredb.ts";
 import type { ExpectedRevision } from "../../core/log.ts";
 import { readMetadata, updateMetadata } from "../../adapters/eventstoredb/metadata.ts";
 import { collect, contractSuite, item } from "../contract/index.ts";
-import { startDouble, type Double } from "../esdb-double/index.ts";
+import { type Double, startDouble } from "../esdb-double/index.ts";
 
 interface Target {
   name: string;
@@ -24,12 +25,19 @@ const targets: Target[] = [
   { name: "double", start: () => startDouble() },
   { name: "double, plain Append", start: () => startDouble({ advertise: false }) },
 ];
-if (real) targets.push({ name: "real server", start: async () => ({ connectionString: real, close: async () => {} }) });
-else console.log("skipped: real EventStoreDB run (set CKPT_TEST_EVENTSTORE=esdb://localhost:2113?tls=false)");
+if (real) {
+  targets.push({
+    name: "real server",
+    start: async () => ({ connectionString: real, close: async () => {} }),
+  });
+} else {console.log(
+    "skipped: real EventStoreDB run (set CKPT_TEST_EVENTSTORE=esdb://localhost:2113?tls=false)",
+  );}
 
 /**
- * uvu's reporter throws on an error whose `details` is not a string (CkptError's is an object), then counts the
- * test as neither passed nor failed and exits 0; rethrowing such errors plainly keeps failures visible.
+ * uvu's reporter throws on an error whose `details` is not a string (CkptError's is an object),
+ * then counts the test as neither passed nor failed and exits 0; rethrowing such errors plainly
+ * keeps failures visible.
  */
 function it(name: string, run: () => Promise<void>): void {
   test(name, async () => {
@@ -43,7 +51,10 @@ function it(name: string, run: () => Promise<void>): void {
   });
 }
 
-/** A log on its own prefix (so runs never meet on a shared server), plus a raw client to look behind it. */
+/**
+ * A log on its own prefix (so runs never meet on a shared server), plus a raw client to look behind
+ * it.
+ */
 async function open(target: Target) {
   const server = await target.start();
   const prefix = `ckpt-t${crypto.randomUUID().slice(0, 8)}-`;
@@ -63,7 +74,11 @@ async function open(target: Target) {
 }
 
 /** Reads to the end: the client's dispose() hangs on a read abandoned half-way. */
-async function rawRead(raw: EventStoreDBClient, stream: string, options: Parameters<EventStoreDBClient["readStream"]>[1] = {}) {
+async function rawRead(
+  raw: EventStoreDBClient,
+  stream: string,
+  options: Parameters<EventStoreDBClient["readStream"]>[1] = {},
+) {
   const out: ResolvedEvent[] = [];
   for await (const e of raw.readStream(stream, options)) out.push(e);
   return out;
@@ -80,7 +95,7 @@ async function code(p: Promise<unknown>): Promise<string | undefined> {
 
 /** Appends one event at the head it last saw, re-reading on conflict, as core's writer does. */
 async function appendAtHead(log: EventStoreLog, stream: string, index: number): Promise<number> {
-  for (let conflicts = 0; ; conflicts++) {
+  for (let conflicts = 0;; conflicts++) {
     const info = await log.info(stream);
     const expected: ExpectedRevision = info ? info.head : "no_stream";
     try {
@@ -110,9 +125,16 @@ for (const target of targets) {
     try {
       await log.append("stage", [item(0), item(1)], { expectedRevision: "no_stream" });
       const events = (await rawRead(raw, log.names("stage").events)).map((e) => e.event);
-      assert.equal(events.map((e) => [e?.type, e?.isJson, e?.revision]), [["item", true, 0n], ["item", true, 1n]]);
+      assert.equal(events.map((e) => [e?.type, e?.isJson, e?.revision]), [["item", true, 0n], [
+        "item",
+        true,
+        1n,
+      ]]);
       assert.is((events[1]?.data as { index: number }).index, 1);
-      assert.is(await code(log.append("stage", [item(2)], { expectedRevision: 0 })), "CKPT_CONFLICT");
+      assert.is(
+        await code(log.append("stage", [item(2)], { expectedRevision: 0 })),
+        "CKPT_CONFLICT",
+      );
       assert.is((await log.append("stage", [item(2)], { expectedRevision: "any" })).head, 2);
     } finally {
       await cleanup();
@@ -122,15 +144,27 @@ for (const target of targets) {
   it(`[${target.name}] truncateBefore writes the base snapshot, then $tb`, async () => {
     const { log, raw, cleanup } = await open(target);
     try {
-      await log.append("t", [item(0), item(1), item(2), item(3)], { expectedRevision: "no_stream" });
+      await log.append("t", [item(0), item(1), item(2), item(3)], {
+        expectedRevision: "no_stream",
+      });
       await log.truncateBefore("t", 2, { revision: 1, version: 1, state: { done: 2 } });
       const { events, base } = log.names("t");
       assert.is((await raw.getStreamMetadata(events)).metadata?.truncateBefore, 2);
-      const position = async (stream: string) => (await rawRead(raw, stream, { direction: "backwards", fromRevision: "end", maxCount: 1 }))[0]?.commitPosition;
+      const position = async (stream: string) =>
+        (await rawRead(raw, stream, { direction: "backwards", fromRevision: "end", maxCount: 1 }))[
+          0
+        ]?.commitPosition;
       const [snap, tb] = [await position(base), await position(`$$${events}`)];
-      assert.ok(snap !== undefined && tb !== undefined && snap < tb, "base snapshot committed before $tb");
+      assert.ok(
+        snap !== undefined && tb !== undefined && snap < tb,
+        "base snapshot committed before $tb",
+      );
       await log.truncateBefore("t", 1, { revision: 0, version: 1, state: {} });
-      assert.is((await raw.getStreamMetadata(events)).metadata?.truncateBefore, 2, "$tb never moves back");
+      assert.is(
+        (await raw.getStreamMetadata(events)).metadata?.truncateBefore,
+        2,
+        "$tb never moves back",
+      );
     } finally {
       await cleanup();
     }
@@ -142,9 +176,14 @@ for (const target of targets) {
       await log.append("m", [item(0), item(1)], { expectedRevision: "no_stream" });
       await log.truncateBefore("m", 1, { revision: 0, version: 1, state: {} });
       await log.setMaxAge("m", 3600);
-      assert.equal((await raw.getStreamMetadata(log.names("m").events)).metadata, { truncateBefore: 1, maxAge: 3600 });
+      assert.equal((await raw.getStreamMetadata(log.names("m").events)).metadata, {
+        truncateBefore: 1,
+        maxAge: 3600,
+      });
       await log.setMaxAge("m", undefined);
-      assert.equal((await raw.getStreamMetadata(log.names("m").events)).metadata, { truncateBefore: 1 });
+      assert.equal((await raw.getStreamMetadata(log.names("m").events)).metadata, {
+        truncateBefore: 1,
+      });
       assert.is(await code(log.setMaxAge("m", -5)), "CKPT_INVALID");
     } finally {
       await cleanup();
@@ -155,7 +194,9 @@ for (const target of targets) {
     const { log, raw, cleanup } = await open(target);
     try {
       await log.append("s", [item(0), item(1), item(2)], { expectedRevision: "no_stream" });
-      for (const revision of [0, 1, 2]) await log.saveSnapshot("s", { revision, version: 1, state: { revision } });
+      for (const revision of [0, 1, 2]) {
+        await log.saveSnapshot("s", { revision, version: 1, state: { revision } });
+      }
       const name = log.names("s").snapshot;
       assert.is((await raw.getStreamMetadata(name)).metadata?.maxCount, 1);
       const kept = (await rawRead(raw, name)).map((e) => e.event?.data);
@@ -172,11 +213,16 @@ for (const target of targets) {
       await log.append("a", [item(0)], { expectedRevision: "any" });
       await log.append("a", [item(1)], { expectedRevision: 0 });
       // A writer that crashed between registering and appending leaves a name and nothing else.
-      await raw.appendToStream(log.indexStream, jsonEvent({ type: "ckpt.stream", data: { stream: "ghost" } }));
+      await raw.appendToStream(
+        log.indexStream,
+        jsonEvent({ type: "ckpt.stream", data: { stream: "ghost" } }),
+      );
       const other = another();
       assert.equal((await other.streams()).map((s) => [s.stream, s.head]), [["a", 1], ["b", 0]]);
       await other.close();
-      const index = (await rawRead(raw, log.indexStream)).map((e) => (e.event?.data as { stream: string }).stream);
+      const index = (await rawRead(raw, log.indexStream)).map((e) =>
+        (e.event?.data as { stream: string }).stream
+      );
       assert.equal(index, ["b", "a", "ghost"], "registered once per stream");
     } finally {
       await cleanup();
@@ -195,8 +241,16 @@ for (const target of targets) {
       assert.is(await log.loadSnapshot("d"), undefined);
       assert.is(await log.info("d"), undefined);
       assert.is((await log.append("d", [item(7)], { expectedRevision: "no_stream" })).head, 0);
-      assert.equal((await collect(log.read("d"))).map((e) => [e.revision, (e.event as { index: number }).index]), [[0, 7]]);
-      assert.is(await code(log.append("d", [item(8)], { expectedRevision: "no_stream" })), "CKPT_CONFLICT");
+      assert.equal(
+        (await collect(log.read("d"))).map((
+          e,
+        ) => [e.revision, (e.event as { index: number }).index]),
+        [[0, 7]],
+      );
+      assert.is(
+        await code(log.append("d", [item(8)], { expectedRevision: "no_stream" })),
+        "CKPT_CONFLICT",
+      );
     } finally {
       await cleanup();
     }
@@ -224,11 +278,14 @@ for (const target of targets) {
     const client = EventStoreDBClient.connectionString(server.connectionString);
     const other = eventStoreLog({ connectionString: server.connectionString, prefix });
     let raced = 0;
-    // The real client, except that the hidden-head probe (an empty append) lets the other writer in first.
+    // The real client, except that the hidden-head probe (an empty append) lets the other writer in
+    // first.
     const racing = new Proxy(client, {
       get(target, key, receiver) {
         const value = Reflect.get(target, key, receiver);
-        if (key !== "appendToStream" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+        if (key !== "appendToStream" || typeof value !== "function") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
         return async (name: string, events: unknown, options: unknown) => {
           if (Array.isArray(events) && events.length === 0 && raced++ === 0) {
             await other.append("r", [item(0)], { expectedRevision: "no_stream" });
@@ -237,7 +294,11 @@ for (const target of targets) {
         };
       },
     });
-    const log2 = eventStoreLog({ connectionString: server.connectionString, prefix, client: racing });
+    const log2 = eventStoreLog({
+      connectionString: server.connectionString,
+      prefix,
+      client: racing,
+    });
     try {
       const info = await log2.info("r");
       assert.is(raced, 1, "the probe ran with the stream still missing");
@@ -256,7 +317,9 @@ for (const target of targets) {
     try {
       // Same expected revision from both: exactly one wins.
       await log.append("c", [item(0)], { expectedRevision: "no_stream" });
-      const race = await Promise.allSettled([log, other].map((l, k) => l.append("c", [item(1 + k)], { expectedRevision: 0 })));
+      const race = await Promise.allSettled(
+        [log, other].map((l, k) => l.append("c", [item(1 + k)], { expectedRevision: 0 })),
+      );
       assert.equal(race.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
       const lost = race.find((r) => r.status === "rejected") as PromiseRejectedResult;
       assert.is((lost.reason as { code: string }).code, "CKPT_CONFLICT");
@@ -265,8 +328,12 @@ for (const target of targets) {
       const b = Array.from({ length: 15 }, (_, i) => 200 + i);
       const blind = Array.from({ length: 10 }, (_, i) => 300 + i);
       await Promise.all([
-        (async () => { for (const i of a) await appendAtHead(log, "c", i); })(),
-        (async () => { for (const i of b) await appendAtHead(other, "c", i); })(),
+        (async () => {
+          for (const i of a) await appendAtHead(log, "c", i);
+        })(),
+        (async () => {
+          for (const i of b) await appendAtHead(other, "c", i);
+        })(),
         Promise.all(blind.map((i) => other.append("c", [item(i)], { expectedRevision: "any" }))),
       ]);
       const got = await collect(log.read("c"));
@@ -282,7 +349,10 @@ for (const target of targets) {
   it(`[${target.name}] invalid stream names are CKPT_INVALID before anything is sent`, async () => {
     const { log, cleanup } = await open(target);
     try {
-      assert.is(await code(log.append("_snap-x", [item(0)], { expectedRevision: "any" })), "CKPT_INVALID");
+      assert.is(
+        await code(log.append("_snap-x", [item(0)], { expectedRevision: "any" })),
+        "CKPT_INVALID",
+      );
       assert.is(await code(collect(log.read("x", { from: -1 }))), "CKPT_INVALID");
     } finally {
       await cleanup();
@@ -295,7 +365,8 @@ it("[double] concurrent metadata changes both land: the one that loses the race 
   const client = EventStoreDBClient.connectionString(double.connectionString);
   let calls = 0;
   try {
-    const set = (key: string) => updateMetadata(client, "m", (m) => (calls++, { ...m, [key]: true }));
+    const set = (key: string) =>
+      updateMetadata(client, "m", (m) => (calls++, { ...m, [key]: true }));
     await Promise.all(["a", "b", "c"].map(set));
     const { data } = await readMetadata(client, "m");
     assert.equal([data.a, data.b, data.c], [true, true, true]);
@@ -317,9 +388,16 @@ for (const advertise of [undefined, false] as const) {
       assert.is((await log.append("r", [item(1), item(2)], { expectedRevision: 0 })).head, 2);
       double.faults.dropAppendReplies = 1;
       assert.is((await log.append("r", [item(3)], { expectedRevision: "any" })).head, 3);
-      assert.equal((await collect(log.read("r"))).map((e) => (e.event as { index: number }).index), [0, 1, 2, 3]);
+      assert.equal(
+        (await collect(log.read("r"))).map((e) => (e.event as { index: number }).index),
+        [0, 1, 2, 3],
+      );
       double.faults.dropAppendReplies = 10;
-      assert.is(await code(log.append("r", [item(4)], { expectedRevision: 3 })), "CKPT_UNAVAILABLE", "gives up after the retries");
+      assert.is(
+        await code(log.append("r", [item(4)], { expectedRevision: 3 })),
+        "CKPT_UNAVAILABLE",
+        "gives up after the retries",
+      );
     } finally {
       await log.close();
       await double.close();
@@ -334,10 +412,19 @@ it("connection refused is CKPT_UNAVAILABLE naming the server without its credent
       probe.close(() => resolve(port));
     });
   });
-  const log = eventStoreLog({ connectionString: `esdb://admin:s3cret@127.0.0.1:${port}?tls=false`, retries: 1 });
+  const log = eventStoreLog({
+    connectionString: `esdb://admin:s3cret@127.0.0.1:${port}?tls=false`,
+    retries: 1,
+  });
   try {
     assert.is(log.location, `esdb://admin@127.0.0.1:${port}`);
-    for (const call of [log.append("x", [item(0)], { expectedRevision: "any" }), log.info("x"), collect(log.read("x"))]) {
+    for (
+      const call of [
+        log.append("x", [item(0)], { expectedRevision: "any" }),
+        log.info("x"),
+        collect(log.read("x")),
+      ]
+    ) {
       try {
         await call;
         assert.unreachable("should fail");

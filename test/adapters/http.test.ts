@@ -1,4 +1,7 @@
-/** The HTTP adapter runs the shared EventLog contract against a real sidecar on a loopback port (LevelDB behind it). */
+/**
+ * The HTTP adapter runs the shared EventLog contract against a real sidecar on a loopback port
+ * (LevelDB behind it).
+ */
 import { connectHttpLog } from "../../adapters/http.ts";
 import type { EventLog } from "../../core/log.ts";
 import { contractSuite } from "../contract/index.ts";

@@ -1,7 +1,7 @@
 /**
- * The fast column-page reader (adapters/level/columns.ts) against msgpackr on the same bytes: it must read every
- * column page exactly as msgpackr does, or step aside (undefined) so msgpackr reads it; and reads through the
- * adapter hand a big column page out in slices, from any revision.
+ * The fast column-page reader (adapters/level/columns.ts) against msgpackr on the same bytes: it
+ * must read every column page exactly as msgpackr does, or step aside (undefined) so msgpackr reads
+ * it; and reads through the adapter hand a big column page out in slices, from any revision.
  */
 import fc from "fast-check";
 import { Packr, Unpackr } from "msgpackr";
@@ -24,7 +24,8 @@ function viaMsgpackr(bytes: Uint8Array): { at: number[]; index: number[] } {
   return { at: v.at.map((d) => (a += d)), index: v.index.map((d) => (i += d)) };
 }
 
-// Every encoding msgpack has for a number: fixints, 8/16/32/64-bit ints either sign, float64 and float32.
+// Every encoding msgpack has for a number: fixints, 8/16/32/64-bit ints either sign, float64 and
+// float32.
 const delta = fc.oneof(
   fc.integer({ min: -32, max: 127 }),
   fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }),
@@ -58,20 +59,40 @@ test("plain small deltas, the hot path's pages, are read by the fast reader", ()
   assert.equal([...cols.index], viaMsgpackr(bytes).index);
   const slice = recordsOfColumns(cols, 1000, 5, 8);
   assert.equal(slice.map((r) => r.revision), [1005, 1006, 1007]);
-  assert.equal(slice[0]!.event, { type: "item", v: 1, at: cols.at[5]!, index: cols.index[5]!, outcome: "ok" });
+  assert.equal(slice[0]!.event, {
+    type: "item",
+    v: 1,
+    at: cols.at[5]!,
+    index: cols.index[5]!,
+    outcome: "ok",
+  });
 });
 
 test("anything but a whole column page is left to msgpackr", () => {
   const good = pack({ c: 1, at: [1, 2, 3], index: [4, 5, 6] });
   assert.ok(readColumns(good));
-  for (let cut = 0; cut < good.length; cut++) assert.is(readColumns(good.subarray(0, cut)), undefined, `cut at ${cut}`);
+  for (let cut = 0; cut < good.length; cut++) {
+    assert.is(readColumns(good.subarray(0, cut)), undefined, `cut at ${cut}`);
+  }
   assert.is(readColumns(new Uint8Array([...good, 0])), undefined, "trailing byte");
-  assert.is(readColumns(pack({ c: 1, at: [1, 2], index: [1, 2, 3] })), undefined, "columns of unequal length");
+  assert.is(
+    readColumns(pack({ c: 1, at: [1, 2], index: [1, 2, 3] })),
+    undefined,
+    "columns of unequal length",
+  );
   assert.is(readColumns(pack({ c: 2, at: [1], index: [1] })), undefined, "another page version");
-  assert.is(readColumns(pack([{ type: "item", v: 1, at: 1, index: 0, outcome: "ok" }])), undefined, "a page of event objects");
+  assert.is(
+    readColumns(pack([{ type: "item", v: 1, at: 1, index: 0, outcome: "ok" }])),
+    undefined,
+    "a page of event objects",
+  );
   assert.is(readColumns(pack({ c: 1, at: ["1"], index: [1] })), undefined, "a string in a column");
   const huge = new Uint8Array([...good.subarray(0, 16), 0xdd, 0xff, 0xff, 0xff, 0xff, 1, 0x91, 1]);
-  assert.is(readColumns(huge), undefined, "a count of 2^32 - 1 over 3 bytes (damage) allocates nothing");
+  assert.is(
+    readColumns(huge),
+    undefined,
+    "a count of 2^32 - 1 over 3 bytes (damage) allocates nothing",
+  );
 });
 
 test("a read hands a big column page out in slices of at most 256, from any revision", async () => {
@@ -87,7 +108,10 @@ test("a read hands a big column page out in slices of at most 256, from any revi
       for await (const b of log.readBatches!("s", { from })) batches.push(b);
       assert.ok(batches.every((b) => b.length > 0 && b.length <= 256), `slices from ${from}`);
       const flat = batches.flat();
-      assert.equal(flat.map((r) => r.revision), Array.from({ length: 1001 - from }, (_, k) => from + k));
+      assert.equal(
+        flat.map((r) => r.revision),
+        Array.from({ length: 1001 - from }, (_, k) => from + k),
+      );
       assert.equal(flat.map((r) => r.event), [...events, last].slice(from));
     }
   } finally {

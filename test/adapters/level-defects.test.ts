@@ -1,7 +1,7 @@
 /**
- * The damage defects of issue 14, each reproduced the way a user met it (public API and CLI only): a lost CURRENT
- * must not let a read-only command destroy the store, a flipped byte in the log must not roll a stage back
- * silently, and a damaged table must never surface an uncoded error.
+ * The damage defects of issue 14, each reproduced the way a user met it (public API and CLI only):
+ * a lost CURRENT must not let a read-only command destroy the store, a flipped byte in the log must
+ * not roll a stage back silently, and a damaged table must never surface an uncoded error.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -13,7 +13,10 @@ import { cli, tempDir } from "../cli/helpers.ts";
 
 const STAGES = ["s0", "s1", "s2", "s3"];
 
-/** Four stages of 300 items each; s0–s2 end up in a table, s3 (paused at revision 301, 300 done) in the log. */
+/**
+ * Four stages of 300 items each; s0–s2 end up in a table, s3 (paused at revision 301, 300 done) in
+ * the log.
+ */
 async function build(path: string): Promise<void> {
   let store = await open({ path });
   for (const s of STAGES.slice(0, 3)) {
@@ -32,7 +35,13 @@ async function build(path: string): Promise<void> {
 const fingerprint = (dir: string) =>
   readdirSync(dir)
     .sort()
-    .map((n) => `${n} ${statSync(join(dir, n)).isDirectory() ? "dir" : createHash("sha256").update(readFileSync(join(dir, n))).digest("hex")}`)
+    .map((n) =>
+      `${n} ${
+        statSync(join(dir, n)).isDirectory()
+          ? "dir"
+          : createHash("sha256").update(readFileSync(join(dir, n))).digest("hex")
+      }`
+    )
     .join("\n");
 
 const tmp = await tempDir();
@@ -49,13 +58,19 @@ test("defect 2: with CURRENT deleted, `ckpt list` refuses (CKPT_CORRUPT) and lea
   assert.is(fingerprint(path), before, "no file written, none deleted");
   let opened: unknown;
   await open({ path }).then((s) => s.close(), (e: unknown) => (opened = e));
-  assert.is((opened as { code?: string })?.code, "CKPT_CORRUPT", "the library refuses too: no new database over the old one");
+  assert.is(
+    (opened as { code?: string })?.code,
+    "CKPT_CORRUPT",
+    "the library refuses too: no new database over the old one",
+  );
   assert.is(fingerprint(path), before);
   const repair = await cli(["verify", "--repair", "--store", path]);
   assert.is(repair.code, 0, repair.out + repair.err);
   const store = await open({ path });
   try {
-    for (const s of STAGES) assert.is((await store.stage(s).state()).counters.processed, 300, `${s} is back whole`);
+    for (const s of STAGES) {
+      assert.is((await store.stage(s).state()).counters.processed, 300, `${s} is back whole`);
+    }
   } finally {
     await store.close();
   }
@@ -74,7 +89,9 @@ test("defect 3: one flipped byte in the log is refused with CKPT_CORRUPT naming 
     async (s) => {
       const st = await s.stage("s3").state();
       await s.close();
-      assert.unreachable(`opened silently: s3 is ${st.status} at revision ${st.revision} with ${st.counters.processed} done`);
+      assert.unreachable(
+        `opened silently: s3 is ${st.status} at revision ${st.revision} with ${st.counters.processed} done`,
+      );
     },
     (e: unknown) => (err = e as typeof err),
   );
@@ -90,7 +107,9 @@ test("defect 3: one flipped byte in the log is refused with CKPT_CORRUPT naming 
 test("defect 4: damaged tables never surface an uncoded error (list, show, verify)", async () => {
   const fixture = join(tmp.path, "tables");
   await build(fixture);
-  const table = readdirSync(fixture).filter((n) => n.endsWith(".ldb")).sort((a, b) => statSync(join(fixture, b)).size - statSync(join(fixture, a)).size)[0]!;
+  const table = readdirSync(fixture).filter((n) => n.endsWith(".ldb")).sort((a, b) =>
+    statSync(join(fixture, b)).size - statSync(join(fixture, a)).size
+  )[0]!;
   const size = statSync(join(fixture, table)).size;
   for (let k = 1; k <= 12; k++) {
     const dir = join(tmp.path, `table-${k}`);
@@ -117,7 +136,11 @@ test("verify --repair refuses a store a pipeline holds (CKPT_LOCKED) and leaves 
     const r = await cli(["verify", "--repair", "--store", path]);
     assert.is(r.code, 1);
     assert.match(r.err, "error CKPT_LOCKED");
-    assert.is(fingerprint(path).replace(/LOG[^\n]*\n/g, ""), before.replace(/LOG[^\n]*\n/g, ""), "no store file changed (LevelDB's info LOG aside)");
+    assert.is(
+      fingerprint(path).replace(/LOG[^\n]*\n/g, ""),
+      before.replace(/LOG[^\n]*\n/g, ""),
+      "no store file changed (LevelDB's info LOG aside)",
+    );
     assert.ok(!readdirSync(path).some((n) => n.startsWith("damaged-")), "no copy taken either");
   } finally {
     await held.close();

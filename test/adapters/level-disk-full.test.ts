@@ -1,7 +1,8 @@
 /**
- * A full disk under a running pipeline, on a small tmpfs and on a loop-mounted ext4 image (as root, like CI):
- * the failing write is CKPT_NO_SPACE (or CKPT_IO), every later write is refused until the store is reopened
- * (even after space is freed), reopening works once space is back, and no acknowledged item is ever lost.
+ * A full disk under a running pipeline, on a small tmpfs and on a loop-mounted ext4 image (as root,
+ * like CI): the failing write is CKPT_NO_SPACE (or CKPT_IO), every later write is refused until the
+ * store is reopened (even after space is freed), reopening works once space is back, and no
+ * acknowledged item is ever lost.
  */
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,11 +16,18 @@ import { type FsKind, withSmallDisk } from "../helpers/mount.ts";
 const ITEM = "x".repeat(300);
 const codeOf = (e: unknown) => (e as { code?: string }).code;
 
-async function fillUntilRefused(store: Store, stage: string, from: number, acked: Set<number>): Promise<unknown> {
+async function fillUntilRefused(
+  store: Store,
+  stage: string,
+  from: number,
+  acked: Set<number>,
+): Promise<unknown> {
   const run = await store.stage(stage).begin({ total: 1_000_000 });
-  for (let i = from; ; i += 32) {
+  for (let i = from;; i += 32) {
     const batch = Array.from({ length: 32 }, (_, k) => i + k);
-    const results = await Promise.allSettled(batch.map((n) => run.done(n, { item: `${ITEM}${n}` })));
+    const results = await Promise.allSettled(
+      batch.map((n) => run.done(n, { item: `${ITEM}${n}` })),
+    );
     results.forEach((r, k) => r.status === "fulfilled" && acked.add(batch[k]!));
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
@@ -38,15 +46,26 @@ async function scenario(kind: FsKind, kib: number) {
     const acked = new Set<number>();
     let store = await open({ path, durability: "sync" });
     const err = await fillUntilRefused(store, "fill", 0, acked);
-    assert.ok(["CKPT_NO_SPACE", "CKPT_IO"].includes(codeOf(err)!), `the failing write is coded: ${codeOf(err)} ${(err as Error).message}`);
+    assert.ok(
+      ["CKPT_NO_SPACE", "CKPT_IO"].includes(codeOf(err)!),
+      `the failing write is coded: ${codeOf(err)} ${(err as Error).message}`,
+    );
     assert.ok(acked.size > 100, `some writes were acknowledged first (${acked.size})`);
 
-    // Space comes back, but this process's store stays refused: LevelDB's log may end in a partial record.
+    // Space comes back, but this process's store stays refused: LevelDB's log may end in a partial
+    // record.
     await rm(filler);
     const more = new Set<number>();
     const again = await fillUntilRefused(store, "fill", 1_000_000, more).catch((e: unknown) => e);
-    assert.is(more.size, 0, "no write is acknowledged after the failure until the store is reopened");
-    assert.ok(["CKPT_NO_SPACE", "CKPT_IO"].includes(codeOf(again)!), `refused with a code: ${codeOf(again)}`);
+    assert.is(
+      more.size,
+      0,
+      "no write is acknowledged after the failure until the store is reopened",
+    );
+    assert.ok(
+      ["CKPT_NO_SPACE", "CKPT_IO"].includes(codeOf(again)!),
+      `refused with a code: ${codeOf(again)}`,
+    );
     const other = await store.stage("other").begin().then(() => "begun", (e: unknown) => codeOf(e));
     assert.ok(other !== "begun", "another stage is refused too");
     await store.close().catch(() => undefined);
@@ -61,7 +80,9 @@ async function scenario(kind: FsKind, kib: number) {
     await store.close();
     store = await open({ path });
     const after = await store.stage("fill").state();
-    for (const i of [...acked, 2_000_000, 2_000_001, 2_000_002]) assert.ok(isDoneIn(after, i), `item ${i} done after the second reopen`);
+    for (const i of [...acked, 2_000_000, 2_000_001, 2_000_002]) {
+      assert.ok(isDoneIn(after, i), `item ${i} done after the second reopen`);
+    }
     await store.close();
 
     // The log on its own: one failed append refuses every later one, on any stream.
@@ -70,12 +91,20 @@ async function scenario(kind: FsKind, kib: number) {
     await writeFile(join(dir, "filler"), big).catch(() => undefined);
     let failure: unknown;
     for (let r = 0; r < 100_000 && !failure; r++) {
-      await log.append("raw", [{ type: "item", v: 1, at: r, index: r, outcome: "ok", item: ITEM.repeat(20) } as never], { expectedRevision: "any" }).catch((e: unknown) => (failure = e));
+      await log.append("raw", [
+        { type: "item", v: 1, at: r, index: r, outcome: "ok", item: ITEM.repeat(20) } as never,
+      ], { expectedRevision: "any" }).catch((e: unknown) => (failure = e));
     }
     assert.ok(failure, "the disk filled");
     await rm(join(dir, "filler"));
-    const later = await log.append("elsewhere", [{ type: "item", v: 1, at: 1, index: 1, outcome: "ok" } as never], { expectedRevision: "any" }).then(() => "ok", (e: unknown) => codeOf(e));
-    assert.is(later, codeOf(failure), "a write to another stream after the failure is refused with the same code");
+    const later = await log.append("elsewhere", [
+      { type: "item", v: 1, at: 1, index: 1, outcome: "ok" } as never,
+    ], { expectedRevision: "any" }).then(() => "ok", (e: unknown) => codeOf(e));
+    assert.is(
+      later,
+      codeOf(failure),
+      "a write to another stream after the failure is refused with the same code",
+    );
     await log.close();
   });
 }

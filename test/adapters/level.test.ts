@@ -51,12 +51,19 @@ test("pages of plain items (column-encoded) and mixed pages read back exactly", 
   const dir = await tempDir();
   const log = await levelLog(dir.path);
   const plain = Array.from({ length: 500 }, (_, k) => item((k * 37) % 500));
-  const mixed = [item(1000, { item: "u" }), item(1001, { outcome: "failed", error: "x" }), ...Array.from({ length: 20 }, (_, k) => item(2000 + k))];
+  const mixed = [
+    item(1000, { item: "u" }),
+    item(1001, { outcome: "failed", error: "x" }),
+    ...Array.from({ length: 20 }, (_, k) => item(2000 + k)),
+  ];
   await log.append("cols", plain, { expectedRevision: "no_stream" });
   await log.append("cols", mixed, { expectedRevision: 499 });
   const back = await collect(log.read("cols"));
   assert.equal(back.map((e) => e.event), [...plain, ...mixed]);
-  assert.equal((await collect(log.read("cols", { from: 250, limit: 3 }))).map((e) => e.event), plain.slice(250, 253));
+  assert.equal(
+    (await collect(log.read("cols", { from: 250, limit: 3 }))).map((e) => e.event),
+    plain.slice(250, 253),
+  );
   await log.close();
   await dir.remove();
 });

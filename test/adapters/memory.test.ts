@@ -2,4 +2,6 @@
 import { memoryLog } from "../../adapters/memory.ts";
 import { contractSuite } from "../contract/index.ts";
 
-contractSuite("memory", async () => ({ log: memoryLog(), cleanup: async () => {} }), { durable: false });
+contractSuite("memory", async () => ({ log: memoryLog(), cleanup: async () => {} }), {
+  durable: false,
+});

@@ -1,12 +1,12 @@
 /**
- * PostgreSQL faults (a server of this file's own, since it is restarted): the server crashing and coming
- * back mid-run, backends killed with pg_terminate_backend mid-flush, statements cancelled by
+ * PostgreSQL faults (a server of this file's own, since it is restarted): the server crashing and
+ * coming back mid-run, backends killed with pg_terminate_backend mid-flush, statements cancelled by
  * statement_timeout. Each ends in a transparent retry or a coded error; never an acknowledged event
  * lost, never a revision or an item written twice; the run continues once the server is back.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { postgresLog, type PostgresLog } from "../../adapters/postgres.ts";
+import { type PostgresLog, postgresLog } from "../../adapters/postgres.ts";
 import { Store } from "../../core/store.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { adminPool, startPostgres, uniqueSchema } from "../helpers/postgres-server.ts";
@@ -21,8 +21,15 @@ test.after(async () => {
   await server.close();
 });
 
-/** Exact checks in the table: every acknowledged index stored once, no other index twice, revisions 0..head. */
-async function checkTable(schema: string, stage: string, acked: Set<number>): Promise<Map<number, number>> {
+/**
+ * Exact checks in the table: every acknowledged index stored once, no other index twice, revisions
+ * 0..head.
+ */
+async function checkTable(
+  schema: string,
+  stage: string,
+  acked: Set<number>,
+): Promise<Map<number, number>> {
   const rows = await admin.rows(
     `select (data::json->>'index')::int as i, count(*)::int as n from "${schema}".events where stage = $1 and data::json->>'type' = 'item' group by 1`,
     [stage],
@@ -30,25 +37,40 @@ async function checkTable(schema: string, stage: string, acked: Set<number>): Pr
   const counts = new Map<number, number>(rows.map((r) => [r.i as number, r.n as number]));
   for (const [i, n] of counts) assert.is(n, 1, `index ${i} stored ${n} times`);
   for (const i of acked) assert.is(counts.get(i), 1, `acknowledged index ${i} lost`);
-  const [rev] = await admin.rows(`select count(*)::int as n, coalesce(max(revision), -1)::int as hi from "${schema}".events where stage = $1`, [stage]);
+  const [rev] = await admin.rows(
+    `select count(*)::int as n, coalesce(max(revision), -1)::int as hi from "${schema}".events where stage = $1`,
+    [stage],
+  );
   assert.is(rev!.hi, rev!.n - 1, "revisions have a gap or a duplicate");
-  const [head] = await admin.rows(`select head::int from "${schema}".streams where stage = $1`, [stage]);
+  const [head] = await admin.rows(`select head::int from "${schema}".streams where stage = $1`, [
+    stage,
+  ]);
   assert.is(head!.head, rev!.hi, "the head row disagrees with the events");
   return counts;
 }
 
 /**
- * Marks `total` items, 16 in flight at a time, while `fault` runs alongside (`finished()` turns true once the
- * marking has ended, either way); returns what was acknowledged.
+ * Marks `total` items, 16 in flight at a time, while `fault` runs alongside (`finished()` turns
+ * true once the marking has ended, either way); returns what was acknowledged.
  */
-async function markAll(store: Store, stage: string, total: number, fault: (progress: () => number, finished: () => boolean) => Promise<void>): Promise<Set<number>> {
+async function markAll(
+  store: Store,
+  stage: string,
+  total: number,
+  fault: (progress: () => number, finished: () => boolean) => Promise<void>,
+): Promise<Set<number>> {
   const run = await store.stage(stage).begin({ total });
   const acked = new Set<number>();
   let finished = false;
   const work = (async () => {
     try {
       for (let i = 0; i < total; i += 16) {
-        await Promise.all(Array.from({ length: Math.min(16, total - i) }, (_, k) => run.done(i + k).then(() => void acked.add(i + k))));
+        await Promise.all(
+          Array.from(
+            { length: Math.min(16, total - i) },
+            (_, k) => run.done(i + k).then(() => void acked.add(i + k)),
+          ),
+        );
       }
     } finally {
       finished = true;
@@ -59,7 +81,10 @@ async function markAll(store: Store, stage: string, total: number, fault: (progr
   return acked;
 }
 
-async function open(schema: string, extra: Partial<Parameters<typeof postgresLog>[0]> = {}): Promise<{ store: Store; log: PostgresLog }> {
+async function open(
+  schema: string,
+  extra: Partial<Parameters<typeof postgresLog>[0]> = {},
+): Promise<{ store: Store; log: PostgresLog }> {
   const log = await postgresLog({ url: server.url, schema, max: 4, ...extra });
   return { store: new Store(log, { platform: runtimePlatform }), log };
 }
@@ -93,9 +118,12 @@ test("backends killed with pg_terminate_backend mid-flush: appends retry, nothin
   let killed = 0;
   try {
     const acked = await markAll(store, "s", 1500, async (_, finished) => {
-      // Often enough to land in flushes (and in the snapshot transactions), rarely enough that a fresh connection can log in.
+      // Often enough to land in flushes (and in the snapshot transactions), rarely enough that a
+      // fresh connection can log in.
       while (!finished()) {
-        const rows = await admin.rows(`select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'ckpt' and datname = current_database()`);
+        const rows = await admin.rows(
+          `select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'ckpt' and datname = current_database()`,
+        );
         killed += rows.filter((r) => r.ok).length;
         await sleep(150 + Math.random() * 250);
       }
@@ -119,11 +147,13 @@ test("statement timeout: retried transparently while it clears; past retryForMs 
   try {
     const run = await store.stage("s").begin({ total: 20, leaseMs: 60_000 });
     await run.done(0);
-    // Another session holds the stage's head row: every append now waits, then hits statement_timeout.
-    const holdFor = (ms: number) => admin.transaction(async (tx) => {
-      await tx.query(`select head from "${schema}".streams where stage = 's' for update`);
-      await sleep(ms);
-    });
+    // Another session holds the stage's head row: every append now waits, then hits
+    // statement_timeout.
+    const holdFor = (ms: number) =>
+      admin.transaction(async (tx) => {
+        await tx.query(`select head from "${schema}".streams where stage = 's' for update`);
+        await sleep(ms);
+      });
     const held = holdFor(1200);
     await sleep(100);
     await run.done(1); // cancelled several times, then lands once the lock is gone
@@ -133,7 +163,12 @@ test("statement timeout: retried transparently while it clears; past retryForMs 
 
     // Now longer than the log will retry: CKPT_UNAVAILABLE, and the batch is not in the table.
     const before = (await log.info("s"))!.head;
-    const quick = await postgresLog({ url: server.url, schema, statementTimeoutMs: 150, retryForMs: 300 });
+    const quick = await postgresLog({
+      url: server.url,
+      schema,
+      statementTimeoutMs: 150,
+      retryForMs: 300,
+    });
     second = new Store(quick, { platform: runtimePlatform });
     const joined = await second.stage("s").begin({ join: true });
     const longHold = holdFor(2000);

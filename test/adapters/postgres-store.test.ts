@@ -1,7 +1,8 @@
 /**
- * The library, CLI and sidecar on PostgreSQL (one throwaway server for the file, a fresh schema per test):
- * 8 worker processes on one stage under random SIGKILLs with exact counts, watch woken by LISTEN/NOTIFY,
- * migrations racing, an older schema upgraded, and passwords kept out of every message.
+ * The library, CLI and sidecar on PostgreSQL (one throwaway server for the file, a fresh schema per
+ * test): 8 worker processes on one stage under random SIGKILLs with exact counts, watch woken by
+ * LISTEN/NOTIFY, migrations racing, an older schema upgraded, and passwords kept out of every
+ * message.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -56,7 +57,8 @@ test("8 worker processes on one stage, SIGKILLed at random: every acknowledged i
         out += d;
       });
       p.stderr!.on("data", (d) => (out += d));
-      // Roughly every other worker is killed once, at a random moment of its run, then started again.
+      // Roughly every other worker is killed once, at a random moment of its run, then started
+      // again.
       const killAfter = kills < 4 && Math.random() < 0.6 ? 300 + Math.random() * 2500 : undefined;
       const timer = killAfter === undefined ? undefined : setTimeout(() => {
         kills++;
@@ -82,11 +84,17 @@ test("8 worker processes on one stage, SIGKILLed at random: every acknowledged i
     assert.is(s.runs, 1, "every worker joined one run");
     for (const i of acked) assert.ok(i < total);
     // In the table itself: one item event per index, revisions 0..head with no gap.
-    const [dup] = await admin.rows(`select count(*)::int as n from (select data::json->>'index' from "${schema}".events where data::json->>'type' = 'item' group by 1 having count(*) > 1) d`);
+    const [dup] = await admin.rows(
+      `select count(*)::int as n from (select data::json->>'index' from "${schema}".events where data::json->>'type' = 'item' group by 1 having count(*) > 1) d`,
+    );
     assert.is(dup!.n, 0, "an index was recorded twice");
-    const [items] = await admin.rows(`select count(distinct data::json->>'index')::int as n from "${schema}".events where data::json->>'type' = 'item'`);
+    const [items] = await admin.rows(
+      `select count(distinct data::json->>'index')::int as n from "${schema}".events where data::json->>'type' = 'item'`,
+    );
     assert.is(items!.n, total);
-    const [rev] = await admin.rows(`select count(*)::int as n, max(revision)::int as hi from "${schema}".events`);
+    const [rev] = await admin.rows(
+      `select count(*)::int as n, max(revision)::int as hi from "${schema}".events`,
+    );
     assert.is(rev!.hi, rev!.n - 1);
     console.log(`    (${kills} workers SIGKILLed, ${acked.size} acks seen)`);
   } finally {
@@ -105,7 +113,9 @@ test("watch in another process is woken by LISTEN/NOTIFY, not by polling", async
     // pollMs so long that only a notification can deliver the next events within the test.
     const seen: number[] = [];
     const watching = (async () => {
-      for await (const { event } of watcher.stage("live").watch({ signal: ac.signal, pollMs: 3_600_000 })) {
+      for await (
+        const { event } of watcher.stage("live").watch({ signal: ac.signal, pollMs: 3_600_000 })
+      ) {
         if (event.type === "item") seen.push(event.index);
         if (seen.length === 2) ac.abort();
       }
@@ -126,13 +136,21 @@ test("watch in another process is woken by LISTEN/NOTIFY, not by polling", async
 
 test("two migrations racing: every opener succeeds, each version applied once", async () => {
   const schema = uniqueSchema("m");
-  const logs = await Promise.all(Array.from({ length: 6 }, () => postgresLog({ url: server.url, schema, max: 1 })));
+  const logs = await Promise.all(
+    Array.from({ length: 6 }, () => postgresLog({ url: server.url, schema, max: 1 })),
+  );
   try {
     const rows = await admin.rows(`select version from "${schema}".migrations order by version`);
-    assert.equal(rows.map((r) => r.version), Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
+    assert.equal(
+      rows.map((r) => r.version),
+      Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
+    );
     // And two processes at once, through the CLI (each its own pool and connection).
     const again = uniqueSchema("m");
-    const [a, b] = await Promise.all([runBin(["list", "--store", withSchema(again)]), runBin(["list", "--store", withSchema(again)])]);
+    const [a, b] = await Promise.all([
+      runBin(["list", "--store", withSchema(again)]),
+      runBin(["list", "--store", withSchema(again)]),
+    ]);
     assert.is(a.code, 0, a.stderr);
     assert.is(b.code, 0, b.stderr);
     const [n] = await admin.rows(`select count(*)::int as n from "${again}".migrations`);
@@ -159,7 +177,10 @@ test("a schema from an older version is upgraded in place; its events survive an
     assert.is(after!.v, LATEST_VERSION);
     const s = await store.stage("old").state();
     assert.is(s.counters.processed, 1);
-    const [trigger] = await admin.rows(`select count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and t.tgname = 'ckpt_notify'`, [schema]);
+    const [trigger] = await admin.rows(
+      `select count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and t.tgname = 'ckpt_notify'`,
+      [schema],
+    );
     assert.is(trigger!.n, 1);
   } finally {
     await store.close();
@@ -170,7 +191,11 @@ test("a newer schema than this ckpt knows is refused with CKPT_INVALID", async (
   const schema = uniqueSchema("f");
   const log = await postgresLog({ url: server.url, schema });
   await log.close();
-  await admin.rows(`insert into "${schema}".migrations (version, name) values (${LATEST_VERSION + 1}, 'from the future')`);
+  await admin.rows(
+    `insert into "${schema}".migrations (version, name) values (${
+      LATEST_VERSION + 1
+    }, 'from the future')`,
+  );
   assert.is((await code(postgresLog({ url: server.url, schema }))).code, "CKPT_INVALID");
 });
 
@@ -187,7 +212,10 @@ test("passwords never appear: location, a refused login, the CLI and the sidecar
   assert.not.match(bad.message, "not-the-password-42");
   assert.not.match(bad.message, pw);
   assert.is((await code(postgresLog({ url: "postgres://x:y@[bad" }))).code, "CKPT_INVALID");
-  assert.is((await code(postgresLog({ url: server.url, schema: "Robert'); drop" }))).code, "CKPT_INVALID");
+  assert.is(
+    (await code(postgresLog({ url: server.url, schema: "Robert'); drop" }))).code,
+    "CKPT_INVALID",
+  );
 
   // The CLI through --store and through CKPT_STORE, plus DATABASE_URL behind a bare postgres://.
   const w = await open({ url: withSchema(schema) });
@@ -215,8 +243,16 @@ test("passwords never appear: location, a refused login, the CLI and the sidecar
   assert.match(refused.err, "CKPT_UNAVAILABLE");
   assert.not.match(refused.out + refused.err, "not-the-password-42");
 
-  // The sidecar on PostgreSQL: serves the stage, and neither its banner nor /metrics shows the password.
-  const side = spawnTs(serverEntry, ["--store", withSchema(schema), "--port", "0", "--host", "127.0.0.1"]);
+  // The sidecar on PostgreSQL: serves the stage, and neither its banner nor /metrics shows the
+  // password.
+  const side = spawnTs(serverEntry, [
+    "--store",
+    withSchema(schema),
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+  ]);
   let out = "";
   side.stdout!.on("data", (d) => (out += d));
   side.stderr!.on("data", (d) => (out += d));
@@ -238,8 +274,12 @@ test("passwords never appear: location, a refused login, the CLI and the sidecar
 
 test("Store over postgresLog: leases refuse a second owner across pools with CKPT_LOCKED", async () => {
   const schema = uniqueSchema("l");
-  const a = new Store(await postgresLog({ url: server.url, schema }), { platform: runtimePlatform });
-  const b = new Store(await postgresLog({ url: server.url, schema }), { platform: runtimePlatform });
+  const a = new Store(await postgresLog({ url: server.url, schema }), {
+    platform: runtimePlatform,
+  });
+  const b = new Store(await postgresLog({ url: server.url, schema }), {
+    platform: runtimePlatform,
+  });
   try {
     const run = await a.stage("leased").begin({ leaseMs: 60_000 });
     await run.done(0);
@@ -271,7 +311,17 @@ test("the CLI unchanged on PostgreSQL: verify, export, import into another schem
     assert.is(exported.code, 0, exported.err);
     const imported = await cli(["import", file, "--store", to]);
     assert.is(imported.code, 0, imported.err);
-    const compacted = await cli(["compact", "--keep", "20", "--min-keep", "10", "--prefix", "job:", "--store", to]);
+    const compacted = await cli([
+      "compact",
+      "--keep",
+      "20",
+      "--min-keep",
+      "10",
+      "--prefix",
+      "job:",
+      "--store",
+      to,
+    ]);
     assert.is(compacted.code, 0, compacted.err);
     assert.match(compacted.out, "compacted");
     const again = await cli(["verify", "--store", to]);
@@ -279,7 +329,10 @@ test("the CLI unchanged on PostgreSQL: verify, export, import into another schem
     const a = await open({ url: from });
     const b = await open({ url: to });
     try {
-      const [sa, sb] = [await a.stage("job:chunk-0001").state(), await b.stage("job:chunk-0001").state()];
+      const [sa, sb] = [
+        await a.stage("job:chunk-0001").state(),
+        await b.stage("job:chunk-0001").state(),
+      ];
       assert.equal(sb.counters, sa.counters);
       assert.is(sb.status, "completed");
       assert.ok((await b.log.info("job:chunk-0001"))!.first > 0, "compaction removed nothing");

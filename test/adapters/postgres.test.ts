@@ -1,4 +1,7 @@
-/** The PostgreSQL adapter runs the shared contract, unmodified, against one throwaway server (a fresh schema per test). */
+/**
+ * The PostgreSQL adapter runs the shared contract, unmodified, against one throwaway server (a
+ * fresh schema per test).
+ */
 import { test } from "uvu";
 import { postgresLog } from "../../adapters/postgres.ts";
 import { contractSuite } from "../contract/index.ts";

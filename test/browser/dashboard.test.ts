@@ -1,10 +1,10 @@
 /**
  * The dashboard in a real browser: Debian's chromium driven headless by playwright-core, against a
- * real ckpt-server child process (LevelDB in a temp folder, tokens on) fed by a real worker process.
- * Node only (test/run.ts does not run test/browser/ on Deno: the page is the same either way, and the
- * sidecar's Deno listener has its own tests). Never skipped: without chromium this file fails.
- * Screenshots go to $CKPT_ARTIFACTS (default: a temp folder, printed); CKPT_DOCS_SCREENSHOTS=1 also
- * refreshes docs/dashboard-*.png for the README.
+ * real ckpt-server child process (LevelDB in a temp folder, tokens on) fed by a real worker
+ * process. Node only (test/run.ts does not run test/browser/ on Deno: the page is the same either
+ * way, and the sidecar's Deno listener has its own tests). Never skipped: without chromium this
+ * file fails. Screenshots go to $CKPT_ARTIFACTS (default: a temp folder, printed);
+ * CKPT_DOCS_SCREENSHOTS=1 also refreshes docs/dashboard-*.png for the README.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -16,12 +16,14 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { tempDir } from "../helpers/tmp.ts";
-import { serverEntry, spawnTs, TOKENS, TOKEN_SPEC } from "../server/helpers.ts";
+import { serverEntry, spawnTs, TOKEN_SPEC, TOKENS } from "../server/helpers.ts";
 
 const STAGE = "crawl:chunk-1";
 const TOTAL = 2000;
 const pipelineFile = new URL("./fixtures/pipeline.ts", import.meta.url).pathname;
-const docs = process.env.CKPT_DOCS_SCREENSHOTS === "1" ? new URL("../../docs/", import.meta.url).pathname : undefined;
+const docs = process.env.CKPT_DOCS_SCREENSHOTS === "1"
+  ? new URL("../../docs/", import.meta.url).pathname
+  : undefined;
 
 function chromiumPath(): string {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
@@ -32,7 +34,9 @@ function chromiumPath(): string {
       // try the next name
     }
   }
-  throw new Error("chromium is not installed: `apt-get install -y chromium` (.ci/run does it), or set CHROMIUM_PATH. The browser tests are never skipped.");
+  throw new Error(
+    "chromium is not installed: `apt-get install -y chromium` (.ci/run does it), or set CHROMIUM_PATH. The browser tests are never skipped.",
+  );
 }
 
 interface Server {
@@ -44,7 +48,9 @@ interface Server {
 
 /** A real ckpt-server process on `port` (0: a free one), with tokens, over `store`. */
 async function startServer(store: string, port = 0): Promise<Server> {
-  const proc = spawnTs(serverEntry, ["--store", store, "--port", String(port)], { CKPT_TOKENS: TOKEN_SPEC });
+  const proc = spawnTs(serverEntry, ["--store", store, "--port", String(port)], {
+    CKPT_TOKENS: TOKEN_SPEC,
+  });
   const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {
@@ -54,7 +60,9 @@ async function startServer(store: string, port = 0): Promise<Server> {
       if (m) resolve(m[1]!);
     });
     proc.stderr!.on("data", (d) => (out += d));
-    void exited.then((code) => reject(new Error(`ckpt-server exited (${code}) before listening:\n${out}`)));
+    void exited.then((code) =>
+      reject(new Error(`ckpt-server exited (${code}) before listening:\n${out}`))
+    );
   });
   return { url, port: Number(new URL(url).port), proc, exited };
 }
@@ -66,7 +74,15 @@ interface Worker {
 
 /** The fixture pipeline; `send` resolves once the worker says the command is durable. */
 async function startWorker(url: string): Promise<Worker> {
-  const proc = spawn(process.execPath, ["--import", "tsx", pipelineFile, url, TOKENS.write, STAGE, String(TOTAL)], { stdio: ["pipe", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [
+    "--import",
+    "tsx",
+    pipelineFile,
+    url,
+    TOKENS.write,
+    STAGE,
+    String(TOTAL),
+  ], { stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
   let waiters: (() => void)[] = [];
   proc.stdout!.on("data", (d) => {
@@ -78,7 +94,9 @@ async function startWorker(url: string): Promise<Worker> {
   const waitFor = async (re: RegExp) => {
     const until = Date.now() + 30_000;
     while (!re.test(out)) {
-      if (Date.now() > until || proc.exitCode !== null) throw new Error(`worker did not print ${re}:\n${out}`);
+      if (Date.now() > until || proc.exitCode !== null) {
+        throw new Error(`worker did not print ${re}:\n${out}`);
+      }
       await new Promise<void>((r) => {
         waiters.push(r);
         setTimeout(r, 200);
@@ -109,10 +127,18 @@ let context: BrowserContext;
 let page: Page;
 let worker: Worker | undefined;
 
-/** A screenshot for the artifacts; with CKPT_DOCS_SCREENSHOTS=1 also the README's copy, cut to `height` to stay small. */
+/**
+ * A screenshot for the artifacts; with CKPT_DOCS_SCREENSHOTS=1 also the README's copy, cut to
+ * `height` to stay small.
+ */
 async function shot(name: string, height = 900, p: Page = page) {
   await p.screenshot({ path: join(shots, `${name}.png`) });
-  if (docs) await p.screenshot({ path: join(docs, `${name}.png`), clip: { x: 0, y: 0, width: 1200, height } });
+  if (docs) {
+    await p.screenshot({
+      path: join(docs, `${name}.png`),
+      clip: { x: 0, y: 0, width: 1200, height },
+    });
+  }
 }
 
 const text = (sel: string, p: Page = page) => p.locator(sel).first().innerText();
@@ -137,7 +163,11 @@ async function setUp() {
   server = await startServer(join(dir.path, "store"));
   browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox"] });
   // German number formatting, so the locale test below can tell it from the default.
-  context = await browser.newContext({ locale: "de-DE", viewport: { width: 1200, height: 900 }, colorScheme: "light" });
+  context = await browser.newContext({
+    locale: "de-DE",
+    viewport: { width: 1200, height: 900 },
+    colorScheme: "light",
+  });
   page = await context.newPage();
 }
 
@@ -152,7 +182,9 @@ test.after(async () => {
 test("without a token the API answers 401 and the page asks for one; a wrong one is refused, the right one works", async () => {
   const bare = await fetch(`${server.url}/v1/stages`);
   assert.is(bare.status, 401);
-  const withToken = await fetch(`${server.url}/v1/stages`, { headers: { authorization: `Bearer ${TOKENS.read}` } });
+  const withToken = await fetch(`${server.url}/v1/stages`, {
+    headers: { authorization: `Bearer ${TOKENS.read}` },
+  });
   assert.is(withToken.status, 200);
 
   await page.goto(server.url + "/");
@@ -181,7 +213,11 @@ test("a worker writes and the progress bar and counters move without a reload", 
   await worker.send("items 1200 1500");
   await row.locator('td[data-k="done"]', { hasText: "1.500 / 2.000" }).waitFor();
   assert.is(await row.locator('[role="progressbar"]').getAttribute("aria-valuenow"), "75");
-  assert.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, "the page was not reloaded");
+  assert.is(
+    await page.evaluate(() => (window as unknown as { marker?: number }).marker),
+    42,
+    "the page was not reloaded",
+  );
   await worker.send("unit repo-a 3");
   await worker.send("unit repo-b 1");
   await worker.send("unitfail repo-c rate-limited");
@@ -237,7 +273,8 @@ test("moving the history scrubber shows the earlier state; Back to live returns"
   await page.locator("#toast", { hasText: "no stored events at or before" }).waitFor();
   await page.click("#live");
   await page.locator("#past").waitFor({ state: "detached" });
-  // Live again: the tiles show the head revision the slider ends at (heartbeats may have moved it on meanwhile).
+  // Live again: the tiles show the head revision the slider ends at (heartbeats may have moved it
+  // on meanwhile).
   await page.waitForFunction(() => {
     const tile = document.querySelector('[data-k="revision"]')?.textContent?.replace(/\D/g, "");
     return tile === (document.querySelector("#scrub") as HTMLInputElement).max;
@@ -253,7 +290,9 @@ test("an item's lineage: every event that touched it, with run and worker", asyn
   assert.match(row, "HTTP 503");
   assert.match(row, /pid \d+/);
   assert.match(await text("#lineage-summary"), "done: failed");
-  const api = await fetch(`${server.url}/v1/stages/${STAGE}/items/1999`, { headers: { authorization: `Bearer ${TOKENS.read}` } });
+  const api = await fetch(`${server.url}/v1/stages/${STAGE}/items/1999`, {
+    headers: { authorization: `Bearer ${TOKENS.read}` },
+  });
   assert.equal(((await api.json()) as { entries: unknown[] }).entries, []);
   await page.goBack();
   // By keyboard: type an index in the stage page's box and press Enter.
@@ -278,15 +317,21 @@ test("kill the server and restart it: the page reconnects and catches up without
   await server.exited;
   await page.locator("#conn", { hasText: "reconnecting" }).waitFor();
   server = await startServer(join(dir.path, "store"), server.port);
-  // The page's stream comes back on its own; what it missed while down is replayed from its last revision.
+  // The page's stream comes back on its own; what it missed while down is replayed from its last
+  // revision.
   await page.locator("#conn.live").waitFor({ timeout: 15_000 });
   worker = await startWorker(server.url);
   await worker.send("items 1500 1600");
   await page.locator('[data-k="done"]', { hasText: "1.600 / 2.000" }).waitFor();
   assert.match(await text("#status"), "running");
-  assert.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, "the page was not reloaded");
-  await page.click('header a.brand');
-  await page.locator(`tr[data-stage="${STAGE}"] td[data-k="done"]`, { hasText: "1.600 / 2.000" }).waitFor();
+  assert.is(
+    await page.evaluate(() => (window as unknown as { marker?: number }).marker),
+    42,
+    "the page was not reloaded",
+  );
+  await page.click("header a.brand");
+  await page.locator(`tr[data-stage="${STAGE}"] td[data-k="done"]`, { hasText: "1.600 / 2.000" })
+    .waitFor();
 });
 
 test("dark mode and the keyboard: t switches the theme, / focuses the filter", async () => {
@@ -338,11 +383,21 @@ test("what a first visit transfers (gzip), measured in the browser", async () =>
   const p = await fresh.newPage();
   let bytes = 0;
   const sizes: Promise<void>[] = [];
-  p.on("requestfinished", (req) => sizes.push(req.sizes().then((s) => void (bytes += s.responseBodySize + s.responseHeadersSize))));
+  p.on(
+    "requestfinished",
+    (req) =>
+      sizes.push(
+        req.sizes().then((s) => void (bytes += s.responseBodySize + s.responseHeadersSize)),
+      ),
+  );
   await p.goto(server.url + "/");
   await p.locator("#login").waitFor({ state: "visible" });
   await Promise.all(sizes);
-  console.log(`first visit: ${(bytes / 1024).toFixed(1)} KiB transferred (page, script, styles, uPlot; headers included)`);
+  console.log(
+    `first visit: ${
+      (bytes / 1024).toFixed(1)
+    } KiB transferred (page, script, styles, uPlot; headers included)`,
+  );
   assert.ok(bytes > 10_000 && bytes < 100_000, `the dashboard stays small: ${bytes} bytes`);
   await fresh.close();
 });

@@ -1,4 +1,7 @@
-/** The flag parser, suggestions, target resolution and help: every usage error is exit 2 with a message, never a stack. */
+/**
+ * The flag parser, suggestions, target resolution and help: every usage error is exit 2 with a
+ * message, never a stack.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { editDistance, parseArgs, suggest } from "../../cli/args.ts";
@@ -16,7 +19,12 @@ const FLAGS = {
 const POS = [{ name: "stage", description: "the stage", required: true }] as const;
 
 test("parses positionals, booleans, --flag value, --flag=value, short flags, repeats and --", () => {
-  const a = parseArgs(["fetch", "--json", "-o", "x.json", "--status=running", "--status", "paused"], FLAGS, POS, "ckpt t");
+  const a = parseArgs(
+    ["fetch", "--json", "-o", "x.json", "--status=running", "--status", "paused"],
+    FLAGS,
+    POS,
+    "ckpt t",
+  );
   assert.equal(a.positionals, ["fetch"]);
   assert.equal(a.flags, { json: true, output: "x.json", status: ["running", "paused"] });
   assert.equal(parseArgs(["--", "--json"], FLAGS, POS, "ckpt t").positionals, ["--json"]);
@@ -52,24 +60,51 @@ test("edit distance counts a transposition as one edit", () => {
 test("durations and history points", () => {
   assert.is(parseDuration("7d", "--max-age", "c"), 7 * 86_400_000);
   assert.is(parseDuration("1h30m", "--max-age", "c"), 90 * 60_000);
-  assert.throws(() => parseDuration("7 days", "--max-age", "c"), (e: Error) => e instanceof UsageError && /duration/.test(e.message));
+  assert.throws(
+    () => parseDuration("7 days", "--max-age", "c"),
+    (e: Error) => e instanceof UsageError && /duration/.test(e.message),
+  );
   assert.equal(parsePoint("42", "--from", "c", 0), { revision: 42 });
-  assert.equal(parsePoint("2026-01-02T03:04:05Z", "--from", "c", 0), { at: Date.UTC(2026, 0, 2, 3, 4, 5) });
+  assert.equal(parsePoint("2026-01-02T03:04:05Z", "--from", "c", 0), {
+    at: Date.UTC(2026, 0, 2, 3, 4, 5),
+  });
   assert.equal(parsePoint("15m", "--from", "c", 1_000_000_000), { at: 1_000_000_000 - 900_000 });
-  assert.throws(() => parsePoint("yesterday", "--from", "c", 0), (e: Error) => e instanceof UsageError);
+  assert.throws(
+    () => parsePoint("yesterday", "--from", "c", 0),
+    (e: Error) => e instanceof UsageError,
+  );
 });
 
 test("targets: flags beat env, two targets are a usage error, credentials are never shown", () => {
   const args = (flags: Record<string, string>) => ({ positionals: [], flags });
   assert.equal(resolveTarget(args({}), {}, "c"), { kind: "level", path: "./.ckpt" });
   assert.equal(resolveTarget(args({}), { CKPT_STORE: "/s" }, "c"), { kind: "level", path: "/s" });
-  assert.equal(resolveTarget(args({ store: "/x" }), { CKPT_URL: "http://h:1" }, "c"), { kind: "level", path: "/x" });
-  assert.equal(resolveTarget(args({ url: "http://h:1/" }), { CKPT_TOKEN: "t" }, "c"), { kind: "http", url: "http://h:1", token: "t" });
-  assert.equal(resolveTarget(args({}), { CKPT_EVENTSTORE: "esdb://h:2113" }, "c"), { kind: "eventstore", connectionString: "esdb://h:2113" });
-  assert.throws(() => resolveTarget(args({ store: "/x", url: "http://h" }), {}, "c"), (e: Error) => e instanceof UsageError);
+  assert.equal(resolveTarget(args({ store: "/x" }), { CKPT_URL: "http://h:1" }, "c"), {
+    kind: "level",
+    path: "/x",
+  });
+  assert.equal(resolveTarget(args({ url: "http://h:1/" }), { CKPT_TOKEN: "t" }, "c"), {
+    kind: "http",
+    url: "http://h:1",
+    token: "t",
+  });
+  assert.equal(resolveTarget(args({}), { CKPT_EVENTSTORE: "esdb://h:2113" }, "c"), {
+    kind: "eventstore",
+    connectionString: "esdb://h:2113",
+  });
+  assert.throws(
+    () => resolveTarget(args({ store: "/x", url: "http://h" }), {}, "c"),
+    (e: Error) => e instanceof UsageError,
+  );
   assert.throws(() => resolveTarget(args({ url: "h:1" }), {}, "c"), /http/);
   assert.throws(() => resolveTarget(args({ token: "t" }), {}, "c"), /--token only applies/);
-  assert.is(describeTarget({ kind: "eventstore", connectionString: "esdb://admin:changeit@db:2113?tls=false" }), "esdb://admin@db:2113");
+  assert.is(
+    describeTarget({
+      kind: "eventstore",
+      connectionString: "esdb://admin:changeit@db:2113?tls=false",
+    }),
+    "esdb://admin@db:2113",
+  );
 });
 
 test("every command has --help (exit 0, usage, options, examples) and is in the root help", async () => {

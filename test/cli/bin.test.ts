@@ -1,4 +1,7 @@
-/** Every command once through the real `ckpt` binary in a child process (Node via tsx, Deno via deno run), plus cli/bin.mjs. */
+/**
+ * Every command once through the real `ckpt` binary in a child process (Node via tsx, Deno via deno
+ * run), plus cli/bin.mjs.
+ */
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { test } from "uvu";
@@ -9,7 +12,10 @@ import { isDeno, populate, runBin, tempDir } from "./helpers.ts";
 let dir: { path: string; remove(): Promise<void> };
 let store: string;
 let copies = 0;
-/** Each child gets its own copy of the store (LevelDB allows one process), so they can all run at once. */
+/**
+ * Each child gets its own copy of the store (LevelDB allows one process), so they can all run at
+ * once.
+ */
 const ckpt = (...args: string[]) => {
   const copy = `${dir.path}/copy-${copies++}`;
   cpSync(store, copy, { recursive: true });
@@ -62,7 +68,10 @@ test("export, import, compact, cleanup", async () => {
 });
 
 test("reset: refused without --force off a terminal (exit 2), done with it", async () => {
-  const [refused, done] = await Promise.all([ckpt("reset", "load"), ckpt("reset", "load", "--force")]);
+  const [refused, done] = await Promise.all([
+    ckpt("reset", "load"),
+    ckpt("reset", "load", "--force"),
+  ]);
   assert.is(refused.code, 2);
   assert.match(refused.stderr, "error: refusing to reset without --force");
   noStack(refused.stderr);
@@ -106,7 +115,8 @@ test("a store held by a pipeline: reading works on a private view; writing is CK
 
 test("cli/bin.mjs runs the CLI on Node (the npx ckpt entry)", async () => {
   if (isDeno) {
-    // bin.mjs is Node's entry (it registers tsx); Deno runs cli/main.ts directly (`deno task ckpt`).
+    // bin.mjs is Node's entry (it registers tsx); Deno runs cli/main.ts directly (`deno task
+    // ckpt`).
     const r = await runBin(["--version"]);
     assert.match(r.stdout, /^ckpt \d+\.\d+\.\d+/);
     return;
@@ -116,7 +126,11 @@ test("cli/bin.mjs runs the CLI on Node (the npx ckpt entry)", async () => {
     runBin(["--version"], { cmd: [process.execPath, ["cli/bin.mjs"]] }),
   ]);
   assert.is(r.code, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).map((s: { stage: string }) => s.stage), ["fetch", "load", "parse"]);
+  assert.equal(JSON.parse(r.stdout).map((s: { stage: string }) => s.stage), [
+    "fetch",
+    "load",
+    "parse",
+  ]);
   assert.is(v.stdout, `ckpt ${JSON.parse(readFileSync("package.json", "utf8")).version}\n`);
 });
 

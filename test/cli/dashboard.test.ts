@@ -1,4 +1,7 @@
-/** `ckpt item` (lineage in the terminal) and `ckpt dashboard` (as a pure command, and once as the real binary serving the page). */
+/**
+ * `ckpt item` (lineage in the terminal) and `ckpt dashboard` (as a pure command, and once as the
+ * real binary serving the page).
+ */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
@@ -29,7 +32,14 @@ test("ckpt item --json: the same lineage the API serves", async () => {
   const r = await cli(["item", "fetch", "70", "--json", "--store", store]);
   assert.is(r.code, 0, r.err);
   const l = JSON.parse(r.out);
-  assert.equal([l.stage, l.index, l.done, l.outcome, l.attempts, l.cost], ["fetch", 70, true, "ok", 1, 0.01]);
+  assert.equal([l.stage, l.index, l.done, l.outcome, l.attempts, l.cost], [
+    "fetch",
+    70,
+    true,
+    "ok",
+    1,
+    0.01,
+  ]);
   assert.is(l.entries[0].effect, "recorded");
   assert.is(l.entries[0].item, "https://example.com/p/70");
 });
@@ -81,7 +91,10 @@ test("ckpt dashboard: starts the sidecar on loopback, prints the URL, --open ope
 
 test("the real `ckpt dashboard` serves the page and the API until SIGTERM", async () => {
   const [cmd, pre] = binCommand();
-  const child = spawn(cmd, [...pre, "dashboard", "--store", store, "--port", "0"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, [...pre, "dashboard", "--store", store, "--port", "0"], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stderr.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
@@ -99,7 +112,8 @@ test("the real `ckpt dashboard` serves the page and the API until SIGTERM", asyn
   assert.match(await page.text(), "<title>ckpt dashboard</title>");
   const stages = (await (await fetch(url + "v1/stages")).json()) as { stages: { stage: string }[] };
   assert.equal(stages.stages.map((s) => s.stage), ["fetch", "load", "parse"]);
-  // process.kill rather than child.kill: Deno's child_process reports a child it signalled itself as killed (code null) even after a clean exit 0.
+  // process.kill rather than child.kill: Deno's child_process reports a child it signalled itself
+  // as killed (code null) even after a clean exit 0.
   process.kill(child.pid!, "SIGTERM");
   assert.is(await exited, 0, out);
 });

@@ -1,4 +1,7 @@
-/** The `--eventstore` target, through the real EventStoreDB client against the test suite's protocol double. */
+/**
+ * The `--eventstore` target, through the real EventStoreDB client against the test suite's protocol
+ * double.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Store as StoreT } from "../../core/store.ts";
@@ -25,7 +28,9 @@ async function store(): Promise<StoreT> {
     import("../../core/store.ts"),
     import("../../runtime/platform.ts"),
   ]);
-  return new Store(eventStoreLog({ connectionString: esdb!.connectionString }), { platform: runtimePlatform });
+  return new Store(eventStoreLog({ connectionString: esdb!.connectionString }), {
+    platform: runtimePlatform,
+  });
 }
 
 test("list, show, replay, report, verify, export and reset through --eventstore", async () => {
@@ -39,14 +44,23 @@ test("list, show, replay, report, verify, export and reset through --eventstore"
   const list = await cli(["list", ...conn]);
   assert.is(list.code, 0, list.err);
   assert.match(list.out, /crawl\s+completed\s+10\/10 \(100\.0%\)/);
-  assert.is(JSON.parse((await cli(["show", "crawl", "--json", ...conn])).out).state.resume.lastItem, "page-9");
-  assert.is((await cli(["replay", "crawl", "--json", ...conn])).out.trimEnd().split("\n").length, 12);
+  assert.is(
+    JSON.parse((await cli(["show", "crawl", "--json", ...conn])).out).state.resume.lastItem,
+    "page-9",
+  );
+  assert.is(
+    (await cli(["replay", "crawl", "--json", ...conn])).out.trimEnd().split("\n").length,
+    12,
+  );
   assert.match((await cli(["report", ...conn])).out, "items:        10/10 (100.0%)");
   const verify = await cli(["verify", ...conn]);
   assert.is(verify.code, 0, verify.out + verify.err);
   assert.is(JSON.parse((await cli(["export", ...conn])).out).stages[0].events.length, 12);
   assert.is((await cli(["reset", "crawl", "--force", ...conn])).code, 0);
-  assert.is(JSON.parse((await cli(["show", "crawl", "--json", ...conn])).out).state.status, "initialized");
+  assert.is(
+    JSON.parse((await cli(["show", "crawl", "--json", ...conn])).out).state.status,
+    "initialized",
+  );
   const env = await cli(["list", "--json"], { env: { CKPT_EVENTSTORE: esdb!.connectionString } });
   assert.is(JSON.parse(env.out)[0].stage, "crawl");
 });

@@ -1,4 +1,7 @@
-/** One flag layer (runtime/flags.ts) for `ckpt` and `ckpt-server`: the same grammar, the same values, the same refusals. */
+/**
+ * One flag layer (runtime/flags.ts) for `ckpt` and `ckpt-server`: the same grammar, the same
+ * values, the same refusals.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parseCount } from "../../cli/values.ts";
@@ -21,7 +24,17 @@ test("a flag beats its variable, which beats the default; an empty variable is n
 });
 
 test("counts: ckpt and ckpt-server accept and refuse the same texts", async () => {
-  const TEXTS: [string, number | undefined][] = [["0", 0], ["42", 42], ["007", 7], ["-3", undefined], ["1.5", undefined], ["lots", undefined], ["", undefined], ["1e3", undefined], ["9007199254740992", undefined]];
+  const TEXTS: [string, number | undefined][] = [
+    ["0", 0],
+    ["42", 42],
+    ["007", 7],
+    ["-3", undefined],
+    ["1.5", undefined],
+    ["lots", undefined],
+    ["", undefined],
+    ["1e3", undefined],
+    ["9007199254740992", undefined],
+  ];
   for (const [text, want] of TEXTS) {
     const lib = (() => {
       try {
@@ -41,7 +54,11 @@ test("counts: ckpt and ckpt-server accept and refuse the same texts", async () =
     })();
     assert.is(viaCli, want, `ckpt: ${JSON.stringify(text)}`);
     const s = serverArgs(["--memory", "--compact-every", "1h", "--compact-keep", text], {});
-    assert.is(s.kind === "run" ? s.config.compaction?.policy.maxEvents : undefined, want, `ckpt-server: ${JSON.stringify(text)}`);
+    assert.is(
+      s.kind === "run" ? s.config.compaction?.policy.maxEvents : undefined,
+      want,
+      `ckpt-server: ${JSON.stringify(text)}`,
+    );
   }
   const r = await cli(["item", "x", "lots", "--store", "/nonexistent"]);
   assert.is(r.code, 2);
@@ -55,14 +72,20 @@ test("byte sizes: k and m suffixes, a floor, and the same refusal text on the si
   assert.throws(() => bytesValue("100", "--b", "t"), /at least 1024 bytes/);
   assert.throws(() => bytesValue("lots", "--b", "t"), /expects a size in bytes/);
   const s = serverArgs(["--memory", "--body-limit", "lots"], {});
-  assert.ok(s.kind === "error" && s.message.includes("--body-limit expects a size in bytes"), JSON.stringify(s));
+  assert.ok(
+    s.kind === "error" && s.message.includes("--body-limit expects a size in bytes"),
+    JSON.stringify(s),
+  );
   const env = serverArgs(["--memory"], { CKPT_BODY_LIMIT: "2m" });
   assert.ok(env.kind === "run" && env.config.bodyLimit === 2 * 1024 * 1024);
 });
 
 test("the sidecar's flags use the CLI's grammar: unknown flags get a suggestion, booleans take no value, -h is help", () => {
   const typo = serverArgs(["--prot", "1"], {});
-  assert.ok(typo.kind === "error" && /unknown flag --prot .*did you mean --port\?/.test(typo.message), JSON.stringify(typo));
+  assert.ok(
+    typo.kind === "error" && /unknown flag --prot .*did you mean --port\?/.test(typo.message),
+    JSON.stringify(typo),
+  );
   const b = serverArgs(["--quiet=1"], {});
   assert.ok(b.kind === "error" && b.message.includes("--quiet takes no value"), JSON.stringify(b));
   assert.is(serverArgs(["-h"], {}).kind, "help");

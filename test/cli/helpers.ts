@@ -1,4 +1,7 @@
-/** CLI test helpers: a captured Io for calling commands as pure functions, a populated store, and the real binary. */
+/**
+ * CLI test helpers: a captured Io for calling commands as pure functions, a populated store, and
+ * the real binary.
+ */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,12 +32,17 @@ export interface FakeOptions {
   tty?: boolean | { stdin?: boolean; stdout?: boolean; stderr?: boolean };
   env?: Record<string, string | undefined>;
   store?: Store;
-  /** Opens the resolved target instead of the real adapters (what was resolved, without a server). */
+  /**
+   * Opens the resolved target instead of the real adapters (what was resolved, without a server).
+   */
   open?: Io["open"];
   /** Answers to prompts, in order (null = end of input). */
   answers?: (string | null)[];
   now?: () => number;
-  /** Drives the waits between polls (and `now`, unless given): a test moves time instead of sleeping. */
+  /**
+   * Drives the waits between polls (and `now`, unless given): a test moves time instead of
+   * sleeping.
+   */
   clock?: Clock;
   columns?: number;
   stdin?: string;
@@ -46,7 +54,9 @@ export function fakeIo(o: FakeOptions = {}): Captured {
   const asked: string[] = [];
   const answers = [...(o.answers ?? [])];
   const controller = new AbortController();
-  const t = typeof o.tty === "object" ? o.tty : { stdin: o.tty ?? false, stdout: o.tty ?? false, stderr: o.tty ?? false };
+  const t = typeof o.tty === "object"
+    ? o.tty
+    : { stdin: o.tty ?? false, stdout: o.tty ?? false, stderr: o.tty ?? false };
   const stdout = { write: (s: string) => void (out += s) };
   const io: Io = {
     stdout,
@@ -72,7 +82,10 @@ export function fakeIo(o: FakeOptions = {}): Captured {
 }
 
 /** Runs a command line through `runCli` with a captured Io. */
-export async function cli(argv: string[], o: FakeOptions = {}): Promise<{ code: number; out: string; err: string }> {
+export async function cli(
+  argv: string[],
+  o: FakeOptions = {},
+): Promise<{ code: number; out: string; err: string }> {
   const c = fakeIo(o);
   const code = await runCli(argv, c.io);
   return { code, out: c.out(), err: c.err() };
@@ -85,13 +98,18 @@ export async function tempDir(): Promise<{ path: string; remove(): Promise<void>
 
 /**
  * A store with three stages: `fetch` completed over two runs (100 items, 3 failed with "HTTP 500",
- * cost 0.01 each), `parse` left running (80/200, a unit, a retryable error), `load` failed ("disk full").
+ * cost 0.01 each), `parse` left running (80/200, a unit, a retryable error), `load` failed ("disk
+ * full").
  */
 export async function populate(path: string): Promise<void> {
   const store = await open({ path });
   let run = await store.stage("fetch").begin({ total: 100, config: { a: 1 } });
   for (let i = 0; i < 60; i++) {
-    await run.done(i, { item: `https://example.com/p/${i}`, cost: 0.01, ...(i % 20 === 7 ? { ok: false, error: "HTTP 500" } : {}) });
+    await run.done(i, {
+      item: `https://example.com/p/${i}`,
+      cost: 0.01,
+      ...(i % 20 === 7 ? { ok: false, error: "HTTP 500" } : {}),
+    });
   }
   await run.pause("rate limited");
   await run.close();
@@ -115,7 +133,9 @@ export async function populate(path: string): Promise<void> {
 
 /** The real `ckpt` on this runtime: Node through tsx, Deno through `deno run -A`. */
 export function binCommand(entry = "cli/main.ts"): [string, string[]] {
-  return isDeno ? [process.execPath, ["run", "-A", "--quiet", entry]] : [process.execPath, ["--import", "tsx", entry]];
+  return isDeno
+    ? [process.execPath, ["run", "-A", "--quiet", entry]]
+    : [process.execPath, ["--import", "tsx", entry]];
 }
 
 export interface BinResult {
@@ -125,10 +145,21 @@ export interface BinResult {
 }
 
 /** Runs the binary to completion (with a timeout) and captures its output. */
-export function runBin(args: string[], o: { env?: Record<string, string>; input?: string; cmd?: [string, string[]]; timeoutMs?: number } = {}): Promise<BinResult> {
+export function runBin(
+  args: string[],
+  o: {
+    env?: Record<string, string>;
+    input?: string;
+    cmd?: [string, string[]];
+    timeoutMs?: number;
+  } = {},
+): Promise<BinResult> {
   const [cmd, pre] = o.cmd ?? binCommand();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...pre, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "", FORCE_COLOR: "0", ...o.env } });
+    const child = spawn(cmd, [...pre, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "", FORCE_COLOR: "0", ...o.env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

@@ -1,8 +1,9 @@
 /**
- * The `--url` target against a real sidecar started with `ckpt serve` (the real binary): reading commands,
- * a live `watch` while a worker writes through the HTTP adapter, import and compaction through it.
+ * The `--url` target against a real sidecar started with `ckpt serve` (the real binary): reading
+ * commands, a live `watch` while a worker writes through the HTTP adapter, import and compaction
+ * through it.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -33,7 +34,10 @@ test.before(async () => {
     return;
   }
   const [cmd, args] = binCommand();
-  server = spawn(cmd, [...args, "serve", "--store", `${dir.path}/served`, "--port", "0"], { cwd: ROOT, env: { ...process.env, CKPT_TOKENS: "" } });
+  server = spawn(cmd, [...args, "serve", "--store", `${dir.path}/served`, "--port", "0"], {
+    cwd: ROOT,
+    env: { ...process.env, CKPT_TOKENS: "" },
+  });
   let out = "";
   url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`ckpt serve did not start: ${out}`)), 20_000);
@@ -87,9 +91,15 @@ test("watch --url follows a worker writing through the sidecar", async () => {
   let code: number;
   try {
     const run = await store.stage("live").begin({ total: 30 }); // before watch starts: it needs the stage to exist
-    const watching = runCli(["watch", "live", "--interval", "50ms", "--until-done", "--url", url], c.io);
+    const watching = runCli(
+      ["watch", "live", "--interval", "50ms", "--until-done", "--url", url],
+      c.io,
+    );
     for (let step = 1; step <= 3; step++) {
-      assert.ok(await eventually(() => clock.pending() > 0), `watch waits for its next poll (${c.err()})`);
+      assert.ok(
+        await eventually(() => clock.pending() > 0),
+        `watch waits for its next poll (${c.err()})`,
+      );
       for (let i = (step - 1) * 10; i < step * 10; i++) await run.done(i);
       if (step === 3) await run.complete();
       const shown = lineCount();
@@ -102,7 +112,12 @@ test("watch --url follows a worker writing through the sidecar", async () => {
   }
   assert.is(code, 0, c.err());
   const lines = c.out().trimEnd().split("\n");
-  assert.equal(lines.map((l) => /live  (\w+)  (\d+)\/30/.exec(l)?.slice(1).join(" ")), ["running 0", "running 10", "running 20", "completed 30"], c.out());
+  assert.equal(lines.map((l) => /live  (\w+)  (\d+)\/30/.exec(l)?.slice(1).join(" ")), [
+    "running 0",
+    "running 10",
+    "running 20",
+    "completed 30",
+  ], c.out());
   assert.match(lines.at(-1)!, /live  completed  30\/30 \(100\.0%\)/);
 });
 
@@ -123,8 +138,16 @@ test("export from LevelDB and import into the sidecar; compact through it", asyn
   assert.is((await cli(["verify", "--url", url])).code, 0);
   const compact = await cli(["compact", "--keep", "20", "--min-keep", "5", "--url", url, "--json"]);
   assert.is(compact.code, 0, compact.err);
-  const stages = JSON.parse(compact.out).stages as { stage: string; action: string; eventsRemoved: number }[];
-  assert.equal(stages.find((x) => x.stage === "fetch"), { ...stages.find((x) => x.stage === "fetch")!, action: "compacted", eventsRemoved: 84 });
+  const stages = JSON.parse(compact.out).stages as {
+    stage: string;
+    action: string;
+    eventsRemoved: number;
+  }[];
+  assert.equal(stages.find((x) => x.stage === "fetch"), {
+    ...stages.find((x) => x.stage === "fetch")!,
+    action: "compacted",
+    eventsRemoved: 84,
+  });
   assert.is(stages.find((x) => x.stage === "parse")!.action, "skipped");
   assert.match((await cli(["replay", "fetch", "--url", url])).out, /^\s+84 /);
   assert.is((await cli(["verify", "--url", url])).code, 0);
@@ -143,7 +166,10 @@ test("a compacted stage that the sidecar refuses leaves nothing behind, with a c
     return;
   }
   assert.is(r.code, 1);
-  assert.match(r.err, /^error CKPT_BAD_TRANSITION: .* refused the events of compacted stage "fetch" .* the partial stage was removed/);
+  assert.match(
+    r.err,
+    /^error CKPT_BAD_TRANSITION: .* refused the events of compacted stage "fetch" .* the partial stage was removed/,
+  );
   assert.match((await cli(["show", "fetch", "--url", url])).err, "CKPT_NOT_FOUND");
 });
 

@@ -1,6 +1,6 @@
 /**
- * Reading commands on a LevelDB folder never write to it (they read a private view), also while a pipeline holds
- * it, and `watch` takes a fresh view each interval so it follows the pipeline.
+ * Reading commands on a LevelDB folder never write to it (they read a private view), also while a
+ * pipeline holds it, and `watch` takes a fresh view each interval so it follows the pipeline.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -17,7 +17,13 @@ const fingerprint = (dir: string) =>
   readdirSync(dir)
     .filter((n) => n !== "LOG" && n !== "LOCK") // LevelDB's info log and lock belong to the process holding the store
     .sort()
-    .map((n) => `${n} ${statSync(join(dir, n)).isDirectory() ? "dir" : createHash("sha256").update(readFileSync(join(dir, n))).digest("hex")}`)
+    .map((n) =>
+      `${n} ${
+        statSync(join(dir, n)).isDirectory()
+          ? "dir"
+          : createHash("sha256").update(readFileSync(join(dir, n))).digest("hex")
+      }`
+    )
     .join("\n");
 
 test("while a pipeline holds the store: every reading command works and changes no file; watch sees new writes", async () => {
@@ -27,10 +33,18 @@ test("while a pipeline holds the store: every reading command works and changes 
   try {
     const run = await store.stage("fetch").begin({ total: 100 });
     for (let i = 0; i < 10; i++) await run.done(i);
-    // The pipeline writes its ledger behind its appends (adapters/level/ledger.ts): wait until it holds the last one.
-    assert.ok(await eventually(async () => (await readLedger(path))?.get("fetch")?.head === 10), "the ledger caught up");
+    // The pipeline writes its ledger behind its appends (adapters/level/ledger.ts): wait until it
+    // holds the last one.
+    assert.ok(
+      await eventually(async () => (await readLedger(path))?.get("fetch")?.head === 10),
+      "the ledger caught up",
+    );
     const before = fingerprint(path);
-    for (const argv of [["list"], ["show", "fetch"], ["replay", "fetch"], ["report"], ["export"], ["verify"]]) {
+    for (
+      const argv of [["list"], ["show", "fetch"], ["replay", "fetch"], ["report"], ["export"], [
+        "verify",
+      ]]
+    ) {
       const r = await cli([...argv, "--store", path]);
       assert.is(r.code, 0, `${argv[0]}: ${r.err}`);
     }
@@ -38,7 +52,10 @@ test("while a pipeline holds the store: every reading command works and changes 
     assert.match((await cli(["show", "fetch", "--json", "--store", path])).out, '"processed": 10');
 
     const c = fakeIo();
-    const watching = runCli(["watch", "fetch", "--json", "--interval", "20ms", "--store", path], c.io);
+    const watching = runCli(
+      ["watch", "fetch", "--json", "--interval", "20ms", "--store", path],
+      c.io,
+    );
     const seen = async (n: number) => {
       for (let t = 0; t < 300; t++) {
         if (c.out().includes(`"done":${n},`)) return true;

@@ -1,4 +1,7 @@
-/** Reading commands as pure functions over a real LevelDB store: list, show, report, replay (text and JSON). */
+/**
+ * Reading commands as pure functions over a real LevelDB store: list, show, report, replay (text
+ * and JSON).
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parseArgs } from "../../cli/args.ts";
@@ -32,12 +35,21 @@ test("list: one row per stage with status, progress, success rate, ETA", async (
 
 test("list --json, --status and --prefix filters", async () => {
   const r = await run("list", "--json");
-  const rows = JSON.parse(r.out) as { stage: string; status: string; done: number; total: number | null; successRate: number; counters: { failed: number } }[];
+  const rows = JSON.parse(r.out) as {
+    stage: string;
+    status: string;
+    done: number;
+    total: number | null;
+    successRate: number;
+    counters: { failed: number };
+  }[];
   assert.equal(rows.map((x) => x.stage), ["fetch", "load", "parse"]);
   assert.equal([rows[0]!.done, rows[0]!.total, rows[0]!.counters.failed], [100, 100, 3]);
   assert.is(rows[0]!.successRate, 97 / 100);
   assert.is(rows[1]!.total, null);
-  const running = JSON.parse((await run("list", "--json", "--status", "running", "--status", "failed")).out) as { stage: string }[];
+  const running = JSON.parse(
+    (await run("list", "--json", "--status", "running", "--status", "failed")).out,
+  ) as { stage: string }[];
   assert.equal(running.map((x) => x.stage), ["load", "parse"]);
   assert.match((await run("list", "--prefix", "zzz")).out, "No stages match");
 });
@@ -58,7 +70,10 @@ test("list as a bare command function: (args, ctx) -> exit code, nothing but ctx
       env: {},
       now: () => Date.now(),
     } as unknown as Ctx;
-    const code = await listCommand.run(parseArgs(["--status", "completed"], listCommand.flags, listCommand.positionals, "ckpt list"), ctx);
+    const code = await listCommand.run(
+      parseArgs(["--status", "completed"], listCommand.flags, listCommand.positionals, "ckpt list"),
+      ctx,
+    );
     assert.is(code, 0);
     assert.match(out, "\x1b[32mcompleted\x1b[39m", "colour when the context says so");
     assert.not.match(out, "parse");
@@ -122,7 +137,12 @@ test("report: per-stage table, overall totals, and what needs attention", async 
   assert.match(r.out, 'load failed: "disk full"');
   assert.match(r.out, "fetch: 3 failed items");
   const j = JSON.parse((await run("report", "--json")).out);
-  assert.equal([j.overall.stages, j.overall.done, j.overall.total, j.overall.errors], [3, 185, 300, 5]);
+  assert.equal([j.overall.stages, j.overall.done, j.overall.total, j.overall.errors], [
+    3,
+    185,
+    300,
+    5,
+  ]);
   assert.is(j.stages.length, 3);
   assert.ok(j.attention.length >= 3);
 });
@@ -132,8 +152,14 @@ test("replay: every event with the progress after it", async () => {
   assert.is(r.code, 0);
   const lines = r.out.trimEnd().split("\n");
   assert.is(lines.length, 104);
-  assert.match(lines[0]!, /^\s+0  \S+Z  run\.started\s+run \w{8} pid \d+ on \S+ total=100 config=\w{12}…  → running 0\/100 \(0\.0%\)$/);
-  assert.match(lines[8]!, /^\s+8  \S+  item\s+#7 failed https:\/\/example\.com\/p\/7 cost=0\.01 error="HTTP 500"  → running 8\/100 \(8\.0%\)$/);
+  assert.match(
+    lines[0]!,
+    /^\s+0  \S+Z  run\.started\s+run \w{8} pid \d+ on \S+ total=100 config=\w{12}…  → running 0\/100 \(0\.0%\)$/,
+  );
+  assert.match(
+    lines[8]!,
+    /^\s+8  \S+  item\s+#7 failed https:\/\/example\.com\/p\/7 cost=0\.01 error="HTTP 500"  → running 8\/100 \(8\.0%\)$/,
+  );
   assert.match(lines[61]!, /paused\s+rate limited  → paused 60\/100/);
   assert.match(lines[103]!, /completed\s+\{"pages":100\}  → completed 100\/100 \(100\.0%\)$/);
 });
@@ -147,10 +173,13 @@ test("replay --from/--to by revision and by time, --json as NDJSON", async () =>
     [62, "run.started", "running", 60],
   ]);
   const at = new Date(rows[1].event.at).toISOString();
-  const byTime = (await run("replay", "fetch", "--from", at, "--json")).out.trimEnd().split("\n").map((l) => JSON.parse(l));
+  const byTime = (await run("replay", "fetch", "--from", at, "--json")).out.trimEnd().split("\n")
+    .map((l) => JSON.parse(l));
   assert.ok(byTime.every((x) => x.event.at >= rows[1].event.at));
   assert.ok(byTime[0].revision <= 61 && byTime.at(-1).revision === 103);
-  const until = (await run("replay", "fetch", "--to", new Date(rows[0].event.at).toISOString(), "--json")).out.trimEnd().split("\n");
+  const until =
+    (await run("replay", "fetch", "--to", new Date(rows[0].event.at).toISOString(), "--json")).out
+      .trimEnd().split("\n");
   assert.ok(until.length >= 61 && until.length < 104);
 });
 
@@ -165,7 +194,10 @@ test("replay --at: the state as it was at a revision or a time", async () => {
   assert.match(text.out, "done:         60/100 (60.0%)");
   const before = await run("replay", "fetch", "--at", "2000-01-01T00:00:00Z");
   assert.is(before.code, 1);
-  assert.match(before.err, "error CKPT_NOT_FOUND: Stage \"fetch\" has no stored events at or before 2000-01-01T00:00:00.000Z");
+  assert.match(
+    before.err,
+    'error CKPT_NOT_FOUND: Stage "fetch" has no stored events at or before 2000-01-01T00:00:00.000Z',
+  );
 });
 
 test.run();

@@ -1,4 +1,7 @@
-/** No credential in a target ever reaches the CLI's output: the http URL, EventStoreDB and PostgreSQL strings alike. */
+/**
+ * No credential in a target ever reaches the CLI's output: the http URL, EventStoreDB and
+ * PostgreSQL strings alike.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { memoryLog } from "../../adapters/memory.ts";
@@ -6,7 +9,8 @@ import { Store } from "../../core/store.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { cli } from "./helpers.ts";
 
-// The target is opened as an empty memory store, so `list` prints "No stages in <target>." for each.
+// The target is opened as an empty memory store, so `list` prints "No stages in <target>." for
+// each.
 const TARGETS = [
   ["--url", "http://alice:s3cr3t@127.0.0.1:7410"],
   ["--url", "https://alice:s3cr3t@sidecar.example/?token=s3cr3t"],

@@ -1,6 +1,7 @@
 /**
  * Choosing the log: one table of inputs, asked of all three entry points (the library's open(), the
- * CLI's flags, the sidecar's flags), which must give the same answer wherever they accept the input.
+ * CLI's flags, the sidecar's flags), which must give the same answer wherever they accept the
+ * input.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -19,24 +20,52 @@ const INVALID = "invalid" as const;
 const PG = "postgres://u:pw@db/ckpt";
 const ES = "esdb://h:2113?tls=false";
 
-/** [what, named explicitly (option names), environment, answer, the sidecar's answer where it differs] */
+/**
+ * [what, named explicitly (option names), environment, answer, the sidecar's answer where it
+ * differs]
+ */
 const TABLE: [string, TargetChoice, Env, Target | typeof INVALID, (Target | typeof INVALID)?][] = [
   ["nothing: ./.ckpt", {}, {}, { kind: "level", path: "./.ckpt" }],
   ["CKPT_STORE", {}, { CKPT_STORE: "/s" }, { kind: "level", path: "/s" }],
   ["CKPT_STORE as a postgres URL", {}, { CKPT_STORE: PG }, { kind: "postgres", url: PG }],
   ["CKPT_EVENTSTORE", {}, { CKPT_EVENTSTORE: ES }, { kind: "eventstore", connectionString: ES }],
   ["CKPT_MEMORY", {}, { CKPT_MEMORY: "1" }, { kind: "memory" }],
-  ["CKPT_URL with CKPT_TOKEN", {}, { CKPT_URL: "http://h:1/", CKPT_TOKEN: "t" }, { kind: "http", url: "http://h:1", token: "t" }, { kind: "level", path: "./.ckpt" }],
+  ["CKPT_URL with CKPT_TOKEN", {}, { CKPT_URL: "http://h:1/", CKPT_TOKEN: "t" }, {
+    kind: "http",
+    url: "http://h:1",
+    token: "t",
+  }, { kind: "level", path: "./.ckpt" }],
   ["two targets in the environment", {}, { CKPT_STORE: "/s", CKPT_EVENTSTORE: ES }, INVALID],
-  ["CKPT_URL and CKPT_STORE", {}, { CKPT_STORE: "/s", CKPT_URL: "http://h:1" }, INVALID, { kind: "level", path: "/s" }],
+  ["CKPT_URL and CKPT_STORE", {}, { CKPT_STORE: "/s", CKPT_URL: "http://h:1" }, INVALID, {
+    kind: "level",
+    path: "/s",
+  }],
   ["CKPT_MEMORY and CKPT_STORE", {}, { CKPT_STORE: "/s", CKPT_MEMORY: "true" }, INVALID],
-  ["an explicit store beats the environment", { path: "/x" }, { CKPT_URL: "http://h:1", CKPT_EVENTSTORE: ES, CKPT_STORE: "/s" }, { kind: "level", path: "/x" }],
+  ["an explicit store beats the environment", { path: "/x" }, {
+    CKPT_URL: "http://h:1",
+    CKPT_EVENTSTORE: ES,
+    CKPT_STORE: "/s",
+  }, { kind: "level", path: "/x" }],
   ["an explicit postgres store", { path: PG }, {}, { kind: "postgres", url: PG }],
-  ["an explicit eventstore beats CKPT_STORE", { eventstore: ES }, { CKPT_STORE: "/s" }, { kind: "eventstore", connectionString: ES }],
+  ["an explicit eventstore beats CKPT_STORE", { eventstore: ES }, { CKPT_STORE: "/s" }, {
+    kind: "eventstore",
+    connectionString: ES,
+  }],
   ["explicit memory beats CKPT_STORE", { memory: true }, { CKPT_STORE: "/s" }, { kind: "memory" }],
-  ["an explicit url, token from CKPT_TOKEN", { url: "http://h:1" }, { CKPT_TOKEN: "t", CKPT_STORE: "/s" }, { kind: "http", url: "http://h:1", token: "t" }],
-  ["an explicit url and token", { url: "https://h", token: "x" }, { CKPT_TOKEN: "t" }, { kind: "http", url: "https://h", token: "x" }],
-  ["a token with CKPT_URL", { token: "x" }, { CKPT_URL: "http://h:1" }, { kind: "http", url: "http://h:1", token: "x" }],
+  ["an explicit url, token from CKPT_TOKEN", { url: "http://h:1" }, {
+    CKPT_TOKEN: "t",
+    CKPT_STORE: "/s",
+  }, { kind: "http", url: "http://h:1", token: "t" }],
+  ["an explicit url and token", { url: "https://h", token: "x" }, { CKPT_TOKEN: "t" }, {
+    kind: "http",
+    url: "https://h",
+    token: "x",
+  }],
+  ["a token with CKPT_URL", { token: "x" }, { CKPT_URL: "http://h:1" }, {
+    kind: "http",
+    url: "http://h:1",
+    token: "x",
+  }],
   ["two explicit targets", { path: "/x", eventstore: ES }, {}, INVALID],
   ["explicit store and memory", { path: "/x", memory: true }, {}, INVALID],
   ["explicit url and store", { path: "/x", url: "http://h:1" }, {}, INVALID],
@@ -109,13 +138,21 @@ test("open() follows the rule for real: the env it is given, explicit beats env,
     let store = await open({ ...env({ CKPT_STORE: `${dir.path}/a` }) });
     assert.is(store.log.location, `${dir.path}/a`);
     await store.close();
-    store = await open({ path: `${dir.path}/b`, ...env({ CKPT_MEMORY: "1", CKPT_URL: "http://h:1" }) });
+    store = await open({
+      path: `${dir.path}/b`,
+      ...env({ CKPT_MEMORY: "1", CKPT_URL: "http://h:1" }),
+    });
     assert.is(store.log.location, `${dir.path}/b`);
     await store.close();
     store = await open({ ...env({ CKPT_MEMORY: "1" }) });
     assert.is(store.log.location, "memory");
     await store.close();
-    for (const [o, vars] of [[{}, { CKPT_STORE: `${dir.path}/c`, CKPT_MEMORY: "1" }], [{ path: `${dir.path}/d`, token: "t" }, {}]] as const) {
+    for (
+      const [o, vars] of [[{}, { CKPT_STORE: `${dir.path}/c`, CKPT_MEMORY: "1" }], [{
+        path: `${dir.path}/d`,
+        token: "t",
+      }, {}]] as const
+    ) {
       const err = await open({ ...o, ...env(vars) }).then(() => undefined, (e: unknown) => e);
       assert.ok(isCkptError(err, "CKPT_INVALID"), String(err));
     }

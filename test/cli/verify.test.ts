@@ -1,4 +1,7 @@
-/** `ckpt verify` over real LevelDB: a sound store passes; a gap, an undecodable event, a bad event or a wrong snapshot fails, named. */
+/**
+ * `ckpt verify` over real LevelDB: a sound store passes; a gap, an undecodable event, a bad event
+ * or a wrong snapshot fails, named.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { levelLog } from "../../adapters/level.ts";
@@ -16,15 +19,27 @@ async function fresh(): Promise<string> {
   return path;
 }
 
-/** The real LevelDB log with one stage's reads altered, to play a damaged store without depending on the key layout. */
-async function damaged(path: string, stage: string, alter: (r: RecordedEvent) => RecordedEvent | "skip" | "throw"): Promise<Store> {
+/**
+ * The real LevelDB log with one stage's reads altered, to play a damaged store without depending on
+ * the key layout.
+ */
+async function damaged(
+  path: string,
+  stage: string,
+  alter: (r: RecordedEvent) => RecordedEvent | "skip" | "throw",
+): Promise<Store> {
   const log = await levelLog(path);
   const wrapped: EventLog = Object.create(log);
   wrapped.read = async function* (stream, options) {
     for await (const r of log.read(stream, options)) {
       const a = stream === stage ? alter(r) : r;
       if (a === "skip") continue;
-      if (a === "throw") throw new CkptError(ErrorCode.CORRUPT, `Cannot decode events of "${stream}" at ${r.revision}`);
+      if (a === "throw") {
+        throw new CkptError(
+          ErrorCode.CORRUPT,
+          `Cannot decode events of "${stream}" at ${r.revision}`,
+        );
+      }
       yield a;
     }
   };
@@ -44,7 +59,19 @@ test("a sound store verifies: every stage ok, exit 0", async () => {
   assert.match(r.out, /^ok    parse  84 events/m);
   assert.match(r.out, "Verified 3 stages: 3 ok.");
   const one = JSON.parse((await cli(["verify", "load", "--json", "--store", s])).out);
-  assert.equal(one, { ok: true, stages: [{ stage: "load", ok: true, problem: null, notes: [], events: 3, first: 0, head: 2, snapshotRevision: 2 }] });
+  assert.equal(one, {
+    ok: true,
+    stages: [{
+      stage: "load",
+      ok: true,
+      problem: null,
+      notes: [],
+      events: 3,
+      first: 0,
+      head: 2,
+      snapshotRevision: 2,
+    }],
+  });
 });
 
 test("a compacted store verifies from its base snapshot", async () => {
@@ -56,7 +83,11 @@ test("a compacted store verifies from its base snapshot", async () => {
 });
 
 test("a missing revision fails, naming it", async () => {
-  const store = await damaged(await fresh(), "fetch", (r) => (r.revision === 40 || r.revision === 41 ? "skip" : r));
+  const store = await damaged(
+    await fresh(),
+    "fetch",
+    (r) => (r.revision === 40 || r.revision === 41 ? "skip" : r),
+  );
   const r = await cli(["verify"], { store });
   await store.close();
   assert.is(r.code, 1);
@@ -67,9 +98,18 @@ test("a missing revision fails, naming it", async () => {
 
 test("an undecodable event, an event off its schema, and an impossible transition each fail", async () => {
   const cases: [(r: RecordedEvent) => RecordedEvent | "skip" | "throw", RegExp][] = [
-    [(r) => (r.revision === 7 ? "throw" : r), /FAIL  fetch  cannot read revision 7: CKPT_CORRUPT Cannot decode/],
-    [(r) => (r.revision === 9 ? { ...r, event: { ...r.event, v: 7 } as never } : r), /FAIL  fetch  revision 9 does not match the event schema/],
-    [(r) => (r.revision === 3 ? { ...r, event: { type: "completed", v: 1, at: r.event.at } } : r), /revision 4 \(item\) does not replay: Stage "fetch" is completed/],
+    [
+      (r) => (r.revision === 7 ? "throw" : r),
+      /FAIL  fetch  cannot read revision 7: CKPT_CORRUPT Cannot decode/,
+    ],
+    [
+      (r) => (r.revision === 9 ? { ...r, event: { ...r.event, v: 7 } as never } : r),
+      /FAIL  fetch  revision 9 does not match the event schema/,
+    ],
+    [
+      (r) => (r.revision === 3 ? { ...r, event: { type: "completed", v: 1, at: r.event.at } } : r),
+      /revision 4 \(item\) does not replay: Stage "fetch" is completed/,
+    ],
   ];
   for (const [alter, re] of cases) {
     const store = await damaged(await fresh(), "fetch", alter);
@@ -93,7 +133,10 @@ test("a snapshot that disagrees with a replay from scratch fails, naming the fie
   assert.is(r.code, 1);
   const j = JSON.parse(r.out);
   assert.is(j.ok, false);
-  assert.is(j.stages[0].problem, "the snapshot at revision 103 differs from a replay from scratch: state.counters.processed: 101 vs 100");
+  assert.is(
+    j.stages[0].problem,
+    "the snapshot at revision 103 differs from a replay from scratch: state.counters.processed: 101 vs 100",
+  );
   assert.is(j.stages[1].ok, true);
 });
 

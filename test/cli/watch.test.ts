@@ -1,4 +1,7 @@
-/** Live commands: `watch` (plain lines off a TTY, bars redrawn in place on one, NDJSON) and `replay --follow`, with a pipeline writing meanwhile. */
+/**
+ * Live commands: `watch` (plain lines off a TTY, bars redrawn in place on one, NDJSON) and `replay
+ * --follow`, with a pipeline writing meanwhile.
+ */
 import { spawnSync } from "node:child_process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -20,7 +23,12 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 /** A pipeline writing `total` items, then completing (or failing). */
-async function pipeline(store: Store, stage: string, total: number, end: "complete" | "fail" = "complete"): Promise<void> {
+async function pipeline(
+  store: Store,
+  stage: string,
+  total: number,
+  end: "complete" | "fail" = "complete",
+): Promise<void> {
   const run = await store.stage(stage).begin({ total });
   for (let i = 0; i < total; i++) await run.done(i);
   if (end === "complete") await run.complete();
@@ -33,8 +41,8 @@ test.before(async () => {
 test.after(() => dir.remove());
 
 test("watch off a TTY: one plain line per change, until every stage is done", async () => {
-  // Watch and pipeline run on driven clocks moved together (two, so that pending() counts watch's own wait only):
-  // each poll happens when the test moves them, between two steps of 5 items.
+  // Watch and pipeline run on driven clocks moved together (two, so that pending() counts watch's
+  // own wait only): each poll happens when the test moves them, between two steps of 5 items.
   const clock = manualClock();
   const storeClock = manualClock();
   const store = await open({ path: `${dir.path}/w${n++}`, clock: storeClock });
@@ -100,11 +108,22 @@ test("watch on a TTY: bars redrawn in place, cursor hidden then restored; Ctrl+C
     const out = c.out();
     assert.ok(out.startsWith("\x1b[?25l"), "cursor hidden");
     assert.ok(out.endsWith("\x1b[?25h"), "cursor restored");
-    assert.match(out, "\x1b[3A\r\x1b[J", "moves up over the previous frame (header + 2 stages) and clears it");
+    assert.match(
+      out,
+      "\x1b[3A\r\x1b[J",
+      "moves up over the previous frame (header + 2 stages) and clears it",
+    );
     assert.match(out, /fetch\s+\S*completed\S*\s+\S*█+\S*\s+10\/10 \(100\.0%\)/);
-    assert.match(out, /parse\s+\S*running\S*\s+\S*█+\S*░+\S*\s+20\/40 \(50\.0%\)\s+\S+\/s\s+ETA \d/);
+    assert.match(
+      out,
+      /parse\s+\S*running\S*\s+\S*█+\S*░+\S*\s+20\/40 \(50\.0%\)\s+\S+\/s\s+ETA \d/,
+    );
     const frames = out.split("\x1b[3A");
-    for (const f of frames) for (const line of f.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").split("\n")) assert.ok(line.length < 100, `fits the terminal: ${line}`);
+    for (const f of frames) {
+      for (const line of f.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").split("\n")) {
+        assert.ok(line.length < 100, `fits the terminal: ${line}`);
+      }
+    }
   } finally {
     await store.close();
   }
@@ -140,8 +159,13 @@ test("watch under a real pseudo-terminal (script -qc) draws bars and restores th
   const path = `${dir.path}/pty${n++}`;
   await populate(path);
   const [cmd, args] = binCommand();
-  const line = [cmd, ...args, "watch", "fetch", "load", "--until-done", "--store", path].map((a) => `'${a}'`).join(" ");
-  const r = await runBin(["-qec", line, "/dev/null"], { cmd: ["script", []], env: { TERM: "xterm", COLUMNS: "100" } });
+  const line = [cmd, ...args, "watch", "fetch", "load", "--until-done", "--store", path].map((a) =>
+    `'${a}'`
+  ).join(" ");
+  const r = await runBin(["-qec", line, "/dev/null"], {
+    cmd: ["script", []],
+    env: { TERM: "xterm", COLUMNS: "100" },
+  });
   assert.is(r.code, 1, r.stdout + r.stderr); // load failed
   assert.match(r.stdout, "\x1b[?25l");
   assert.match(r.stdout, "\x1b[?25h");

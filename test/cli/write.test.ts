@@ -1,4 +1,7 @@
-/** Commands that change a store, as pure functions over real LevelDB: reset, export/import, compact, cleanup. */
+/**
+ * Commands that change a store, as pure functions over real LevelDB: reset, export/import, compact,
+ * cleanup.
+ */
 import { readFile, writeFile } from "node:fs/promises";
 import { existsSync, readdirSync } from "node:fs";
 import { test } from "uvu";
@@ -52,7 +55,11 @@ test("reset on a terminal asks; anything but y keeps the stage (exit 1), y reset
   const st = (await stateOf(s, "fetch"))!;
   assert.equal([st.status, st.counters.processed, st.resume.watermark], ["initialized", 0, 0]);
   const last = (await cli(["replay", "fetch", "--from", "104", "--json", "--store", s])).out;
-  assert.equal(JSON.parse(last).event, { ...JSON.parse(last).event, type: "reset", reason: "ckpt reset" });
+  assert.equal(JSON.parse(last).event, {
+    ...JSON.parse(last).event,
+    type: "reset",
+    reason: "ckpt reset",
+  });
 });
 
 test("reset --all --force resets every stage; --delete removes one whole", async () => {
@@ -60,7 +67,9 @@ test("reset --all --force resets every stage; --delete removes one whole", async
   const all = await cli(["reset", "--all", "--force", "--reason", "new input", "--store", s]);
   assert.is(all.code, 0, all.err);
   assert.is(all.out.trimEnd().split("\n").length, 3);
-  for (const st of ["fetch", "load", "parse"]) assert.is((await stateOf(s, st))!.status, "initialized");
+  for (const st of ["fetch", "load", "parse"]) {
+    assert.is((await stateOf(s, st))!.status, "initialized");
+  }
   const del = await cli(["reset", "load", "--delete", "--force", "--store", s]);
   assert.is(del.code, 0, del.err);
   assert.is(await stateOf(s, "load"), undefined);
@@ -78,11 +87,16 @@ test("export writes versioned JSON with events, states and histories; import reb
   assert.is(e.err, `Exported 3 stages (191 events) to ${file}.\n`);
   const j = JSON.parse(await readFile(file, "utf8"));
   assert.equal([j.format, j.version, j.reducerVersion], ["ckpt-export", 1, 1]);
-  assert.equal(j.stages.map((x: { stage: string; first: number; head: number; events: unknown[] }) => [x.stage, x.first, x.head, x.events.length]), [
-    ["fetch", 0, 103, 104],
-    ["load", 0, 2, 3],
-    ["parse", 0, 83, 84],
-  ]);
+  assert.equal(
+    j.stages.map((
+      x: { stage: string; first: number; head: number; events: unknown[] },
+    ) => [x.stage, x.first, x.head, x.events.length]),
+    [
+      ["fetch", 0, 103, 104],
+      ["load", 0, 2, 3],
+      ["parse", 0, 83, 84],
+    ],
+  );
   assert.is(j.stages[0].state.counters.processed, 100);
   assert.is(j.stages[0].history.runs.length, 2);
 
@@ -90,7 +104,9 @@ test("export writes versioned JSON with events, states and histories; import reb
   const i = await cli(["import", file, "--store", target]);
   assert.is(i.code, 0, i.err);
   assert.is(i.out, `Imported 3 stages (191 events) from ${file} into ${target}.\n`);
-  for (const st of ["fetch", "load", "parse"]) assert.equal(await stateOf(target, st), await stateOf(s, st), st);
+  for (const st of ["fetch", "load", "parse"]) {
+    assert.equal(await stateOf(target, st), await stateOf(s, st), st);
+  }
   const again = await cli(["import", file, "--store", target]);
   assert.is(again.code, 1);
   assert.match(again.err, 'error CKPT_CONFLICT: Stages "fetch", "load", "parse" already exist');
@@ -106,12 +122,17 @@ test("export to stdout and import from stdin; --dry-run writes nothing", async (
   const target = `${dir.path}/dry-${n++}`;
   const dry = await cli(["import", "-", "--dry-run", "--store", target], { stdin: e.out });
   assert.is(dry.code, 0, dry.err);
-  assert.is(dry.out, "Dry run: stdin holds 1 stage (104 events); the target does not exist yet (it would be created). Nothing was written.\n");
+  assert.is(
+    dry.out,
+    "Dry run: stdin holds 1 stage (104 events); the target does not exist yet (it would be created). Nothing was written.\n",
+  );
   assert.not.ok(existsSync(target), "a dry run creates nothing");
   const i = await cli(["import", "-", "--store", target], { stdin: e.out });
   assert.is(i.code, 0, i.err);
   assert.match(i.out, "Imported 1 stage (104 events) from stdin");
-  const dry2 = await cli(["import", "-", "--dry-run", "--replace", "--store", target], { stdin: e.out });
+  const dry2 = await cli(["import", "-", "--dry-run", "--replace", "--store", target], {
+    stdin: e.out,
+  });
   assert.is(dry2.code, 0);
   assert.match(dry2.out, "1 would be replaced. Nothing was written.");
 });
@@ -122,7 +143,11 @@ test("long operations draw progress on a TTY's stderr; Ctrl+C stops them with ex
   const shown = await cli(["export", "-o", file, "--store", s], { tty: { stderr: true } });
   assert.is(shown.code, 0, shown.err);
   assert.match(shown.err, /\r\x1b\[2K\S*█*\S*░*\S* \d+\/191 events  fetch/);
-  assert.match(shown.err, /\r\x1b\[2KExported 3 stages/, "the progress line is cleared before the summary");
+  assert.match(
+    shown.err,
+    /\r\x1b\[2KExported 3 stages/,
+    "the progress line is cleared before the summary",
+  );
   const quiet = await cli(["verify", "--store", s]);
   assert.not.match(quiet.err, "\r", "no progress off a TTY");
 
@@ -142,9 +167,24 @@ test("import refuses bad files before writing anything", async () => {
     ["{not json", /not JSON/],
     [{ hello: 1 }, /not a ckpt export/],
     [{ ...good, version: 99 }, /newer ckpt \(export format version 99/],
-    [{ ...good, stages: [{ ...good.stages[0], events: good.stages[0].events.map((e: { index?: number }, k: number) => (k === 5 ? { ...e, index: -1 } : e)) }] }, /event at revision 5: Invalid event/],
-    [{ ...good, stages: [{ ...good.stages[0], events: good.stages[0].events.slice(1) }] }, /do not replay at revision 0/],
-    [{ ...good, stages: [{ ...good.stages[0], state: { ...good.stages[0].state, cost: 99 } }] }, /"state" does not match what its events add up to \(cost: 99 vs 1(\.0+\d*)?\)/],
+    [{
+      ...good,
+      stages: [{
+        ...good.stages[0],
+        events: good.stages[0].events.map((
+          e: { index?: number },
+          k: number,
+        ) => (k === 5 ? { ...e, index: -1 } : e)),
+      }],
+    }, /event at revision 5: Invalid event/],
+    [
+      { ...good, stages: [{ ...good.stages[0], events: good.stages[0].events.slice(1) }] },
+      /do not replay at revision 0/,
+    ],
+    [
+      { ...good, stages: [{ ...good.stages[0], state: { ...good.stages[0].state, cost: 99 } }] },
+      /"state" does not match what its events add up to \(cost: 99 vs 1(\.0+\d*)?\)/,
+    ],
     [{ ...good, stages: [{ ...good.stages[0], stage: "../evil" }] }, /Invalid stage name/],
   ];
   for (const [content, re] of cases) {
@@ -167,7 +207,10 @@ test("compact --dry-run shows what would go and changes nothing; compact keeps t
   assert.is(dry.code, 0, dry.err);
   assert.match(dry.out, /fetch\s+would compact\s+94\s+0 → 94\s+103/);
   assert.match(dry.out, /parse\s+skipped\s+0\s+0\s+83\s+running: a live stage is never compacted/);
-  assert.match(dry.out, "Dry run: would compact 1 stage, delete 0 stages and remove 94 events. Nothing was changed.");
+  assert.match(
+    dry.out,
+    "Dry run: would compact 1 stage, delete 0 stages and remove 94 events. Nothing was changed.",
+  );
   assert.match((await cli(["replay", "fetch", "--to", "0", "--store", s])).out, /^\s+0 /);
   const r = await cli(["compact", "--keep", "10", "--min-keep", "5", "--store", s, "--json"]);
   assert.is(r.code, 0, r.err);
@@ -177,7 +220,11 @@ test("compact --dry-run shows what would go and changes nothing; compact keeps t
   assert.match((await cli(["replay", "fetch", "--store", s])).out, /^\s+94 /);
   const again = await cli(["export", "fetch", "--store", s]);
   const j = JSON.parse(again.out);
-  assert.equal([j.stages[0].first, j.stages[0].events.length, j.stages[0].base.revision], [94, 10, 93]);
+  assert.equal([j.stages[0].first, j.stages[0].events.length, j.stages[0].base.revision], [
+    94,
+    10,
+    93,
+  ]);
   // A compacted stage comes back from its export with the same revisions and base snapshot.
   const target = `${dir.path}/from-compacted-${n++}`;
   assert.is((await cli(["import", "-", "--store", target], { stdin: again.out })).code, 0);

@@ -1,4 +1,7 @@
-/** State checkpoints: saved and loaded across a reopen, listed newest first, size-limited, reset-aware, trimmed by retention (never the latest). */
+/**
+ * State checkpoints: saved and loaded across a reopen, listed newest first, size-limited,
+ * reset-aware, trimmed by retention (never the latest).
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { levelLog } from "../../adapters/level.ts";
@@ -29,7 +32,12 @@ test("save, reopen, load the latest and continue", async () => {
   await withStore(async (open) => {
     let store = await open();
     let run = await store.stage("train").begin();
-    for (let step = 0; step < 5; step++) await run.checkpoint({ step, weights: [step, step * 2], tag: new Uint8Array([step]) }, { step, metadata: { loss: 1 / (step + 1) } });
+    for (let step = 0; step < 5; step++) {
+      await run.checkpoint({ step, weights: [step, step * 2], tag: new Uint8Array([step]) }, {
+        step,
+        metadata: { loss: 1 / (step + 1) },
+      });
+    }
     await run.error("a non-fatal hiccup"); // other events between checkpoints are skipped over
     await store.close();
     store = await open();
@@ -57,7 +65,10 @@ test("bad checkpoints are refused with a code and nothing is written", async () 
     const stage = store.stage("s");
     const run = await stage.begin();
     const head = (await stage.state()).revision;
-    assert.is(await code(() => run.checkpoint(new Uint8Array(MAX_CHECKPOINT_BYTES + 1))), "CKPT_TOO_LARGE");
+    assert.is(
+      await code(() => run.checkpoint(new Uint8Array(MAX_CHECKPOINT_BYTES + 1))),
+      "CKPT_TOO_LARGE",
+    );
     assert.is(await code(() => run.checkpoint(undefined)), "CKPT_INVALID");
     assert.is(await code(() => run.checkpoint({}, { step: -1 })), "CKPT_INVALID");
     assert.is(await code(() => run.checkpoint({}, { step: 1.5 })), "CKPT_INVALID");
@@ -99,7 +110,18 @@ test("retention keeps the last N checkpoints (and never the latest, whatever its
     const before = await stage.state();
     // Without a checkpoint rule, an age cut past every event still keeps the default 10.
     let report = await store.compact({ maxAgeMs: 0, minEvents: 0 });
-    assert.equal((await stage.checkpoints()).map((c) => c.step), [14, 13, 12, 11, 10, 9, 8, 7, 6, 5]);
+    assert.equal((await stage.checkpoints()).map((c) => c.step), [
+      14,
+      13,
+      12,
+      11,
+      10,
+      9,
+      8,
+      7,
+      6,
+      5,
+    ]);
     report = await store.compact({ keepCheckpoints: 3, minEvents: 0 });
     assert.is(report.stages[0]!.action, "compacted");
     assert.equal((await stage.checkpoints()).map((c) => c.step), [14, 13, 12]);

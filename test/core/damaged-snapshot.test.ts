@@ -1,7 +1,8 @@
 /**
- * A snapshot is a cache: one whose bytes decode but whose shape is damaged (LevelDB reads tables without
- * verifying checksums, so a flipped byte can reach us) must never surface as an uncoded TypeError. With the
- * events still there the stage is rebuilt from them; when compaction removed them, it is CKPT_CORRUPT.
+ * A snapshot is a cache: one whose bytes decode but whose shape is damaged (LevelDB reads tables
+ * without verifying checksums, so a flipped byte can reach us) must never surface as an uncoded
+ * TypeError. With the events still there the stage is rebuilt from them; when compaction removed
+ * them, it is CKPT_CORRUPT.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";

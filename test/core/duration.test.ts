@@ -1,4 +1,7 @@
-/** One duration grammar: the library, `ckpt` flags and `ckpt-server` flags read every text the same way. */
+/**
+ * One duration grammar: the library, `ckpt` flags and `ckpt-server` flags read every text the same
+ * way.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parseDuration as cliDuration } from "../../cli/values.ts";
@@ -72,12 +75,26 @@ test("non-strings are CKPT_INVALID, not a TypeError", () => {
 });
 
 test("ckpt-server: two targets are refused", () => {
-  for (const argv of [["--store", "x", "--memory"], ["--store", "x", "--eventstore", "esdb://h:2113"], ["--memory", "--eventstore", "esdb://h:2113"]]) {
+  for (
+    const argv of [
+      ["--store", "x", "--memory"],
+      ["--store", "x", "--eventstore", "esdb://h:2113"],
+      ["--memory", "--eventstore", "esdb://h:2113"],
+    ]
+  ) {
     assert.is(parseArgs(argv, {}).kind, "error", argv.join(" "));
   }
-  assert.is(parseArgs([], { CKPT_STORE: "x", CKPT_MEMORY: "1" }).kind, "error", "two targets in the environment");
+  assert.is(
+    parseArgs([], { CKPT_STORE: "x", CKPT_MEMORY: "1" }).kind,
+    "error",
+    "two targets in the environment",
+  );
   const flagWins = parseArgs(["--store", "x"], { CKPT_MEMORY: "1" });
-  assert.ok(flagWins.kind === "run" && flagWins.config.target.kind === "level" && flagWins.config.target.path === "x", "a flag overrides the environment's target");
+  assert.ok(
+    flagWins.kind === "run" && flagWins.config.target.kind === "level" &&
+      flagWins.config.target.path === "x",
+    "a flag overrides the environment's target",
+  );
   const memory = parseArgs(["--memory"], { CKPT_STORE: "x", CKPT_EVENTSTORE: "esdb://h:2113" });
   assert.ok(memory.kind === "run" && memory.config.target.kind === "memory");
 });

@@ -1,4 +1,7 @@
-/** The reducer: given events, then a state. Pure, refuses bad transitions, snapshot + tail == replay. */
+/**
+ * The reducer: given events, then a state. Pure, refuses bad transitions, snapshot + tail ==
+ * replay.
+ */
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -10,9 +13,11 @@ import { validSequence } from "../helpers/sequences.ts";
 
 let t = 1000;
 const ev = (e: Record<string, unknown>) => ({ v: 1, at: t++, ...e }) as CkptEvent;
-const given = (...events: CkptEvent[]): StageState => events.reduce((s, e) => evolve(s, e), initialState("st"));
+const given = (...events: CkptEvent[]): StageState =>
+  events.reduce((s, e) => evolve(s, e), initialState("st"));
 const start = (runId = "r1", extra = {}) => ev({ type: "run.started", runId, ...extra });
-const done = (index: number, outcome = "ok", extra = {}) => ev({ type: "item", index, outcome, ...extra });
+const done = (index: number, outcome = "ok", extra = {}) =>
+  ev({ type: "item", index, outcome, ...extra });
 
 function codeOf(f: () => unknown): string | undefined {
   try {
@@ -24,9 +29,22 @@ function codeOf(f: () => unknown): string | undefined {
 }
 
 test("a run counts outcomes, cost and the resume point", () => {
-  const s = given(start("r1", { total: 5 }), done(0), done(2, "failed", { error: "500" }), done(1, "skipped"), done(4, "ok", { cost: 1.5, item: "u4", batch: "b" }));
+  const s = given(
+    start("r1", { total: 5 }),
+    done(0),
+    done(2, "failed", { error: "500" }),
+    done(1, "skipped"),
+    done(4, "ok", { cost: 1.5, item: "u4", batch: "b" }),
+  );
   assert.is(s.status, "running");
-  assert.equal(s.counters, { processed: 4, successful: 2, failed: 1, skipped: 1, duplicates: 0, reopened: 0 });
+  assert.equal(s.counters, {
+    processed: 4,
+    successful: 2,
+    failed: 1,
+    skipped: 1,
+    duplicates: 0,
+    reopened: 0,
+  });
   assert.is(s.resume.watermark, 3);
   assert.equal(s.resume.ranges, [4, 5]);
   assert.is(s.resume.lastItem, "u4");
@@ -38,7 +56,11 @@ test("a run counts outcomes, cost and the resume point", () => {
 });
 
 test("a stored event of a type no schema knows (a damaged page that still decodes) is CKPT_CORRUPT, not a TypeError", () => {
-  const started = evolve(initialState("s"), { type: "run.started", v: 1, at: 1, runId: "r" } as CkptEvent, 0);
+  const started = evolve(
+    initialState("s"),
+    { type: "run.started", v: 1, at: 1, runId: "r" } as CkptEvent,
+    0,
+  );
   const garbled = { type: "itEm", v: 1, at: 2, index: 0, outcome: "ok" } as unknown as CkptEvent;
   let code: string | undefined;
   try {
@@ -94,7 +116,12 @@ test("invalid transitions are CKPT_BAD_TRANSITION", () => {
 });
 
 test("cost and metadata accumulate across runs; reset clears them", () => {
-  let s = given(start("a"), done(0, "ok", { cost: 2 }), ev({ type: "metadata", metadata: { a: 1 } }), ev({ type: "paused" }));
+  let s = given(
+    start("a"),
+    done(0, "ok", { cost: 2 }),
+    ev({ type: "metadata", metadata: { a: 1 } }),
+    ev({ type: "paused" }),
+  );
   s = evolve(s, start("b"));
   s = evolve(s, done(1, "ok", { cost: 3 }));
   s = evolve(s, ev({ type: "metadata", metadata: { b: 2 } }));
@@ -112,7 +139,14 @@ test("units keep their resume page and records", () => {
     start(),
     ev({ type: "unit", key: "o/r:pulls", status: "running", page: 1, records: 100 }),
     ev({ type: "unit", key: "o/r:pulls", status: "running", page: 2, records: 50 }),
-    ev({ type: "unit", key: "o/r:issues", status: "failed", page: 4, error: "403", retryable: false }),
+    ev({
+      type: "unit",
+      key: "o/r:issues",
+      status: "failed",
+      page: 4,
+      error: "403",
+      retryable: false,
+    }),
   );
   assert.equal(s.units["o/r:pulls"]?.page, 2);
   assert.equal(s.units["o/r:pulls"]?.records, 150);
@@ -133,36 +167,45 @@ test("a reopened item is no longer done and is counted again when redone", () =>
 
 test("property: snapshot at any point + the tail == full replay", () => {
   fc.assert(
-    fc.property(fc.array(fc.nat(1000), { minLength: 1, maxLength: 200 }), fc.array(fc.nat(49), { minLength: 1, maxLength: 30 }), fc.nat(), (choices, idx, cut) => {
-      const events = validSequence(choices, idx);
-      const full = initialProjection("p");
-      events.forEach((e, r) => applyToProjection(full, e, r));
-      const at = events.length === 0 ? 0 : cut % (events.length + 1);
-      const head = initialProjection("p");
-      events.slice(0, at).forEach((e, r) => applyToProjection(head, e, r));
-      // Through the snapshot encoding boundary: plain data only.
-      const resumed = cloneProjection(JSON.parse(JSON.stringify(head)));
-      events.slice(at).forEach((e, r) => applyToProjection(resumed, e, at + r));
-      assert.equal(resumed, full);
-    }),
+    fc.property(
+      fc.array(fc.nat(1000), { minLength: 1, maxLength: 200 }),
+      fc.array(fc.nat(49), { minLength: 1, maxLength: 30 }),
+      fc.nat(),
+      (choices, idx, cut) => {
+        const events = validSequence(choices, idx);
+        const full = initialProjection("p");
+        events.forEach((e, r) => applyToProjection(full, e, r));
+        const at = events.length === 0 ? 0 : cut % (events.length + 1);
+        const head = initialProjection("p");
+        events.slice(0, at).forEach((e, r) => applyToProjection(head, e, r));
+        // Through the snapshot encoding boundary: plain data only.
+        const resumed = cloneProjection(JSON.parse(JSON.stringify(head)));
+        events.slice(at).forEach((e, r) => applyToProjection(resumed, e, at + r));
+        assert.equal(resumed, full);
+      },
+    ),
     { numRuns: 300 },
   );
 });
 
 test("property: the resume point never claims an index that was not done", () => {
   fc.assert(
-    fc.property(fc.array(fc.nat(1000), { minLength: 1, maxLength: 300 }), fc.array(fc.nat(49), { minLength: 1, maxLength: 40 }), (choices, idx) => {
-      const events = validSequence(choices, idx);
-      const doneNow = new Set<number>();
-      let s = initialState("p");
-      for (const e of events) {
-        s = evolve(s, e);
-        if (e.type === "item") doneNow.add(e.index);
-        if (e.type === "item.reopened") doneNow.delete(e.index);
-        if (e.type === "reset") doneNow.clear();
-      }
-      assert.equal([...indices(s.resume)], [...doneNow].sort((a, b) => a - b));
-    }),
+    fc.property(
+      fc.array(fc.nat(1000), { minLength: 1, maxLength: 300 }),
+      fc.array(fc.nat(49), { minLength: 1, maxLength: 40 }),
+      (choices, idx) => {
+        const events = validSequence(choices, idx);
+        const doneNow = new Set<number>();
+        let s = initialState("p");
+        for (const e of events) {
+          s = evolve(s, e);
+          if (e.type === "item") doneNow.add(e.index);
+          if (e.type === "item.reopened") doneNow.delete(e.index);
+          if (e.type === "reset") doneNow.clear();
+        }
+        assert.equal([...indices(s.resume)], [...doneNow].sort((a, b) => a - b));
+      },
+    ),
     { numRuns: 300 },
   );
 });

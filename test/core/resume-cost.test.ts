@@ -1,4 +1,7 @@
-/** Resume cost does not grow with history: reopening a 1,000,000-event stage reads only the tail after its snapshot. */
+/**
+ * Resume cost does not grow with history: reopening a 1,000,000-event stage reads only the tail
+ * after its snapshot.
+ */
 import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -27,7 +30,10 @@ test(`reopening after ${EVENTS.toLocaleString("en-US")} events reads no more tha
   assert.is(state.counters.processed, EVENTS - 1);
   assert.is(state.resume.watermark, EVENTS - 1);
   assert.ok(state.revision >= EVENTS - 1);
-  assert.ok(counts.eventsRead <= snapshotEvery, `read ${counts.eventsRead} events to resume ${state.revision + 1}`);
+  assert.ok(
+    counts.eventsRead <= snapshotEvery,
+    `read ${counts.eventsRead} events to resume ${state.revision + 1}`,
+  );
   assert.ok(counts.eventsRead < state.revision / 50);
   await store.close();
   await dir.remove();

@@ -2,7 +2,17 @@
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { add, emptyDoneSet, has, indices, missing, rangeCount, remove, size, wouldAddRange } from "../../core/resume-set.ts";
+import {
+  add,
+  emptyDoneSet,
+  has,
+  indices,
+  missing,
+  rangeCount,
+  remove,
+  size,
+  wouldAddRange,
+} from "../../core/resume-set.ts";
 
 function invariant(s: ReturnType<typeof emptyDoneSet>): void {
   const r = s.ranges;
@@ -26,8 +36,12 @@ test("matches a Set for any sequence of adds and removes", () => {
           assert.is(add(s, i), !model.has(i));
           model.add(i);
           if (wouldAdd) assert.is(rangeCount(s), before + 1);
-          // Not a new range: a duplicate, or an index that extends or joins ranges (never more of them).
-          else assert.ok(rangeCount(s) <= before, `adding ${i} grew ${before} ranges to ${rangeCount(s)}`);
+          // Not a new range: a duplicate, or an index that extends or joins ranges (never more of
+          // them).
+          else {assert.ok(
+              rangeCount(s) <= before,
+              `adding ${i} grew ${before} ranges to ${rangeCount(s)}`,
+            );}
         } else {
           assert.is(remove(s, i), model.has(i));
           model.delete(i);
@@ -37,7 +51,10 @@ test("matches a Set for any sequence of adds and removes", () => {
       for (let i = 0; i <= 62; i++) assert.is(has(s, i), model.has(i), `has(${i})`);
       assert.is(size(s), model.size);
       assert.equal([...indices(s)], [...model].sort((a, b) => a - b));
-      assert.equal([...missing(s, 62)], Array.from({ length: 62 }, (_, i) => i).filter((i) => !model.has(i)));
+      assert.equal(
+        [...missing(s, 62)],
+        Array.from({ length: 62 }, (_, i) => i).filter((i) => !model.has(i)),
+      );
     }),
     { numRuns: 500 },
   );

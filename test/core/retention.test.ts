@@ -1,4 +1,7 @@
-/** Compaction: state identical before and after, replay starts at the base, live stages untouched, disk reclaimed. */
+/**
+ * Compaction: state identical before and after, replay starts at the base, live stages untouched,
+ * disk reclaimed.
+ */
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -15,18 +18,27 @@ import { tempDir } from "../helpers/tmp.ts";
 
 const DAY = 86_400_000;
 
-/** Appends `events` in batches of random sizes, as the writer would, with snapshots now and then. */
-async function write(log: EventLog, stream: string, events: CkptEvent[], sizes: number[]): Promise<void> {
+/**
+ * Appends `events` in batches of random sizes, as the writer would, with snapshots now and then.
+ */
+async function write(
+  log: EventLog,
+  stream: string,
+  events: CkptEvent[],
+  sizes: number[],
+): Promise<void> {
   let head = -1;
   let k = 0;
   while (head + 1 < events.length) {
     const n = Math.max(1, sizes[k++ % sizes.length]!);
     const batch = events.slice(head + 1, head + 1 + n);
-    head = (await log.append(stream, batch, { expectedRevision: head < 0 ? "no_stream" : head })).head;
+    head =
+      (await log.append(stream, batch, { expectedRevision: head < 0 ? "no_stream" : head })).head;
   }
 }
 
-const stateOf = async (log: EventLog, stream: string) => (await loadProjection(log, stream)).projection.state;
+const stateOf = async (log: EventLog, stream: string) =>
+  (await loadProjection(log, stream)).projection.state;
 
 test("property: for random histories and policies, state after compaction == state before; replay starts at the base", async () => {
   await fc.assert(
@@ -34,7 +46,11 @@ test("property: for random histories and policies, state after compaction == sta
       fc.array(fc.nat(1000), { minLength: 5, maxLength: 150 }),
       fc.array(fc.nat(40), { minLength: 1, maxLength: 20 }),
       fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 5 }),
-      fc.record({ maxEvents: fc.option(fc.nat(80), { nil: undefined }), minEvents: fc.nat(10), ageDays: fc.option(fc.nat(40), { nil: undefined }) }),
+      fc.record({
+        maxEvents: fc.option(fc.nat(80), { nil: undefined }),
+        minEvents: fc.nat(10),
+        ageDays: fc.option(fc.nat(40), { nil: undefined }),
+      }),
       async (choices, idx, sizes, pol) => {
         const events = validSequence(choices, idx);
         // Event i happened (n - i) days ago, so age policies cut somewhere in the middle.
@@ -46,7 +62,11 @@ test("property: for random histories and policies, state after compaction == sta
         const before = await stateOf(log, "s");
         const fullReplay: unknown[] = [];
         for await (const e of store.stage("s").replay()) fullReplay.push(JSON.stringify(e.state));
-        const policy = { minEvents: pol.minEvents, ...(pol.maxEvents !== undefined ? { maxEvents: pol.maxEvents } : {}), maxAgeMs: (pol.ageDays ?? 1000) * DAY };
+        const policy = {
+          minEvents: pol.minEvents,
+          ...(pol.maxEvents !== undefined ? { maxEvents: pol.maxEvents } : {}),
+          maxAgeMs: (pol.ageDays ?? 1000) * DAY,
+        };
         const report = await store.compact(policy);
         const info = (await log.info("s"))!;
         const after = await stateOf(log, "s");
@@ -55,15 +75,24 @@ test("property: for random histories and policies, state after compaction == sta
           assert.is(info.first, 0);
         }
         assert.equal(after, before);
-        assert.ok(info.head + 1 - info.first >= Math.min(pol.minEvents, events.length), "minEvents kept");
+        assert.ok(
+          info.head + 1 - info.first >= Math.min(pol.minEvents, events.length),
+          "minEvents kept",
+        );
         const replayed: unknown[] = [];
         let firstRevision = -1;
         for await (const e of store.stage("s").replay()) {
           if (firstRevision < 0) firstRevision = e.revision;
           replayed.push(JSON.stringify(e.state));
         }
-        if (info.first <= info.head) assert.is(firstRevision, info.first, "replay starts at the first stored event");
-        assert.equal(replayed, fullReplay.slice(info.first), "replayed states match the full history's");
+        if (info.first <= info.head) {
+          assert.is(firstRevision, info.first, "replay starts at the first stored event");
+        }
+        assert.equal(
+          replayed,
+          fullReplay.slice(info.first),
+          "replayed states match the full history's",
+        );
         await store.close();
       },
     ),
@@ -74,7 +103,9 @@ test("property: for random histories and policies, state after compaction == sta
 async function buildStore(path: string) {
   const store = await open({ path, snapshotEvery: 500 });
   const old = await store.stage("old").begin({ total: 5000 });
-  for (let i = 0; i < 5000; i++) await old.done(i, { item: `https://example.test/a/long/url/${i}` });
+  for (let i = 0; i < 5000; i++) {
+    await old.done(i, { item: `https://example.test/a/long/url/${i}` });
+  }
   await old.complete();
   const paused = await store.stage("paused").begin();
   for (let i = 0; i < 300; i++) await paused.done(i);
@@ -88,13 +119,23 @@ async function buildStore(path: string) {
 test("count policy on LevelDB: stages compacted, live stage untouched, disk reclaimed, history summarised", async () => {
   const dir = await tempDir();
   const { store, live } = await buildStore(dir.path);
-  const before = { old: await store.stage("old").state(), paused: await store.stage("paused").state(), live: await store.stage("live").state() };
+  const before = {
+    old: await store.stage("old").state(),
+    paused: await store.stage("paused").state(),
+    live: await store.stage("live").state(),
+  };
   const dry = await store.compact({ maxEvents: 200, minEvents: 100, dryRun: true });
   assert.is(dry.dryRun, true);
   assert.is((await store.log.info("old"))!.first, 0, "dry run changed nothing");
-  assert.equal(dry.stages.map((s) => [s.stage, s.action]), [["live", "skipped"], ["old", "compacted"], ["paused", "compacted"]]);
+  assert.equal(dry.stages.map((s) => [s.stage, s.action]), [["live", "skipped"], [
+    "old",
+    "compacted",
+  ], ["paused", "compacted"]]);
   const report = await store.compact({ maxEvents: 200, minEvents: 100 });
-  assert.equal(report.stages.map((s) => [s.stage, s.action]), [["live", "skipped"], ["old", "compacted"], ["paused", "compacted"]]);
+  assert.equal(report.stages.map((s) => [s.stage, s.action]), [["live", "skipped"], [
+    "old",
+    "compacted",
+  ], ["paused", "compacted"]]);
   assert.is(report.eventsRemoved, dry.eventsRemoved);
   assert.ok(report.bytesReclaimed! > 0, `reclaimed ${report.bytesReclaimed} bytes`);
   assert.is((await store.log.info("live"))!.first, 0);
@@ -124,14 +165,24 @@ test("stage TTL removes finished and idle stages whole, never running ones", asy
   await b.done(0);
   const report = await store.compact({ stageTtlMs: 1000 }, {});
   assert.equal(report.stages.map((s) => s.action), ["kept", "skipped"]);
-  const later = await (await import("../../core/retention.ts")).compactLog(log, { stageTtlMs: 1000 }, {
+  const later = await (await import("../../core/retention.ts")).compactLog(log, {
+    stageTtlMs: 1000,
+  }, {
     withStage: async (s, act) => {
       const st = await store.stage(s).state();
-      return (await act({ status: st.status, updatedAt: Date.now() - 2 * DAY, revision: st.revision, active: false })).report;
+      return (await act({
+        status: st.status,
+        updatedAt: Date.now() - 2 * DAY,
+        revision: st.revision,
+        active: false,
+      })).report;
     },
     now: Date.now(),
   });
-  assert.equal(later.stages.map((s) => [s.stage, s.action]), [["done-long-ago", "deleted"], ["running", "skipped"]]);
+  assert.equal(later.stages.map((s) => [s.stage, s.action]), [["done-long-ago", "deleted"], [
+    "running",
+    "skipped",
+  ]]);
   assert.equal((await log.streams()).map((s) => s.stream), ["running"]);
   await store.close();
 });

@@ -1,4 +1,7 @@
-/** The one retry loop and the one URL redaction: budgets end it, jitter stays under the ceiling, no secret survives. */
+/**
+ * The one retry loop and the one URL redaction: budgets end it, jitter stays under the ceiling, no
+ * secret survives.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { backoffDelay, retry } from "../../core/retry.ts";
@@ -41,7 +44,13 @@ test("retry: forMs gives up on the injected clock, waiting through it (no real s
   const p = retry(async () => {
     calls++;
     throw new Error("down");
-  }, { retryable: () => true, forMs: 1_000, backoff: { firstMs: 100, maxMs: 100 }, random: () => 0.5, clock }).catch((e) => e);
+  }, {
+    retryable: () => true,
+    forMs: 1_000,
+    backoff: { firstMs: 100, maxMs: 100 },
+    random: () => 0.5,
+    clock,
+  }).catch((e) => e);
   for (let i = 0; i < 40 && calls < 30; i++) {
     await new Promise((r) => setImmediate(r));
     clock.advance(50);
@@ -97,9 +106,15 @@ test("backoffDelay: full jitter under a doubling ceiling, floored, capped", () =
 
 test("redactUrl: no password or query survives, the user and host stay", () => {
   const table: Array<[string, string]> = [
-    ["postgres://user:s3cret@db.example:5432/ckpt?sslpassword=x", "postgres://user@db.example:5432/ckpt"],
+    [
+      "postgres://user:s3cret@db.example:5432/ckpt?sslpassword=x",
+      "postgres://user@db.example:5432/ckpt",
+    ],
     ["esdb://admin:changeit@localhost:2113?tls=false", "esdb://admin@localhost:2113"],
-    ["esdb+discover://admin:changeit@a:2113,b:2113,c:2113?tls=false", "esdb+discover://admin@a:2113,b:2113,c:2113"],
+    [
+      "esdb+discover://admin:changeit@a:2113,b:2113,c:2113?tls=false",
+      "esdb+discover://admin@a:2113,b:2113,c:2113",
+    ],
     ["http://:tok3n@127.0.0.1:7410/", "http://127.0.0.1:7410/"],
     ["https://sidecar.internal:7410", "https://sidecar.internal:7410"],
     ["http://u:p@h/x#frag", "http://u@h/x"],

@@ -1,4 +1,7 @@
-/** The library API over a real LevelDB: resume, crash detection, fingerprints, group commit, back-pressure, bad input. */
+/**
+ * The library API over a real LevelDB: resume, crash detection, fingerprints, group commit,
+ * back-pressure, bad input.
+ */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -24,7 +27,10 @@ async function code(p: Promise<unknown> | (() => unknown)): Promise<string | und
   return undefined;
 }
 
-async function withStore<T>(f: (store: Store, dir: string) => Promise<T>, options = {}): Promise<T> {
+async function withStore<T>(
+  f: (store: Store, dir: string) => Promise<T>,
+  options = {},
+): Promise<T> {
   const dir = await tempDir();
   const store = await open({ path: join(dir.path, "store"), ...options });
   try {
@@ -52,7 +58,10 @@ test("a stage left running (process gone) resumes as recovering with a crash-det
   assert.match(r2.resumed.message, "after a crash");
   const h = await again.stage("crawl").history();
   assert.equal(h.statusChanges.map((c) => c.to), ["running", "recovering", "running"]);
-  assert.equal(h.runs.map((r) => [r.outcome, r.recovered]), [["crashed", false], ["running", true]]);
+  assert.equal(h.runs.map((r) => [r.outcome, r.recovered]), [["crashed", false], [
+    "running",
+    true,
+  ]]);
   await again.close();
   await dir.remove();
 });
@@ -75,7 +84,10 @@ test("input and config changes are refused with their codes, or restart on reque
     run = await store.stage("s").begin({ input, config: { temp: 0, model: "x" } });
     await run.pause();
     await run.close();
-    assert.is(await code(store.stage("s").begin({ input, config: { model: "y", temp: 0 } })), "CKPT_CONFIG_CHANGED");
+    assert.is(
+      await code(store.stage("s").begin({ input, config: { model: "y", temp: 0 } })),
+      "CKPT_CONFIG_CHANGED",
+    );
     await writeFile(input, "a\nb\nc\n");
     try {
       await store.stage("s").begin({ input });
@@ -85,11 +97,18 @@ test("input and config changes are refused with their codes, or restart on reque
       assert.match((e as Error).message, '"s"');
       assert.match((e as Error).message, "onChange");
     }
-    assert.is((await store.stage("s").state()).counters.processed, 1, "a refused begin changes nothing");
+    assert.is(
+      (await store.stage("s").state()).counters.processed,
+      1,
+      "a refused begin changes nothing",
+    );
     run = await store.stage("s").begin({ input, onChange: "restart" });
     assert.is(run.resumed.restarted, true);
     assert.is(run.state.counters.processed, 0);
-    assert.is(await code(store.stage("t").begin({ input: join(dir, "missing.txt") })), "CKPT_NOT_FOUND");
+    assert.is(
+      await code(store.stage("t").begin({ input: join(dir, "missing.txt") })),
+      "CKPT_NOT_FOUND",
+    );
   }));
 
 test("verify on resume reopens items whose output is gone", () =>
@@ -199,16 +218,34 @@ test("bad input is refused with CKPT_INVALID and the log is unchanged", async ()
 test("the item fast path and the zod schema agree on every input", async () => {
   const store = new Store(memoryLog());
   const run = await store.stage("fp").begin();
-  const anyValue = fc.oneof(fc.integer(), fc.double(), fc.string({ maxLength: 3000 }), fc.boolean(), fc.constant(undefined), fc.constant(null));
+  const anyValue = fc.oneof(
+    fc.integer(),
+    fc.double(),
+    fc.string({ maxLength: 3000 }),
+    fc.boolean(),
+    fc.constant(undefined),
+    fc.constant(null),
+  );
   await fc.assert(
     fc.asyncProperty(
       fc.oneof(fc.nat(), fc.integer({ min: -5, max: 5 }), fc.double()),
-      fc.record({ ok: anyValue, skipped: anyValue, item: anyValue, batch: anyValue, cost: anyValue, error: anyValue }, { requiredKeys: [] }),
+      fc.record({
+        ok: anyValue,
+        skipped: anyValue,
+        item: anyValue,
+        batch: anyValue,
+        cost: anyValue,
+        error: anyValue,
+      }, { requiredKeys: [] }),
       async (index, o) => {
         const outcome = o.skipped ? "skipped" : o.ok === false ? "failed" : "ok";
         const e: Record<string, unknown> = { type: "item", v: 1, at: 1, index, outcome };
-        for (const k of ["item", "batch", "cost", "error"] as const) if (o[k] !== undefined) e[k] = o[k];
-        const schemaOk = ItemDone.safeParse(e).success && (o.ok === undefined || typeof o.ok === "boolean") && (o.skipped === undefined || typeof o.skipped === "boolean");
+        for (const k of ["item", "batch", "cost", "error"] as const) {
+          if (o[k] !== undefined) e[k] = o[k];
+        }
+        const schemaOk = ItemDone.safeParse(e).success &&
+          (o.ok === undefined || typeof o.ok === "boolean") &&
+          (o.skipped === undefined || typeof o.skipped === "boolean");
         let apiOk = true;
         try {
           run.mark(index, o as never);
@@ -316,7 +353,10 @@ test("stages() filters by prefix and status and carries progress figures", () =>
     assert.equal(etl.map((s) => s.stage), ["etl.a", "etl.b"]);
     assert.is(etl[0]!.progress.percent, 50);
     assert.equal((await store.stages({ status: "completed" })).map((s) => s.stage), ["etl.b"]);
-    assert.equal((await store.stages({ status: ["paused", "running"] })).map((s) => s.stage), ["etl.a", "other"]);
+    assert.equal((await store.stages({ status: ["paused", "running"] })).map((s) => s.stage), [
+      "etl.a",
+      "other",
+    ]);
   }));
 
 test("units: paged work resumes at the next page", () =>

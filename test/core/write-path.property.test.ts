@@ -26,7 +26,9 @@ import { faultyLog } from "../helpers/faulty-log.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const RUNS = Number(process.env.CKPT_PROPERTY_RUNS ?? 1000);
-const SEED = process.env.CKPT_PROPERTY_SEED === undefined ? undefined : Number(process.env.CKPT_PROPERTY_SEED);
+const SEED = process.env.CKPT_PROPERTY_SEED === undefined
+  ? undefined
+  : Number(process.env.CKPT_PROPERTY_SEED);
 const params = (numRuns: number) => ({ numRuns, ...(SEED === undefined ? {} : { seed: SEED }) });
 
 type Op =
@@ -40,13 +42,22 @@ type Op =
   | { k: "compactBeside" };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ k: fc.constant("done" as const), i: fc.nat(30), wait: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ k: fc.constant("done" as const), i: fc.nat(30), wait: fc.boolean() }),
+  },
   { weight: 6, arbitrary: fc.record({ k: fc.constant("mark" as const), i: fc.nat(30) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("page" as const), page: fc.nat(5) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("progress" as const), n: fc.nat(3) }) },
   { weight: 2, arbitrary: fc.constant({ k: "flush" as const }) },
   { weight: 2, arbitrary: fc.constant({ k: "settle" as const }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("cycle" as const), then: fc.constantFrom("compact" as const, "ttl" as const, "none" as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("cycle" as const),
+      then: fc.constantFrom("compact" as const, "ttl" as const, "none" as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ k: "compactBeside" as const }) },
 );
 
@@ -61,14 +72,21 @@ const scenario = fc.record({
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
-/** Records every acknowledged append (and deletion) of the stage: the full history a replay from zero must match. */
+/**
+ * Records every acknowledged append (and deletion) of the stage: the full history a replay from
+ * zero must match.
+ */
 function teeLog(inner: EventLog, stream: string, history: CkptEvent[]): EventLog {
   const log = Object.create(inner) as EventLog;
   Object.defineProperties(log, {
     supports: { get: () => inner.supports },
     location: { get: () => inner.location },
     append: {
-      value: async (s: string, events: readonly CkptEvent[], o: Parameters<EventLog["append"]>[2]) => {
+      value: async (
+        s: string,
+        events: readonly CkptEvent[],
+        o: Parameters<EventLog["append"]>[2],
+      ) => {
         const r = await inner.append(s, events, o);
         if (s === stream) history.push(...events);
         return r;
@@ -81,9 +99,23 @@ function teeLog(inner: EventLog, stream: string, history: CkptEvent[]): EventLog
       },
     },
   });
-  for (const k of ["read", "readBatches", "streams", "info", "saveSnapshot", "loadSnapshot", "truncateBefore", "sizeBytes", "close"] as const) {
+  for (
+    const k of [
+      "read",
+      "readBatches",
+      "streams",
+      "info",
+      "saveSnapshot",
+      "loadSnapshot",
+      "truncateBefore",
+      "sizeBytes",
+      "close",
+    ] as const
+  ) {
     const f = (inner as unknown as Record<string, unknown>)[k];
-    if (typeof f === "function") Object.defineProperty(log, k, { value: (f as (...a: unknown[]) => unknown).bind(inner) });
+    if (typeof f === "function") {
+      Object.defineProperty(log, k, { value: (f as (...a: unknown[]) => unknown).bind(inner) });
+    }
   }
   return log;
 }
@@ -95,11 +127,20 @@ interface Tracked {
 async function runScenario(base: EventLog, stageName: string, sc: Scenario): Promise<void> {
   const history: CkptEvent[] = [];
   const { log } = faultyLog(teeLog(base, stageName, history), sc.failAppends);
-  // Closing this store must not close the shared base log (LevelDB is reopened per property, not per case).
+  // Closing this store must not close the shared base log (LevelDB is reopened per property, not
+  // per case).
   const storeLog = Object.create(log) as EventLog;
   Object.defineProperty(storeLog, "close", { value: async () => {} });
-  for (const k of ["supports", "location"] as const) Object.defineProperty(storeLog, k, { get: () => log[k] });
-  const store = new Store(storeLog, { highWater: sc.highWater, maxRanges: sc.maxRanges, maxBatch: sc.maxBatch, snapshotEvery: sc.snapshotEvery, sparseTimeoutMs: 0 });
+  for (const k of ["supports", "location"] as const) {
+    Object.defineProperty(storeLog, k, { get: () => log[k] });
+  }
+  const store = new Store(storeLog, {
+    highWater: sc.highWater,
+    maxRanges: sc.maxRanges,
+    maxBatch: sc.maxBatch,
+    snapshotEvery: sc.snapshotEvery,
+    sparseTimeoutMs: 0,
+  });
   const stage = store.stage(stageName);
   const prefix = stageName.slice(0, stageName.indexOf(".") + 1); // this case's stages only (the log is shared)
   const must = new Set<number>();
@@ -149,8 +190,8 @@ async function runScenario(base: EventLog, stageName: string, sc: Scenario): Pro
         } catch {
           break; // refused at once (sticky error): not recorded
         }
-        // Queued now (no wait, or only the high-water wait: the item is already in the state), or waiting
-        // for room; whether a queued item lands is known after a flush that covers it.
+        // Queued now (no wait, or only the high-water wait: the item is already in the state), or
+        // waiting for room; whether a queued item lands is known after a flush that covers it.
         if (!wait || r.isDone(o.i)) maybe.add(o.i);
         else uncertain.add(o.i);
         if (wait) {
@@ -206,11 +247,19 @@ async function runScenario(base: EventLog, stageName: string, sc: Scenario): Pro
   assert.ok(tracked.every((t) => t.settled), "no promise left pending after close()");
 
   const reread = new Store(storeLog);
-  const st = (await reread.stage(stageName).exists()) ? await reread.stage(stageName).state() : undefined;
+  const st = (await reread.stage(stageName).exists())
+    ? await reread.stage(stageName).state()
+    : undefined;
   const full = history.reduce<StageState>((s, e, k) => evolve(s, e, k), initialState(stageName));
   if (st) {
-    for (const i of must) assert.ok(isDone(st, i), `acknowledged item ${i} is in the log after reopen`);
-    for (const i of attempted) if (!must.has(i) && !maybe.has(i) && !uncertain.has(i)) assert.not.ok(isDone(st, i), `refused item ${i} is not counted`);
+    for (const i of must) {
+      assert.ok(isDone(st, i), `acknowledged item ${i} is in the log after reopen`);
+    }
+    for (const i of attempted) {
+      if (!must.has(i) && !maybe.has(i) && !uncertain.has(i)) {
+        assert.not.ok(isDone(st, i), `refused item ${i} is not counted`);
+      }
+    }
     assert.equal(st, full, "snapshot + tail (or base + tail) == full replay from zero");
   } else {
     assert.is(must.size, 0, "a stage with acknowledged items is not missing");
@@ -218,7 +267,11 @@ async function runScenario(base: EventLog, stageName: string, sc: Scenario): Pro
   await reread.close().catch(() => undefined);
 }
 
-async function property(name: string, open: () => Promise<{ log: EventLog; done: () => Promise<void> }>, runs: number) {
+async function property(
+  name: string,
+  open: () => Promise<{ log: EventLog; done: () => Promise<void> }>,
+  runs: number,
+) {
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => {
     unhandled.push(e);
@@ -233,9 +286,16 @@ async function property(name: string, open: () => Promise<{ log: EventLog; done:
         try {
           await runScenario(log, `p${n++}.s`, sc);
         } catch (e) {
-          // fast-check reports the counterexample and seed; the assertion says which invariant broke.
+          // fast-check reports the counterexample and seed; the assertion says which invariant
+          // broke.
           if (process.env.CKPT_PROPERTY_DEBUG) console.error("invariant:", (e as Error).message);
-          throw new Error(`${(e as Error).message}${(e as { details?: unknown }).details ? `\n${String((e as { details?: unknown }).details)}` : ""}`);
+          throw new Error(
+            `${(e as Error).message}${
+              (e as { details?: unknown }).details
+                ? `\n${String((e as { details?: unknown }).details)}`
+                : ""
+            }`,
+          );
         }
         assert.equal(unhandled, [], "no unhandledRejection");
       }),

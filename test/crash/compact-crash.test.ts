@@ -15,17 +15,27 @@ const STAGES = 12;
 const EVENTS = 3000;
 const child = new URL("./compact-child.ts", import.meta.url).pathname;
 const isDeno = "Deno" in globalThis;
-const command = isDeno ? [process.execPath, "run", "-A", child] : [process.execPath, "--import", "tsx", child];
+const command = isDeno
+  ? [process.execPath, "run", "-A", child]
+  : [process.execPath, "--import", "tsx", child];
 
-function compactAndMaybeKill(path: string, maxEvents: number, killAfterMs: number): Promise<{ killed: boolean; out: string }> {
+function compactAndMaybeKill(
+  path: string,
+  maxEvents: number,
+  killAfterMs: number,
+): Promise<{ killed: boolean; out: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(command[0]!, [...command.slice(1), path, String(maxEvents)], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(command[0]!, [...command.slice(1), path, String(maxEvents)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     let timer: ReturnType<typeof setTimeout> | undefined;
     p.stdout.on("data", (d) => {
       out += d;
-      if (timer === undefined && out.includes("ready")) timer = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
+      if (timer === undefined && out.includes("ready")) {
+        timer = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
+      }
     });
     p.stderr.on("data", (d) => (err += d));
     p.on("error", reject);
@@ -63,11 +73,17 @@ test(`${TRIALS} SIGKILLs during compaction: the store always opens with every st
     const r = await compactAndMaybeKill(path, maxEvents, Math.floor(Math.random() * 500));
     if (r.killed) killedMidway++;
     const again = await open({ path });
-    for (const { stage, state } of await again.stages()) assert.is(JSON.stringify(state), expected.get(stage), `trial ${trial}: ${stage} changed`);
+    for (const { stage, state } of await again.stages()) {
+      assert.is(JSON.stringify(state), expected.get(stage), `trial ${trial}: ${stage} changed`);
+    }
     assert.is((await again.stages()).length, STAGES);
     await again.close();
   }
-  console.log(`compact-crash: ${TRIALS} trials (${isDeno ? "deno" : "node"}), ${killedMidway} killed mid-compaction, every state unchanged`);
+  console.log(
+    `compact-crash: ${TRIALS} trials (${
+      isDeno ? "deno" : "node"
+    }), ${killedMidway} killed mid-compaction, every state unchanged`,
+  );
   assert.ok(killedMidway > 0, "at least one kill landed mid-compaction");
   await dir.remove();
 });

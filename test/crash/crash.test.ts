@@ -18,7 +18,9 @@ const TRIALS = Number(process.env.CKPT_CRASH_TRIALS ?? 20);
 const TOTAL = 200_000;
 const child = new URL("./child.ts", import.meta.url).pathname;
 const isDeno = "Deno" in globalThis;
-const command = isDeno ? [process.execPath, "run", "-A", child] : [process.execPath, "--import", "tsx", child];
+const command = isDeno
+  ? [process.execPath, "run", "-A", child]
+  : [process.execPath, "--import", "tsx", child];
 
 interface Trial {
   acked: number[];
@@ -28,13 +30,17 @@ interface Trial {
 
 function runChild(dir: string, stage: string, killAfterMs: number): Promise<Trial> {
   return new Promise((resolve, reject) => {
-    const p = spawn(command[0]!, [...command.slice(1), dir, stage, String(TOTAL)], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(command[0]!, [...command.slice(1), dir, stage, String(TOTAL)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     let timer: ReturnType<typeof setTimeout> | undefined;
     p.stdout.on("data", (d) => {
       out += d;
-      if (timer === undefined && out.includes("ready")) timer = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
+      if (timer === undefined && out.includes("ready")) {
+        timer = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
+      }
     });
     p.stderr.on("data", (d) => (err += d));
     p.on("error", reject);
@@ -43,8 +49,14 @@ function runChild(dir: string, stage: string, killAfterMs: number): Promise<Tria
       const lines = out.split("\n");
       lines.pop(); // a line cut by the kill is not an acknowledgement
       const completed = lines.includes("complete");
-      if (signal !== "SIGKILL" && !completed) return reject(new Error(`child exited ${code} ${signal}: ${err}`));
-      resolve({ acked: lines.filter((l) => l.startsWith("ack ")).map((l) => Number(l.slice(4))), completed, ready: lines.some((l) => l.startsWith("ready")) });
+      if (signal !== "SIGKILL" && !completed) {
+        return reject(new Error(`child exited ${code} ${signal}: ${err}`));
+      }
+      resolve({
+        acked: lines.filter((l) => l.startsWith("ack ")).map((l) => Number(l.slice(4))),
+        completed,
+        ready: lines.some((l) => l.startsWith("ready")),
+      });
     });
   });
 }
@@ -61,16 +73,25 @@ test(`${TRIALS} SIGKILLs at random moments: nothing acknowledged lost, nothing u
     if (!r.completed) kills++;
     for (const i of r.acked) acked.add(i);
     totalAcked += r.acked.length;
-    const processed = new Set(readFileSync(join(dir.path, "processed.txt"), "utf8").split("\n").filter(Boolean).map(Number));
+    const processed = new Set(
+      readFileSync(join(dir.path, "processed.txt"), "utf8").split("\n").filter(Boolean).map(Number),
+    );
     // The store must open after every kill.
     const store = await open({ path: join(dir.path, "store") });
     const state = await store.stage(stage).state();
     const missing = [...acked].filter((i) => !has(state.resume, i));
-    assert.equal(missing.slice(0, 10), [], `trial ${trial}: ${missing.length} acknowledged items missing`);
+    assert.equal(
+      missing.slice(0, 10),
+      [],
+      `trial ${trial}: ${missing.length} acknowledged items missing`,
+    );
     let phantom = 0;
     for (let i = 0; i < TOTAL; i++) if (has(state.resume, i) && !processed.has(i)) phantom++;
     assert.is(phantom, 0, `trial ${trial}: items marked done that were never processed`);
-    assert.is(state.counters.processed, [...Array(TOTAL).keys()].filter((i) => has(state.resume, i)).length);
+    assert.is(
+      state.counters.processed,
+      [...Array(TOTAL).keys()].filter((i) => has(state.resume, i)).length,
+    );
     await store.close();
     if (r.completed) {
       generation++;
@@ -79,7 +100,11 @@ test(`${TRIALS} SIGKILLs at random moments: nothing acknowledged lost, nothing u
       rmSync(join(dir.path, "processed.txt"), { force: true });
     }
   }
-  console.log(`crash: ${TRIALS} trials (${isDeno ? "deno" : "node"}), ${kills} killed mid-run, ${totalAcked} acks checked, 0 lost, 0 phantom`);
+  console.log(
+    `crash: ${TRIALS} trials (${
+      isDeno ? "deno" : "node"
+    }), ${kills} killed mid-run, ${totalAcked} acks checked, 0 lost, 0 phantom`,
+  );
   assert.ok(kills > 0, "at least one trial was killed mid-run");
   await dir.remove();
 });

@@ -1,4 +1,6 @@
-/** A pipeline that waits to be stopped by a signal, with ckpt's graceful-shutdown handler installed. */
+/**
+ * A pipeline that waits to be stopped by a signal, with ckpt's graceful-shutdown handler installed.
+ */
 import { join } from "node:path";
 import process from "node:process";
 import { handleSignals, open } from "../../mod.ts";

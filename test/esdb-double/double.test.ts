@@ -4,12 +4,16 @@ import * as assert from "uvu/assert";
 import { EventStoreDBClient, jsonEvent } from "@eventstore/db-client";
 import type { ResolvedEvent } from "@eventstore/db-client";
 import * as grpc from "@grpc/grpc-js";
-import { startDouble, type Double, type DoubleOptions } from "./index.ts";
+import { type Double, type DoubleOptions, startDouble } from "./index.ts";
 import { clientRequire, streams as pb, StreamsService } from "./pb.ts";
 
 const NOW = 1_700_000_000_123;
 
-async function withDouble(options: DoubleOptions, run: (d: Double, client: EventStoreDBClient) => Promise<void>, query = ""): Promise<void> {
+async function withDouble(
+  options: DoubleOptions,
+  run: (d: Double, client: EventStoreDBClient) => Promise<void>,
+  query = "",
+): Promise<void> {
   const d = await startDouble({ now: () => NOW, ...options });
   const client = EventStoreDBClient.connectionString(d.connectionString + query);
   try {
@@ -20,9 +24,14 @@ async function withDouble(options: DoubleOptions, run: (d: Double, client: Event
   }
 }
 
-const ev = (n: number, id?: string) => jsonEvent({ type: "item", data: { n }, ...(id ? { id } : {}) });
+const ev = (n: number, id?: string) =>
+  jsonEvent({ type: "item", data: { n }, ...(id ? { id } : {}) });
 
-async function readAll(client: EventStoreDBClient, stream: string, options: Parameters<EventStoreDBClient["readStream"]>[1] = {}): Promise<ResolvedEvent[]> {
+async function readAll(
+  client: EventStoreDBClient,
+  stream: string,
+  options: Parameters<EventStoreDBClient["readStream"]>[1] = {},
+): Promise<ResolvedEvent[]> {
   const out: ResolvedEvent[] = [];
   for await (const e of client.readStream(stream, options)) out.push(e);
   return out;
@@ -39,7 +48,10 @@ async function rejection(p: Promise<unknown>): Promise<Record<string, any>> {
 
 test("replies are built from the generated classes the client itself loaded", async () => {
   const theirs = clientRequire("../generated/streams_pb.js") as typeof pb;
-  assert.ok(theirs.ReadResp === pb.ReadResp && theirs.AppendResp === pb.AppendResp, "one copy of streams_pb");
+  assert.ok(
+    theirs.ReadResp === pb.ReadResp && theirs.AppendResp === pb.AppendResp,
+    "one copy of streams_pb",
+  );
   await withDouble({}, async (_d, client) => {
     await client.appendToStream("s", ev(1));
     assert.is((await readAll(client, "s")).length, 1);
@@ -66,7 +78,9 @@ test("ServerFeatures: called lazily once; UNIMPLEMENTED falls back to Append; Ba
 test("Append is client-streaming: options, one message per event, one reply at the end", async () => {
   await withDouble({ advertise: false }, async (d, client) => {
     const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
-    const r = await client.appendToStream("s", [ev(0, ids[0]), ev(1, ids[1]), ev(2, ids[2])], { expectedRevision: "no_stream" });
+    const r = await client.appendToStream("s", [ev(0, ids[0]), ev(1, ids[1]), ev(2, ids[2])], {
+      expectedRevision: "no_stream",
+    });
     assert.is(r.nextExpectedRevision, 2n);
     assert.equal(d.calls.filter((c) => c === "Append").length, 1);
     const got = await readAll(client, "s");
@@ -78,15 +92,23 @@ test("Append is client-streaming: options, one message per event, one reply at t
 test("Append: a wrong expected version is a successful reply carrying wrong_expected_version", async () => {
   await withDouble({ advertise: false }, async (_d, client) => {
     await client.appendToStream("s", [ev(0), ev(1)]);
-    // With throwOnAppendFailure=false the client resolves instead of rejecting: only a successful reply does that.
+    // With throwOnAppendFailure=false the client resolves instead of rejecting: only a successful
+    // reply does that.
     const r = await client.appendToStream("s", ev(2), { expectedRevision: 0n });
     assert.equal([r.success, r.nextExpectedRevision], [false, 1n]);
   }, "&throwOnAppendFailure=false");
   for (const advertise of [false, undefined] as const) {
     await withDouble({ advertise }, async (_d, client) => {
       await client.appendToStream("s", [ev(0), ev(1)]);
-      const e = await rejection(client.appendToStream("s", ev(2), { expectedRevision: "no_stream" }));
-      assert.equal([e.type, e.streamName, e.expectedVersion, e.actualVersion], ["wrong-expected-version", "s", "no_stream", 1n]);
+      const e = await rejection(
+        client.appendToStream("s", ev(2), { expectedRevision: "no_stream" }),
+      );
+      assert.equal([e.type, e.streamName, e.expectedVersion, e.actualVersion], [
+        "wrong-expected-version",
+        "s",
+        "no_stream",
+        1n,
+      ]);
       const none = await rejection(client.appendToStream("other", ev(2), { expectedRevision: 4n }));
       assert.equal([none.expectedVersion, none.actualVersion], [4n, "no_stream"]);
     });
@@ -99,8 +121,17 @@ test("Delete and Tombstone: wrong expected version is FAILED_PRECONDITION with t
     const del = await rejection(client.deleteStream("s", { expectedRevision: 5n }));
     assert.is(del._raw.code, grpc.status.FAILED_PRECONDITION);
     const trailers = del._raw.metadata.getMap();
-    assert.equal([trailers.exception, trailers["stream-name"], trailers["expected-version"], trailers["actual-version"]], ["wrong-expected-version", "s", "5", "0"]);
-    assert.equal([del.type, del.expectedVersion, del.actualVersion], ["wrong-expected-version", 5n, 0n]);
+    assert.equal([
+      trailers.exception,
+      trailers["stream-name"],
+      trailers["expected-version"],
+      trailers["actual-version"],
+    ], ["wrong-expected-version", "s", "5", "0"]);
+    assert.equal([del.type, del.expectedVersion, del.actualVersion], [
+      "wrong-expected-version",
+      5n,
+      0n,
+    ]);
     const tomb = await rejection(client.tombstoneStream("s", { expectedRevision: "no_stream" }));
     assert.is(tomb._raw.code, grpc.status.FAILED_PRECONDITION);
     assert.equal([tomb._raw.metadata.getMap()["expected-version"], tomb.actualVersion], ["-1", 0n]);
@@ -111,7 +142,11 @@ test("Read is server-streaming and ends; a missing stream is a stream_not_found 
   await withDouble({}, async (_d, client) => {
     await client.appendToStream("s", [ev(0), ev(1), ev(2)]);
     assert.equal((await readAll(client, "s")).map((e) => e.event?.revision), [0n, 1n, 2n]);
-    assert.equal((await readAll(client, "s", { direction: "backwards", fromRevision: "end", maxCount: 2 })).map((e) => e.event?.revision), [2n, 1n]);
+    assert.equal(
+      (await readAll(client, "s", { direction: "backwards", fromRevision: "end", maxCount: 2 }))
+        .map((e) => e.event?.revision),
+      [2n, 1n],
+    );
     const missing = await rejection(readAll(client, "nope"));
     assert.is(missing.type, "stream-not-found");
     assert.is(missing._raw, null, "raised by the client from a message, not from a gRPC status");
@@ -145,7 +180,11 @@ test("recorded events carry type, content-type and created in .NET ticks since t
   await withDouble({}, async (_d, client) => {
     await client.appendToStream("s", jsonEvent({ type: "run.started", data: { a: 1 } }));
     const [e] = await readAll(client, "s");
-    assert.equal([e?.event?.type, e?.event?.isJson, e?.event?.created.getTime()], ["run.started", true, NOW]);
+    assert.equal([e?.event?.type, e?.event?.isJson, e?.event?.created.getTime()], [
+      "run.started",
+      true,
+      NOW,
+    ]);
   });
 });
 
@@ -156,8 +195,15 @@ test("stream metadata is a $metadata event on $$<stream>, read back with a backw
     const reads = d.calls.length;
     assert.equal((await client.getStreamMetadata("s")).metadata, { truncateBefore: 2, maxAge: 60 });
     assert.equal(d.calls.slice(reads), ["Read"]);
-    const [meta] = await readAll(client, "$$s", { direction: "backwards", fromRevision: "end", maxCount: 1 });
-    assert.equal([meta?.event?.type, meta?.event?.revision, meta?.event?.data], ["$metadata", 1n, { $tb: 2, $maxAge: 60 }]);
+    const [meta] = await readAll(client, "$$s", {
+      direction: "backwards",
+      fromRevision: "end",
+      maxCount: 1,
+    });
+    assert.equal([meta?.event?.type, meta?.event?.revision, meta?.event?.data], ["$metadata", 1n, {
+      $tb: 2,
+      $maxAge: 60,
+    }]);
   });
 });
 
@@ -167,7 +213,12 @@ test("reads honour $tb, $maxCount and $maxAge", async () => {
     await client.appendToStream("s", [ev(0), ev(1), ev(2), ev(3)]);
     await client.setStreamMetadata("s", { truncateBefore: 2 });
     assert.equal((await readAll(client, "s")).map((e) => e.event?.revision), [2n, 3n]);
-    assert.equal((await readAll(client, "s", { direction: "backwards", fromRevision: "end" })).map((e) => e.event?.revision), [3n, 2n]);
+    assert.equal(
+      (await readAll(client, "s", { direction: "backwards", fromRevision: "end" })).map((e) =>
+        e.event?.revision
+      ),
+      [3n, 2n],
+    );
     await client.setStreamMetadata("s", { maxCount: 1 });
     assert.equal((await readAll(client, "s")).map((e) => e.event?.revision), [3n]);
     now += 10_000;
@@ -188,7 +239,10 @@ test("re-sent events (same ids) are acknowledged, not written twice; other ids c
       await client.appendToStream("s", more, { expectedRevision: "any" });
       await client.appendToStream("s", more, { expectedRevision: "any" });
       assert.is((await readAll(client, "s")).length, 3);
-      assert.is((await rejection(client.appendToStream("s", [ev(9)], { expectedRevision: 0n }))).type, "wrong-expected-version");
+      assert.is(
+        (await rejection(client.appendToStream("s", [ev(9)], { expectedRevision: 0n }))).type,
+        "wrong-expected-version",
+      );
     });
   }
 });
@@ -198,7 +252,11 @@ test("a dropped reply: the client sees UNAVAILABLE, yet the events were written"
     d.faults.dropAppendReplies = 1;
     assert.is((await rejection(client.appendToStream("s", ev(0)))).type, "unavailable");
     assert.is((await readAll(client, "s")).length, 1);
-    assert.is((await client.appendToStream("s", ev(1))).nextExpectedRevision, 1n, "the client reconnects");
+    assert.is(
+      (await client.appendToStream("s", ev(1))).nextExpectedRevision,
+      1n,
+      "the client reconnects",
+    );
   });
 });
 
@@ -211,7 +269,10 @@ test("soft delete: reads find no stream; appending again continues the numbering
     const r = await client.appendToStream("s", ev(2), { expectedRevision: "no_stream" });
     assert.is(r.nextExpectedRevision, 2n);
     assert.equal((await readAll(client, "s")).map((e) => e.event?.revision), [2n]);
-    assert.equal((await client.getStreamMetadata("s")).metadata, { maxAge: 100, truncateBefore: 2 });
+    assert.equal((await client.getStreamMetadata("s")).metadata, {
+      maxAge: 100,
+      truncateBefore: 2,
+    });
   });
 });
 

@@ -1,9 +1,21 @@
-/** The Streams gRPC service of the double (Read, Append, Delete, Tombstone): protobuf in, Store, protobuf out. */
+/**
+ * The Streams gRPC service of the double (Read, Append, Delete, Tombstone): protobuf in, Store,
+ * protobuf out.
+ */
 import * as grpc from "@grpc/grpc-js";
 import { shared, streams as pb } from "./pb.ts";
 import { batchAppend } from "./batch-append.ts";
 import type { Expected, Outcome, Proposed, Recorded, Store } from "./store.ts";
-import { expectedOf, failure, identifier, missingMetadata, proposedOf, streamDeleted, streamName, wrongExpectedVersion } from "./wire.ts";
+import {
+  expectedOf,
+  failure,
+  identifier,
+  missingMetadata,
+  proposedOf,
+  streamDeleted,
+  streamName,
+  wrongExpectedVersion,
+} from "./wire.ts";
 
 type AppendReq = InstanceType<typeof pb.AppendReq>;
 type AppendResp = InstanceType<typeof pb.AppendResp>;
@@ -30,7 +42,11 @@ function appendReply(outcome: Exclude<Outcome, { kind: "deleted" }>): AppendResp
     const success = new pb.AppendResp.Success();
     if (outcome.current < 0) success.setNoStream(new shared.Empty());
     else success.setCurrentRevision(String(outcome.current));
-    success.setPosition(new pb.AppendResp.Position().setCommitPosition(String(outcome.position)).setPreparePosition(String(outcome.position)));
+    success.setPosition(
+      new pb.AppendResp.Position().setCommitPosition(String(outcome.position)).setPreparePosition(
+        String(outcome.position),
+      ),
+    );
     return new pb.AppendResp().setSuccess(success);
   }
   const wrong = new pb.AppendResp.WrongExpectedVersion();
@@ -57,28 +73,43 @@ function readEvent(r: Recorded): ReadResp {
   meta.set("type", r.type);
   meta.set("content-type", r.contentType);
   meta.set("created", String(r.created));
-  return new pb.ReadResp().setEvent(new pb.ReadResp.ReadEvent().setEvent(event).setCommitPosition(String(r.position)));
+  return new pb.ReadResp().setEvent(
+    new pb.ReadResp.ReadEvent().setEvent(event).setCommitPosition(String(r.position)),
+  );
 }
 
 /** Ends a write call: refused, committed-but-reply-lost (fault), or answered. */
-function unaryDelete(ctx: Context, name: string, expected: Expected, hard: boolean, callback: grpc.sendUnaryData<unknown>): void {
+function unaryDelete(
+  ctx: Context,
+  name: string,
+  expected: Expected,
+  hard: boolean,
+  callback: grpc.sendUnaryData<unknown>,
+): void {
   const outcome = ctx.store.delete(name, expected, hard);
   if (outcome.kind === "deleted") return callback(streamDeleted(name));
-  if (outcome.kind === "wrong_expected_version") return callback(wrongExpectedVersion(name, outcome.expected, outcome.current));
+  if (outcome.kind === "wrong_expected_version") {
+    return callback(wrongExpectedVersion(name, outcome.expected, outcome.current));
+  }
   const Resp = hard ? pb.TombstoneResp : pb.DeleteResp;
-  const position = new Resp.Position().setCommitPosition(String(outcome.position)).setPreparePosition(String(outcome.position));
+  const position = new Resp.Position().setCommitPosition(String(outcome.position))
+    .setPreparePosition(String(outcome.position));
   callback(null, new Resp().setPosition(position));
 }
 
 export function streamsService(ctx: Context): grpc.UntypedServiceImplementation {
   const { store, faults, calls } = ctx;
   return {
-    append(call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>) {
+    append(
+      call: grpc.ServerReadableStream<AppendReq, AppendResp>,
+      callback: grpc.sendUnaryData<AppendResp>,
+    ) {
       calls.push("Append");
       let stream = "";
       let expected: Expected = "any";
       const proposed: Proposed[] = [];
-      // Client streaming: one options message, then one message per event; the reply comes once, at the end.
+      // Client streaming: one options message, then one message per event; the reply comes once, at
+      // the end.
       call.on("data", (req: AppendReq) => {
         const o = req.getOptions();
         if (o) {
@@ -106,16 +137,31 @@ export function streamsService(ctx: Context): grpc.UntypedServiceImplementation 
       calls.push("Read");
       const o = call.request.getOptions()!;
       const s = o.getStream();
-      if (!s) return call.emit("error", failure(grpc.status.UNIMPLEMENTED, "double: only stream reads are implemented"));
+      if (!s) {
+        return call.emit(
+          "error",
+          failure(grpc.status.UNIMPLEMENTED, "double: only stream reads are implemented"),
+        );
+      }
       const name = streamName(s.getStreamIdentifier());
       const from = s.hasRevision() ? Number(s.getRevision()) : s.hasEnd() ? "end" : "start";
       if (o.hasSubscription()) return subscribe(store, call, name, from);
       const count = o.hasCount() ? Number(o.getCount()) : Number.MAX_SAFE_INTEGER;
-      const result = store.read(name, from, o.getReadDirection() === pb.ReadReq.Options.ReadDirection.BACKWARDS, count);
+      const result = store.read(
+        name,
+        from,
+        o.getReadDirection() === pb.ReadReq.Options.ReadDirection.BACKWARDS,
+        count,
+      );
       if (result.kind === "deleted") return call.emit("error", streamDeleted(name));
-      // A missing stream is a message, not an error; either way the call must end or the client waits forever.
+      // A missing stream is a message, not an error; either way the call must end or the client
+      // waits forever.
       if (result.kind === "not_found") {
-        call.write(new pb.ReadResp().setStreamNotFound(new pb.ReadResp.StreamNotFound().setStreamIdentifier(identifier(name))));
+        call.write(
+          new pb.ReadResp().setStreamNotFound(
+            new pb.ReadResp.StreamNotFound().setStreamIdentifier(identifier(name)),
+          ),
+        );
       } else for (const r of result.events) call.write(readEvent(r));
       call.end();
     },
@@ -123,23 +169,52 @@ export function streamsService(ctx: Context): grpc.UntypedServiceImplementation 
     delete(call: grpc.ServerUnaryCall<DeleteReq, unknown>, callback: grpc.sendUnaryData<unknown>) {
       calls.push("Delete");
       const o = call.request.getOptions()!;
-      unaryDelete(ctx, streamName(o.getStreamIdentifier()), expectedOf(o.hasRevision() ? o.getRevision() : undefined, o), false, callback);
+      unaryDelete(
+        ctx,
+        streamName(o.getStreamIdentifier()),
+        expectedOf(o.hasRevision() ? o.getRevision() : undefined, o),
+        false,
+        callback,
+      );
     },
 
-    tombstone(call: grpc.ServerUnaryCall<TombstoneReq, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    tombstone(
+      call: grpc.ServerUnaryCall<TombstoneReq, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) {
       calls.push("Tombstone");
       const o = call.request.getOptions()!;
-      unaryDelete(ctx, streamName(o.getStreamIdentifier()), expectedOf(o.hasRevision() ? o.getRevision() : undefined, o), true, callback);
+      unaryDelete(
+        ctx,
+        streamName(o.getStreamIdentifier()),
+        expectedOf(o.hasRevision() ? o.getRevision() : undefined, o),
+        true,
+        callback,
+      );
     },
   };
 }
 
-/** Confirmation, catch-up events after `from` (exclusive), caught-up, then live events until the client cancels. */
-function subscribe(store: Store, call: grpc.ServerWritableStream<ReadReq, ReadResp>, name: string, from: number | "start" | "end"): void {
-  call.write(new pb.ReadResp().setConfirmation(new pb.ReadResp.SubscriptionConfirmation().setSubscriptionId(crypto.randomUUID())));
+/**
+ * Confirmation, catch-up events after `from` (exclusive), caught-up, then live events until the
+ * client cancels.
+ */
+function subscribe(
+  store: Store,
+  call: grpc.ServerWritableStream<ReadReq, ReadResp>,
+  name: string,
+  from: number | "start" | "end",
+): void {
+  call.write(
+    new pb.ReadResp().setConfirmation(
+      new pb.ReadResp.SubscriptionConfirmation().setSubscriptionId(crypto.randomUUID()),
+    ),
+  );
   if (store.isTombstoned(name)) return void call.emit("error", streamDeleted(name));
-  const catchUp = from === "end" ? undefined : store.read(name, from === "start" ? 0 : from + 1, false, Number.MAX_SAFE_INTEGER);
-  if (catchUp?.kind === "events") for (const r of catchUp.events) call.write(readEvent(r));
+  const catchUp = from === "end"
+    ? undefined
+    : store.read(name, from === "start" ? 0 : from + 1, false, Number.MAX_SAFE_INTEGER);
+  if (catchUp?.kind === "events") { for (const r of catchUp.events) call.write(readEvent(r)); }
   call.write(new pb.ReadResp().setCaughtUp(new pb.ReadResp.CaughtUp()));
   // Registered in the same tick as the catch-up read, so no write can fall between the two.
   const stop = store.subscribe((r) => {

@@ -1,4 +1,7 @@
-/** Wraps an EventLog to count calls and events read, so tests can assert on work done rather than time. */
+/**
+ * Wraps an EventLog to count calls and events read, so tests can assert on work done rather than
+ * time.
+ */
 import type { EventLog, RecordedEvent } from "../../core/log.ts";
 
 export interface Counts {

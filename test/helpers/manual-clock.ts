@@ -1,9 +1,15 @@
-/** A Clock whose time moves only when the test says so: `advance(ms)` runs every timer that falls due, in order. */
+/**
+ * A Clock whose time moves only when the test says so: `advance(ms)` runs every timer that falls
+ * due, in order.
+ */
 import type { Clock } from "../../core/clock.ts";
 
 export interface ManualClock extends Clock {
   advance(ms: number): void;
-  /** Timers set and not yet run or cleared: a test waits for its subject to be waiting before it advances. */
+  /**
+   * Timers set and not yet run or cleared: a test waits for its subject to be waiting before it
+   * advances.
+   */
   pending(): number;
 }
 
@@ -29,7 +35,9 @@ export function manualClock(start = 1_700_000_000_000): ManualClock {
       const until = now + ms;
       for (;;) {
         let next: [number, { due: number; every: number | null; fn: () => void }] | undefined;
-        for (const t of timers) if (t[1].due <= until && (!next || t[1].due < next[1].due)) next = t;
+        for (const t of timers) {
+          if (t[1].due <= until && (!next || t[1].due < next[1].due)) next = t;
+        }
         if (!next) break;
         const [id, t] = next;
         now = t.due;

@@ -1,6 +1,7 @@
 /**
- * Small real file systems for disk-full tests: a tmpfs, or an ext4 image on a loop device. Mounting needs root
- * (CI runs as root); every mount is unmounted and its folder removed, whatever the test did.
+ * Small real file systems for disk-full tests: a tmpfs, or an ext4 image on a loop device. Mounting
+ * needs root (CI runs as root); every mount is unmounted and its folder removed, whatever the test
+ * did.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -11,11 +12,19 @@ export type FsKind = "tmpfs" | "ext4";
 
 function sh(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.error?.message}`);
+  if (r.status !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.error?.message}`,
+    );
+  }
 }
 
 /** Mounts a fresh `kind` file system of `kib` KiB, runs `fn` with its folder, then unmounts it. */
-export async function withSmallDisk<T>(kind: FsKind, kib: number, fn: (dir: string) => Promise<T>): Promise<T> {
+export async function withSmallDisk<T>(
+  kind: FsKind,
+  kib: number,
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
   const base = await mkdtemp(join(tmpdir(), `ckpt-${kind}-`));
   const dir = join(base, "mnt");
   const image = join(base, "disk.img");

@@ -1,6 +1,7 @@
 /**
- * uvu's reporter throws on an error whose `details` is not a string (CkptError's is an object), then
- * counts the test as neither passed nor failed; `plain(fn)` rethrows such errors plainly so failures show.
+ * uvu's reporter throws on an error whose `details` is not a string (CkptError's is an object),
+ * then counts the test as neither passed nor failed; `plain(fn)` rethrows such errors plainly so
+ * failures show.
  */
 export function plain(run: () => Promise<void>): () => Promise<void> {
   return async () => {

@@ -1,8 +1,9 @@
 /**
- * A throwaway PostgreSQL for tests and the bench: `initdb` into a temp folder (as the `postgres` user when
- * running as root), `pg_ctl start` on a free loopback port with a private socket folder and fsync on,
- * password auth over TCP (so redaction is tested against a real password); stopped and removed at the end,
- * also when the process exits early. `CKPT_TEST_POSTGRES_URL` points tests at an existing server instead.
+ * A throwaway PostgreSQL for tests and the bench: `initdb` into a temp folder (as the `postgres`
+ * user when running as root), `pg_ctl start` on a free loopback port with a private socket folder
+ * and fsync on, password auth over TCP (so redaction is tested against a real password); stopped
+ * and removed at the end, also when the process exits early. `CKPT_TEST_POSTGRES_URL` points tests
+ * at an existing server instead.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
@@ -18,7 +19,10 @@ export interface PgServer {
   url: string;
   password: string;
   port: number;
-  /** False for a server named by CKPT_TEST_POSTGRES_URL (it cannot be stopped or restarted from here). */
+  /**
+   * False for a server named by CKPT_TEST_POSTGRES_URL (it cannot be stopped or restarted from
+   * here).
+   */
   owned: boolean;
   /** Immediate shutdown (like a crash), then start again on the same port and data. */
   restart(): Promise<void>;
@@ -28,19 +32,25 @@ export interface PgServer {
   close(): Promise<void>;
 }
 
-/** Where initdb/pg_ctl live: the PATH first, then the newest /usr/lib/postgresql/<v>/bin; undefined when absent. */
+/**
+ * Where initdb/pg_ctl live: the PATH first, then the newest /usr/lib/postgresql/<v>/bin; undefined
+ * when absent.
+ */
 export function findPgBin(): string | undefined {
   const which = spawnSync("sh", ["-c", "command -v initdb"], { encoding: "utf8" });
   const onPath = which.status === 0 ? which.stdout.trim() : "";
   if (onPath) {
-    // /usr/local/bin/initdb is often a symlink into /usr/lib/postgresql/<v>/bin, where pg_ctl and postgres live.
+    // /usr/local/bin/initdb is often a symlink into /usr/lib/postgresql/<v>/bin, where pg_ctl and
+    // postgres live.
     const real = realpathSync(onPath);
     const dir = real.slice(0, real.lastIndexOf("/"));
     if (existsSync(join(dir, "pg_ctl"))) return dir;
   }
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))).sort(
+    (a, b) => Number(b) - Number(a),
+  );
   return versions[0] === undefined ? undefined : join(root, versions[0], "bin");
 }
 
@@ -57,14 +67,23 @@ function freePort(): Promise<number> {
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
-/** Runs a PostgreSQL binary, as the `postgres` user when we are root (the server refuses to run as root). */
+/**
+ * Runs a PostgreSQL binary, as the `postgres` user when we are root (the server refuses to run as
+ * root).
+ */
 function pgRun(bin: string, args: string[]): { status: number | null; output: string } {
   const cmd = isRoot ? ["runuser", "-u", "postgres", "--", bin, ...args] : [bin, ...args];
   const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8" });
-  return { status: r.status, output: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
+  return {
+    status: r.status,
+    output: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`,
+  };
 }
 
-/** `pgRun` without blocking the event loop, so clients in this process keep running (and failing) while the server stops or starts. */
+/**
+ * `pgRun` without blocking the event loop, so clients in this process keep running (and failing)
+ * while the server stops or starts.
+ */
 function pgAsync(bin: string, args: string[]): Promise<{ status: number | null; output: string }> {
   const cmd = isRoot ? ["runuser", "-u", "postgres", "--", bin, ...args] : [bin, ...args];
   return new Promise((resolve) => {
@@ -80,14 +99,20 @@ function pgAsync(bin: string, args: string[]): Promise<{ status: number | null; 
 function userIds(): { uid: number; gid: number } {
   const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim());
   const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
-  if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error("running as root but there is no `postgres` user to run the server as");
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) {
+    throw new Error("running as root but there is no `postgres` user to run the server as");
+  }
   return { uid, gid };
 }
 
 /** Starts a fresh server. Throws (never skips) when PostgreSQL is not installed. */
 export async function startPostgres(): Promise<PgServer> {
   const bin = findPgBin();
-  if (!bin) throw new Error("PostgreSQL is not installed (no initdb on PATH or under /usr/lib/postgresql/*/bin): apt-get install -y postgresql, or set CKPT_TEST_POSTGRES_URL");
+  if (!bin) {
+    throw new Error(
+      "PostgreSQL is not installed (no initdb on PATH or under /usr/lib/postgresql/*/bin): apt-get install -y postgresql, or set CKPT_TEST_POSTGRES_URL",
+    );
+  }
   const dir = await mkdtemp(join(tmpdir(), "ckpt-pg-"));
   const data = join(dir, "data");
   const sockets = join(dir, "sock");
@@ -99,7 +124,19 @@ export async function startPostgres(): Promise<PgServer> {
     const { uid, gid } = userIds();
     for (const p of [dir, sockets, pwfile]) await chown(p, uid, gid);
   }
-  const init = pgRun(join(bin, "initdb"), ["-D", data, "-U", "postgres", "-E", "UTF8", "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
+  const init = pgRun(join(bin, "initdb"), [
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    "-E",
+    "UTF8",
+    "--locale=C",
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    `--pwfile=${pwfile}`,
+    "--no-sync",
+  ]);
   if (init.status !== 0) {
     await rm(dir, { recursive: true, force: true });
     throw new Error(`initdb failed:\n${init.output}`);
@@ -107,10 +144,22 @@ export async function startPostgres(): Promise<PgServer> {
   let port = 0;
   let running = false;
   const start = async () => {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0;; attempt++) {
       if (port === 0 || attempt > 0) port = await freePort();
-      const opts = `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 -c shared_buffers=64MB`;
-      const r = pgRun(join(bin, "pg_ctl"), ["-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"]);
+      const opts =
+        `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 -c shared_buffers=64MB`;
+      const r = pgRun(join(bin, "pg_ctl"), [
+        "-D",
+        data,
+        "-l",
+        join(dir, "log"),
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        opts,
+        "start",
+      ]);
       if (r.status === 0) break;
       if (attempt >= 2) throw new Error(`pg_ctl start failed:\n${r.output}`);
     }
@@ -145,8 +194,20 @@ export async function startPostgres(): Promise<PgServer> {
     start: async () => {
       if (running) return;
       // Same port on restart: clients reconnect to the address they were given.
-      const opts = `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 -c shared_buffers=64MB`;
-      const r = await pgAsync(join(bin, "pg_ctl"), ["-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"]);
+      const opts =
+        `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 -c shared_buffers=64MB`;
+      const r = await pgAsync(join(bin, "pg_ctl"), [
+        "-D",
+        data,
+        "-l",
+        join(dir, "log"),
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        opts,
+        "start",
+      ]);
       if (r.status !== 0) throw new Error(`pg_ctl start failed:\n${r.output}`);
       running = true;
     },
@@ -168,7 +229,10 @@ export async function startPostgres(): Promise<PgServer> {
 export async function testPostgres(): Promise<PgServer> {
   const external = process.env.CKPT_TEST_POSTGRES_URL;
   if (!external) return startPostgres();
-  const unsupported = () => Promise.reject(new Error("CKPT_TEST_POSTGRES_URL names a server this test cannot stop or restart"));
+  const unsupported = () =>
+    Promise.reject(
+      new Error("CKPT_TEST_POSTGRES_URL names a server this test cannot stop or restart"),
+    );
   return {
     url: external,
     password: decodeURIComponent(new URL(external).password),
@@ -181,14 +245,24 @@ export async function testPostgres(): Promise<PgServer> {
   };
 }
 
-/** A schema name no other test uses, so files and tests sharing one server never see each other's data. */
-export const uniqueSchema = (tag = "t"): string => `ckpt_${tag}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+/**
+ * A schema name no other test uses, so files and tests sharing one server never see each other's
+ * data.
+ */
+export const uniqueSchema = (tag = "t"): string =>
+  `ckpt_${tag}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
 
-/** An admin connection pool for assertions in SQL: `rows(text, params)`, a transaction, and `end()`. */
+/**
+ * An admin connection pool for assertions in SQL: `rows(text, params)`, a transaction, and `end()`.
+ */
 export interface Admin {
   rows(text: string, params?: unknown[]): Promise<Record<string, any>[]>;
   query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  transaction<T>(fn: (tx: { query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> }) => Promise<T>): Promise<T>;
+  transaction<T>(
+    fn: (
+      tx: { query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> },
+    ) => Promise<T>,
+  ): Promise<T>;
   end(): Promise<void>;
 }
 

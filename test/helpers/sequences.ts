@@ -1,18 +1,26 @@
-/** Random but valid event sequences for property tests: each event is one the current status allows. */
+/**
+ * Random but valid event sequences for property tests: each event is one the current status allows.
+ */
 import type { CkptEvent } from "../../core/events.ts";
 import { ALLOWED_FROM, evolve, initialState } from "../../core/state.ts";
 
 let t = 1_000;
 const ev = (e: Record<string, unknown>) => ({ v: 1, at: t++, ...e }) as CkptEvent;
 const start = (runId: string, extra = {}) => ev({ type: "run.started", runId, ...extra });
-const done = (index: number, outcome = "ok", extra = {}) => ev({ type: "item", index, outcome, ...extra });
+const done = (index: number, outcome = "ok", extra = {}) =>
+  ev({ type: "item", index, outcome, ...extra });
 
 export function validSequence(choices: number[], indexes: number[]): CkptEvent[] {
   let s = initialState("p");
   const out: CkptEvent[] = [];
   const kinds: Array<(k: number) => CkptEvent> = [
     (k) => start(`r${k}`, { total: 50 }),
-    (k) => done(indexes[k % indexes.length]!, ["ok", "failed", "skipped"][k % 3]!, k % 4 === 0 ? { cost: 0.5 } : {}),
+    (k) =>
+      done(
+        indexes[k % indexes.length]!,
+        ["ok", "failed", "skipped"][k % 3]!,
+        k % 4 === 0 ? { cost: 0.5 } : {},
+      ),
     (k) => done(indexes[(k * 7) % indexes.length]!),
     (k) => ev({ type: "item.reopened", index: indexes[(k * 3) % indexes.length]! }),
     (k) => ev({ type: "progress", ok: k % 3, failed: k % 2 }),
@@ -35,4 +43,3 @@ export function validSequence(choices: number[], indexes: number[]): CkptEvent[]
   }
   return out;
 }
-

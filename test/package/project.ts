@@ -1,7 +1,7 @@
 /**
- * The package test's consumer project: packs ckpt (prepack builds dist/), installs the tarball into a fresh
- * folder under the OS temp dir (outside the repo, so nothing resolves to the repo's node_modules), and runs
- * commands there with a clean environment.
+ * The package test's consumer project: packs ckpt (prepack builds dist/), installs the tarball into
+ * a fresh folder under the OS temp dir (outside the repo, so nothing resolves to the repo's
+ * node_modules), and runs commands there with a clean environment.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -21,11 +21,17 @@ export interface Done {
 
 /** The environment a user's shell would have: no CKPT_* from the test run, no colours. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CKPT_") && !k.startsWith("npm_")));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith("CKPT_") && !k.startsWith("npm_")),
+  );
   return { ...env, NO_COLOR: "1", FORCE_COLOR: "0", ...extra };
 }
 
-export function exec(cmd: string, args: readonly string[], o: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Done> {
+export function exec(
+  cmd: string,
+  args: readonly string[],
+  o: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<Done> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: o.cwd, env: cleanEnv(o.env) });
     let stdout = "";
@@ -43,9 +49,17 @@ export function exec(cmd: string, args: readonly string[], o: { cwd: string; env
 }
 
 /** Like exec, but a non-zero exit is an error that carries the output. */
-export async function must(cmd: string, args: readonly string[], o: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Done> {
+export async function must(
+  cmd: string,
+  args: readonly string[],
+  o: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<Done> {
   const r = await exec(cmd, args, o);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+  if (r.code !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`,
+    );
+  }
   return r;
 }
 
@@ -57,12 +71,18 @@ export interface Project {
   remove(): Promise<void>;
 }
 
-/** npm pack (which runs prepack → the build), then npm install of the tarball and the consumer's own dev tools. */
+/**
+ * npm pack (which runs prepack → the build), then npm install of the tarball and the consumer's own
+ * dev tools.
+ */
 export async function installedProject(): Promise<Project> {
   const dir = await mkdtemp(join(tmpdir(), "ckpt-consumer-"));
   const packDir = join(dir, "pack");
   await mkdir(packDir);
-  const pack = await must("npm", ["pack", "--json", "--pack-destination", packDir], { cwd: ROOT, timeoutMs: 180_000 }).catch(async (err) => {
+  const pack = await must("npm", ["pack", "--json", "--pack-destination", packDir], {
+    cwd: ROOT,
+    timeoutMs: 180_000,
+  }).catch(async (err) => {
     await rm(dir, { recursive: true, force: true });
     throw err;
   });
@@ -70,16 +90,35 @@ export async function installedProject(): Promise<Project> {
   const tarball = join(packDir, info.filename);
   const app = join(dir, "app");
   await cp(FIXTURES, app, { recursive: true });
-  await writeFile(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  // The peers a user adds for ckpt/eventstoredb, ckpt/postgres and ckpt/testing, and @types/node for the tsc
-  // consumer; --prefer-offline: after `npm ci` all of them are in npm's cache.
-  const devTools = ["@eventstore/db-client", "pg", "uvu", "@types/node"].map((name) => `${name}@${lockedVersion(name)}`);
-  await must("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, ...devTools], { cwd: app, timeoutMs: 180_000 });
-  return { dir: app, tarball, files: info.files.map((f) => f.path), remove: () => rm(dir, { recursive: true, force: true }) };
+  await writeFile(
+    join(app, "package.json"),
+    JSON.stringify({ name: "consumer", private: true, type: "module" }),
+  );
+  // The peers a user adds for ckpt/eventstoredb, ckpt/postgres and ckpt/testing, and @types/node
+  // for the tsc consumer; --prefer-offline: after `npm ci` all of them are in npm's cache.
+  const devTools = ["@eventstore/db-client", "pg", "uvu", "@types/node"].map((name) =>
+    `${name}@${lockedVersion(name)}`
+  );
+  await must("npm", [
+    "install",
+    "--prefer-offline",
+    "--no-audit",
+    "--no-fund",
+    tarball,
+    ...devTools,
+  ], { cwd: app, timeoutMs: 180_000 });
+  return {
+    dir: app,
+    tarball,
+    files: info.files.map((f) => f.path),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 /** The version this repo's lockfile installs, so the consumer gets the same (cached) one. */
 function lockedVersion(name: string): string {
-  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version: string }> };
+  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { version: string }>;
+  };
   return lock.packages[`node_modules/${name}`]!.version;
 }

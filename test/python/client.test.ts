@@ -1,7 +1,8 @@
 /**
- * Runs the Python client's unittest suite (clients/python/tests) from `npm test`: the suite starts its
- * own ckpt-server children through CKPT_SERVER_CMD (this runtime's entry point), so everything runs
- * against a real sidecar on loopback. Node only: test/run.ts leaves test/python/ out of the Deno pass.
+ * Runs the Python client's unittest suite (clients/python/tests) from `npm test`: the suite starts
+ * its own ckpt-server children through CKPT_SERVER_CMD (this runtime's entry point), so everything
+ * runs against a real sidecar on loopback. Node only: test/run.ts leaves test/python/ out of the
+ * Deno pass.
  */
 import { spawn, spawnSync } from "node:child_process";
 import process from "node:process";
@@ -15,8 +16,15 @@ const python = process.env.CKPT_PYTHON ?? "python3";
 /** CI machines may lack Python: install it (as root, only when missing) rather than skip. */
 function ensurePython(): void {
   if (spawnSync(python, ["-c", "import pip"]).status === 0) return;
-  const apt = spawnSync("sh", ["-c", "command -v apt-get && (apt-get update -qq && apt-get install -y -qq python3 python3-pip) >/dev/null"], { stdio: "inherit" });
-  if (apt.status !== 0) throw new Error(`${python} (with pip) is missing and could not be installed; install Python >= 3.9 or set CKPT_PYTHON.`);
+  const apt = spawnSync("sh", [
+    "-c",
+    "command -v apt-get && (apt-get update -qq && apt-get install -y -qq python3 python3-pip) >/dev/null",
+  ], { stdio: "inherit" });
+  if (apt.status !== 0) {
+    throw new Error(
+      `${python} (with pip) is missing and could not be installed; install Python >= 3.9 or set CKPT_PYTHON.`,
+    );
+  }
 }
 
 test("the Python client's unittest suite passes against a real ckpt-server", async () => {
@@ -27,7 +35,10 @@ test("the Python client's unittest suite passes against a real ckpt-server", asy
     CKPT_ERROR_CODES: JSON.stringify(Object.keys(STATUS_OF)),
     PYTHONDONTWRITEBYTECODE: "1",
   };
-  const child = spawn(python, ["-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v"], { cwd: `${root}clients/python`, env });
+  const child = spawn(python, ["-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v"], {
+    cwd: `${root}clients/python`,
+    env,
+  });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));

@@ -6,10 +6,16 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { authenticate, parseTokens, type Role } from "../../server/auth.ts";
 import type { RouteSpec } from "../../server/route.ts";
-import { caller, sidecar, type Sidecar, TOKENS } from "./helpers.ts";
+import { caller, type Sidecar, sidecar, TOKENS } from "./helpers.ts";
 
 const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
-const who = { none: undefined, wrong: "not-a-known-token-0000", read: TOKENS.read, write: TOKENS.write, admin: TOKENS.admin } as const;
+const who = {
+  none: undefined,
+  wrong: "not-a-known-token-0000",
+  read: TOKENS.read,
+  write: TOKENS.write,
+  admin: TOKENS.admin,
+} as const;
 let app: Sidecar;
 let http: Sidecar;
 
@@ -23,7 +29,10 @@ test.after(async () => {
 });
 
 function request(r: RouteSpec, token: string | undefined): [string, RequestInit] {
-  const path = r.path.replace(":stage", "auth-s").replace(":stream", "auth-s").replace(":runId", "r-1");
+  const path = r.path.replace(":stage", "auth-s").replace(":stream", "auth-s").replace(
+    ":runId",
+    "r-1",
+  );
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   if (r.body) headers["content-type"] = "application/json";
   return [path, { method: r.method, headers, ...(r.body ? { body: "{}" } : {}) }];
@@ -38,7 +47,9 @@ for (const transport of ["app", "http"] as const) {
       for (const [name, token] of Object.entries(who) as [keyof typeof who, string | undefined][]) {
         const before = JSON.stringify(await s.inner.streams());
         const res = await call(...request(r, token));
-        const text = res.headers.get("content-type")?.includes("event-stream") ? "" : await res.text();
+        const text = res.headers.get("content-type")?.includes("event-stream")
+          ? ""
+          : await res.text();
         await res.body?.cancel().catch(() => undefined);
         const label = `${r.method} ${r.path} as ${name}`;
         checked++;
@@ -56,10 +67,17 @@ for (const transport of ["app", "http"] as const) {
           assert.is(e.code, "CKPT_FORBIDDEN", label);
           assert.match(e.message, `needs the ${r.role} role; your token has ${name}`, label);
         } else {
-          assert.ok(res.status !== 401 && res.status !== 403 && res.status < 500, `${label}: allowed, got ${res.status} ${text}`);
+          assert.ok(
+            res.status !== 401 && res.status !== 403 && res.status < 500,
+            `${label}: allowed, got ${res.status} ${text}`,
+          );
           continue;
         }
-        assert.is(JSON.stringify(await s.inner.streams()), before, `${label}: a refused request writes nothing`);
+        assert.is(
+          JSON.stringify(await s.inner.streams()),
+          before,
+          `${label}: a refused request writes nothing`,
+        );
       }
     }
     assert.is(checked, s.ckpt.routes.length * 5);
@@ -69,7 +87,8 @@ for (const transport of ["app", "http"] as const) {
 test("routes cover the three roles and the public ones", () => {
   const roles = new Set(app.ckpt.routes.map((r) => r.role));
   assert.equal([...roles].sort(), ["admin", "read", "write", null].sort());
-  const byPath = (m: string, p: string) => app.ckpt.routes.find((r) => r.method === m && r.path === p)?.role;
+  const byPath = (m: string, p: string) =>
+    app.ckpt.routes.find((r) => r.method === m && r.path === p)?.role;
   assert.is(byPath("POST", "/v1/log/streams/:stream/events"), "write");
   assert.is(byPath("DELETE", "/v1/log/streams/:stream"), "admin");
   assert.is(byPath("POST", "/v1/compact"), "admin");
@@ -91,8 +110,14 @@ test("tokens: the best role wins when one secret is listed twice; no table means
   const t = parseTokens("read:same-secret,admin:same-secret", "x");
   assert.is(authenticate(t, "Bearer same-secret", "read"), "admin");
   assert.is(authenticate([], null, "admin"), "admin");
-  assert.throws(() => authenticate(t, "Basic dXNlcjpwYXNz", "read"), (e: Error & { code?: string }) => e.code === "CKPT_UNAUTHORIZED");
-  assert.throws(() => authenticate(t, "Bearer same-secret-not", "read"), (e: Error & { code?: string }) => e.code === "CKPT_UNAUTHORIZED");
+  assert.throws(
+    () => authenticate(t, "Basic dXNlcjpwYXNz", "read"),
+    (e: Error & { code?: string }) => e.code === "CKPT_UNAUTHORIZED",
+  );
+  assert.throws(
+    () => authenticate(t, "Bearer same-secret-not", "read"),
+    (e: Error & { code?: string }) => e.code === "CKPT_UNAUTHORIZED",
+  );
 });
 
 test.run();

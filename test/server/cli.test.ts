@@ -40,7 +40,11 @@ function fake(env: Record<string, string> = {}, listenError?: Error): Fake {
       if (listenError) throw listenError;
       listened.push(o);
       served = f;
-      const l: Listener = { url: `http://${o.host}:${o.port}`, port: o.port, close: async () => undefined };
+      const l: Listener = {
+        url: `http://${o.host}:${o.port}`,
+        port: o.port,
+        close: async () => undefined,
+      };
       return l;
     },
     onListening: () => ready(served!),
@@ -56,20 +60,51 @@ test("flags and env: defaults, env, flags over env, and every kind of mistake", 
   const d = parseArgs([], {});
   assert.is(d.kind, "run");
   if (d.kind !== "run") return;
-  assert.equal([d.config.target, d.config.host, d.config.port, d.config.durability, d.config.bodyLimit], [{ kind: "level", path: "./.ckpt" }, "127.0.0.1", 7410, "sync", 1024 * 1024]);
-  const e = parseArgs(["--port=7001", "--durability", "os", "--memory"], { CKPT_PORT: "9000", CKPT_STORE: "/data", CKPT_BODY_LIMIT: "2m", CKPT_TOKENS: "admin:x" });
-  assert.ok(e.kind === "run" && e.config.port === 7001 && e.config.target.kind === "memory" && e.config.durability === "os" && e.config.bodyLimit === 2 * 1024 * 1024 && e.config.tokens === "admin:x");
+  assert.equal([
+    d.config.target,
+    d.config.host,
+    d.config.port,
+    d.config.durability,
+    d.config.bodyLimit,
+  ], [{ kind: "level", path: "./.ckpt" }, "127.0.0.1", 7410, "sync", 1024 * 1024]);
+  const e = parseArgs(["--port=7001", "--durability", "os", "--memory"], {
+    CKPT_PORT: "9000",
+    CKPT_STORE: "/data",
+    CKPT_BODY_LIMIT: "2m",
+    CKPT_TOKENS: "admin:x",
+  });
+  assert.ok(
+    e.kind === "run" && e.config.port === 7001 && e.config.target.kind === "memory" &&
+      e.config.durability === "os" && e.config.bodyLimit === 2 * 1024 * 1024 &&
+      e.config.tokens === "admin:x",
+  );
   const t = parseArgs(["--request-timeout", "2s"], {});
   assert.ok(t.kind === "run" && t.config.requestTimeoutMs === 2000, "--request-timeout");
   assert.is(parseArgs(["--help"], {}).kind, "help");
   assert.is(parseArgs(["-h"], {}).kind, "help");
   assert.is(parseArgs(["--version"], {}).kind, "version");
-  for (const bad of [["--bogus"], ["stray"], ["--port"], ["--port", "99999"], ["--port", "-1"], ["--durability", "maybe"], ["--body-limit", "lots"], ["--memory=yes"], ["--memory", "--eventstore", "esdb://x"], ["--request-timeout", "soon"]]) {
+  for (
+    const bad of [
+      ["--bogus"],
+      ["stray"],
+      ["--port"],
+      ["--port", "99999"],
+      ["--port", "-1"],
+      ["--durability", "maybe"],
+      ["--body-limit", "lots"],
+      ["--memory=yes"],
+      ["--memory", "--eventstore", "esdb://x"],
+      ["--request-timeout", "soon"],
+    ]
+  ) {
     const r = parseArgs(bad, {});
     assert.is(r.kind, "error", bad.join(" "));
   }
   const r = parseArgs(["--tokens", "admin:x"], {});
-  assert.ok(r.kind === "error" && /unknown flag --tokens/.test(r.message), "tokens are never a flag: argv is visible to every user");
+  assert.ok(
+    r.kind === "error" && /unknown flag --tokens/.test(r.message),
+    "tokens are never a flag: argv is visible to every user",
+  );
 });
 
 test("--help prints usage and exits 0; a bad flag exits 2 with usage", async () => {
@@ -79,7 +114,7 @@ test("--help prints usage and exits 0; a bad flag exits 2 with usage", async () 
   assert.match(h.out.join("\n"), "CKPT_TOKENS");
   const b = fake();
   assert.is(await main(["--prot", "1"], b.io), 2);
-  assert.match(b.err.join("\n"), 'unknown flag --prot for `ckpt-server`; did you mean --port?');
+  assert.match(b.err.join("\n"), "unknown flag --prot for `ckpt-server`; did you mean --port?");
   assert.match(b.err.join("\n"), "Usage: ckpt-server");
   assert.is(b.listened.length, 0);
 });
@@ -94,7 +129,10 @@ test("without tokens it only listens on loopback, and says so", async () => {
   const done = main(["--memory", "--port", "0"], local.io);
   await local.fetch;
   assert.equal(local.listened, [{ host: "127.0.0.1", port: 0, requestTimeoutMs: 30_000 }]);
-  assert.match(local.out.join("\n"), "auth: none (no tokens configured), so listening on loopback only");
+  assert.match(
+    local.out.join("\n"),
+    "auth: none (no tokens configured), so listening on loopback only",
+  );
   local.signal("SIGTERM");
   assert.is(await done, 0);
 });
@@ -109,7 +147,12 @@ test("tokens from a file and from CKPT_TOKENS open it to other hosts; bad token 
   assert.equal(f.listened, [{ host: "0.0.0.0", port: 7410, requestTimeoutMs: 30_000 }]);
   assert.match(f.out.join("\n"), "auth: 2 bearer token(s): write, admin");
   assert.is((await fetch(new Request("http://x/v1/stages"))).status, 401);
-  assert.is((await fetch(new Request("http://x/v1/stages", { headers: { authorization: "Bearer file-admin-secret" } }))).status, 200);
+  assert.is(
+    (await fetch(
+      new Request("http://x/v1/stages", { headers: { authorization: "Bearer file-admin-secret" } }),
+    )).status,
+    200,
+  );
   f.signal("SIGINT");
   assert.is(await done, 0);
 
@@ -138,7 +181,9 @@ test("SIGTERM: requests in flight finish, new ones get 503, held runs are paused
   const done = main(["--store", dir.path, "--quiet"], f.io);
   const fetch = await f.fetch;
   const auth = { authorization: `Bearer ${TOKENS.write}` };
-  const begun = await fetch(new Request("http://x/v1/stages/held/runs", json("POST", { total: 5 }, auth)));
+  const begun = await fetch(
+    new Request("http://x/v1/stages/held/runs", json("POST", { total: 5 }, auth)),
+  );
   const { runId } = (await begun.json()) as { runId: string };
   // An update whose body is still arriving when the signal comes.
   let finish!: () => void;
@@ -151,11 +196,32 @@ test("SIGTERM: requests in flight finish, new ones get 503, held runs are paused
       };
     },
   });
-  const inFlight = fetch(new Request(`http://x/v1/stages/held/runs/${runId}/updates`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body, duplex: "half" } as RequestInit));
-  // Waits on what the sidecar reports, not on a guess of how long it takes: the update is in flight, then it drains.
-  assert.ok(await eventually(async () => (await (await fetch(new Request("http://x/metrics", { headers: auth }))).text()).includes("ckpt_http_in_flight 1\n")), "the update is in flight");
+  const inFlight = fetch(
+    new Request(
+      `http://x/v1/stages/held/runs/${runId}/updates`,
+      {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body,
+        duplex: "half",
+      } as RequestInit,
+    ),
+  );
+  // Waits on what the sidecar reports, not on a guess of how long it takes: the update is in
+  // flight, then it drains.
+  assert.ok(
+    await eventually(async () =>
+      (await (await fetch(new Request("http://x/metrics", { headers: auth }))).text()).includes(
+        "ckpt_http_in_flight 1\n",
+      )
+    ),
+    "the update is in flight",
+  );
   f.signal("SIGTERM");
-  assert.ok(await eventually(async () => (await fetch(new Request("http://x/readyz"))).status === 503), "draining");
+  assert.ok(
+    await eventually(async () => (await fetch(new Request("http://x/readyz"))).status === 503),
+    "draining",
+  );
   const late = await fetch(new Request("http://x/v1/stages/other/runs", json("POST", {}, auth)));
   assert.is(late.status, 503);
   assert.is((await fetch(new Request("http://x/readyz"))).status, 503);
@@ -174,7 +240,8 @@ test("SIGTERM: requests in flight finish, new ones get 503, held runs are paused
 });
 
 test("the real executable: a bad flag exits 2 with usage, --help exits 0", async () => {
-  const entry = new URL(isDeno ? "../../server/deno.ts" : "../../server/bin.mjs", import.meta.url).pathname;
+  const entry =
+    new URL(isDeno ? "../../server/deno.ts" : "../../server/bin.mjs", import.meta.url).pathname;
   const cmd = isDeno ? ["run", "-A", "--quiet", entry] : [entry];
   const run = (args: string[]) =>
     new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
@@ -187,7 +254,7 @@ test("the real executable: a bad flag exits 2 with usage, --help exits 0", async
     });
   const [bad, help] = await Promise.all([run(["--nope"]), run(["--help"])]);
   assert.is(bad.code, 2);
-  assert.match(bad.err, 'unknown flag --nope for `ckpt-server`');
+  assert.match(bad.err, "unknown flag --nope for `ckpt-server`");
   assert.match(bad.err, "Usage: ckpt-server");
   assert.is(help.code, 0);
   assert.match(help.out, "--store <dir>");

@@ -25,22 +25,39 @@ test("a held run's lease runs on the clock: renewed by its client, released by t
   const s = await sidecar({ store: { clock }, app: { reapEveryMs: 1000 } });
   try {
     const call = (path: string, init?: RequestInit) => s.ckpt.app.request(path, init);
-    const a = await body(await call("/v1/stages/held/runs", json("POST", { total: 10, leaseMs: 60_000 })));
-    const update = (runId: string, index: number) => call(`/v1/stages/held/runs/${runId}/updates`, json("POST", { updates: [{ type: "item", index }] }));
+    const a = await body(
+      await call("/v1/stages/held/runs", json("POST", { total: 10, leaseMs: 60_000 })),
+    );
+    const update = (runId: string, index: number) =>
+      call(
+        `/v1/stages/held/runs/${runId}/updates`,
+        json("POST", { updates: [{ type: "item", index }] }),
+      );
     clock.advance(59_000);
     assert.is((await update(a.runId, 0)).status, 200, "inside the lease: still held (and renewed)");
     clock.advance(59_000);
-    assert.is((await update(a.runId, 1)).status, 200, "118 s after begin, but 59 s after its last update");
+    assert.is(
+      (await update(a.runId, 1)).status,
+      200,
+      "118 s after begin, but 59 s after its last update",
+    );
     assert.is(s.ckpt.context.runs.size, 1);
     clock.advance(61_000); // the reaper ticks every 1 s of driven time
-    assert.ok(await eventually(() => s.ckpt.context.runs.size === 0), "the reaper released the silent run");
+    assert.ok(
+      await eventually(() => s.ckpt.context.runs.size === 0),
+      "the reaper released the silent run",
+    );
     const late = await update(a.runId, 2);
     assert.is(late.status, 409);
     assert.is((await body(late)).error.code, "CKPT_LEASE_LOST");
     const b = await call("/v1/stages/held/runs", json("POST", { total: 10, leaseMs: 60_000 }));
     assert.is(b.status, 201);
     const bb = await body(b);
-    assert.equal([bb.resumed.crashed, bb.resumed.skipped], [true, 2], "the next client finds the crash and resumes");
+    assert.equal(
+      [bb.resumed.crashed, bb.resumed.skipped],
+      [true, 2],
+      "the next client finds the crash and resumes",
+    );
     await call(`/v1/stages/held/runs/${bb.runId}`, { method: "DELETE" });
   } finally {
     await s.close();
@@ -51,7 +68,13 @@ test("the compaction schedule ticks on the clock; /metrics stamps the last compa
   const clock = manualClock(1_800_000_000_000);
   const notices: CompactionNotice[] = [];
   const hour = 3_600_000;
-  const s = await sidecar({ store: { clock }, app: { compaction: { everyMs: hour, policy: { maxEvents: 5, minEvents: 1 } }, onCompaction: (n) => void notices.push(n) } });
+  const s = await sidecar({
+    store: { clock },
+    app: {
+      compaction: { everyMs: hour, policy: { maxEvents: 5, minEvents: 1 } },
+      onCompaction: (n) => void notices.push(n),
+    },
+  });
   try {
     const run = await s.store.stage("finished").begin({ total: 20 });
     await Promise.all(Array.from({ length: 20 }, (_, i) => run.done(i)));
@@ -62,9 +85,15 @@ test("the compaction schedule ticks on the clock; /metrics stamps the last compa
     clock.advance(1);
     assert.ok(await eventually(() => notices.length === 1), "one tick at start + everyMs");
     const n = notices[0]!;
-    assert.ok(n.kind === "report" && n.trigger === "schedule" && n.report.stagesTouched === 1, JSON.stringify(n));
+    assert.ok(
+      n.kind === "report" && n.trigger === "schedule" && n.report.stagesTouched === 1,
+      JSON.stringify(n),
+    );
     const metrics = await (await s.ckpt.app.request("/metrics")).text();
-    assert.match(metrics, `ckpt_compaction_last_timestamp_seconds ${(1_800_000_000_000 + hour) / 1000}\n`);
+    assert.match(
+      metrics,
+      `ckpt_compaction_last_timestamp_seconds ${(1_800_000_000_000 + hour) / 1000}\n`,
+    );
     assert.match(metrics, 'ckpt_compactions_total{trigger="schedule"} 1');
     clock.advance(hour);
     assert.ok(await eventually(() => notices.length === 2 || notices.length > 2));
@@ -82,8 +111,14 @@ test("stage summaries judge staleness by the clock: silent past staleAfterMs is 
   const clock = manualClock();
   const s = await sidecar({ store: { clock, staleAfterMs: 120_000 } });
   try {
-    const a = await body(await s.ckpt.app.request("/v1/stages/quiet/runs", json("POST", { total: 10, leaseMs: 3_600_000 })));
-    const stale = async () => (await body(await s.ckpt.app.request("/v1/stages"))).stages[0].progress.stale as boolean;
+    const a = await body(
+      await s.ckpt.app.request(
+        "/v1/stages/quiet/runs",
+        json("POST", { total: 10, leaseMs: 3_600_000 }),
+      ),
+    );
+    const stale = async () =>
+      (await body(await s.ckpt.app.request("/v1/stages"))).stages[0].progress.stale as boolean;
     assert.is(await stale(), false);
     clock.advance(119_000);
     assert.is(await stale(), false, "silent for less than staleAfterMs");
@@ -102,12 +137,24 @@ test("startServer({ clock }) runs the store and the app on it: real LevelDB, rea
   const clock = manualClock();
   const server = await startServer(await levelLog(dir.path), { clock, reapEveryMs: 500 });
   try {
-    const a = (await (await fetch(`${server.url}/v1/stages/s/runs`, json("POST", { total: 3, leaseMs: 10_000 }))).json()) as { runId: string };
-    const state = (await (await fetch(`${server.url}/v1/stages/s`)).json()) as { updatedAt: number };
+    const a = (await (await fetch(
+      `${server.url}/v1/stages/s/runs`,
+      json("POST", { total: 3, leaseMs: 10_000 }),
+    )).json()) as { runId: string };
+    const state = (await (await fetch(`${server.url}/v1/stages/s`)).json()) as {
+      updatedAt: number;
+    };
     assert.is(state.updatedAt, clock.now(), "the store stamps events with the same clock");
     clock.advance(10_001);
     let late: Response | undefined;
-    assert.ok(await eventually(async () => (late = await fetch(`${server.url}/v1/stages/s/runs/${a.runId}/updates`, json("POST", { updates: [{ type: "item", index: 0 }] }))).status === 409));
+    assert.ok(
+      await eventually(async () =>
+        (late = await fetch(
+          `${server.url}/v1/stages/s/runs/${a.runId}/updates`,
+          json("POST", { updates: [{ type: "item", index: 0 }] }),
+        )).status === 409
+      ),
+    );
     assert.is(((await late!.json()) as { error: { code: string } }).error.code, "CKPT_LEASE_LOST");
   } finally {
     await server.close(1000);
@@ -136,7 +183,13 @@ test("a clock other than the store's is CKPT_INVALID; so is one without timers",
     assert.ok(isCkptError(e) && e.code === "CKPT_INVALID", String(e));
   }
   await bare.close();
-  for (const clock of [{ now: () => 0 }, { now: () => 0, setTimeout: () => 0, setInterval: () => 0 }, { now: 5 }]) {
+  for (
+    const clock of [{ now: () => 0 }, {
+      now: () => 0,
+      setTimeout: () => 0,
+      setInterval: () => 0,
+    }, { now: 5 }]
+  ) {
     try {
       await open({ memory: true, clock: clock as never });
       assert.unreachable(`accepted ${JSON.stringify(Object.keys(clock))}`);

@@ -9,12 +9,13 @@ import * as assert from "uvu/assert";
 import { stageInsight } from "../../core/insight.ts";
 import { ASSETS } from "../../server/dashboard-assets.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
-import { bearer, type Call, caller, sidecar, type Sidecar, TOKENS } from "./helpers.ts";
+import { bearer, type Call, caller, type Sidecar, sidecar, TOKENS } from "./helpers.ts";
 import { readSse } from "./sse.ts";
 
 type Transport = "app" | "http";
 const sidecars: Partial<Record<Transport, Sidecar>> = {};
-// The live stream's coalescing timer runs on these clocks: a test flushes it by moving time, not by waiting.
+// The live stream's coalescing timer runs on these clocks: a test flushes it by moving time, not by
+// waiting.
 const clocks = { app: manualClock(), http: manualClock() };
 const read = bearer(TOKENS.read);
 // deno-lint-ignore no-explicit-any
@@ -22,8 +23,13 @@ const body = async (r: Response) => (await r.json()) as Record<string, any>;
 
 test.before(async () => {
   for (const t of ["app", "http"] as const) {
-    const s = (sidecars[t] = await sidecar({ auth: true, serve: t === "http", store: { clock: clocks[t] } }));
-    // One story for item 4: an error, a failure, a retry that is only a duplicate, a reopen, then a new run's success.
+    const s = (sidecars[t] = await sidecar({
+      auth: true,
+      serve: t === "http",
+      store: { clock: clocks[t] },
+    }));
+    // One story for item 4: an error, a failure, a retry that is only a duplicate, a reopen, then a
+    // new run's success.
     const stage = s.store.stage("fetch");
     const run = await stage.begin({ total: 10 });
     await run.error("timeout", { retryable: true, index: 4 });
@@ -61,14 +67,21 @@ for (const t of ["app", "http"] as const) {
       const z = await get(path, { "accept-encoding": "gzip" });
       assert.is(z.headers.get("content-encoding"), "gzip");
       const etag = z.headers.get("etag")!;
-      // app.request() hands back the bytes as sent; fetch() decodes them, so count the raw stream there.
-      gzipped += t === "app" ? (await z.arrayBuffer()).byteLength : Number((await gzipSize(s().url + path)) ?? 0);
+      // app.request() hands back the bytes as sent; fetch() decodes them, so count the raw stream
+      // there.
+      gzipped += t === "app"
+        ? (await z.arrayBuffer()).byteLength
+        : Number((await gzipSize(s().url + path)) ?? 0);
       if (t === "app") assert.is((await get(path, { "if-none-match": etag })).status, 304);
     }
     const html = await (await get("/", {})).text();
     assert.match(html, '<script src="/dashboard/app.js"');
     assert.not.match(html, "cdn", "nothing comes from elsewhere");
-    console.log(`[${t}] dashboard files: ${(plain / 1024).toFixed(1)} KiB, ${(gzipped / 1024).toFixed(1)} KiB gzipped`);
+    console.log(
+      `[${t}] dashboard files: ${(plain / 1024).toFixed(1)} KiB, ${
+        (gzipped / 1024).toFixed(1)
+      } KiB gzipped`,
+    );
     assert.ok(gzipped > 0 && gzipped < 48 * 1024, `gzipped total ${gzipped}`);
   });
 
@@ -95,7 +108,10 @@ for (const t of ["app", "http"] as const) {
     assert.is(l.entries[1].error, "HTTP 500");
     assert.is(l.entries[3].reason, "verify check failed");
     assert.type(l.entries[1].pid, "number");
-    assert.ok(l.entries[1].runId !== l.entries[4].runId, "the last attempt came from the second run");
+    assert.ok(
+      l.entries[1].runId !== l.entries[4].runId,
+      "the last attempt came from the second run",
+    );
 
     const skipped = await body(await get("/v1/stages/fetch/items/7"));
     assert.is(skipped.outcome, "skipped");
@@ -121,16 +137,23 @@ for (const t of ["app", "http"] as const) {
     assert.is(at3.state.counters.duplicates, 1);
     assert.is(at3.progress.done, 1);
     const expected = [];
-    for await (const e of s().store.stage("fetch").replay({ to: 3 })) expected.push(JSON.parse(JSON.stringify(e.state)));
+    for await (const e of s().store.stage("fetch").replay({ to: 3 })) {
+      expected.push(JSON.parse(JSON.stringify(e.state)));
+    }
     assert.equal(at3.state, expected.at(-1));
     const byTime = await body(await get(`/v1/stages/fetch/at?time=${at3.at}`));
     assert.ok(byTime.revision >= 3 && byTime.at === at3.at);
     const head = await body(await get("/v1/stages/fetch"));
-    assert.is((await body(await get("/v1/stages/fetch/at?revision=999999"))).revision, head.revision);
+    assert.is(
+      (await body(await get("/v1/stages/fetch/at?revision=999999"))).revision,
+      head.revision,
+    );
     const before = await get("/v1/stages/fetch/at?time=1");
     assert.is(before.status, 404);
     assert.is((await body(before)).error.code, "CKPT_NOT_FOUND");
-    for (const q of ["", "?revision=1&time=1", "?revision=x"]) assert.is((await get(`/v1/stages/fetch/at${q}`)).status, 400, q);
+    for (const q of ["", "?revision=1&time=1", "?revision=x"]) {
+      assert.is((await get(`/v1/stages/fetch/at${q}`)).status, 400, q);
+    }
   });
 
   test(`[${t}] insight: the timeline with owners, errors grouped by message, a progress series`, async () => {
@@ -143,7 +166,11 @@ for (const t of ["app", "http"] as const) {
     assert.is(i.timeline[1].detail, "night");
     assert.is(Object.keys(i.owners).length, 2);
     const groups = Object.fromEntries(i.errors.map((g: { message: string }) => [g.message, g]));
-    assert.equal([groups.timeout.count, groups.timeout.retryable, groups.timeout.indices], [1, true, [4]]);
+    assert.equal([groups.timeout.count, groups.timeout.retryable, groups.timeout.indices], [
+      1,
+      true,
+      [4],
+    ]);
     assert.equal([groups["HTTP 500"].count, groups["HTTP 500"].retryable], [1, false]);
     assert.ok(i.series.length >= 3);
     assert.is(i.series.at(-1).processed, 6);
@@ -151,7 +178,8 @@ for (const t of ["app", "http"] as const) {
 
   test(`[${t}] insight is kept per stage and caught up: the same as a full fold, and a recreated stage starts afresh`, async () => {
     const stage = s().store.stage("cached");
-    const full = async () => JSON.parse(JSON.stringify(await stageInsight(stage.replay(), "cached")));
+    const full = async () =>
+      JSON.parse(JSON.stringify(await stageInsight(stage.replay(), "cached")));
     let run = await stage.begin({ total: 4 });
     await run.done(0, { ok: false, error: "first" });
     await run.flush();
@@ -186,7 +214,11 @@ for (const t of ["app", "http"] as const) {
     assert.is(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
     let connected!: () => void;
     const listed = new Promise<void>((r) => (connected = r));
-    const live = readSse(res, (all) => (all.length > 0 && connected(), all.some((m) => m.event === "deleted")), 8000);
+    const live = readSse(
+      res,
+      (all) => (all.length > 0 && connected(), all.some((m) => m.event === "deleted")),
+      8000,
+    );
     await listed; // every stage sent: changes from now on are live
     const other = s().store.stage("other:1");
     const run = await other.begin({ total: 2 });
@@ -209,7 +241,10 @@ for (const t of ["app", "http"] as const) {
   });
 }
 
-/** Bytes on the wire for `url` with gzip asked for (node's fetch decodes bodies, so read the raw socket through node:http). */
+/**
+ * Bytes on the wire for `url` with gzip asked for (node's fetch decodes bodies, so read the raw
+ * socket through node:http).
+ */
 async function gzipSize(url: string): Promise<number> {
   const { get } = await import("node:http");
   return new Promise((resolve, reject) => {

@@ -1,8 +1,8 @@
 /**
- * Eight joined worker processes on one stage through a real ckpt-server process, with no supervisor:
- * half mark + flush every 250, half await done() with 8 in flight. Lost races between them are
- * rebased, never surfaced; the sidecar SIGKILLed and restarted (twice) and workers SIGKILLed and
- * started again lose nothing acknowledged and do nothing twice.
+ * Eight joined worker processes on one stage through a real ckpt-server process, with no
+ * supervisor: half mark + flush every 250, half await done() with 8 in flight. Lost races between
+ * them are rebased, never surfaced; the sidecar SIGKILLed and restarted (twice) and workers
+ * SIGKILLed and started again lose nothing acknowledged and do nothing twice.
  */
 import type { ChildProcess } from "node:child_process";
 import { test } from "uvu";
@@ -39,15 +39,20 @@ function start(file: string, args: string[], env: Record<string, string> = {}): 
 }
 
 async function startServer(dir: string, port: number): Promise<Proc> {
-  const p = start(serverEntry, ["--store", dir, "--port", String(port)], { CKPT_TOKENS: TOKEN_SPEC });
+  const p = start(serverEntry, ["--store", dir, "--port", String(port)], {
+    CKPT_TOKENS: TOKEN_SPEC,
+  });
   while (!p.lines.some((l) => l.includes("listening on"))) {
-    if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`server exited: ${p.err}`);
+    if (p.child.exitCode !== null || p.child.signalCode !== null) {
+      throw new Error(`server exited: ${p.err}`);
+    }
     await sleep(20);
   }
   return p;
 }
 
-const acked = (p: Proc) => p.lines.filter((l) => l.startsWith("ack ")).flatMap((l) => l.slice(4).split(" ").map(Number));
+const acked = (p: Proc) =>
+  p.lines.filter((l) => l.startsWith("ack ")).flatMap((l) => l.slice(4).split(" ").map(Number));
 
 async function stageState(url: string, stage: string): Promise<StageState> {
   const r = await fetch(`${url}/v1/stages/${stage}`, { headers: bearer(TOKENS.read) });
@@ -56,7 +61,17 @@ async function stageState(url: string, stage: string): Promise<StageState> {
 }
 
 const spawnWorker = (url: string, stage: string, k: number, total: number) =>
-  start(worker, [url, TOKENS.write, stage, String(k), String(WORKERS), String(total), k % 2 === 0 ? "mark" : "done", "60000", "30000"]);
+  start(worker, [
+    url,
+    TOKENS.write,
+    stage,
+    String(k),
+    String(WORKERS),
+    String(total),
+    k % 2 === 0 ? "mark" : "done",
+    "60000",
+    "30000",
+  ]);
 
 test("8 joined workers through the sidecar, no supervisor: 0 failures, exact counts", async () => {
   const dir = await tempDir("ckpt-joined-");
@@ -67,11 +82,26 @@ test("8 joined workers through the sidecar, no supervisor: 0 failures, exact cou
     const total = 2400;
     const workers = Array.from({ length: WORKERS }, (_, k) => spawnWorker(url, "shared", k, total));
     const exits = await Promise.all(workers.map((w) => w.exit));
-    exits.forEach((e, k) => assert.is(e.code, 0, `worker ${k}: ${workers[k]!.lines.find((l) => l.startsWith("failed")) ?? workers[k]!.err}`));
+    exits.forEach((e, k) =>
+      assert.is(
+        e.code,
+        0,
+        `worker ${k}: ${workers[k]!.lines.find((l) => l.startsWith("failed")) ?? workers[k]!.err}`,
+      )
+    );
     const st = await stageState(url, "shared");
-    assert.equal([st.counters.processed, st.counters.successful, st.counters.duplicates, st.resume.watermark], [total, total, 0, total]);
+    assert.equal([
+      st.counters.processed,
+      st.counters.successful,
+      st.counters.duplicates,
+      st.resume.watermark,
+    ], [total, total, 0, total]);
     assert.is(st.runs, 1, "all eight joined one run");
-    assert.is(workers.reduce((n, w) => n + acked(w).length, 0), total, "every item acknowledged once");
+    assert.is(
+      workers.reduce((n, w) => n + acked(w).length, 0),
+      total,
+      "every item acknowledged once",
+    );
   } finally {
     server.child.kill("SIGKILL");
     await server.exit;
@@ -99,7 +129,11 @@ test("sidecar SIGKILLed and restarted twice, workers SIGKILLed at random: every 
     const waitAcks = async (n: number) => {
       while (all.reduce((s, w) => s + acked(w).length, 0) < n) {
         const dead = slots.find((w) => w.child.exitCode !== null && w.child.exitCode !== 0);
-        if (dead) assert.unreachable(`a worker failed: ${dead.lines.find((l) => l.startsWith("failed")) ?? dead.err}`);
+        if (dead) {
+          assert.unreachable(
+            `a worker failed: ${dead.lines.find((l) => l.startsWith("failed")) ?? dead.err}`,
+          );
+        }
         if (slots.every((w) => w.child.exitCode !== null)) break;
         await sleep(20);
       }
@@ -127,15 +161,29 @@ test("sidecar SIGKILLed and restarted twice, workers SIGKILLed at random: every 
       if (downMs === 2000) await killAndRespawn();
     }
     const exits = await Promise.all(slots.map((w) => w.exit));
-    exits.forEach((e, k) => assert.is(e.code, 0, `worker ${k}: ${slots[k]!.lines.find((l) => l.startsWith("failed")) ?? slots[k]!.err}`));
+    exits.forEach((e, k) =>
+      assert.is(
+        e.code,
+        0,
+        `worker ${k}: ${slots[k]!.lines.find((l) => l.startsWith("failed")) ?? slots[k]!.err}`,
+      )
+    );
     const st = await stageState(url, "faulty");
     const ack = all.flatMap(acked);
     for (const i of ack) assert.ok(has(st.resume, i), `acknowledged item ${i} is recorded`);
-    assert.equal([st.counters.processed, size(st.resume), st.resume.watermark], [total, total, total], "counters equal the done set");
-    // A worker SIGKILLed with a chunk in flight never heard its acknowledgement, so its replacement may do
-    // those items again if it read the stage before the sidecar finished that request (at-least-once for
-    // what was never acknowledged): at most one chunk of 250 per killed worker. The restarts add none.
-    assert.ok(st.counters.duplicates <= 250 * killedWorkers, `at most one unacknowledged chunk per killed worker recorded twice (${st.counters.duplicates})`);
+    assert.equal([st.counters.processed, size(st.resume), st.resume.watermark], [
+      total,
+      total,
+      total,
+    ], "counters equal the done set");
+    // A worker SIGKILLed with a chunk in flight never heard its acknowledgement, so its replacement
+    // may do those items again if it read the stage before the sidecar finished that request
+    // (at-least-once for what was never acknowledged): at most one chunk of 250 per killed worker.
+    // The restarts add none.
+    assert.ok(
+      st.counters.duplicates <= 250 * killedWorkers,
+      `at most one unacknowledged chunk per killed worker recorded twice (${st.counters.duplicates})`,
+    );
     assert.is(killedWorkers, 2);
   } finally {
     for (const w of all) w.child.kill("SIGKILL");

@@ -6,7 +6,11 @@ export interface SseMessage {
   data: string;
 }
 
-export async function readSse(res: Response, until: (all: SseMessage[]) => boolean, timeoutMs = 5000): Promise<SseMessage[]> {
+export async function readSse(
+  res: Response,
+  until: (all: SseMessage[]) => boolean,
+  timeoutMs = 5000,
+): Promise<SseMessage[]> {
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   const all: SseMessage[] = [];
   let buf = "";

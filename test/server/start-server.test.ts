@@ -1,4 +1,7 @@
-/** `ckpt/server`'s startServer(): a real sidecar on a loopback port of this process, used through the HTTP client. */
+/**
+ * `ckpt/server`'s startServer(): a real sidecar on a loopback port of this process, used through
+ * the HTTP client.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { connectHttpLog } from "../../adapters/http.ts";
@@ -29,7 +32,10 @@ test("startServer refuses a non-loopback host without tokens (CKPT_INVALID) and 
   } catch (err) {
     assert.is((err as { code?: string }).code, "CKPT_INVALID");
   }
-  const server = await startServer(memoryLog(), { host: "0.0.0.0", tokens: parseTokens("admin:s3cret-admin-token", "test") });
+  const server = await startServer(memoryLog(), {
+    host: "0.0.0.0",
+    tokens: parseTokens("admin:s3cret-admin-token", "test"),
+  });
   const res = await fetch(`http://127.0.0.1:${server.port}/v1/stages`);
   assert.is(res.status, 401);
   await server.close(1000);

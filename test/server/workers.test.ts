@@ -13,7 +13,18 @@ import type { StageState } from "../../core/state.ts";
 import { Store } from "../../core/store.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { bearer, freePort, isDeno, serverEntry, sidecar, type Sidecar, sleep, spawnTs, TOKEN_SPEC, TOKENS } from "./helpers.ts";
+import {
+  bearer,
+  freePort,
+  isDeno,
+  serverEntry,
+  type Sidecar,
+  sidecar,
+  sleep,
+  spawnTs,
+  TOKEN_SPEC,
+  TOKENS,
+} from "./helpers.ts";
 
 const worker = new URL("./fixtures/worker.ts", import.meta.url).pathname;
 let s: Sidecar;
@@ -32,14 +43,19 @@ interface Exit {
   err: string;
 }
 
-function watch(child: ChildProcess, onLine: (line: string) => void = () => undefined): Promise<Exit> {
+function watch(
+  child: ChildProcess,
+  onLine: (line: string) => void = () => undefined,
+): Promise<Exit> {
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";
     child.stdout!.on("data", (d) => {
       const before = out.length;
       out += d;
-      for (const line of out.slice(out.lastIndexOf("\n", before - 1) + 1).split("\n").slice(0, -1)) onLine(line);
+      for (
+        const line of out.slice(out.lastIndexOf("\n", before - 1) + 1).split("\n").slice(0, -1)
+      ) onLine(line);
     });
     child.stderr!.on("data", (d) => (err += d));
     child.on("error", reject);
@@ -72,9 +88,18 @@ test("four worker processes, three on one stage and one on another: counts are e
   assert.is(shared.resume.watermark, 600);
   assert.is(shared.runs, 1, "the three workers shared one run");
   const solo = await state("solo");
-  assert.equal([solo.counters.processed, solo.resume.watermark, solo.counters.duplicates], [300, 300, 0]);
-  const appends = /ckpt_log_appends_total (\d+)/.exec(await (await s.ckpt.app.request("/metrics", { headers: bearer(TOKENS.read) })).text());
-  assert.ok(Number(appends?.[1]) < 900, `updates were batched into fewer appends than items (${appends?.[1]})`);
+  assert.equal([solo.counters.processed, solo.resume.watermark, solo.counters.duplicates], [
+    300,
+    300,
+    0,
+  ]);
+  const appends = /ckpt_log_appends_total (\d+)/.exec(
+    await (await s.ckpt.app.request("/metrics", { headers: bearer(TOKENS.read) })).text(),
+  );
+  assert.ok(
+    Number(appends?.[1]) < 900,
+    `updates were batched into fewer appends than items (${appends?.[1]})`,
+  );
 });
 
 test("a worker SIGKILLed mid-run loses nothing acknowledged; the next one records the crash and finishes", async () => {
@@ -90,23 +115,39 @@ test("a worker SIGKILLed mid-run loses nothing acknowledged; the next one record
   for (const i of acked) assert.ok(has(after.resume, i), `acknowledged item ${i} is recorded`);
   assert.is(after.status, "running", "nobody paused it: the worker died");
 
-  const resumed = await watch(spawnWorker("killme", "0", "120", "120", "batch", "nojoin", "300", "complete"));
+  const resumed = await watch(
+    spawnWorker("killme", "0", "120", "120", "batch", "nojoin", "300", "complete"),
+  );
   assert.is(resumed.code, 0, resumed.err);
   const [, crashed, skipped] = resumed.lines[0]!.split(" ");
   assert.is(crashed, "true");
   assert.ok(Number(skipped) >= acked.length);
   const final = await state("killme");
-  assert.equal([final.status, final.counters.processed, final.counters.duplicates], ["completed", 120, 0]);
-  const h = (await (await s.ckpt.app.request("/v1/stages/killme/history", { headers: bearer(TOKENS.read) })).json()) as { runs: { outcome: string }[] };
+  assert.equal([final.status, final.counters.processed, final.counters.duplicates], [
+    "completed",
+    120,
+    0,
+  ]);
+  const h =
+    (await (await s.ckpt.app.request("/v1/stages/killme/history", { headers: bearer(TOKENS.read) }))
+      .json()) as { runs: { outcome: string }[] };
   assert.equal(h.runs.map((r) => r.outcome), ["crashed", "completed"]);
 });
 
-async function startServer(dir: string, port: number): Promise<{ child: ChildProcess; exit: Promise<Exit> }> {
-  const child = spawnTs(serverEntry, ["--store", dir, "--port", String(port)], { CKPT_TOKENS: TOKEN_SPEC });
+async function startServer(
+  dir: string,
+  port: number,
+): Promise<{ child: ChildProcess; exit: Promise<Exit> }> {
+  const child = spawnTs(serverEntry, ["--store", dir, "--port", String(port)], {
+    CKPT_TOKENS: TOKEN_SPEC,
+  });
   let ready!: () => void;
   const listening = new Promise<void>((r) => (ready = r));
   const exit = watch(child, (line) => line.includes("listening on") && ready());
-  await Promise.race([listening, exit.then((e) => Promise.reject(new Error(`server exited: ${e.err}`)))]);
+  await Promise.race([
+    listening,
+    exit.then((e) => Promise.reject(new Error(`server exited: ${e.err}`))),
+  ]);
   return { child, exit };
 }
 
@@ -115,7 +156,9 @@ test("the sidecar SIGKILLed mid-run and restarted: nothing acknowledged lost, th
   const port = await freePort();
   let server = await startServer(`${dir.path}/store`, port);
   const url = `http://127.0.0.1:${port}`;
-  const store = new Store(await connectHttpLog({ url, token: TOKENS.write, retryForMs: 15_000 }), { platform: runtimePlatform });
+  const store = new Store(await connectHttpLog({ url, token: TOKENS.write, retryForMs: 15_000 }), {
+    platform: runtimePlatform,
+  });
   let run = await store.stage("survivor").begin({ total: 150 });
   const acked: number[] = [];
   let failures = 0;
@@ -125,13 +168,17 @@ test("the sidecar SIGKILLed mid-run and restarted: nothing acknowledged lost, th
       await run.done(i);
       acked.push(i);
     } catch (e) {
-      // The append in flight when the sidecar died: unknown whether it landed. The error is sticky (close
-      // rejects with it too); beginning the stage again reads back what landed, then the item is recorded again.
+      // The append in flight when the sidecar died: unknown whether it landed. The error is sticky
+      // (close rejects with it too); beginning the stage again reads back what landed, then the
+      // item is recorded again.
       assert.is((e as { code?: string }).code, "CKPT_UNAVAILABLE", String(e));
       failures++;
       i--;
       await restarted;
-      assert.is(await run.close().then(() => "resolved", (c: { code?: string }) => c.code), "CKPT_UNAVAILABLE");
+      assert.is(
+        await run.close().then(() => "resolved", (c: { code?: string }) => c.code),
+        "CKPT_UNAVAILABLE",
+      );
       run = await store.stage("survivor").begin({ total: 150 });
       continue;
     }
@@ -146,9 +193,13 @@ test("the sidecar SIGKILLed mid-run and restarted: nothing acknowledged lost, th
   }
   await restarted;
   await run.complete();
-  const check = new Store(await connectHttpLog({ url, token: TOKENS.read }), { platform: runtimePlatform });
+  const check = new Store(await connectHttpLog({ url, token: TOKENS.read }), {
+    platform: runtimePlatform,
+  });
   const st = await check.stage("survivor").state();
-  for (const i of acked) assert.ok(has(st.resume, i), `acknowledged item ${i} survived the sidecar's death`);
+  for (const i of acked) {
+    assert.ok(has(st.resume, i), `acknowledged item ${i} survived the sidecar's death`);
+  }
   assert.equal([st.status, st.counters.processed], ["completed", 150]);
   assert.ok(st.counters.duplicates <= failures, "at most the in-flight append was recorded twice");
   await check.close();
