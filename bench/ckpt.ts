@@ -3,7 +3,7 @@
  * `await run.done(i)` per update.
  */
 import { type EventLog, levelLog, memoryLog, open, type Run, type Store } from "../mod.ts";
-import type { Subject } from "./subject.ts";
+import { groupMeter, type Subject } from "./subject.ts";
 import { du, removeDir, tempDir } from "./tmp.ts";
 
 export type CkptKind = "sync" | "os" | "memory";
@@ -49,18 +49,11 @@ export async function openCkpt(kind: CkptKind, name = "bench"): Promise<OpenedCk
 
 export async function ckptSubject(kind: CkptKind): Promise<Subject> {
   const { store, run, log, dir } = await openCkpt(kind);
-  let appends = 0;
-  let events = 0;
   return {
     label: CKPT_LABEL[kind],
     key: `ckpt-${kind}`,
     update: (i) => run.done(i),
-    groupSize() {
-      const g = log.appends > appends ? (log.events - events) / (log.appends - appends) : undefined;
-      appends = log.appends;
-      events = log.events;
-      return g;
-    },
+    groupSize: groupMeter(log),
     async close(): Promise<Record<string, number>> {
       const written = run.state.revision + 1;
       await run.complete();

@@ -10,7 +10,7 @@ import { counting } from "./ckpt.ts";
 import { bytes, ms, num, pow10, range } from "./format.ts";
 import { STAGE } from "./history.ts";
 import { type Spread, spread } from "./stats.ts";
-import type { Subject } from "./subject.ts";
+import { groupMeter, type Subject } from "./subject.ts";
 import type { Row } from "./table.ts";
 
 export type PostgresBenchResult =
@@ -39,18 +39,11 @@ export async function postgresSubject(server: PgServer): Promise<Subject> {
   const log = counting(await postgresLog({ url: server.url, schema: "bench_durable" }));
   const store = await open({ log });
   const run = await store.stage("bench").begin({ total: 1_000_000_000 });
-  let appends = 0;
-  let events = 0;
   return {
     label: "ckpt PostgreSQL",
     key: "ckpt-postgres",
     update: (i) => run.done(i),
-    groupSize() {
-      const g = log.appends > appends ? (log.events - events) / (log.appends - appends) : undefined;
-      appends = log.appends;
-      events = log.events;
-      return g;
-    },
+    groupSize: groupMeter(log),
     async close() {
       const written = run.state.revision + 1;
       await run.complete();

@@ -8,18 +8,9 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
+import type { Autocannon } from "./autocannon.ts";
 import { loadDep } from "./deps.ts";
 import { startSidecar } from "./sidecar-server.ts";
-
-interface AutocannonResult {
-  duration: number;
-  "2xx": number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  latency: { p50: number; p90: number; p99: number; max: number };
-}
-type Autocannon = (o: unknown) => Promise<AutocannonResult>;
 
 const CONNECTIONS = 64;
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { open } from "../mod.ts";
 import { repoRoot } from "./child.ts";
+import type { Autocannon, AutocannonResult } from "./autocannon.ts";
 import { loadDep } from "./deps.ts";
 import { startSidecar } from "./sidecar-server.ts";
 import { type Spread, spread } from "./stats.ts";
@@ -42,24 +43,6 @@ export interface SidecarFigures {
 }
 
 export type SidecarResult = { available: false; reason: string } | SidecarFigures;
-
-interface AutocannonResult {
-  duration: number;
-  "2xx": number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  latency: { p50: number; p99: number };
-}
-interface AutocannonRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  setupRequest?: (req: { body?: string }) => { body?: string };
-}
-type Autocannon = (
-  o: { url: string; connections: number; duration: number; requests: AutocannonRequest[] },
-) => Promise<AutocannonResult>;
 
 const CONNECTIONS = 64;
 const BATCH = 1000;

@@ -20,3 +20,20 @@ export interface Subject {
   /** Releases everything; may report facts about what was written (bytes on disk, events). */
   close(): Promise<Record<string, number> | void>;
 }
+
+/**
+ * `Subject.groupSize` for a log that counts its appends and events: updates per append since the
+ * last call.
+ */
+export function groupMeter(
+  log: { readonly appends: number; readonly events: number },
+): () => number | undefined {
+  let appends = 0;
+  let events = 0;
+  return () => {
+    const g = log.appends > appends ? (log.events - events) / (log.appends - appends) : undefined;
+    appends = log.appends;
+    events = log.events;
+    return g;
+  };
+}

@@ -26,6 +26,14 @@ export interface Command {
 export const HELP_FLAG = {
   help: { type: "boolean", short: "h", description: "show this help" },
 } as const;
+/** `--prefix`: list, report, compact, cleanup and watch narrow to stage names starting with it. */
+export const PREFIX_FLAG = {
+  prefix: {
+    type: "string",
+    value: "<text>",
+    description: "only stages whose name starts with this",
+  },
+} as const;
 export const JSON_FLAG = {
   json: { type: "boolean", description: "print JSON for scripts instead of text" },
 } as const;

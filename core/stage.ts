@@ -158,17 +158,7 @@ export class Stage {
       restarted,
       message: resumeMessage(this.name, from, crashed, restarted, done, reopened),
     };
-    const run = new Run(
-      writer,
-      runId,
-      info,
-      this.ctx.limits,
-      (r) => this.ctx.endRun(this.name, r),
-      leaseMs ?? null,
-      this.ctx.clock,
-    );
-    this.ctx.startRun(this.name, run);
-    return run;
+    return this.startRun(writer, runId, info, leaseMs ?? null);
   }
 
   /** The current state (the resume point), including updates not yet durable. */
@@ -208,6 +198,16 @@ export class Stage {
         done.toLocaleString("en-US")
       } items done will be skipped.`,
     };
+    return this.startRun(writer, runId, info, leaseMs);
+  }
+
+  /** A run of this stage, registered with the store as active until it ends. */
+  private startRun(
+    writer: Awaited<ReturnType<StoreContext["writer"]>>,
+    runId: string,
+    info: ResumeInfo,
+    leaseMs: number | null,
+  ): Run {
     const run = new Run(
       writer,
       runId,

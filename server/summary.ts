@@ -1,6 +1,6 @@
 /** The compact view of a stage that lists, reports, metrics and live updates send. */
 import { progressOf } from "../core/progress.ts";
-import { isCkptError } from "../core/errors.ts";
+import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import type { Projection } from "../core/projection.ts";
 import type { StageState } from "../core/state.ts";
 
@@ -46,4 +46,20 @@ export async function projectionOrBroken(
     if (!isCkptError(err)) throw err;
     return { broken: { stage, status: "broken", code: err.code, message: err.message } };
   }
+}
+
+/** The stage's state as of its last acknowledged append; CKPT_NOT_FOUND when it has no events. */
+export async function existingState(
+  log: { projection(stream: string): Promise<Readonly<Projection> | undefined> },
+  stage: string,
+): Promise<Readonly<StageState>> {
+  const p = await log.projection(stage);
+  if (!p) {
+    throw new CkptError(
+      ErrorCode.NOT_FOUND,
+      `Stage "${stage}" does not exist (it has no events).`,
+      { details: { stage } },
+    );
+  }
+  return p.state;
 }

@@ -102,7 +102,7 @@ export async function repairStore(path: string): Promise<RepairReport> {
     for await (const key of pages.keys()) names.add(key.slice(0, key.lastIndexOf(F.SEP)));
     for (const stage of [...names].sort()) {
       const r = await repairStage(stage, ledger?.get(stage));
-      if (r.kept) fresh.set(stage, r.entry!);
+      if (r.kept) fresh.set(stage, r.entry);
       stages.push(r.report);
     }
     await writeLedger(path, fresh);
@@ -193,6 +193,20 @@ export async function repairStore(path: string): Promise<RepairReport> {
     let w = await walk(stage, first);
     const highest = Math.max(head?.head ?? -1, known?.head ?? -1, w.seenTo, latest?.revision ?? -1);
     let historyLost: [number, number] | null = null;
+    // Nothing of the stage can be kept: it goes whole, and the report says every revision was lost.
+    const removed = async () => {
+      await remove();
+      return {
+        kept: false as const,
+        report: {
+          stage,
+          kept: null,
+          lost: highest >= 0 ? ([0, highest] as [number, number]) : null,
+          historyLost,
+          notes,
+        },
+      };
+    };
     if (w.last < highest && latest && latest.revision > w.last) {
       // The events break before the latest snapshot: the snapshot becomes the base, and what
       // follows it is kept.
@@ -210,32 +224,12 @@ export async function repairStore(path: string): Promise<RepairReport> {
       notes.push(
         "its base snapshot (the state before its first stored event) is damaged or missing",
       );
-      await remove();
-      return {
-        kept: false,
-        report: {
-          stage,
-          kept: null,
-          lost: highest >= 0 ? ([0, highest] as [number, number]) : null,
-          historyLost,
-          notes,
-        },
-      };
+      return await removed();
     }
     for (const key of w.after) batch.del(key, { sublevel: pages });
     const last = w.last;
     if (last < 0) {
-      await remove();
-      return {
-        kept: false,
-        report: {
-          stage,
-          kept: null,
-          lost: highest >= 0 ? ([0, highest] as [number, number]) : null,
-          historyLost,
-          notes,
-        },
-      };
+      return await removed();
     }
     const lost: [number, number] | null = last < highest ? [last + 1, highest] : null;
     if (latest === null || (latest && latest.revision > last)) {
@@ -256,7 +250,7 @@ export async function repairStore(path: string): Promise<RepairReport> {
     batch.put(stage, F.pack(next), { sublevel: heads });
     await batch.write({ sync: true });
     return {
-      kept: true,
+      kept: true as const,
       entry: { head: last, chain: w.running ?? "" },
       report: {
         stage,

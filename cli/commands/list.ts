@@ -5,7 +5,7 @@
 import { Status } from "../../core/state.ts";
 import type { StageSummary } from "../../core/store.ts";
 import { bool, list as many, str } from "../args.ts";
-import { type Command, JSON_FLAG, STORE_FLAGS } from "../command.ts";
+import { type Command, JSON_FLAG, PREFIX_FLAG, STORE_FLAGS } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { ago, etaFor, palette, percent, progressText, rate, statusText, table } from "../format.ts";
 
@@ -36,11 +36,7 @@ export const listCommand: Command = {
   summary: "every stage: status, progress, success rate, throughput, ETA, last update",
   positionals: [],
   flags: {
-    prefix: {
-      type: "string",
-      value: "<text>",
-      description: "only stages whose name starts with this",
-    },
+    ...PREFIX_FLAG,
     status: {
       type: "string",
       value: "<status>",

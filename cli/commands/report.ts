@@ -4,7 +4,7 @@
  */
 import type { StageSummary } from "../../core/store.ts";
 import { bool, str } from "../args.ts";
-import { type Command, JSON_FLAG, STORE_FLAGS } from "../command.ts";
+import { type Command, JSON_FLAG, PREFIX_FLAG, STORE_FLAGS } from "../command.ts";
 import {
   ago,
   cost,
@@ -126,11 +126,7 @@ export const reportCommand: Command = {
   summary: "the whole-pipeline progress report: per stage, overall, and what needs attention",
   positionals: [],
   flags: {
-    prefix: {
-      type: "string",
-      value: "<text>",
-      description: "only stages whose name starts with this",
-    },
+    ...PREFIX_FLAG,
     ...JSON_FLAG,
     ...STORE_FLAGS,
   },

@@ -6,7 +6,7 @@ import { type ProgressFigures, progressOf } from "../../core/progress.ts";
 import type { StageState } from "../../core/state.ts";
 import type { Store } from "../../core/store.ts";
 import { bool, str } from "../args.ts";
-import { type Command, JSON_FLAG, STORE_FLAGS } from "../command.ts";
+import { type Command, JSON_FLAG, PREFIX_FLAG, STORE_FLAGS } from "../command.ts";
 import type { Ctx } from "../context.ts";
 import {
   bar,
@@ -43,11 +43,7 @@ export const watchCommand: Command = {
       value: "<duration>",
       description: "how often to look (default 1s)",
     },
-    prefix: {
-      type: "string",
-      value: "<text>",
-      description: "only stages whose name starts with this",
-    },
+    ...PREFIX_FLAG,
     "until-done": {
       type: "boolean",
       description: "exit once every watched stage is completed or failed (exit 1 if one failed)",

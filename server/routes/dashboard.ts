@@ -13,7 +13,7 @@ import { liveResponse } from "../live.ts";
 import { route, type RouteSpec } from "../route.ts";
 import { ErrorResponse } from "../../protocol/common.ts";
 import { Stages } from "../../protocol/stages.ts";
-import { summarize, type Summary } from "../summary.ts";
+import { existingState, summarize, type Summary } from "../summary.ts";
 
 const err = (description: string) => ({ description, schema: ErrorResponse });
 
@@ -21,17 +21,7 @@ export function dashboardRoutes(ctx: ServerContext): RouteSpec[] {
   const { log, store } = ctx;
   const insights = new InsightCache(store);
 
-  async function mustExist(stage: string): Promise<Readonly<StageState>> {
-    const p = await log.projection(stage);
-    if (!p) {
-      throw new CkptError(
-        ErrorCode.NOT_FOUND,
-        `Stage "${stage}" does not exist (it has no events).`,
-        { details: { stage } },
-      );
-    }
-    return p.state;
-  }
+  const mustExist = (stage: string) => existingState(log, stage);
 
   /** Every stage's summary; one that cannot be read is left out rather than failing the page. */
   async function everyStage(): Promise<Summary[]> {

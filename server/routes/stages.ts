@@ -14,7 +14,13 @@ import { ndjson } from "../ndjson.ts";
 import { route, type RouteSpec } from "../route.ts";
 import { ErrorResponse } from "../../protocol/common.ts";
 import { Stages } from "../../protocol/stages.ts";
-import { type Broken, projectionOrBroken, summarize, type Summary } from "../summary.ts";
+import {
+  type Broken,
+  existingState,
+  projectionOrBroken,
+  summarize,
+  type Summary,
+} from "../summary.ts";
 import { watchResponse } from "../watch.ts";
 
 const err = (description: string) => ({ description, schema: ErrorResponse });
@@ -23,17 +29,7 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
   const { log, store, runs, clock } = ctx;
   const stale = store.staleAfterMs;
 
-  async function stateOf(stage: string): Promise<Readonly<StageState>> {
-    const p = await log.projection(stage);
-    if (!p) {
-      throw new CkptError(
-        ErrorCode.NOT_FOUND,
-        `Stage "${stage}" does not exist (it has no events).`,
-        { details: { stage } },
-      );
-    }
-    return p.state;
-  }
+  const stateOf = (stage: string) => existingState(log, stage);
 
   /**
    * Every stage's summary; a stage whose state cannot be rebuilt is listed under `broken` with its
