@@ -10,7 +10,7 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import { onDeno } from "../runtime/platform.ts";
-import { onSignals } from "../runtime/signals.ts";
+import { onSignals } from "../runtime/os-signals.ts";
 import type { Out, ServeOptions } from "./context.ts";
 import { openOutput, readText } from "./files.ts";
 import type { Io } from "./run.ts";

@@ -1,36 +1,13 @@
 /**
- * SIGINT / SIGTERM on Node and on Deno (the one place that knows they differ), and the library's
- * graceful shutdown on them: flush, record active runs as paused, close the store, then exit
- * (130 / 143, the shell's convention). The CLI and the sidecar listen through `onSignals` too.
+ * The library's graceful shutdown on SIGINT / SIGTERM: flush, record active runs as paused, close
+ * the store, then exit (130 / 143, the shell's convention). Listening itself is `onSignals`
+ * (runtime/os-signals.ts), which the CLI and the sidecar use directly.
  */
 import process from "node:process";
 import { shutdown, type Store } from "../core/store.ts";
+import { onSignals, type StopSignal } from "./os-signals.ts";
 
-interface DenoSignals {
-  addSignalListener(signal: string, handler: () => void): void;
-  removeSignalListener(signal: string, handler: () => void): void;
-}
-
-export type StopSignal = "SIGINT" | "SIGTERM";
-
-/** Calls `handler` on each of `signals` until the returned function is called. */
-export function onSignals(
-  signals: readonly StopSignal[],
-  handler: (signal: StopSignal) => void,
-): () => void {
-  const deno = (globalThis as { Deno?: DenoSignals }).Deno;
-  const installed = signals.map((s) => {
-    const h = () => handler(s);
-    // Deno's node:process does not deliver signals to process.on(); its own API does.
-    if (deno) {
-      deno.addSignalListener(s, h);
-      return () => deno.removeSignalListener(s, h);
-    }
-    process.on(s, h);
-    return () => void process.off(s, h);
-  });
-  return () => installed.forEach((off) => off());
-}
+export { onSignals, type StopSignal } from "./os-signals.ts";
 
 export interface SignalOptions {
   /** Called before exiting; default exits the process. Tests pass their own. */

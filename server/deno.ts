@@ -3,7 +3,7 @@
  * serve`.
  */
 import process from "node:process";
-import { onSignals } from "../runtime/signals.ts";
+import { onSignals } from "../runtime/os-signals.ts";
 import { type Listen, urlHost } from "./listen.ts";
 import { main, type MainIo } from "./main.ts";
 

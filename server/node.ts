@@ -7,7 +7,7 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
 import { type Listen, urlHost } from "./listen.ts";
-import { onSignals } from "../runtime/signals.ts";
+import { onSignals } from "../runtime/os-signals.ts";
 import { main, type MainIo } from "./main.ts";
 import { dotSegmentResponse, hasDotSegment, rawErrorReply } from "./raw-replies.ts";
 
