@@ -1575,6 +1575,8 @@ export declare class Stage {
     /** Every run and status change. */
     history(): Promise<History>;
     private joinRun;
+    /** A run of this stage, registered with the store as active until it ends. */
+    private startRun;
     /**
      * The newest state checkpoint since the stage's last reset, or undefined when there is none.
      * @example const cp = await stage.latest(); let step = cp ? cp.step! + 1 : 0
@@ -3331,11 +3333,15 @@ export declare const Stages: {
     };
 };
 
-// ==== dist/runtime/signals.d.ts
-import { type Store } from "../core/store.ts";
+// ==== dist/runtime/os-signals.d.ts
 export type StopSignal = "SIGINT" | "SIGTERM";
 /** Calls `handler` on each of `signals` until the returned function is called. */
 export declare function onSignals(signals: readonly StopSignal[], handler: (signal: StopSignal) => void): () => void;
+
+// ==== dist/runtime/signals.d.ts
+import { type Store } from "../core/store.ts";
+import { type StopSignal } from "./os-signals.ts";
+export { onSignals, type StopSignal } from "./os-signals.ts";
 export interface SignalOptions {
     /** Called before exiting; default exits the process. Tests pass their own. */
     exit?: (code: number) => void;
