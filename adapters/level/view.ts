@@ -12,6 +12,7 @@ import { copyFile, link, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
+import { retry } from "../../core/retry.ts";
 import { isStoreFile } from "./folder.ts";
 import { LEDGER_FILE } from "./ledger.ts";
 
@@ -48,28 +49,30 @@ export async function copyStore(src: string, dst: string): Promise<void> {
 
 /** Copies (and links) the store's files into a new temporary folder. */
 export async function makeView(src: string): Promise<View> {
-  let lastErr: unknown;
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const path = await mkdtemp(join(tmpdir(), "ckpt-view-"));
-    const remove = () => rm(path, { recursive: true, force: true });
-    try {
-      await copyStore(src, path);
-      return { path, remove };
-    } catch (err) {
-      await remove();
-      lastErr = err;
+  try {
+    return await retry(async () => {
+      const path = await mkdtemp(join(tmpdir(), "ckpt-view-"));
+      const remove = () => rm(path, { recursive: true, force: true });
+      try {
+        await copyStore(src, path);
+        return { path, remove };
+      } catch (err) {
+        await remove();
+        throw err;
+      }
+    }, {
+      attempts: ATTEMPTS,
       // A live writer removed a file between the listing and the copy: take the listing again.
-      if ((err as { code?: string }).code !== "ENOENT") break;
-    }
+      retryable: (err) => (err as { code?: string }).code === "ENOENT",
+      backoff: false,
+    });
+  } catch (err) {
+    throw new CkptError(
+      ErrorCode.IO,
+      `Cannot take a private copy of the store at ${src} to read it: ${
+        (err as Error)?.message ?? err
+      }`,
+      { cause: err, details: { path: src } },
+    );
   }
-  throw new CkptError(
-    ErrorCode.IO,
-    `Cannot take a private copy of the store at ${src} to read it: ${
-      (lastErr as Error)?.message ?? lastErr
-    }`,
-    {
-      cause: lastErr,
-      details: { path: src },
-    },
-  );
 }
