@@ -22,7 +22,6 @@ import { rangeCount, wouldAddRange } from "./resume-set.ts";
 import { apply, checkEvents, cloneState, type StageState } from "./state.ts";
 
 /** Kept here for callers that load a stage the way a writer does. */
-export { loadProjection } from "./fold.ts";
 
 export interface WriterOptions {
   /** Snapshot after this many events since the last one (and at every lifecycle change). */

@@ -19,7 +19,7 @@ import type {
 } from "../core/log.ts";
 import { applyToProjection, type Projection } from "../core/projection.ts";
 import { ALLOWED_FROM, checkTransition, nextStatus, type StageState } from "../core/state.ts";
-import { loadProjection } from "../core/writer.ts";
+import { loadProjection } from "../core/fold.ts";
 import { checkTruncation } from "./truncate-check.ts";
 import { keyedQueue } from "../core/keyed-queue.ts";
 

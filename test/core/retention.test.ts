@@ -9,7 +9,7 @@ import { levelLog } from "../../adapters/level.ts";
 import { memoryLog } from "../../adapters/memory.ts";
 import type { CkptEvent } from "../../core/events.ts";
 import type { EventLog } from "../../core/log.ts";
-import { loadProjection } from "../../core/writer.ts";
+import { loadProjection } from "../../core/fold.ts";
 import { Store } from "../../core/store.ts";
 import { parseDuration } from "../../core/retention.ts";
 import { open } from "../../mod.ts";
