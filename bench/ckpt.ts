@@ -1,17 +1,19 @@
 /**
- * ckpt itself as a bench subject: a store on LevelDB (sync or os durability) or in memory, one run,
- * `await run.done(i)` per update.
+ * ckpt itself as a bench subject: a store on LevelDB (sync or os durability), on the preallocated-log
+ * experiment (adapters/experimental, issue 20) or in memory, one run, `await run.done(i)` per update.
  */
+import { preallocLog } from "../adapters/experimental/prealloc-log.ts";
 import { type EventLog, levelLog, memoryLog, open, type Run, type Store } from "../mod.ts";
 import { groupMeter, type Subject } from "./subject.ts";
 import { du, removeDir, tempDir } from "./tmp.ts";
 
-export type CkptKind = "sync" | "os" | "memory";
+export type CkptKind = "sync" | "os" | "memory" | "prealloc";
 
 export const CKPT_LABEL: Record<CkptKind, string> = {
   sync: "ckpt LevelDB sync",
   os: "ckpt LevelDB os",
   memory: "ckpt memory",
+  prealloc: "experiment: preallocated log",
 };
 
 /** Wraps a log to count appends and the events they carry (the group-commit size). */
@@ -38,8 +40,9 @@ export interface OpenedCkpt {
 export async function openCkpt(kind: CkptKind, name = "bench"): Promise<OpenedCkpt> {
   const dir = kind === "memory" ? undefined : tempDir(kind);
   const log = counting(
-    kind === "memory" || dir === undefined
-      ? memoryLog()
+    kind === "memory" || dir === undefined ? memoryLog() : kind === "prealloc"
+      // Blocking writes: the variant that gets closest to SQLite (bench/README.md).
+      ? await preallocLog(dir, { blocking: true })
       : await levelLog(dir, { durability: kind }),
   );
   const store = await open({ log });

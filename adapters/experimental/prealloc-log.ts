@@ -24,11 +24,24 @@ import { storageError } from "../level/errors.ts";
 import { decodeOp, decodePage, encodePayload, type Op } from "./prealloc/codec.ts";
 import { frameOf, HEADER, seal } from "./prealloc/frame.ts";
 import { recover } from "./prealloc/recover.ts";
-import { listSegments, openSegment, pread, prepareSegment, pwrite } from "./prealloc/segments.ts";
+import {
+  listSegments,
+  openSegment,
+  pread,
+  prepareSegment,
+  pwrite,
+  writeAllSync,
+} from "./prealloc/segments.ts";
 
 export interface PreallocLogOptions {
   /** Bytes per segment file (default 16 MiB); the largest single frame must fit in one. */
   segmentBytes?: number;
+  /**
+   * Write on the main thread (`writeSync`), as better-sqlite3 does: the event loop stops for the
+   * disk's ~0.1–0.2 ms, but the threadpool round trip (~60 µs here, a third of the write) is gone.
+   * Default false: the write runs on libuv's threadpool.
+   */
+  blocking?: boolean;
 }
 
 /** Where one append's events sit: `len` bytes at `at` in segment `seg`. */
@@ -69,6 +82,7 @@ export async function preallocLog(
   options: PreallocLogOptions = {},
 ): Promise<EventLog> {
   const segmentBytes = options.segmentBytes ?? 16 << 20;
+  const blocking = options.blocking ?? false;
   fs.mkdirSync(path, { recursive: true });
   let segments = listSegments(path);
   if (segments.length === 0) {
@@ -205,7 +219,8 @@ export async function preallocLog(
             o += p.frame.length;
           }
         }
-        await pwrite(fds.get(seg)!, buf, pos);
+        if (blocking) writeAllSync(fds.get(seg)!, buf, pos);
+        else await pwrite(fds.get(seg)!, buf, pos);
         pos += bytes;
         if (pos > sizes.get(seg)! / 2) prepareNext();
         for (let k = 0; k < batch.length; k++) {
@@ -230,7 +245,9 @@ export async function preallocLog(
     const frame = frameOf(payload);
     return new Promise<void>((resolve, reject) => {
       queue.push({ frame, op, pageAt: HEADER + pageAt, resolve, reject });
-      pumping ??= pump();
+      // From a microtask, so appends made in the same tick go out in one write (and a blocking
+      // pump never finishes before `pumping` is set).
+      pumping ??= Promise.resolve().then(pump);
     });
   };
 

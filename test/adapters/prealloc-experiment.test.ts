@@ -3,7 +3,7 @@
  * plus what recovery must tell apart: a torn tail (cut, the log goes on) and damage in the middle
  * (CKPT_CORRUPT, nothing cut).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -16,21 +16,23 @@ import { tempDir } from "../helpers/tmp.ts";
 // Small segments, so the suite also crosses from one segment to the next.
 const SEGMENT = 64 << 10;
 
-contractSuite("prealloc (experiment)", async () => {
-  const dir = await tempDir();
-  let log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
-  return {
-    log,
-    reopen: async () => {
-      await log.close();
-      return (log = await preallocLog(dir.path, { segmentBytes: SEGMENT }));
-    },
-    cleanup: async () => {
-      await log.close().catch(() => undefined);
-      await dir.remove();
-    },
-  };
-}, { durable: true });
+for (const blocking of [false, true]) {
+  contractSuite(`prealloc (experiment${blocking ? ", blocking writes" : ""})`, async () => {
+    const dir = await tempDir();
+    let log = await preallocLog(dir.path, { segmentBytes: SEGMENT, blocking });
+    return {
+      log,
+      reopen: async () => {
+        await log.close();
+        return (log = await preallocLog(dir.path, { segmentBytes: SEGMENT, blocking }));
+      },
+      cleanup: async () => {
+        await log.close().catch(() => undefined);
+        await dir.remove();
+      },
+    };
+  }, { durable: true });
+}
 
 /** Frame offsets in the first segment (header lengths walked from 0). */
 function frames(path: string): { bytes: Uint8Array; at: number[]; end: number } {
@@ -104,6 +106,28 @@ test("a flipped byte in a middle frame is CKPT_CORRUPT and the files stay as the
   }
   const log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
   assert.is((await log.info("s"))?.head, 39, "undamaged, everything is back");
+  await log.close();
+  await dir.remove();
+});
+
+test("appends roll over into new segments and read back across them after a reopen", async () => {
+  const dir = await tempDir();
+  let log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
+  let head: number | "no_stream" = "no_stream";
+  for (let k = 0; k < 300; k++) {
+    const batch = Array.from({ length: 20 }, (_, j) => item(k * 20 + j, { item: `u-${k}-${j}` }));
+    head = (await log.append("roll", batch, { expectedRevision: head })).head;
+  }
+  await log.close();
+  const segs = readdirSync(dir.path).filter((n) => n.endsWith(".seg"));
+  assert.ok(segs.length >= 3, `expected several segments, got ${segs.join(", ")}`);
+  log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
+  const back = await collect(log.read("roll"));
+  assert.equal(
+    back.map((e) => (e.event as { item?: string }).item),
+    Array.from({ length: 6000 }, (_, i) => `u-${Math.floor(i / 20)}-${i % 20}`),
+  );
+  assert.is((await log.append("roll", [item(0)], { expectedRevision: 5999 })).head, 6000);
   await log.close();
   await dir.remove();
 });

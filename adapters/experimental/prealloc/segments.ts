@@ -46,6 +46,13 @@ export function pwrite(fd: number, buf: Uint8Array, pos: number): Promise<void> 
   });
 }
 
+/** `pwrite` on the calling thread. */
+export function writeAllSync(fd: number, buf: Uint8Array, pos: number): void {
+  for (let done = 0; done < buf.length;) {
+    done += fs.writeSync(fd, buf, done, buf.length - done, pos + done);
+  }
+}
+
 /** Reads `length` bytes at `pos` (fewer only at the end of the file). */
 export function pread(fd: number, length: number, pos: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
