@@ -27,6 +27,16 @@ const meta = new Packr({ useRecords: false });
 const unmeta = new Unpackr({ useRecords: false });
 // A fresh Packr per page: sequential records describe themselves, so each page decodes alone.
 const packPage = (v: unknown) => new Packr({ useRecords: true, sequential: true }).pack(v);
+// A page's first byte says how the rest is packed: events with self-describing records (a fresh
+// packer each), or columns, two plain arrays, for which one shared packer will do.
+const EVENTS = 0;
+const COLUMNS = 1;
+const tagged = (tag: number, bytes: Uint8Array) => {
+  const out = new Uint8Array(1 + bytes.length);
+  out[0] = tag;
+  out.set(bytes, 1);
+  return out;
+};
 const unpackPage = new Unpackr({ useRecords: true, sequential: true });
 
 interface ItemColumns {
@@ -40,7 +50,7 @@ const isPlainOk = (e: CkptEvent) =>
   e.cost === undefined && e.error === undefined;
 
 function encodePage(events: readonly CkptEvent[]): Uint8Array {
-  if (events.length < 8 || !events.every(isPlainOk)) return packPage(events);
+  if (events.length < 8 || !events.every(isPlainOk)) return tagged(EVENTS, packPage(events));
   const at: number[] = new Array(events.length);
   const index: number[] = new Array(events.length);
   let lastAt = 0;
@@ -52,14 +62,15 @@ function encodePage(events: readonly CkptEvent[]): Uint8Array {
     lastAt = e.at;
     lastIndex = e.index;
   }
-  return packPage({ c: 1, at, index } satisfies ItemColumns);
+  return tagged(COLUMNS, meta.pack({ c: 1, at, index } satisfies ItemColumns));
 }
 
 /** The events of a page (the bytes after the op record). */
 export function decodePage(bytes: Uint8Array): CkptEvent[] {
-  const value = unpackPage.unpack(bytes) as unknown;
-  if (Array.isArray(value)) return value as CkptEvent[];
-  const cols = value as ItemColumns;
+  if (bytes[0] === EVENTS) return unpackPage.unpack(bytes.subarray(1)) as CkptEvent[];
+  const cols = (bytes[0] === COLUMNS ? unmeta.unpack(bytes.subarray(1)) : undefined) as
+    | ItemColumns
+    | undefined;
   if (cols?.c !== 1 || !Array.isArray(cols.at) || !Array.isArray(cols.index)) {
     throw new Error("unknown page format");
   }
