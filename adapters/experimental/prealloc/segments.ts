@@ -79,6 +79,10 @@ export async function prepareSegment(dir: string, n: number, size: number): Prom
       await pwrite(fd, zeros.subarray(0, Math.min(zeros.length, size - pos)), pos);
     }
     await new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
+  } catch (err) {
+    // A full disk: give back what the half-made segment took.
+    fs.rmSync(tmp, { force: true });
+    throw err;
   } finally {
     fs.closeSync(fd);
   }
