@@ -82,14 +82,15 @@ test("a torn last frame is cut on open, and appends go on after it", async () =>
   await dir.remove();
 });
 
-test("a flipped byte in a middle frame is CKPT_CORRUPT and the files stay as they were", async () => {
+test("a flipped byte or a zeroed header in a middle frame is CKPT_CORRUPT and the files stay as they were", async () => {
   const dir = await tempDir();
   await fourAppends(dir.path);
-  for (const where of ["payload", "header"] as const) {
+  for (const where of ["payload", "header", "zeroed header"] as const) {
     const { bytes, at } = frames(dir.path);
     const original = bytes.slice();
     const off = where === "payload" ? at[1]! + HEADER + 5 : at[1]! + 1;
-    bytes[off] = bytes[off]! ^ 0x10;
+    if (where === "zeroed header") bytes.fill(0, at[1]!, at[1]! + HEADER); // a lost sector
+    else bytes[off] = bytes[off]! ^ 0x10;
     writeFileSync(join(dir.path, segmentName(1)), bytes);
     try {
       await preallocLog(dir.path, { segmentBytes: SEGMENT });

@@ -5,6 +5,7 @@
  * zeros) from damage in the middle (garbage, then more data) without guessing where frames begin.
  * An all-zero header is the clean end of a segment (segments are zero-filled before use).
  */
+import { Buffer } from "node:buffer";
 import { crc32c } from "../../level/chain.ts";
 
 export const HEADER = 16;
@@ -52,8 +53,14 @@ export function readHeader(bytes: Uint8Array, at: number): HeaderCheck {
   };
 }
 
+const ZEROS = new Uint8Array(64 << 10);
+
 /** True when `bytes[from, to)` holds nothing but zeros (never written since preallocation). */
 export function allZero(bytes: Uint8Array, from: number, to = bytes.length): boolean {
-  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  // Compared a chunk at a time against zeros (native memcmp): recovery checks whole segments.
+  for (let at = from; at < to; at += ZEROS.length) {
+    const n = Math.min(ZEROS.length, to - at);
+    if (Buffer.compare(bytes.subarray(at, at + n), ZEROS.subarray(0, n)) !== 0) return false;
+  }
   return true;
 }

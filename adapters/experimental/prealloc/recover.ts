@@ -4,6 +4,7 @@
  * nothing follows it (a write torn by a crash: its bytes are zeroed so later appends start clean);
  * anything written after it (more bytes in the segment, frames in a later segment) means the bad
  * frame is damage in the middle, which is CKPT_CORRUPT: acknowledged events are never cut silently.
+ * Likewise bytes after a segment's clean end (an all-zero header): a lost sector, not an end.
  */
 import fs from "node:fs";
 import { join } from "node:path";
@@ -83,6 +84,8 @@ export function recover(
       fs.writeSync(fds.get(n)!, new Uint8Array(end - at), 0, end - at, at);
       return { seg: n, pos: at, seq };
     }
+    // Past the clean end nothing was ever written: data there means a frame's header was lost.
+    if (!allZero(bytes, at)) throw corrupt(dir, n, at, "a zeroed frame header");
     if (at === 0 || k === segments.length - 1) {
       if (laterHasData(k)) throw corrupt(dir, n, at, "the log ends early");
       return { seg: n, pos: at, seq };
