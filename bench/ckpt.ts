@@ -40,9 +40,10 @@ export interface OpenedCkpt {
 export async function openCkpt(kind: CkptKind, name = "bench"): Promise<OpenedCkpt> {
   const dir = kind === "memory" ? undefined : tempDir(kind);
   const log = counting(
-    kind === "memory" || dir === undefined ? memoryLog() : kind === "prealloc"
-      // Blocking writes: the variant that gets closest to SQLite (bench/README.md).
-      ? await preallocLog(dir, { blocking: true })
+    kind === "memory" || dir === undefined
+      ? memoryLog()
+      : kind === "prealloc"
+      ? await preallocLog(dir, { blocking: true }) // the variant closest to SQLite: bench/README.md
       : await levelLog(dir, { durability: kind }),
   );
   const store = await open({ log });
