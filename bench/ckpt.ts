@@ -1,6 +1,7 @@
 /**
- * ckpt itself as a bench subject: a store on LevelDB (sync or os durability), on the preallocated-log
- * experiment (adapters/experimental, issue 20) or in memory, one run, `await run.done(i)` per update.
+ * ckpt itself as a bench subject: a store on LevelDB (sync or os durability), on the
+ * preallocated-log experiment (adapters/experimental, issue 20) or in memory, one run,
+ * `await run.done(i)` per update.
  */
 import { preallocLog } from "../adapters/experimental/prealloc-log.ts";
 import { type EventLog, levelLog, memoryLog, open, type Run, type Store } from "../mod.ts";

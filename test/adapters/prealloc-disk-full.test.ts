@@ -1,7 +1,7 @@
 /**
  * The preallocated-log experiment on a full disk, as level-disk-full.test.ts does for LevelDB
- * (small tmpfs and loop-mounted ext4, as root): appends into a zero-filled segment cannot run out of
- * space, so the disk fills when the next segment is prepared; that append is CKPT_NO_SPACE (or
+ * (small tmpfs and loop-mounted ext4, as root): appends into a zero-filled segment cannot run out
+ * of space, so the disk fills when the next segment is prepared; that append is CKPT_NO_SPACE (or
  * CKPT_IO), every later write is refused until the log is reopened, and no acknowledged item is
  * lost.
  */

@@ -10,7 +10,7 @@ import { crc32c } from "../../level/chain.ts";
 
 export const HEADER = 16;
 
-/** A frame for `payload`; the sequence and header checksum are filled in by `seal` at write time. */
+/** A frame for `payload`; `seal` fills in the sequence and header checksum at write time. */
 export function frameOf(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER + payload.length);
   const v = new DataView(out.buffer);
