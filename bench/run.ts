@@ -139,6 +139,7 @@ async function main(): Promise<void> {
       await ckptSubject("sync"),
       await ckptSubject("os"),
       await ckptSubject("memory"),
+      await ckptSubject("prealloc"),
       jsonFileSubject(),
       ...(sqlite ? [await sqliteAutocommitSubject(), await sqliteGroupSubject()] : []),
       ...(pg.server ? [await postgresSubject(pg.server)] : []),

@@ -6,11 +6,11 @@
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { open } from "../../mod.ts";
+import { type CrashAdapter, openStore } from "./open-store.ts";
 
-const [dir, stageName, totalArg] = process.argv.slice(2);
+const [dir, stageName, totalArg, adapter] = process.argv.slice(2);
 const total = Number(totalArg);
-const store = await open({ path: join(dir!, "store") });
+const store = await openStore(join(dir!, "store"), (adapter ?? "level") as CrashAdapter);
 const run = await store.stage(stageName!).begin({ total });
 process.stdout.write(`ready ${run.resumed.skipped}\n`);
 const processed = join(dir!, "processed.txt");

@@ -1,0 +1,107 @@
+/**
+ * The preallocated log's payloads: a small msgpack'd record of the operation (kind, stream,
+ * revision, count, time, snapshot) and, for appends, the page of events after it, so recovery
+ * rebuilds the index from the records alone and reads fetch only the page bytes. Pages of plain
+ * successful items are delta-encoded columns, as in the LevelDB adapter (adapters/level.ts
+ * encodePage); kept separate here so the experiment does not touch the shipped adapter.
+ */
+import { Packr, Unpackr } from "msgpackr";
+import type { CkptEvent } from "../../../core/events.ts";
+import type { Snapshot } from "../../../core/log.ts";
+
+/** a: append, s: save snapshot, t: truncate before `r`, d: delete. */
+export interface Op {
+  k: "a" | "s" | "t" | "d";
+  s: string;
+  /** Append: revision of the first event; truncate: the new first revision. */
+  r?: number;
+  /** Append: number of events. */
+  n?: number;
+  /** Wall-clock ms of the operation. */
+  t: number;
+  /** Append or save: the snapshot; truncate: the base snapshot. */
+  snap?: Snapshot;
+}
+
+const meta = new Packr({ useRecords: false });
+const unmeta = new Unpackr({ useRecords: false });
+// A fresh Packr per page: sequential records describe themselves, so each page decodes alone.
+const packPage = (v: unknown) => new Packr({ useRecords: true, sequential: true }).pack(v);
+// A page's first byte says how the rest is packed: events with self-describing records (a fresh
+// packer each), or columns, two plain arrays, for which one shared packer will do.
+const EVENTS = 0;
+const COLUMNS = 1;
+const tagged = (tag: number, bytes: Uint8Array) => {
+  const out = new Uint8Array(1 + bytes.length);
+  out[0] = tag;
+  out.set(bytes, 1);
+  return out;
+};
+const unpackPage = new Unpackr({ useRecords: true, sequential: true });
+
+interface ItemColumns {
+  c: 1;
+  at: number[];
+  index: number[];
+}
+
+const isPlainOk = (e: CkptEvent) =>
+  e.type === "item" && e.outcome === "ok" && e.item === undefined && e.batch === undefined &&
+  e.cost === undefined && e.error === undefined;
+
+function encodePage(events: readonly CkptEvent[]): Uint8Array {
+  if (events.length < 8 || !events.every(isPlainOk)) return tagged(EVENTS, packPage(events));
+  const at: number[] = new Array(events.length);
+  const index: number[] = new Array(events.length);
+  let lastAt = 0;
+  let lastIndex = 0;
+  for (let k = 0; k < events.length; k++) {
+    const e = events[k] as Extract<CkptEvent, { type: "item" }>;
+    at[k] = e.at - lastAt;
+    index[k] = e.index - lastIndex;
+    lastAt = e.at;
+    lastIndex = e.index;
+  }
+  return tagged(COLUMNS, meta.pack({ c: 1, at, index } satisfies ItemColumns));
+}
+
+/** The events of a page (the bytes after the op record). */
+export function decodePage(bytes: Uint8Array): CkptEvent[] {
+  if (bytes[0] === EVENTS) return unpackPage.unpack(bytes.subarray(1)) as CkptEvent[];
+  const cols = (bytes[0] === COLUMNS ? unmeta.unpack(bytes.subarray(1)) : undefined) as
+    | ItemColumns
+    | undefined;
+  if (cols?.c !== 1 || !Array.isArray(cols.at) || !Array.isArray(cols.index)) {
+    throw new Error("unknown page format");
+  }
+  const out: CkptEvent[] = new Array(cols.at.length);
+  let at = 0;
+  let index = 0;
+  for (let k = 0; k < cols.at.length; k++) {
+    at += cols.at[k]!;
+    index += cols.index[k]!;
+    out[k] = { type: "item", v: 1, at, index, outcome: "ok" };
+  }
+  return out;
+}
+
+/** Payload: u32 length of the op record, the record, then the page (appends only). */
+export function encodePayload(op: Op, events?: readonly CkptEvent[]): Uint8Array {
+  const head = meta.pack(op);
+  const page = events ? encodePage(events) : undefined;
+  const out = new Uint8Array(4 + head.length + (page?.length ?? 0));
+  new DataView(out.buffer).setUint32(0, head.length, true);
+  out.set(head, 4);
+  if (page) out.set(page, 4 + head.length);
+  return out;
+}
+
+/** The op record of a payload and where its page starts (relative to the payload). */
+export function decodeOp(payload: Uint8Array): { op: Op; pageAt: number } {
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.length);
+  const len = v.getUint32(0, true);
+  if (4 + len > payload.length) throw new Error("op record runs past its frame");
+  const op = unmeta.unpack(payload.subarray(4, 4 + len)) as Op;
+  if (!op || typeof op.s !== "string" || !"astd".includes(op.k)) throw new Error("bad op record");
+  return { op, pageAt: 4 + len };
+}
