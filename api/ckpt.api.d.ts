@@ -773,15 +773,15 @@ export declare const RunStarted: z.ZodObject<{
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
     runId: z.ZodString;
-    owner: z.ZodExactOptional<z.ZodObject<{
+    owner: z.ZodOptional<z.ZodObject<{
         host: z.ZodString;
         pid: z.ZodNumber;
         runId: z.ZodString;
     }, z.core.$strict>>;
-    total: z.ZodExactOptional<z.ZodNumber>;
-    input: z.ZodExactOptional<z.ZodString>;
-    config: z.ZodExactOptional<z.ZodString>;
-    leaseMs: z.ZodExactOptional<z.ZodNumber>;
+    total: z.ZodOptional<z.ZodNumber>;
+    input: z.ZodOptional<z.ZodString>;
+    config: z.ZodOptional<z.ZodString>;
+    leaseMs: z.ZodOptional<z.ZodNumber>;
 }, z.core.$strict>;
 export declare const ItemDone: z.ZodObject<{
     type: z.ZodLiteral<"item">;
@@ -793,28 +793,28 @@ export declare const ItemDone: z.ZodObject<{
         failed: "failed";
         skipped: "skipped";
     }>;
-    item: z.ZodExactOptional<z.ZodString>;
-    batch: z.ZodExactOptional<z.ZodString>;
-    cost: z.ZodExactOptional<z.ZodNumber>;
-    error: z.ZodExactOptional<z.ZodString>;
+    item: z.ZodOptional<z.ZodString>;
+    batch: z.ZodOptional<z.ZodString>;
+    cost: z.ZodOptional<z.ZodNumber>;
+    error: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const ItemReopened: z.ZodObject<{
     type: z.ZodLiteral<"item.reopened">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
     index: z.ZodNumber;
-    reason: z.ZodExactOptional<z.ZodString>;
+    reason: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const Progress: z.ZodObject<{
     type: z.ZodLiteral<"progress">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    total: z.ZodExactOptional<z.ZodNumber>;
-    ok: z.ZodExactOptional<z.ZodNumber>;
-    failed: z.ZodExactOptional<z.ZodNumber>;
-    skipped: z.ZodExactOptional<z.ZodNumber>;
-    cost: z.ZodExactOptional<z.ZodNumber>;
-    message: z.ZodExactOptional<z.ZodString>;
+    total: z.ZodOptional<z.ZodNumber>;
+    ok: z.ZodOptional<z.ZodNumber>;
+    failed: z.ZodOptional<z.ZodNumber>;
+    skipped: z.ZodOptional<z.ZodNumber>;
+    cost: z.ZodOptional<z.ZodNumber>;
+    message: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const UnitUpdated: z.ZodObject<{
     type: z.ZodLiteral<"unit">;
@@ -826,10 +826,10 @@ export declare const UnitUpdated: z.ZodObject<{
         failed: "failed";
         running: "running";
     }>;
-    page: z.ZodExactOptional<z.ZodNumber>;
-    records: z.ZodExactOptional<z.ZodNumber>;
-    retryable: z.ZodExactOptional<z.ZodBoolean>;
-    error: z.ZodExactOptional<z.ZodString>;
+    page: z.ZodOptional<z.ZodNumber>;
+    records: z.ZodOptional<z.ZodNumber>;
+    retryable: z.ZodOptional<z.ZodBoolean>;
+    error: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const ErrorRecorded: z.ZodObject<{
     type: z.ZodLiteral<"error">;
@@ -837,14 +837,14 @@ export declare const ErrorRecorded: z.ZodObject<{
     at: z.ZodNumber;
     message: z.ZodString;
     retryable: z.ZodBoolean;
-    index: z.ZodExactOptional<z.ZodNumber>;
-    item: z.ZodExactOptional<z.ZodString>;
+    index: z.ZodOptional<z.ZodNumber>;
+    item: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const Paused: z.ZodObject<{
     type: z.ZodLiteral<"paused">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    reason: z.ZodExactOptional<z.ZodString>;
+    reason: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const Resumed: z.ZodObject<{
     type: z.ZodLiteral<"resumed">;
@@ -855,32 +855,32 @@ export declare const CrashDetected: z.ZodObject<{
     type: z.ZodLiteral<"crash.detected">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    runId: z.ZodExactOptional<z.ZodString>;
-    owner: z.ZodExactOptional<z.ZodObject<{
+    runId: z.ZodOptional<z.ZodString>;
+    owner: z.ZodOptional<z.ZodObject<{
         host: z.ZodString;
         pid: z.ZodNumber;
         runId: z.ZodString;
     }, z.core.$strict>>;
-    reason: z.ZodExactOptional<z.ZodString>;
+    reason: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const Completed: z.ZodObject<{
     type: z.ZodLiteral<"completed">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    metadata: z.ZodExactOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
+    metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
 }, z.core.$strict>;
 export declare const Failed: z.ZodObject<{
     type: z.ZodLiteral<"failed">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
     message: z.ZodString;
-    retryable: z.ZodExactOptional<z.ZodBoolean>;
+    retryable: z.ZodOptional<z.ZodBoolean>;
 }, z.core.$strict>;
 export declare const Reset: z.ZodObject<{
     type: z.ZodLiteral<"reset">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    reason: z.ZodExactOptional<z.ZodString>;
+    reason: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>;
 export declare const MetadataSet: z.ZodObject<{
     type: z.ZodLiteral<"metadata">;
@@ -899,13 +899,17 @@ export declare const CheckpointSaved: z.ZodObject<{
     type: z.ZodLiteral<"checkpoint">;
     v: z.ZodLiteral<1>;
     at: z.ZodNumber;
-    step: z.ZodExactOptional<z.ZodNumber>;
-    metadata: z.ZodExactOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
+    step: z.ZodOptional<z.ZodNumber>;
+    metadata: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>;
     bytes: z.ZodNumber;
     state: z.ZodUnknown & z.ZodType<{} | null, unknown, z.core.$ZodTypeInternals<{} | null, unknown>>;
 }, z.core.$strict>;
 /**
  * The schema of every event; its type is written out in event-types.ts (explicit published types).
+ * Optional fields use zod's `optional()`, whose inferred type also admits `undefined`: the written
+ * types are exact (no undefined key is ever stored), and `exactOptional()` would say so at run time
+ * too but validates about 40% slower, on the sidecar's raw append path. So the schema is cast to the
+ * exact type, and the check below compares them with `undefined` taken out of the optional fields.
  */
 export declare const CkptEvent: z.ZodType<CkptEventType>;
 export type CkptEvent = CkptEventType;
@@ -930,50 +934,6 @@ export declare function parseEvent(value: unknown): CkptEvent;
 export declare const StageName: z.ZodString;
 /** Throws CKPT_INVALID unless `name` is a valid stage name. */
 export declare function checkStageName(name: unknown): string;
-
-// ==== dist/core/fold.d.ts
-/**
- * The one way a stage's projection is rebuilt: a starting point (the base snapshot compaction left,
- * the latest snapshot, or empty) and the stored events after it folded in order. Loading a writer,
- * compaction, replay, export, import and verify all start here, so they cannot disagree on where a
- * compacted stage begins or on what its events add up to.
- */
-import type { CkptEvent } from "./events.ts";
-import { type EventLog, type RecordedEvent, type Snapshot } from "./log.ts";
-import { type Projection } from "./projection.ts";
-/**
- * Where folding starts for a stage whose stored events begin at revision `first`: a private copy of
- * its base snapshot when it was compacted, else empty. Undefined when a compacted stage's base is
- * missing or was written by another reducer version (callers word that refusal for their reader).
- */
-export declare function startFrom(stage: string, first: number, base: Snapshot | null | undefined): Projection | undefined;
-/**
- * The starting point read from `log` (base snapshot when compacted); CKPT_CORRUPT when it cannot be
- * had.
- */
-export declare function baseProjection(log: EventLog, info: {
-    stream: string;
-    first: number;
-}): Promise<Projection>;
-/** Folds `events`, the first at revision `from`, into `p` in place. */
-export declare function foldEvents(p: Projection, events: Iterable<CkptEvent>, from: number): void;
-/**
- * Folds the stored events after `p`'s revision (and before `until`) into `p` in place; returns how
- * many. `collect` receives them too, for callers that pass them on to listeners.
- */
-export declare function foldLog(log: EventLog, stream: string, p: Projection, o?: {
-    until?: number;
-    collect?: RecordedEvent[];
-}): Promise<number>;
-/**
- * What a writer resumes from: the latest snapshot of this reducer version plus the events after it
- * (never more); the base snapshot's starting point when there is no usable latest one.
- */
-export declare function loadProjection(log: EventLog, stream: string): Promise<{
-    projection: Projection;
-    snapshotRevision: number;
-    eventsRead: number;
-}>;
 
 // ==== dist/core/history.d.ts
 /**
@@ -1849,7 +1809,6 @@ import { type Projection } from "./projection.ts";
 import type { Clock } from "./clock.ts";
 import { type StageState } from "./state.ts";
 /** Kept here for callers that load a stage the way a writer does. */
-export { loadProjection } from "./fold.ts";
 export interface WriterOptions {
     /** Snapshot after this many events since the last one (and at every lifecycle change). */
     snapshotEvery: number;
@@ -2204,18 +2163,18 @@ export declare const Update: z.ZodDiscriminatedUnion<[z.ZodObject<{
     index: z.ZodNumber;
     ok: z.ZodOptional<z.ZodBoolean>;
     skipped: z.ZodOptional<z.ZodBoolean>;
-    item: z.ZodExactOptional<z.ZodString>;
-    batch: z.ZodExactOptional<z.ZodString>;
-    cost: z.ZodExactOptional<z.ZodNumber>;
-    error: z.ZodExactOptional<z.ZodString>;
+    item: z.ZodOptional<z.ZodString>;
+    batch: z.ZodOptional<z.ZodString>;
+    cost: z.ZodOptional<z.ZodNumber>;
+    error: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>, z.ZodObject<{
     type: z.ZodLiteral<"progress">;
-    total: z.ZodExactOptional<z.ZodNumber>;
-    ok: z.ZodExactOptional<z.ZodNumber>;
-    failed: z.ZodExactOptional<z.ZodNumber>;
-    skipped: z.ZodExactOptional<z.ZodNumber>;
-    cost: z.ZodExactOptional<z.ZodNumber>;
-    message: z.ZodExactOptional<z.ZodString>;
+    total: z.ZodOptional<z.ZodNumber>;
+    ok: z.ZodOptional<z.ZodNumber>;
+    failed: z.ZodOptional<z.ZodNumber>;
+    skipped: z.ZodOptional<z.ZodNumber>;
+    cost: z.ZodOptional<z.ZodNumber>;
+    message: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>, z.ZodObject<{
     type: z.ZodLiteral<"unit">;
     key: z.ZodString;
@@ -2224,16 +2183,16 @@ export declare const Update: z.ZodDiscriminatedUnion<[z.ZodObject<{
         failed: "failed";
         running: "running";
     }>;
-    page: z.ZodExactOptional<z.ZodNumber>;
-    records: z.ZodExactOptional<z.ZodNumber>;
-    error: z.ZodExactOptional<z.ZodString>;
-    retryable: z.ZodExactOptional<z.ZodBoolean>;
+    page: z.ZodOptional<z.ZodNumber>;
+    records: z.ZodOptional<z.ZodNumber>;
+    error: z.ZodOptional<z.ZodString>;
+    retryable: z.ZodOptional<z.ZodBoolean>;
 }, z.core.$strict>, z.ZodObject<{
     type: z.ZodLiteral<"error">;
     message: z.ZodString;
     retryable: z.ZodOptional<z.ZodBoolean>;
-    index: z.ZodExactOptional<z.ZodNumber>;
-    item: z.ZodExactOptional<z.ZodString>;
+    index: z.ZodOptional<z.ZodNumber>;
+    item: z.ZodOptional<z.ZodString>;
 }, z.core.$strict>, z.ZodObject<{
     type: z.ZodLiteral<"metadata">;
     metadata: z.ZodRecord<z.ZodString, z.ZodJSONSchema>;
@@ -2262,18 +2221,18 @@ export declare const UpdatesBody: z.ZodObject<{
         index: z.ZodNumber;
         ok: z.ZodOptional<z.ZodBoolean>;
         skipped: z.ZodOptional<z.ZodBoolean>;
-        item: z.ZodExactOptional<z.ZodString>;
-        batch: z.ZodExactOptional<z.ZodString>;
-        cost: z.ZodExactOptional<z.ZodNumber>;
-        error: z.ZodExactOptional<z.ZodString>;
+        item: z.ZodOptional<z.ZodString>;
+        batch: z.ZodOptional<z.ZodString>;
+        cost: z.ZodOptional<z.ZodNumber>;
+        error: z.ZodOptional<z.ZodString>;
     }, z.core.$strict>, z.ZodObject<{
         type: z.ZodLiteral<"progress">;
-        total: z.ZodExactOptional<z.ZodNumber>;
-        ok: z.ZodExactOptional<z.ZodNumber>;
-        failed: z.ZodExactOptional<z.ZodNumber>;
-        skipped: z.ZodExactOptional<z.ZodNumber>;
-        cost: z.ZodExactOptional<z.ZodNumber>;
-        message: z.ZodExactOptional<z.ZodString>;
+        total: z.ZodOptional<z.ZodNumber>;
+        ok: z.ZodOptional<z.ZodNumber>;
+        failed: z.ZodOptional<z.ZodNumber>;
+        skipped: z.ZodOptional<z.ZodNumber>;
+        cost: z.ZodOptional<z.ZodNumber>;
+        message: z.ZodOptional<z.ZodString>;
     }, z.core.$strict>, z.ZodObject<{
         type: z.ZodLiteral<"unit">;
         key: z.ZodString;
@@ -2282,16 +2241,16 @@ export declare const UpdatesBody: z.ZodObject<{
             failed: "failed";
             running: "running";
         }>;
-        page: z.ZodExactOptional<z.ZodNumber>;
-        records: z.ZodExactOptional<z.ZodNumber>;
-        error: z.ZodExactOptional<z.ZodString>;
-        retryable: z.ZodExactOptional<z.ZodBoolean>;
+        page: z.ZodOptional<z.ZodNumber>;
+        records: z.ZodOptional<z.ZodNumber>;
+        error: z.ZodOptional<z.ZodString>;
+        retryable: z.ZodOptional<z.ZodBoolean>;
     }, z.core.$strict>, z.ZodObject<{
         type: z.ZodLiteral<"error">;
         message: z.ZodString;
         retryable: z.ZodOptional<z.ZodBoolean>;
-        index: z.ZodExactOptional<z.ZodNumber>;
-        item: z.ZodExactOptional<z.ZodString>;
+        index: z.ZodOptional<z.ZodNumber>;
+        item: z.ZodOptional<z.ZodString>;
     }, z.core.$strict>, z.ZodObject<{
         type: z.ZodLiteral<"metadata">;
         metadata: z.ZodRecord<z.ZodString, z.ZodJSONSchema>;
@@ -3010,18 +2969,18 @@ export declare const Stages: {
                 index: z.ZodNumber;
                 ok: z.ZodOptional<z.ZodBoolean>;
                 skipped: z.ZodOptional<z.ZodBoolean>;
-                item: z.ZodExactOptional<z.ZodString>;
-                batch: z.ZodExactOptional<z.ZodString>;
-                cost: z.ZodExactOptional<z.ZodNumber>;
-                error: z.ZodExactOptional<z.ZodString>;
+                item: z.ZodOptional<z.ZodString>;
+                batch: z.ZodOptional<z.ZodString>;
+                cost: z.ZodOptional<z.ZodNumber>;
+                error: z.ZodOptional<z.ZodString>;
             }, z.core.$strict>, z.ZodObject<{
                 type: z.ZodLiteral<"progress">;
-                total: z.ZodExactOptional<z.ZodNumber>;
-                ok: z.ZodExactOptional<z.ZodNumber>;
-                failed: z.ZodExactOptional<z.ZodNumber>;
-                skipped: z.ZodExactOptional<z.ZodNumber>;
-                cost: z.ZodExactOptional<z.ZodNumber>;
-                message: z.ZodExactOptional<z.ZodString>;
+                total: z.ZodOptional<z.ZodNumber>;
+                ok: z.ZodOptional<z.ZodNumber>;
+                failed: z.ZodOptional<z.ZodNumber>;
+                skipped: z.ZodOptional<z.ZodNumber>;
+                cost: z.ZodOptional<z.ZodNumber>;
+                message: z.ZodOptional<z.ZodString>;
             }, z.core.$strict>, z.ZodObject<{
                 type: z.ZodLiteral<"unit">;
                 key: z.ZodString;
@@ -3030,16 +2989,16 @@ export declare const Stages: {
                     failed: "failed";
                     running: "running";
                 }>;
-                page: z.ZodExactOptional<z.ZodNumber>;
-                records: z.ZodExactOptional<z.ZodNumber>;
-                error: z.ZodExactOptional<z.ZodString>;
-                retryable: z.ZodExactOptional<z.ZodBoolean>;
+                page: z.ZodOptional<z.ZodNumber>;
+                records: z.ZodOptional<z.ZodNumber>;
+                error: z.ZodOptional<z.ZodString>;
+                retryable: z.ZodOptional<z.ZodBoolean>;
             }, z.core.$strict>, z.ZodObject<{
                 type: z.ZodLiteral<"error">;
                 message: z.ZodString;
                 retryable: z.ZodOptional<z.ZodBoolean>;
-                index: z.ZodExactOptional<z.ZodNumber>;
-                item: z.ZodExactOptional<z.ZodString>;
+                index: z.ZodOptional<z.ZodNumber>;
+                item: z.ZodOptional<z.ZodString>;
             }, z.core.$strict>, z.ZodObject<{
                 type: z.ZodLiteral<"metadata">;
                 metadata: z.ZodRecord<z.ZodString, z.ZodJSONSchema>;
