@@ -1152,6 +1152,10 @@ export declare const DEFAULT_STALE_AFTER_MS: number;
 export declare function progressOf(s: StageState, now: number, staleAfterMs?: number): ProgressFigures;
 
 // ==== dist/core/projection.d.ts
+/**
+ * Both projections folded together (state + history), plus the snapshot format that carries
+ * them. A snapshot is only trusted when its reducer version matches this code's.
+ */
 import type { CkptEvent } from "./events.ts";
 import { type History } from "./history.ts";
 import type { Snapshot } from "./log.ts";
@@ -1167,7 +1171,7 @@ export declare function applyToProjection(p: Projection, event: CkptEvent, revis
 export declare function toSnapshot(p: Projection): Snapshot;
 /**
  * The projection a snapshot holds, or undefined when there is none to trust: written by another
- * reducer version, for another stage, or damaged (see ProjectionShape). Callers rebuild from the
+ * reducer version, for another stage, or damaged (see isProjectionShape). Callers rebuild from the
  * events instead, or refuse with CKPT_CORRUPT when compaction removed them.
  */
 export declare function fromSnapshot(stage: string, snap: Snapshot | undefined): Projection | undefined;
