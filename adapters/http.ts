@@ -352,9 +352,11 @@ export function httpLog(options: HttpLogOptions): EventLog {
       const headers: Record<string, string> = {};
       if (typeof o.expectedRevision === "number") headers["if-match"] = `"${o.expectedRevision}"`;
       else if (o.expectedRevision === "no_stream") headers["if-none-match"] = "*";
+      // Only serialised, never changed: no copy of a batch that can hold 20,000 events.
+      const batch = evs as CkptEvent[];
       const body: z.input<typeof Log.append.body> = o.snapshot
-        ? { events: [...evs], snapshot: o.snapshot }
-        : { events: [...evs] };
+        ? { events: batch, snapshot: o.snapshot }
+        : { events: batch };
       const first = typeof o.expectedRevision === "number"
         ? o.expectedRevision + 1
         : o.expectedRevision === "no_stream"

@@ -23,6 +23,7 @@ import type {
 import { keyedQueue } from "../core/keyed-queue.ts";
 import { retry } from "../core/retry.ts";
 import { checkExpected } from "./expected.ts";
+import { fromColumns, toColumns } from "./item-columns.ts";
 import { frame, nextChain, NO_CHAIN, unframe } from "./level/chain.ts";
 import { readColumns, recordsOfColumns } from "./level/columns.ts";
 import { guardLog, type LevelExtras } from "./level/guard.ts";
@@ -65,53 +66,16 @@ const revisionOf = (key: string) => parseInt(key.slice(key.lastIndexOf(SEP) + 1)
 const pack = (v: unknown): Bytes => new Packr({ useRecords: true, sequential: true }).pack(v);
 const unpacker = new Unpackr({ useRecords: true, sequential: true });
 
-/** A page of nothing but plain successful items, stored as delta-encoded columns. */
-interface ItemColumns {
-  c: 1;
-  at: number[];
-  index: number[];
-}
-
-const isPlainOk = (e: CkptEvent) =>
-  e.type === "item" && e.outcome === "ok" && e.item === undefined && e.batch === undefined &&
-  e.cost === undefined && e.error === undefined;
-
 /**
- * The hot path's pages (thousands of bare `done(i)`) become two columns of small deltas: about
- * 2 bytes an event instead of 20, and several times faster to pack and unpack. Any other page is
- * an array of event objects.
+ * The hot path's pages (thousands of bare `done(i)`) are packed as columns (adapters/item-columns.ts):
+ * several times faster to pack and unpack than event objects. Any other page is an array of events.
  */
 function encodePage(events: readonly CkptEvent[]): Bytes {
-  if (events.length < 8 || !events.every(isPlainOk)) return pack(events);
-  const at: number[] = new Array(events.length);
-  const index: number[] = new Array(events.length);
-  let lastAt = 0;
-  let lastIndex = 0;
-  for (let k = 0; k < events.length; k++) {
-    const e = events[k] as Extract<CkptEvent, { type: "item" }>;
-    at[k] = e.at - lastAt;
-    index[k] = e.index - lastIndex;
-    lastAt = e.at;
-    lastIndex = e.index;
-  }
-  return pack({ c: 1, at, index } satisfies ItemColumns);
+  return pack(toColumns(events) ?? events);
 }
 
 function decodePage(value: unknown): CkptEvent[] {
-  if (Array.isArray(value)) return value as CkptEvent[];
-  const cols = value as ItemColumns;
-  if (cols?.c !== 1 || !Array.isArray(cols.at) || !Array.isArray(cols.index)) {
-    throw new Error("unknown page format");
-  }
-  const out: CkptEvent[] = new Array(cols.at.length);
-  let at = 0;
-  let index = 0;
-  for (let k = 0; k < cols.at.length; k++) {
-    at += cols.at[k]!;
-    index += cols.index[k]!;
-    out[k] = { type: "item", v: 1, at, index, outcome: "ok" };
-  }
-  return out;
+  return Array.isArray(value) ? (value as CkptEvent[]) : fromColumns(value);
 }
 
 /** Pages a LevelDB read fetches at once, and events per batch a column page is handed out in. */

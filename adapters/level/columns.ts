@@ -1,6 +1,6 @@
 /**
- * The fast read of a column page (the hot path's bare `done(i)` events, see encodePage in
- * adapters/level.ts): its bytes are always one msgpackr record `{ c: 1, at: [...], index: [...] }`
+ * The fast read of a column page (the hot path's bare `done(i)` events, adapters/item-columns.ts,
+ * packed by encodePage in adapters/level.ts): its bytes are always one msgpackr record `{ c: 1, at: [...], index: [...] }`
  * of small integer deltas, so reading the two arrays straight from the bytes skips msgpackr's
  * generic reader and the two intermediate arrays (replay spent more time there than in LevelDB).
  * Anything this reader does not expect, byte for byte, returns undefined and the caller decodes the

@@ -2,12 +2,13 @@
  * The preallocated log's payloads: a small msgpack'd record of the operation (kind, stream,
  * revision, count, time, snapshot) and, for appends, the page of events after it, so recovery
  * rebuilds the index from the records alone and reads fetch only the page bytes. Pages of plain
- * successful items are delta-encoded columns, as in the LevelDB adapter (adapters/level.ts
- * encodePage); kept separate here so the experiment does not touch the shipped adapter.
+ * successful items are the columns every page-storing adapter shares (adapters/item-columns.ts),
+ * packed here with one shared packer behind a one-byte tag.
  */
 import { Packr, Unpackr } from "msgpackr";
 import type { CkptEvent } from "../../../core/events.ts";
 import type { Snapshot } from "../../../core/log.ts";
+import { fromColumns, toColumns } from "../../item-columns.ts";
 
 /** a: append, s: save snapshot, t: truncate before `r`, d: delete. */
 export interface Op {
@@ -39,50 +40,15 @@ const tagged = (tag: number, bytes: Uint8Array) => {
 };
 const unpackPage = new Unpackr({ useRecords: true, sequential: true });
 
-interface ItemColumns {
-  c: 1;
-  at: number[];
-  index: number[];
-}
-
-const isPlainOk = (e: CkptEvent) =>
-  e.type === "item" && e.outcome === "ok" && e.item === undefined && e.batch === undefined &&
-  e.cost === undefined && e.error === undefined;
-
 function encodePage(events: readonly CkptEvent[]): Uint8Array {
-  if (events.length < 8 || !events.every(isPlainOk)) return tagged(EVENTS, packPage(events));
-  const at: number[] = new Array(events.length);
-  const index: number[] = new Array(events.length);
-  let lastAt = 0;
-  let lastIndex = 0;
-  for (let k = 0; k < events.length; k++) {
-    const e = events[k] as Extract<CkptEvent, { type: "item" }>;
-    at[k] = e.at - lastAt;
-    index[k] = e.index - lastIndex;
-    lastAt = e.at;
-    lastIndex = e.index;
-  }
-  return tagged(COLUMNS, meta.pack({ c: 1, at, index } satisfies ItemColumns));
+  const cols = toColumns(events);
+  return cols ? tagged(COLUMNS, meta.pack(cols)) : tagged(EVENTS, packPage(events));
 }
 
 /** The events of a page (the bytes after the op record). */
 export function decodePage(bytes: Uint8Array): CkptEvent[] {
   if (bytes[0] === EVENTS) return unpackPage.unpack(bytes.subarray(1)) as CkptEvent[];
-  const cols = (bytes[0] === COLUMNS ? unmeta.unpack(bytes.subarray(1)) : undefined) as
-    | ItemColumns
-    | undefined;
-  if (cols?.c !== 1 || !Array.isArray(cols.at) || !Array.isArray(cols.index)) {
-    throw new Error("unknown page format");
-  }
-  const out: CkptEvent[] = new Array(cols.at.length);
-  let at = 0;
-  let index = 0;
-  for (let k = 0; k < cols.at.length; k++) {
-    at += cols.at[k]!;
-    index += cols.index[k]!;
-    out[k] = { type: "item", v: 1, at, index, outcome: "ok" };
-  }
-  return out;
+  return fromColumns(bytes[0] === COLUMNS ? unmeta.unpack(bytes.subarray(1)) : undefined);
 }
 
 /** Payload: u32 length of the op record, the record, then the page (appends only). */
