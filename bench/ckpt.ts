@@ -1,20 +1,20 @@
 /**
  * ckpt itself as a bench subject: a store on LevelDB (sync or os durability), on the
- * preallocated-log experiment (adapters/experimental, issue 20) or in memory, one run,
+ * segment log (adapters/segments.ts, issue 20) or in memory, one run,
  * `await run.done(i)` per update.
  */
-import { preallocLog } from "../adapters/experimental/prealloc-log.ts";
+import { segmentLog } from "../adapters/segments.ts";
 import { type EventLog, levelLog, memoryLog, open, type Run, type Store } from "../mod.ts";
 import { groupMeter, type Subject } from "./subject.ts";
 import { du, removeDir, tempDir } from "./tmp.ts";
 
-export type CkptKind = "sync" | "os" | "memory" | "prealloc";
+export type CkptKind = "sync" | "os" | "memory" | "segments";
 
 export const CKPT_LABEL: Record<CkptKind, string> = {
   sync: "ckpt LevelDB sync",
   os: "ckpt LevelDB os",
   memory: "ckpt memory",
-  prealloc: "experiment: preallocated log",
+  segments: "ckpt segments (blocking writes)",
 };
 
 /** Wraps a log to count appends and the events they carry (the group-commit size). */
@@ -43,8 +43,8 @@ export async function openCkpt(kind: CkptKind, name = "bench"): Promise<OpenedCk
   const log = counting(
     kind === "memory" || dir === undefined
       ? memoryLog()
-      : kind === "prealloc"
-      ? await preallocLog(dir, { blocking: true }) // the variant closest to SQLite: bench/README.md
+      : kind === "segments"
+      ? await segmentLog(dir, { blocking: true }) // the variant closest to SQLite: bench/README.md
       : await levelLog(dir, { durability: kind }),
   );
   const store = await open({ log });

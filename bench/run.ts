@@ -139,7 +139,7 @@ async function main(): Promise<void> {
       await ckptSubject("sync"),
       await ckptSubject("os"),
       await ckptSubject("memory"),
-      await ckptSubject("prealloc"),
+      await ckptSubject("segments"),
       jsonFileSubject(),
       ...(sqlite ? [await sqliteAutocommitSubject(), await sqliteGroupSubject()] : []),
       ...(pg.server ? [await postgresSubject(pg.server)] : []),

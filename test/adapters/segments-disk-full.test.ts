@@ -9,7 +9,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { preallocLog } from "../../adapters/experimental/prealloc-log.ts";
+import { segmentLog } from "../../adapters/segments.ts";
 import { isDone } from "../../core/state.ts";
 import type { Store } from "../../core/store.ts";
 import { open } from "../../mod.ts";
@@ -20,7 +20,7 @@ const SEGMENT = 64 << 10;
 const codeOf = (e: unknown) => (e as { code?: string }).code;
 const coded = (e: unknown) => ["CKPT_NO_SPACE", "CKPT_IO"].includes(codeOf(e)!);
 const openAt = async (path: string) =>
-  open({ log: await preallocLog(path, { segmentBytes: SEGMENT }) });
+  open({ log: await segmentLog(path, { segmentBytes: SEGMENT }) });
 
 async function fillUntilRefused(
   store: Store,

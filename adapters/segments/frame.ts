@@ -6,7 +6,7 @@
  * An all-zero header is the clean end of a segment (segments are zero-filled before use).
  */
 import { Buffer } from "node:buffer";
-import { crc32c } from "../../level/chain.ts";
+import { crc32c } from "../level/chain.ts";
 
 export const HEADER = 16;
 

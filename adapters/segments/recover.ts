@@ -8,8 +8,8 @@
  */
 import fs from "node:fs";
 import { join } from "node:path";
-import { CkptError, ErrorCode } from "../../../core/errors.ts";
-import { crc32c } from "../../level/chain.ts";
+import { CkptError, ErrorCode } from "../../core/errors.ts";
+import { crc32c } from "../level/chain.ts";
 import { allZero, HEADER, readHeader } from "./frame.ts";
 import { segmentName } from "./segments.ts";
 

@@ -6,9 +6,9 @@
  * packed here with one shared packer behind a one-byte tag.
  */
 import { Packr, Unpackr } from "msgpackr";
-import type { CkptEvent } from "../../../core/events.ts";
-import type { Snapshot } from "../../../core/log.ts";
-import { fromColumns, toColumns } from "../../item-columns.ts";
+import type { CkptEvent } from "../../core/events.ts";
+import type { Snapshot } from "../../core/log.ts";
+import { fromColumns, toColumns } from "../item-columns.ts";
 
 /** a: append, s: save snapshot, t: truncate before `r`, d: delete. */
 export interface Op {

@@ -1,5 +1,5 @@
 /**
- * The preallocated-log experiment (adapters/experimental/prealloc-log.ts) runs the shared contract,
+ * The preallocated-log experiment (adapters/segments.ts) runs the shared contract,
  * plus what recovery must tell apart: a torn tail (cut, the log goes on) and damage in the middle
  * (CKPT_CORRUPT, nothing cut).
  */
@@ -7,9 +7,9 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { preallocLog } from "../../adapters/experimental/prealloc-log.ts";
-import { HEADER } from "../../adapters/experimental/prealloc/frame.ts";
-import { segmentName } from "../../adapters/experimental/prealloc/segments.ts";
+import { segmentLog } from "../../adapters/segments.ts";
+import { HEADER } from "../../adapters/segments/frame.ts";
+import { segmentName } from "../../adapters/segments/segments.ts";
 import { collect, contractSuite, item } from "../contract/index.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
@@ -17,14 +17,14 @@ import { tempDir } from "../helpers/tmp.ts";
 const SEGMENT = 64 << 10;
 
 for (const blocking of [false, true]) {
-  contractSuite(`prealloc (experiment${blocking ? ", blocking writes" : ""})`, async () => {
+  contractSuite(`segments${blocking ? " (blocking writes)" : ""}`, async () => {
     const dir = await tempDir();
-    let log = await preallocLog(dir.path, { segmentBytes: SEGMENT, blocking });
+    let log = await segmentLog(dir.path, { segmentBytes: SEGMENT, blocking });
     return {
       log,
       reopen: async () => {
         await log.close();
-        return (log = await preallocLog(dir.path, { segmentBytes: SEGMENT, blocking }));
+        return (log = await segmentLog(dir.path, { segmentBytes: SEGMENT, blocking }));
       },
       cleanup: async () => {
         await log.close().catch(() => undefined);
@@ -48,7 +48,7 @@ function frames(path: string): { bytes: Uint8Array; at: number[]; end: number } 
 }
 
 async function fourAppends(path: string): Promise<void> {
-  const log = await preallocLog(path, { segmentBytes: SEGMENT });
+  const log = await segmentLog(path, { segmentBytes: SEGMENT });
   let head: number | "no_stream" = "no_stream";
   for (let k = 0; k < 4; k++) {
     const batch = Array.from({ length: 10 }, (_, j) => item(k * 10 + j));
@@ -67,14 +67,14 @@ test("a torn last frame is cut on open, and appends go on after it", async () =>
   bytes.fill(0, cut, end);
   writeFileSync(join(dir.path, segmentName(1)), bytes);
 
-  let log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
+  let log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
   assert.is((await log.info("s"))?.head, 29, "the torn append is gone, the three before it stay");
   assert.is(
     (await log.append("s", [item(99)], { expectedRevision: 29 })).head,
     30,
   );
   await log.close();
-  log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
+  log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
   const events = await collect(log.read("s"));
   assert.equal(events.map((e) => e.revision), Array.from({ length: 31 }, (_, i) => i));
   assert.is((events[30]!.event as { index: number }).index, 99);
@@ -93,7 +93,7 @@ test("a flipped byte or a zeroed header in a middle frame is CKPT_CORRUPT and th
     else bytes[off] = bytes[off]! ^ 0x10;
     writeFileSync(join(dir.path, segmentName(1)), bytes);
     try {
-      await preallocLog(dir.path, { segmentBytes: SEGMENT });
+      await segmentLog(dir.path, { segmentBytes: SEGMENT });
       assert.unreachable(`a damaged ${where} should not open`);
     } catch (e) {
       assert.is((e as { code?: string }).code, "CKPT_CORRUPT", (e as Error).message);
@@ -105,7 +105,7 @@ test("a flipped byte or a zeroed header in a middle frame is CKPT_CORRUPT and th
     );
     writeFileSync(join(dir.path, segmentName(1)), original);
   }
-  const log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
+  const log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
   assert.is((await log.info("s"))?.head, 39, "undamaged, everything is back");
   await log.close();
   await dir.remove();
@@ -113,7 +113,7 @@ test("a flipped byte or a zeroed header in a middle frame is CKPT_CORRUPT and th
 
 test("appends roll over into new segments and read back across them after a reopen", async () => {
   const dir = await tempDir();
-  let log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
+  let log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
   let head: number | "no_stream" = "no_stream";
   for (let k = 0; k < 300; k++) {
     const batch = Array.from({ length: 20 }, (_, j) => item(k * 20 + j, { item: `u-${k}-${j}` }));
@@ -122,7 +122,7 @@ test("appends roll over into new segments and read back across them after a reop
   await log.close();
   const segs = readdirSync(dir.path).filter((n) => n.endsWith(".seg"));
   assert.ok(segs.length >= 3, `expected several segments, got ${segs.join(", ")}`);
-  log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
+  log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
   const back = await collect(log.read("roll"));
   assert.equal(
     back.map((e) => (e.event as { item?: string }).item),
@@ -135,7 +135,7 @@ test("appends roll over into new segments and read back across them after a reop
 
 test("appends larger than a segment are CKPT_INVALID and write nothing", async () => {
   const dir = await tempDir();
-  const log = await preallocLog(dir.path, { segmentBytes: SEGMENT });
+  const log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
   try {
     await log.append("big", [item(0, { error: "x".repeat(SEGMENT) })], {
       expectedRevision: "no_stream",

@@ -8,8 +8,8 @@
  * Single process, no lock file yet; truncation does not reclaim space (no compaction).
  */
 import fs from "node:fs";
-import { CkptError, ErrorCode } from "../../core/errors.ts";
-import type { CkptEvent } from "../../core/events.ts";
+import { CkptError, ErrorCode } from "../core/errors.ts";
+import type { CkptEvent } from "../core/events.ts";
 import type {
   AppendOptions,
   EventLog,
@@ -18,12 +18,12 @@ import type {
   RecordedEvent,
   Snapshot,
   StreamInfo,
-} from "../../core/log.ts";
-import { checkExpected } from "../expected.ts";
-import { storageError } from "../level/errors.ts";
-import { decodeOp, decodePage, encodePayload, type Op } from "./prealloc/codec.ts";
-import { frameOf, HEADER, seal } from "./prealloc/frame.ts";
-import { recover } from "./prealloc/recover.ts";
+} from "../core/log.ts";
+import { checkExpected } from "./expected.ts";
+import { storageError } from "./level/errors.ts";
+import { decodeOp, decodePage, encodePayload, type Op } from "./segments/codec.ts";
+import { frameOf, HEADER, seal } from "./segments/frame.ts";
+import { recover } from "./segments/recover.ts";
 import {
   listSegments,
   openSegment,
@@ -31,9 +31,9 @@ import {
   prepareSegment,
   pwrite,
   writeAllSync,
-} from "./prealloc/segments.ts";
+} from "./segments/segments.ts";
 
-export interface PreallocLogOptions {
+export interface SegmentLogOptions {
   /** Bytes per segment file (default 16 MiB); the largest single frame must fit in one. */
   segmentBytes?: number;
   /**
@@ -75,11 +75,11 @@ interface Pending {
 const READ_SPAN = 1 << 20;
 
 /**
- * @example const log = await preallocLog("./.ckpt-prealloc")
+ * @example const log = await segmentLog("./.ckpt-prealloc")
  */
-export async function preallocLog(
+export async function segmentLog(
   path: string,
-  options: PreallocLogOptions = {},
+  options: SegmentLogOptions = {},
 ): Promise<EventLog> {
   const segmentBytes = options.segmentBytes ?? 16 << 20;
   const blocking = options.blocking ?? false;
