@@ -15,7 +15,12 @@ import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import { foldLog, loadProjection } from "./fold.ts";
 import type { EventLog, RecordedEvent } from "./log.ts";
-import { applyToProjection, cloneProjection, type Projection, toSnapshot } from "./projection.ts";
+import {
+  applyAllToProjection,
+  cloneProjection,
+  type Projection,
+  toSnapshot,
+} from "./projection.ts";
 import type { Clock } from "./clock.ts";
 import { type Backoff, retry } from "./retry.ts";
 import { rangeCount, wouldAddRange } from "./resume-set.ts";
@@ -331,8 +336,7 @@ export class StageWriter {
     let next: Projection | undefined;
     if (wantSnapshot) {
       next = cloneProjection(this.durable);
-      let rev = from;
-      for (const e of batch) applyToProjection(next, e, ++rev);
+      applyAllToProjection(next, batch, from);
     }
     const snapshot = next && toSnapshot(next);
     try {
@@ -352,18 +356,10 @@ export class StageWriter {
       else this.fail(err);
       return;
     }
-    const recorded: RecordedEvent[] = [];
-    let rev = this.durable.state.revision;
-    const rebased = rev !== from;
-    if (next && !rebased) {
-      this.durable = next;
-      for (const e of batch) recorded.push({ revision: ++rev, event: e });
-    } else {
-      for (const e of batch) {
-        applyToProjection(this.durable, e, ++rev);
-        recorded.push({ revision: rev, event: e });
-      }
-    }
+    const head = this.durable.state.revision;
+    const rebased = head !== from;
+    if (next && !rebased) this.durable = next;
+    else applyAllToProjection(this.durable, batch, head);
     if (snapshot) {
       this.lastSnapshotRevision = this.durable.state.revision;
       if (!this.log.supports.atomicSnapshot) {
@@ -374,6 +370,10 @@ export class StageWriter {
     this.committed += batch.length;
     this.settle();
     if (rebased) this.reproject();
+    if (this.listeners.size === 0) return;
+    // Only built for someone listening (a watch, a caller waiting for room).
+    let rev = head;
+    const recorded: RecordedEvent[] = batch.map((event) => ({ revision: ++rev, event }));
     for (const l of this.listeners) l(recorded, this.durable.state);
   }
 
