@@ -1416,6 +1416,8 @@ export declare class Run {
      * @example for (const i of todo) { await save(i); await run.done(i, { item: urls[i] }) }
      */
     done(index: number, options?: ItemOptions): Promise<void>;
+    /** The waiting done(): queues the event decided before the wait once there is room. */
+    private doneWhenRoom;
     /**
      * Records item `index` without waiting for it to be durable; `await run.flush()` confirms.
      * Returns a promise only when the write path is behind (or too many items are done out of
@@ -1920,6 +1922,9 @@ export declare class StageWriter {
      * once failed.
      */
     waitFor(seq: number): Promise<void>;
+    private captured;
+    private capturedReject;
+    private readonly capture;
     /**
      * Resolves once everything queued so far is written; rejects with the sticky error once failed.
      */

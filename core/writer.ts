@@ -273,7 +273,8 @@ export class StageWriter {
    */
   enqueue(events: readonly CkptEvent[]): number {
     if (this.phase.name === "failed" || this.phase.name === "closed") throw this.phase.error;
-    checkEvents(this.projected, events);
+    // One event needs no separate check: apply checks its transition before changing anything.
+    if (events.length > 1) checkEvents(this.projected, events);
     let rev = this.projected.revision;
     for (const e of events) apply(this.projected, e, ++rev);
     for (const e of events) this.queue.push(e);
@@ -290,8 +291,18 @@ export class StageWriter {
     if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (seq <= this.committed) return Promise.resolve();
     if (this.phase.name === "closed") return Promise.reject(this.phase.error);
-    return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
+    const p = new Promise<void>(this.capture);
+    this.waiters.push({ seq, resolve: this.captured!, reject: this.capturedReject! });
+    return p;
   }
+
+  // One executor for every wait (no closure per call): it hands the promise's functions over.
+  private captured: (() => void) | undefined;
+  private capturedReject: ((e: unknown) => void) | undefined;
+  private readonly capture = (resolve: () => void, reject: (e: unknown) => void): void => {
+    this.captured = resolve;
+    this.capturedReject = reject;
+  };
 
   /**
    * Resolves once everything queued so far is written; rejects with the sticky error once failed.
