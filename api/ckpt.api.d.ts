@@ -1168,6 +1168,13 @@ export declare function initialProjection(stage: string): Projection;
 export declare function cloneProjection(p: Projection): Projection;
 /** Folds one event into `p` IN PLACE (a private working copy). */
 export declare function applyToProjection(p: Projection, event: CkptEvent, revision: number): void;
+/**
+ * Folds `events` (at revisions `from + 1`, `from + 2`, …) into `p` IN PLACE: the same result as
+ * `applyToProjection` for each, but a stretch of item events in a running stage (the writer's
+ * group commit) is folded as one. Items leave the status alone and the history only sums the
+ * counters' deltas into the open run, so those sums are taken once per stretch.
+ */
+export declare function applyAllToProjection(p: Projection, events: readonly CkptEvent[], from: number): void;
 export declare function toSnapshot(p: Projection): Snapshot;
 /**
  * The projection a snapshot holds, or undefined when there is none to trust: written by another
@@ -1409,6 +1416,8 @@ export declare class Run {
      * @example for (const i of todo) { await save(i); await run.done(i, { item: urls[i] }) }
      */
     done(index: number, options?: ItemOptions): Promise<void>;
+    /** The waiting done(): queues the event decided before the wait once there is room. */
+    private doneWhenRoom;
     /**
      * Records item `index` without waiting for it to be durable; `await run.flush()` confirms.
      * Returns a promise only when the write path is behind (or too many items are done out of
@@ -1588,6 +1597,7 @@ export declare class Stage {
  * allocate a million states. Both share one code path, so they cannot disagree.
  */
 import type { CkptEvent } from "./events.ts";
+import type { ItemEvent } from "./event-types.ts";
 import { type DoneSet } from "./resume-set.ts";
 /** Bump when `apply` changes meaning: snapshots of another version are ignored (full replay). */
 export declare const REDUCER_VERSION = 1;
@@ -1684,6 +1694,12 @@ export declare function checkTransition(state: StageState, event: CkptEvent): vo
  * everything public goes through `evolve`.
  */
 export declare function apply(s: StageState, event: CkptEvent, revision: number): StageState;
+/**
+ * An item event's own change to `s` (what `apply` does besides the transition check, revision and
+ * times): also the body of the writer's batch fold (core/projection.ts `applyAllToProjection`), so
+ * the two cannot disagree.
+ */
+export declare function applyItem(s: StageState, event: ItemEvent): void;
 /**
  * The pure reducer: the state after `event` (at `revision`), leaving `state` untouched.
  * @example const s1 = evolve(initialState("crawl"), { type: "run.started", v: 1, at: 1, runId: "r1" }, 0)
@@ -1906,6 +1922,9 @@ export declare class StageWriter {
      * once failed.
      */
     waitFor(seq: number): Promise<void>;
+    private captured;
+    private capturedReject;
+    private readonly capture;
     /**
      * Resolves once everything queued so far is written; rejects with the sticky error once failed.
      */

@@ -111,15 +111,28 @@ export class Run {
    * then call `done`: a crash in between redoes the item, never skips it.
    * @example for (const i of todo) { await save(i); await run.done(i, { item: urls[i] }) }
    */
-  async done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
+  done(index: number, options: ItemOptions = NO_OPTIONS): Promise<void> {
     if (this.halted) return NEVER;
-    this.checkOpen();
-    const event = decideItem(this.writer.state, index, options, this.clock.now());
-    for (
-      let room = this.writer.roomFor(index, this.limits, this.clock);
-      room;
-      room = this.writer.roomFor(index, this.limits, this.clock)
-    ) await room;
+    // Not an async function: the common case returns the writer's own wait, one promise and no
+    // extra hop per call. Refusals still arrive as rejections, never as throws.
+    try {
+      this.checkOpen();
+      const event = decideItem(this.writer.state, index, options, this.clock.now());
+      const room = this.writer.roomFor(index, this.limits, this.clock);
+      if (room) return this.doneWhenRoom(index, room, event);
+      return this.writer.waitFor(this.writer.enqueue([event]));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The waiting done(): queues the event decided before the wait once there is room. */
+  private async doneWhenRoom(
+    index: number,
+    room: Promise<void> | undefined,
+    event: CkptEvent,
+  ): Promise<void> {
+    for (; room; room = this.writer.roomFor(index, this.limits, this.clock)) await room;
     await this.writer.waitFor(this.writer.enqueue([event]));
   }
 

@@ -4,6 +4,7 @@
  * allocate a million states. Both share one code path, so they cannot disagree.
  */
 import type { CkptEvent } from "./events.ts";
+import type { ItemEvent } from "./event-types.ts";
 import { CkptError, ErrorCode } from "./errors.ts";
 import { add, type DoneSet, emptyDoneSet, has, remove } from "./resume-set.ts";
 
@@ -246,23 +247,9 @@ export function apply(s: StageState, event: CkptEvent, revision: number): StageS
         leaseMs: event.leaseMs ?? null,
       };
       break;
-    case "item": {
-      const r = s.resume;
-      r.lastIndex = event.index;
-      if (event.item !== undefined) r.lastItem = event.item;
-      if (event.batch !== undefined) r.batch = event.batch;
-      if (event.cost !== undefined) s.cost += event.cost;
-      if (!add(r, event.index)) {
-        s.counters.duplicates++;
-        break;
-      }
-      s.counters.processed++;
-      if (event.outcome === "ok") s.counters.successful++;
-      else if (event.outcome === "failed") s.counters.failed++;
-      else s.counters.skipped++;
-      if (event.error !== undefined) recordError(s, event.error, false, event.at);
+    case "item":
+      applyItem(s, event);
       break;
-    }
     case "item.reopened":
       // Only successful items have outputs to check, so a reopened item was counted as successful.
       if (remove(s.resume, event.index)) {
@@ -324,6 +311,28 @@ export function apply(s: StageState, event: CkptEvent, revision: number): StageS
   }
   s.status = nextStatus(s.status, event);
   return s;
+}
+
+/**
+ * An item event's own change to `s` (what `apply` does besides the transition check, revision and
+ * times): also the body of the writer's batch fold (core/projection.ts `applyAllToProjection`), so
+ * the two cannot disagree.
+ */
+export function applyItem(s: StageState, event: ItemEvent): void {
+  const r = s.resume;
+  r.lastIndex = event.index;
+  if (event.item !== undefined) r.lastItem = event.item;
+  if (event.batch !== undefined) r.batch = event.batch;
+  if (event.cost !== undefined) s.cost += event.cost;
+  if (!add(r, event.index)) {
+    s.counters.duplicates++;
+    return;
+  }
+  s.counters.processed++;
+  if (event.outcome === "ok") s.counters.successful++;
+  else if (event.outcome === "failed") s.counters.failed++;
+  else s.counters.skipped++;
+  if (event.error !== undefined) recordError(s, event.error, false, event.at);
 }
 
 function recordError(s: StageState, message: string, retryable: boolean, at: number): void {

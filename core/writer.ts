@@ -15,7 +15,12 @@ import type { CkptEvent } from "./events.ts";
 import { CkptError, ErrorCode, isCkptError } from "./errors.ts";
 import { foldLog, loadProjection } from "./fold.ts";
 import type { EventLog, RecordedEvent } from "./log.ts";
-import { applyToProjection, cloneProjection, type Projection, toSnapshot } from "./projection.ts";
+import {
+  applyAllToProjection,
+  cloneProjection,
+  type Projection,
+  toSnapshot,
+} from "./projection.ts";
 import type { Clock } from "./clock.ts";
 import { type Backoff, retry } from "./retry.ts";
 import { rangeCount, wouldAddRange } from "./resume-set.ts";
@@ -268,7 +273,8 @@ export class StageWriter {
    */
   enqueue(events: readonly CkptEvent[]): number {
     if (this.phase.name === "failed" || this.phase.name === "closed") throw this.phase.error;
-    checkEvents(this.projected, events);
+    // One event needs no separate check: apply checks its transition before changing anything.
+    if (events.length > 1) checkEvents(this.projected, events);
     let rev = this.projected.revision;
     for (const e of events) apply(this.projected, e, ++rev);
     for (const e of events) this.queue.push(e);
@@ -285,8 +291,18 @@ export class StageWriter {
     if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (seq <= this.committed) return Promise.resolve();
     if (this.phase.name === "closed") return Promise.reject(this.phase.error);
-    return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
+    const p = new Promise<void>(this.capture);
+    this.waiters.push({ seq, resolve: this.captured!, reject: this.capturedReject! });
+    return p;
   }
+
+  // One executor for every wait (no closure per call): it hands the promise's functions over.
+  private captured: (() => void) | undefined;
+  private capturedReject: ((e: unknown) => void) | undefined;
+  private readonly capture = (resolve: () => void, reject: (e: unknown) => void): void => {
+    this.captured = resolve;
+    this.capturedReject = reject;
+  };
 
   /**
    * Resolves once everything queued so far is written; rejects with the sticky error once failed.
@@ -331,8 +347,7 @@ export class StageWriter {
     let next: Projection | undefined;
     if (wantSnapshot) {
       next = cloneProjection(this.durable);
-      let rev = from;
-      for (const e of batch) applyToProjection(next, e, ++rev);
+      applyAllToProjection(next, batch, from);
     }
     const snapshot = next && toSnapshot(next);
     try {
@@ -352,18 +367,10 @@ export class StageWriter {
       else this.fail(err);
       return;
     }
-    const recorded: RecordedEvent[] = [];
-    let rev = this.durable.state.revision;
-    const rebased = rev !== from;
-    if (next && !rebased) {
-      this.durable = next;
-      for (const e of batch) recorded.push({ revision: ++rev, event: e });
-    } else {
-      for (const e of batch) {
-        applyToProjection(this.durable, e, ++rev);
-        recorded.push({ revision: rev, event: e });
-      }
-    }
+    const head = this.durable.state.revision;
+    const rebased = head !== from;
+    if (next && !rebased) this.durable = next;
+    else applyAllToProjection(this.durable, batch, head);
     if (snapshot) {
       this.lastSnapshotRevision = this.durable.state.revision;
       if (!this.log.supports.atomicSnapshot) {
@@ -374,6 +381,10 @@ export class StageWriter {
     this.committed += batch.length;
     this.settle();
     if (rebased) this.reproject();
+    if (this.listeners.size === 0) return;
+    // Only built for someone listening (a watch, a caller waiting for room).
+    let rev = head;
+    const recorded: RecordedEvent[] = batch.map((event) => ({ revision: ++rev, event }));
     for (const l of this.listeners) l(recorded, this.durable.state);
   }
 
