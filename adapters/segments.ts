@@ -24,8 +24,8 @@
  * Open cost: recovery reads every segment of the current generation once and keeps one small
  * record per live append (a page) in memory, so open time follows the bytes on disk (at most about
  * twice the live bytes, thanks to the reclaim) and memory follows the number of live appends, not
- * events: measured on this VM (2 cores, Node 20, appends of 64 `done()`s, 2026-12-06) MEASURE.
- * A log of one-event appends costs one index record per event.
+ * events (open time and memory for 100k/1M events are not measured yet). A log of one-event
+ * appends costs one index record per event.
  */
 import fs from "node:fs";
 import { join } from "node:path";
