@@ -10,18 +10,23 @@ import type { CkptEvent } from "../../core/events.ts";
 import type { Snapshot } from "../../core/log.ts";
 import { fromColumns, toColumns } from "../item-columns.ts";
 
-/** a: append, s: save snapshot, t: truncate before `r`, d: delete. */
+/**
+ * a: append, s: save snapshot, t: truncate before `r`, d: delete; z: a stream's state as a space
+ * reclaim copies it (first `r`, head `n`, latest `snap`, base `b`), after its pages.
+ */
 export interface Op {
-  k: "a" | "s" | "t" | "d";
+  k: "a" | "s" | "t" | "d" | "z";
   s: string;
   /** Append: revision of the first event; truncate: the new first revision. */
   r?: number;
-  /** Append: number of events. */
+  /** Append: number of events; z: the head. */
   n?: number;
   /** Wall-clock ms of the operation. */
   t: number;
   /** Append or save: the snapshot; truncate: the base snapshot. */
   snap?: Snapshot;
+  /** z: the base snapshot. */
+  b?: Snapshot;
 }
 
 const meta = new Packr({ useRecords: false });
@@ -53,8 +58,12 @@ export function decodePage(bytes: Uint8Array): CkptEvent[] {
 
 /** Payload: u32 length of the op record, the record, then the page (appends only). */
 export function encodePayload(op: Op, events?: readonly CkptEvent[]): Uint8Array {
+  return payloadOf(op, events ? encodePage(events) : undefined);
+}
+
+/** Payload of `op` with a page already encoded (a reclaim copies pages as they are). */
+export function payloadOf(op: Op, page?: Uint8Array): Uint8Array {
   const head = meta.pack(op);
-  const page = events ? encodePage(events) : undefined;
   const out = new Uint8Array(4 + head.length + (page?.length ?? 0));
   new DataView(out.buffer).setUint32(0, head.length, true);
   out.set(head, 4);
@@ -68,6 +77,6 @@ export function decodeOp(payload: Uint8Array): { op: Op; pageAt: number } {
   const len = v.getUint32(0, true);
   if (4 + len > payload.length) throw new Error("op record runs past its frame");
   const op = unmeta.unpack(payload.subarray(4, 4 + len)) as Op;
-  if (!op || typeof op.s !== "string" || !"astd".includes(op.k)) throw new Error("bad op record");
+  if (!op || typeof op.s !== "string" || !"astdz".includes(op.k)) throw new Error("bad op record");
   return { op, pageAt: 4 + len };
 }

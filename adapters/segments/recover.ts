@@ -1,17 +1,18 @@
 /**
- * Recovery on open: walks every segment frame by frame, in sequence order, and hands each valid
- * frame to the caller to rebuild the in-memory index. The first invalid frame ends the log when
- * nothing follows it (a write torn by a crash: its bytes are zeroed so later appends start clean);
- * anything written after it (more bytes in the segment, frames in a later segment) means the bad
- * frame is damage in the middle, which is CKPT_CORRUPT: acknowledged events are never cut silently.
- * Likewise bytes after a segment's clean end (an all-zero header): a lost sector, not an end.
+ * Recovery on open: walks the current generation's segments frame by frame, in sequence order, and
+ * hands each valid frame to the caller to rebuild the in-memory index. The first invalid frame ends
+ * the log when nothing follows it (a write torn by a crash: a writer zeroes its bytes so later
+ * appends start clean; a reader just stops there); anything written after it (more bytes in the
+ * segment, frames in a later segment) means the bad frame is damage in the middle, which is
+ * CKPT_CORRUPT: acknowledged events are never cut silently. Likewise bytes after a segment's clean
+ * end (an all-zero header): a lost sector, not an end. `scan` reports the damage instead of
+ * throwing, for repair (adapters/segments/repair.ts), which cuts the log there.
  */
 import fs from "node:fs";
-import { join } from "node:path";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 import { crc32c } from "../level/chain.ts";
 import { allZero, HEADER, readHeader } from "./frame.ts";
-import { segmentName } from "./segments.ts";
+import { readAll, segmentName, writeAllSync } from "./segments.ts";
 
 /** Where the next frame goes, and its sequence number. */
 export interface Position {
@@ -20,24 +21,28 @@ export interface Position {
   seq: number;
 }
 
+export interface Damage {
+  /** Segment number and byte offset of the first frame that is not valid. */
+  seg: number;
+  at: number;
+  /** Where the torn frame ends (the bytes a writer zeroes), when `torn`. */
+  end: number;
+  why: string;
+  /** Nothing follows it: the last write, torn by a crash (or still under way, for a reader). */
+  torn: boolean;
+}
+
 export type OnFrame = (seg: number, payloadAt: number, payload: Uint8Array) => void;
 
-const corrupt = (dir: string, seg: number, at: number, why: string) =>
-  new CkptError(
-    ErrorCode.CORRUPT,
-    `The preallocated log at ${dir} is damaged: ${why} at byte ${at} of segment ${
-      segmentName(seg)
-    }, and data follows it. Nothing was changed.`,
-    { details: { path: dir, segment: segmentName(seg), offset: at } },
-  );
-
-/** Scans `segments` (ascending) through their open descriptors `fds`; see the header comment. */
-export function recover(
-  dir: string,
+/**
+ * Walks `segments` (ascending numbers of one generation, read through `fds`) up to the first frame
+ * that is not valid; see the header comment.
+ */
+export function scan(
   segments: number[],
   fds: Map<number, number>,
   onFrame: OnFrame,
-): Position {
+): Position & { damage?: Damage } {
   let seq = 1;
   const laterHasData = (k: number) =>
     segments.slice(k + 1).some((n) => {
@@ -47,8 +52,14 @@ export function recover(
     });
   for (let k = 0; k < segments.length; k++) {
     const n = segments[k]!;
-    const bytes = new Uint8Array(fs.readFileSync(join(dir, segmentName(n))));
+    const bytes = readAll(fds.get(n)!);
     let at = 0;
+    const stop = (why: string, end: number, torn: boolean) => ({
+      seg: n,
+      pos: at,
+      seq,
+      damage: { seg: n, at, end, why, torn },
+    });
     for (;;) {
       const h = readHeader(bytes, at);
       if (h.kind === "end") break;
@@ -60,7 +71,7 @@ export function recover(
         try {
           onFrame(n, at + HEADER, bytes.subarray(at + HEADER, at + HEADER + h.length));
         } catch (e) {
-          throw corrupt(dir, n, at, `a frame that does not decode (${(e as Error).message})`);
+          return stop(`a frame that does not decode (${(e as Error).message})`, at, false);
         }
         seq++;
         at += HEADER + h.length;
@@ -69,27 +80,50 @@ export function recover(
       // A torn write leaves a prefix of one frame and zeros after it; trust the length only when
       // the header checked out.
       const end = fits ? at + HEADER + h.length : Math.min(at + HEADER, bytes.length);
-      if (!allZero(bytes, end) || laterHasData(k)) {
-        throw corrupt(
-          dir,
-          n,
-          at,
-          h.kind === "bad"
-            ? "a frame header fails its checksum"
-            : h.seq !== seq >>> 0
-            ? `frame ${h.seq} where ${seq} was due`
-            : "a frame fails its checksum",
-        );
-      }
-      fs.writeSync(fds.get(n)!, new Uint8Array(end - at), 0, end - at, at);
-      return { seg: n, pos: at, seq };
+      const why = h.kind === "bad"
+        ? "a frame header fails its checksum"
+        : h.seq !== seq >>> 0
+        ? `frame ${h.seq} where ${seq} was due`
+        : "a frame fails its checksum";
+      return stop(why, end, allZero(bytes, end) && !laterHasData(k));
     }
     // Past the clean end nothing was ever written: data there means a frame's header was lost.
-    if (!allZero(bytes, at)) throw corrupt(dir, n, at, "a zeroed frame header");
+    if (!allZero(bytes, at)) return stop("a zeroed frame header", at, false);
     if (at === 0 || k === segments.length - 1) {
-      if (laterHasData(k)) throw corrupt(dir, n, at, "the log ends early");
+      if (laterHasData(k)) return stop("the log ends early", at, false);
       return { seg: n, pos: at, seq };
     }
   }
   throw new Error("recover: no segments");
+}
+
+export function corruptAt(dir: string, gen: number, d: Damage): CkptError {
+  return new CkptError(
+    ErrorCode.CORRUPT,
+    `The segment log at ${dir} is damaged: ${d.why} at byte ${d.at} of segment ${
+      segmentName(gen, d.seg)
+    }, and data follows it. Nothing was changed. ` +
+      `Keep a copy of the folder, then run \`ckpt verify --repair --store ${dir}\` to recover what can be recovered.`,
+    { details: { path: dir, segment: segmentName(gen, d.seg), offset: d.at } },
+  );
+}
+
+/**
+ * `scan`, then: damage in the middle is CKPT_CORRUPT; a torn tail is the end (zeroed unless
+ * `readOnly`).
+ */
+export function recover(
+  dir: string,
+  gen: number,
+  segments: number[],
+  fds: Map<number, number>,
+  onFrame: OnFrame,
+  readOnly: boolean,
+): Position {
+  const r = scan(segments, fds, onFrame);
+  if (!r.damage) return r;
+  if (!r.damage.torn) throw corruptAt(dir, gen, r.damage);
+  const { seg, at, end } = r.damage;
+  if (!readOnly) writeAllSync(fds.get(seg)!, new Uint8Array(end - at), at);
+  return { seg: r.seg, pos: r.pos, seq: r.seq };
 }

@@ -1,28 +1,47 @@
 /**
- * The preallocated log's files: numbered segments of a fixed size, zero-filled and fsynced before
- * first use, so an append overwrites blocks that already exist and an `O_DSYNC` write needs no
- * metadata update (no size change, no extent conversion): one syscall is the write and its
- * fdatasync. A segment is prepared under a temporary name and renamed into place, so a crash never
- * leaves a half-zeroed segment that looks usable.
+ * The segment log's files: numbered segments of a fixed size, zero-filled and fsynced before first
+ * use, so an append overwrites blocks that already exist and an `O_DSYNC` write needs no metadata
+ * update (no size change, no extent conversion): one syscall is the write and its fdatasync. A
+ * segment is prepared under a temporary name and renamed into place, so a crash never leaves a
+ * half-zeroed segment that looks usable. Segments belong to a generation (`<gen>-<n>.seg`): space
+ * is reclaimed by writing the live state into the next generation (adapters/segments/folder.ts
+ * says which one is current).
  */
 import fs from "node:fs";
 import { join } from "node:path";
 
 const CHUNK = 1 << 20;
 
-export const segmentName = (n: number) => `${String(n).padStart(8, "0")}.seg`;
+const pad = (n: number, width: number) => String(n).padStart(width, "0");
+export const segmentName = (gen: number, n: number) => `${pad(gen, 6)}-${pad(n, 8)}.seg`;
+const SEGMENT = /^(\d{6})-(\d{8})\.seg$/;
 
-/** Segment numbers present in `dir`, ascending; leftover temporaries from a crash are removed. */
-export function listSegments(dir: string): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync(dir)) {
-    if (name.endsWith(".seg.tmp")) fs.rmSync(join(dir, name), { force: true });
-    else if (/^\d{8}\.seg$/.test(name)) out.push(Number(name.slice(0, 8)));
-  }
-  return out.sort((a, b) => a - b);
+export interface SegmentFile {
+  gen: number;
+  n: number;
 }
 
-function fsyncDir(dir: string): Promise<void> {
+/** Segment files in `dir` (every generation), by generation then number. */
+export function listSegments(dir: string): SegmentFile[] {
+  const out: SegmentFile[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const m = SEGMENT.exec(name);
+    if (m) out.push({ gen: Number(m[1]), n: Number(m[2]) });
+  }
+  return out.sort((a, b) => a.gen - b.gen || a.n - b.n);
+}
+
+/** Removes segments of other generations than `gen` and temporaries left by a crash. */
+export function removeStale(dir: string, gen: number): void {
+  for (const name of fs.readdirSync(dir)) {
+    const m = SEGMENT.exec(name);
+    if (name.endsWith(".seg.tmp") || (m && Number(m[1]) !== gen)) {
+      fs.rmSync(join(dir, name), { force: true });
+    }
+  }
+}
+
+export function fsyncDir(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
     fs.open(dir, "r", (err, fd) => {
       if (err) return reject(err);
@@ -69,9 +88,27 @@ export function pread(fd: number, length: number, pos: number): Promise<Uint8Arr
   });
 }
 
-/** Creates segment `n` of `size` zero bytes, durably (data, then the name in the folder). */
-export async function prepareSegment(dir: string, n: number, size: number): Promise<void> {
-  const tmp = join(dir, segmentName(n) + ".tmp");
+/** The whole file behind `fd`. */
+export function readAll(fd: number): Uint8Array {
+  const size = fs.fstatSync(fd).size;
+  const buf = new Uint8Array(size);
+  let done = 0;
+  while (done < size) {
+    const n = fs.readSync(fd, buf, done, size - done, done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done === size ? buf : buf.subarray(0, done);
+}
+
+/** Creates segment `n` of generation `gen`, `size` zero bytes, durably (data, then its name). */
+export async function prepareSegment(
+  dir: string,
+  gen: number,
+  n: number,
+  size: number,
+): Promise<void> {
+  const tmp = join(dir, segmentName(gen, n) + ".tmp");
   const fd = fs.openSync(tmp, "w");
   try {
     const zeros = new Uint8Array(Math.min(CHUNK, size));
@@ -81,19 +118,22 @@ export async function prepareSegment(dir: string, n: number, size: number): Prom
     await new Promise<void>((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
   } catch (err) {
     // A full disk: give back what the half-made segment took.
+    fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     throw err;
-  } finally {
-    fs.closeSync(fd);
   }
-  fs.renameSync(tmp, join(dir, segmentName(n)));
+  fs.closeSync(fd);
+  fs.renameSync(tmp, join(dir, segmentName(gen, n)));
   await fsyncDir(dir);
 }
 
 /**
- * Opens segment `n` for positional writes that return only once the data is on disk (`O_DSYNC`),
- * and positional reads.
+ * Opens segment `n` of `gen` for positional writes that return only once the data is on disk
+ * (`O_DSYNC`) and positional reads, or for reads only.
  */
-export function openSegment(dir: string, n: number): number {
-  return fs.openSync(join(dir, segmentName(n)), fs.constants.O_RDWR | fs.constants.O_DSYNC);
+export function openSegment(dir: string, gen: number, n: number, readOnly = false): number {
+  return fs.openSync(
+    join(dir, segmentName(gen, n)),
+    readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_DSYNC,
+  );
 }

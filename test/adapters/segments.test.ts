@@ -36,7 +36,7 @@ for (const blocking of [false, true]) {
 
 /** Frame offsets in the first segment (header lengths walked from 0). */
 function frames(path: string): { bytes: Uint8Array; at: number[]; end: number } {
-  const bytes = new Uint8Array(readFileSync(join(path, segmentName(1))));
+  const bytes = new Uint8Array(readFileSync(join(path, segmentName(1, 1))));
   const v = new DataView(bytes.buffer);
   const at: number[] = [];
   let o = 0;
@@ -65,7 +65,7 @@ test("a torn last frame is cut on open, and appends go on after it", async () =>
   // A crash mid-write: the last frame's second half never reached the disk.
   const cut = at[3]! + Math.floor((end - at[3]!) / 2);
   bytes.fill(0, cut, end);
-  writeFileSync(join(dir.path, segmentName(1)), bytes);
+  writeFileSync(join(dir.path, segmentName(1, 1)), bytes);
 
   let log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
   assert.is((await log.info("s"))?.head, 29, "the torn append is gone, the three before it stay");
@@ -91,7 +91,7 @@ test("a flipped byte or a zeroed header in a middle frame is CKPT_CORRUPT and th
     const off = where === "payload" ? at[1]! + HEADER + 5 : at[1]! + 1;
     if (where === "zeroed header") bytes.fill(0, at[1]!, at[1]! + HEADER); // a lost sector
     else bytes[off] = bytes[off]! ^ 0x10;
-    writeFileSync(join(dir.path, segmentName(1)), bytes);
+    writeFileSync(join(dir.path, segmentName(1, 1)), bytes);
     try {
       await segmentLog(dir.path, { segmentBytes: SEGMENT });
       assert.unreachable(`a damaged ${where} should not open`);
@@ -99,11 +99,11 @@ test("a flipped byte or a zeroed header in a middle frame is CKPT_CORRUPT and th
       assert.is((e as { code?: string }).code, "CKPT_CORRUPT", (e as Error).message);
     }
     assert.equal(
-      new Uint8Array(readFileSync(join(dir.path, segmentName(1)))),
+      new Uint8Array(readFileSync(join(dir.path, segmentName(1, 1)))),
       bytes,
       "nothing was cut",
     );
-    writeFileSync(join(dir.path, segmentName(1)), original);
+    writeFileSync(join(dir.path, segmentName(1, 1)), original);
   }
   const log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
   assert.is((await log.info("s"))?.head, 39, "undamaged, everything is back");
