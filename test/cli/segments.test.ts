@@ -30,7 +30,7 @@ function writer(args: string[], until: string) {
 }
 
 /** The reading commands every store answers, run by the real binary against `store`. */
-async function readAll(store: string, processed: number, status: string) {
+async function readAll(store: string, processed: number, status: string, compacted = false) {
   const list = await runBin(["list", "--json", "--store", store]);
   assert.is(list.code, 0, list.stderr);
   assert.match(list.stdout, '"fetch"');
@@ -43,7 +43,7 @@ async function readAll(store: string, processed: number, status: string) {
   assert.match(verify.stdout, /ok\s+fetch/);
   const exported = await runBin(["export", "fetch", "--store", store]);
   assert.is(exported.code, 0, exported.stderr);
-  assert.match(exported.stdout, "https://example.com/p/0");
+  if (!compacted) assert.match(exported.stdout, "https://example.com/p/0");
 }
 
 test("a pipeline writes segments:<dir>; ckpt lists, shows, verifies, exports and compacts it by its folder", async () => {
@@ -70,7 +70,7 @@ test("a pipeline writes segments:<dir>; ckpt lists, shows, verifies, exports and
     const report = JSON.parse(compact.stdout);
     assert.type(report.bytesBefore, "number", "sizeBytes before");
     assert.type(report.bytesAfter, "number", "sizeBytes after");
-    await readAll(path, 40, "completed");
+    await readAll(path, 40, "completed", true);
     assert.not.ok(existsSync(join(path, "CURRENT")), "nothing opened it as LevelDB");
   } finally {
     await dir.remove();
