@@ -94,4 +94,21 @@ test("while the pipeline holds the segment log: the reading commands work beside
   }
 });
 
+test("ckpt verify --repair on a segment log runs the segment log's repair (adapters/segments/repair.ts)", async () => {
+  const dir = await tempDir();
+  const path = join(dir.path, "data");
+  try {
+    const w = writer([`segments:${path}`, "10"], "done");
+    await w.ready.catch((e) => assert.unreachable(String(e)));
+    const r = await runBin(["verify", "--repair", "--json", "--store", path]);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { repair?: { stages: { stage: string; lost: unknown }[] } };
+    assert.ok(out.repair, "a repair report");
+    assert.equal(out.repair!.stages.map((s) => [s.stage, s.lost]), [["fetch", null]]);
+    await readAll(path, 10, "completed");
+  } finally {
+    await dir.remove();
+  }
+});
+
 test.run();
