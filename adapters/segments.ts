@@ -43,14 +43,7 @@ import type {
 import { checkExpected } from "./expected.ts";
 import { storageError } from "./level/errors.ts";
 import { decodeOp, decodePage, encodePayload, type Op, payloadOf } from "./segments/codec.ts";
-import {
-  inspectFolder,
-  type Lock,
-  MARKER,
-  readMarker,
-  takeLock,
-  writeMarker,
-} from "./segments/folder.ts";
+import { inspectFolder, type Lock, readMarker, takeLock, writeMarker } from "./segments/folder.ts";
 import { frameOf, HEADER, seal } from "./segments/frame.ts";
 import { recover } from "./segments/recover.ts";
 import {
@@ -836,5 +829,3 @@ function span(pages: Page[], i: number): number {
 /** Length of the op record at the start of a payload (codec.ts layout). */
 const metaLength = (payload: Uint8Array) =>
   new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
-
-export { MARKER };

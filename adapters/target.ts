@@ -4,7 +4,9 @@
  * a target named explicitly (option or flag) wins over the environment; two named explicitly are
  * CKPT_INVALID, and so are two named by the environment (CKPT_STORE, CKPT_MEMORY, CKPT_URL,
  * CKPT_EVENTSTORE): never silently ranked. Nothing named: the LevelDB folder ./.ckpt.
- * A `postgres://` URL (as the store or the url) is PostgreSQL. Pure: adapters/open-log.ts opens it.
+ * A `postgres://` URL (as the store or the url) is PostgreSQL; a store `segments:<dir>` is a segment
+ * log. Pure: adapters/open-log.ts opens it, and there (settleTarget) a plain folder that already
+ * holds a segment log's `SEGMENTS` marker becomes a segment target, so reading tools need no prefix.
  */
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import { redactUrl } from "../core/redact.ts";
@@ -12,6 +14,7 @@ import { isPostgresUrl } from "./postgres/connection.ts";
 
 export type Target =
   | { kind: "level"; path: string }
+  | { kind: "segments"; path: string }
   | { kind: "memory" }
   | { kind: "http"; url: string; token: string | undefined }
   | { kind: "eventstore"; connectionString: string }
@@ -38,6 +41,9 @@ export const TARGET_ENV: Readonly<Record<Key, string>> = {
 };
 
 export const DEFAULT_STORE = "./.ckpt";
+
+/** The store prefix that names a segment log (adapters/segments.ts): `segments:./data`. */
+export const SEGMENTS_PREFIX = "segments:";
 
 export interface ResolveOptions {
   /**
@@ -114,7 +120,17 @@ function pick(c: TargetChoice, keys: readonly Key[], name: (k: Key) => string): 
     }
     return { kind: "http", url: url.replace(/\/+$/, ""), token: undefined };
   }
-  const path = has("path") ? c.path! : DEFAULT_STORE;
+  const path: string = has("path") ? c.path! : DEFAULT_STORE;
+  if (path.startsWith(SEGMENTS_PREFIX)) {
+    const dir = path.slice(SEGMENTS_PREFIX.length);
+    if (dir === "") {
+      throw invalidTarget(
+        `${name("path")} ${SEGMENTS_PREFIX} needs a folder: segments:./data.`,
+        "path",
+      );
+    }
+    return { kind: "segments", path: dir };
+  }
   return isPostgresUrl(path) ? { kind: "postgres", url: path } : { kind: "level", path };
 }
 
@@ -131,6 +147,8 @@ export function describeTarget(t: Target): string {
   switch (t.kind) {
     case "level":
       return t.path;
+    case "segments":
+      return `${SEGMENTS_PREFIX}${t.path}`;
     case "memory":
       return "memory";
     case "eventstore":

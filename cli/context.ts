@@ -25,8 +25,8 @@ export interface OutputFile extends Out {
 export interface Ctx {
   /**
    * Opens the target on the first call (so `--help` and usage errors never touch it), the same
-   * store afterwards. `readOnly`: a LevelDB folder is read through a private view and never written
-   * (list, show, replay, …).
+   * store afterwards. `readOnly`: a LevelDB folder is read through a private view and never written;
+   * a segment log is read without its lock, beside its writer (list, show, replay, …).
    */
   store(options?: StoreOptions): Promise<Store>;
   /**
@@ -34,8 +34,11 @@ export interface Ctx {
    * was written since.
    */
   reopen(): Promise<Store>;
-  /** The LevelDB folder when the target is one (for `verify --repair`), else undefined. */
-  readonly storePath: string | undefined;
+  /**
+   * The LevelDB or segment-log folder when the target is one (for `verify --repair`), else
+   * undefined.
+   */
+  readonly storeFolder: { kind: "level" | "segments"; path: string } | undefined;
   /** The target for messages: a folder, a URL or a connection string without credentials. */
   readonly target: string;
   readonly stdout: Out;

@@ -4,7 +4,7 @@ import { COMMANDS } from "./commands/index.ts";
 import { TARGET_FLAGS } from "./target.ts";
 
 export const ENV_HELP = [
-  ["CKPT_STORE", "LevelDB folder or postgres:// URL, as --store (default ./.ckpt)"],
+  ["CKPT_STORE", "LevelDB folder, segments:<dir> or postgres:// URL, as --store (default ./.ckpt)"],
   ["CKPT_URL", "ckpt-server URL, as --url"],
   ["CKPT_TOKEN", "bearer token for the sidecar, as --token"],
   ["CKPT_EVENTSTORE", "EventStoreDB connection string, as --eventstore"],

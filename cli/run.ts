@@ -101,13 +101,17 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         return opened;
       },
       async reopen() {
-        if (io.store || !opened || target?.kind !== "level") return ctx.store(openedWith);
+        if (io.store || !opened || (target?.kind !== "level" && target?.kind !== "segments")) {
+          return ctx.store(openedWith);
+        }
         const old = opened;
         opened = undefined;
         await old.then((s) => s.close()).catch(() => undefined);
         return ctx.store(openedWith);
       },
-      storePath: !io.store && target?.kind === "level" ? target.path : undefined,
+      storeFolder: !io.store && (target?.kind === "level" || target?.kind === "segments")
+        ? { kind: target.kind, path: target.path }
+        : undefined,
       target: io.store ? io.store.log.location : target ? describeTarget(target) : "",
       stdout: io.stdout,
       stderr: io.stderr,

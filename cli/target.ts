@@ -4,7 +4,7 @@
  * result.
  */
 import { existsSync } from "node:fs";
-import { openLog } from "../adapters/open-log.ts";
+import { openLog, settleTarget } from "../adapters/open-log.ts";
 import { resolveTarget as resolve, type Target } from "../adapters/target.ts";
 import { CkptError, ErrorCode, isCkptError } from "../core/errors.ts";
 import { Store } from "../core/store.ts";
@@ -21,7 +21,7 @@ export const TARGET_FLAGS = {
     type: "string",
     value: "<dir>",
     description:
-      "LevelDB folder or postgres://user:pass@host/db URL (default: $CKPT_STORE, else ./.ckpt)",
+      "LevelDB folder, segments:<dir> (segment log) or postgres://user:pass@host/db URL (default: $CKPT_STORE, else ./.ckpt)",
   },
   url: {
     type: "string",
@@ -50,6 +50,7 @@ const NAMES = {
 
 /**
  * The command's target; a wrong or ambiguous one is a usage error (exit 2) carrying CKPT_INVALID.
+ * A folder that holds a segment log is that segment log, prefix or not.
  */
 export function resolveTarget(
   args: ParsedArgs,
@@ -57,7 +58,7 @@ export function resolveTarget(
   command: string,
 ): Target {
   try {
-    return resolve(
+    return settleTarget(resolve(
       {
         path: str(args, "store"),
         url: str(args, "url"),
@@ -66,7 +67,7 @@ export function resolveTarget(
       },
       (n) => env[n],
       { names: NAMES },
-    );
+    ));
   } catch (err) {
     if (isCkptError(err, ErrorCode.INVALID)) throw new UsageError(err.message, command, err.code);
     throw err;
@@ -74,14 +75,14 @@ export function resolveTarget(
 }
 
 /**
- * Opens the target. A LevelDB folder that does not exist is CKPT_NOT_FOUND unless `create`
- * (reading commands must not leave an empty store behind a typo).
+ * Opens the target. A LevelDB or segment folder that does not exist is CKPT_NOT_FOUND unless
+ * `create` (reading commands must not leave an empty store behind a typo).
  */
 export async function openTarget(
   t: Target,
   options: { create?: boolean; readOnly?: boolean } = {},
 ): Promise<Store> {
-  if (t.kind === "level" && !options.create && !existsSync(t.path)) {
+  if ((t.kind === "level" || t.kind === "segments") && !options.create && !existsSync(t.path)) {
     throw new CkptError(
       ErrorCode.NOT_FOUND,
       `No ckpt store at ${t.path}. Point --store (or CKPT_STORE) at the folder your pipeline writes, or --url at a ckpt-server.`,

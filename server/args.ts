@@ -56,7 +56,8 @@ const FLAG_LIST: readonly (FlagSpec & { name: string })[] = [
     name: "store",
     env: "CKPT_STORE",
     value: "<dir>",
-    description: "LevelDB folder the sidecar owns, or a postgres://user:pass@host/db URL",
+    description:
+      "LevelDB folder the sidecar owns, segments:<dir> for a segment log, or a postgres://user:pass@host/db URL",
     default: "./.ckpt",
   },
   {

@@ -5,7 +5,7 @@
  * (listening, signals) come in through `MainIo` from node.ts or deno.ts.
  */
 import { readFile } from "node:fs/promises";
-import { openLog } from "../adapters/open-log.ts";
+import { openLog, settleTarget } from "../adapters/open-log.ts";
 import { describeTarget } from "../adapters/target.ts";
 import type { EventLog } from "../core/log.ts";
 import { DEFAULT_MIN_EVENTS } from "../core/retention.ts";
@@ -42,7 +42,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   if (parsed.kind === "help") return io.stdout(usage()), 0;
   if (parsed.kind === "version") return io.stdout(`ckpt-server ${VERSION}`), 0;
   if (parsed.kind === "error") return io.stderr(`ckpt-server: ${parsed.message}\n\n${usage()}`), 2;
-  const config = parsed.config;
+  let config = parsed.config;
 
   let tokens: TokenTable;
   try {
@@ -63,6 +63,8 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     return 2;
   }
 
+  // A plain --store folder that holds a segment log is one: the banner says so.
+  config = { ...config, target: settleTarget(config.target) };
   let log: EventLog;
   try {
     log = await openLog(config.target, { durability: config.durability });
@@ -171,6 +173,7 @@ function describeLog({ target: t, durability }: ServerConfig): string {
   const at = describeTarget(t);
   if (t.kind === "memory") return "in memory (nothing survives a restart)";
   if (t.kind === "level") return `LevelDB at ${at} (durability ${durability})`;
+  if (t.kind === "segments") return `segment log at ${t.path} (O_DSYNC, every commit on disk)`;
   return `${
     t.kind === "eventstore"
       ? "EventStoreDB"

@@ -6,6 +6,7 @@
  */
 import type { LevelExtras } from "../../adapters/level/guard.ts";
 import { type RepairReport, repairStore } from "../../adapters/level/repair.ts";
+import { repairSegments } from "../../adapters/segments/repair.ts";
 import { isCkptError } from "../../core/errors.ts";
 import { parseEvent } from "../../core/events.ts";
 import type { EventLog, Snapshot, StreamInfo } from "../../core/log.ts";
@@ -51,7 +52,7 @@ export const verifyCommand: Command = {
     repair: {
       type: "boolean",
       description:
-        "LevelDB folder only: keep a copy of the files, recover what can be recovered, say what was lost",
+        "LevelDB folder or segment log only: keep a copy of the files, recover what can be recovered, say what was lost",
     },
     ...JSON_FLAG,
     ...STORE_FLAGS,
@@ -65,13 +66,16 @@ export const verifyCommand: Command = {
     const names = args.positionals.map((n) => stageName(n, "ckpt verify"));
     let repaired: RepairReport | undefined;
     if (bool(args, "repair")) {
-      if (!ctx.storePath) {
+      const folder = ctx.storeFolder;
+      if (!folder) {
         throw new UsageError(
-          "--repair applies to a LevelDB folder (--store); a server or EventStoreDB repairs itself.",
+          "--repair applies to a LevelDB folder or a segment log (--store); a server or EventStoreDB repairs itself.",
           "ckpt verify",
         );
       }
-      repaired = await repairStore(ctx.storePath);
+      repaired = folder.kind === "segments"
+        ? await repairSegments(folder.path)
+        : await repairStore(folder.path);
       if (!bool(args, "json")) await printRepair(repaired, ctx);
     }
     const lost = repaired?.stages.some((s) => s.lost) ?? false;
@@ -137,7 +141,7 @@ async function printRepair(r: RepairReport, ctx: Ctx): Promise<void> {
     a: [number, number],
   ) => (a[0] === a[1] ? `revision ${a[0]}` : `revisions ${a[0]}–${a[1]}`);
   await ctx.stdout.write(`Repaired ${ctx.target}; the files as they were are kept in ${r.kept}.\n`);
-  if (!r.ledger) {
+  if (!r.ledger && ctx.storeFolder?.kind !== "segments") {
     await ctx.stdout.write(
       "The ledger (CKPT-LEDGER) was missing or damaged: only losses LevelDB still knew of can be told.\n",
     );

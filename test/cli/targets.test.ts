@@ -3,6 +3,8 @@
  * CLI's flags, the sidecar's flags), which must give the same answer wherever they accept the
  * input.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { memoryLog } from "../../adapters/memory.ts";
@@ -72,6 +74,22 @@ const TABLE: [string, TargetChoice, Env, Target | typeof INVALID, (Target | type
   ["a url that is not http", { url: "h:1" }, {}, INVALID],
   ["a token without a url", { token: "x" }, {}, INVALID],
   ["a token with a store", { path: "/x", token: "x" }, { CKPT_URL: "http://h:1" }, INVALID],
+  ["a segments: store", { path: "segments:/d" }, {}, { kind: "segments", path: "/d" }],
+  ["CKPT_STORE as segments:", {}, { CKPT_STORE: "segments:./d" }, {
+    kind: "segments",
+    path: "./d",
+  }],
+  ["an explicit segments: store beats CKPT_STORE", { path: "segments:/d" }, { CKPT_STORE: "/s" }, {
+    kind: "segments",
+    path: "/d",
+  }],
+  ["segments: without a folder", { path: "segments:" }, {}, INVALID],
+  ["segments: and memory", { path: "segments:/d", memory: true }, {}, INVALID],
+  ["segments: and an eventstore", { path: "segments:/d", eventstore: ES }, {}, INVALID],
+  ["CKPT_STORE segments: and CKPT_EVENTSTORE", {}, {
+    CKPT_STORE: "segments:/d",
+    CKPT_EVENTSTORE: ES,
+  }, INVALID],
 ];
 
 type Answer = Target | typeof INVALID;
@@ -156,6 +174,57 @@ test("open() follows the rule for real: the env it is given, explicit beats env,
       const err = await open({ ...o, ...env(vars) }).then(() => undefined, (e: unknown) => e);
       assert.ok(isCkptError(err, "CKPT_INVALID"), String(err));
     }
+  } finally {
+    await dir.remove();
+  }
+});
+
+test("a folder that holds a segment log opens as one, prefix or not; durability os is refused with it", async () => {
+  const dir = await tempDir();
+  const path = `${dir.path}/seg`;
+  try {
+    let store = await open({ path: `segments:${path}` });
+    assert.is(store.log.location, path);
+    const run = await store.stage("fetch").begin({ total: 2 });
+    await run.done(0);
+    await run.done(1);
+    await run.complete();
+    await store.close();
+    assert.ok(existsSync(join(path, "SEGMENTS")), "the segment log writes its marker");
+    // The library: a plain path to it is the segment log (no LevelDB files appear beside it).
+    store = await open({ path });
+    assert.is((await store.stage("fetch").state()).status, "completed");
+    await store.close();
+    assert.not.ok(existsSync(join(path, "CURRENT")), "opened as LevelDB");
+    // The CLI: `--store <dir>` and CKPT_STORE=<dir> resolve to the segment log.
+    for (
+      const [argv, env] of [[["list", "--store", path], {}], [["list"], {
+        CKPT_STORE: path,
+      }]] as const
+    ) {
+      let opened: Target | undefined;
+      const r = await cli([...argv], {
+        env,
+        open: async (t) => ((opened = t), new Store(memoryLog(), { platform: runtimePlatform })),
+      });
+      assert.is(r.code, 0, r.err);
+      assert.equal(opened, { kind: "segments", path });
+    }
+    const real = await cli(["list", "--store", path, "--json"]);
+    assert.is(real.code, 0, real.err);
+    assert.match(real.out, /"fetch"/);
+    for (const p of [path, `segments:${path}`]) {
+      const err = await open({ path: p, durability: "os" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(isCkptError(err, "CKPT_INVALID"), String(err));
+      assert.match((err as Error).message, /segment log/);
+    }
+    // A LevelDB folder stays LevelDB.
+    store = await open({ path: `${dir.path}/level` });
+    await store.close();
+    assert.ok(existsSync(join(dir.path, "level", "CURRENT")));
   } finally {
     await dir.remove();
   }

@@ -223,6 +223,32 @@ test("the bins run the compiled JavaScript on plain Node", async () => {
   );
 });
 
+test("a segment log from the installed package: segmentLog and open('segments:…'), reopened, listed by the bin", async () => {
+  const store = join(p.dir, "store-segments");
+  await writeFile(
+    join(p.dir, "segments.mjs"),
+    `import { open, segmentLog } from "ckpt";
+const [path] = process.argv.slice(2);
+let store = await open({ path: "segments:" + path });
+const run = await store.stage("fetch").begin({ total: 3 });
+for (let i = 0; i < 3; i++) await run.done(i);
+await run.complete();
+await store.close();
+store = await open({ log: await segmentLog(path) });
+const state = await store.stage("fetch").state();
+await store.close();
+console.log(JSON.stringify({ status: state.status, processed: state.counters.processed }));
+`,
+  );
+  const r = await must(node, ["segments.mjs", store], { cwd: p.dir });
+  assert.equal(JSON.parse(r.stdout), { status: "completed", processed: 3 });
+  assert.ok(existsSync(join(store, "SEGMENTS")), "a segment log on disk");
+  const list = JSON.parse(
+    (await must(bin(p, "ckpt"), ["list", "--json", "--store", store], { cwd: p.dir })).stdout,
+  ) as { stage: string; status: string }[];
+  assert.equal(list.map((s) => [s.stage, s.status]), [["fetch", "completed"]]);
+});
+
 test("the installed ckpt-server serves the dashboard (with uPlot) and the item lineage; ckpt item reads it", async () => {
   const store = join(p.dir, "store-bin"); // written by the bins test above: stage "fetch", completed
   const child = spawn(bin(p, "ckpt-server"), ["--store", store, "--port", "0"], {
