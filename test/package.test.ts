@@ -25,6 +25,7 @@ test("mod.ts exports exactly this", () => {
     "open",
     "parseDuration",
     "progressOf",
+    "segmentLog",
     "shutdown",
   ]);
 });
