@@ -1,8 +1,8 @@
 /**
  * The segment log (`segmentLog`): an EventLog on log files of our own instead of LevelDB (issue 20).
  * Segments are zero-filled ahead of use and opened `O_DSYNC`, so a group commit is one positional
- * write that returns once it is on disk: one threadpool hop (or none, with `blocking`) and no
- * metadata update, where LevelDB appends to its log and fsyncs. Every operation (append, snapshot,
+ * write that returns once it is on disk, made on the main thread (or on libuv's threadpool with
+ * `blocking: false`), with no metadata update, where LevelDB appends to its log and fsyncs. Every operation (append, snapshot,
  * truncate, delete) is one frame (segments/frame.ts) applied in order to an in-memory index of
  * stream → pages; reads fetch page bytes by position. Appends queued while a write is in flight go
  * out together in the next write.
@@ -60,9 +60,11 @@ export interface SegmentLogOptions {
   /** Bytes per segment file (default 16 MiB); the largest single frame must fit in one. */
   segmentBytes?: number;
   /**
-   * Write on the main thread (`writeSync`), as better-sqlite3 does: the event loop stops for the
-   * disk's ~0.1–0.2 ms, but the threadpool round trip (~60 µs here, a third of the write) is gone.
-   * Default false: the write runs on libuv's threadpool.
+   * Default true: write on the main thread (`writeSync`), as better-sqlite3 does. The event loop
+   * stops for the disk's ~0.1–0.2 ms per group commit, which costs nothing while every worker is
+   * awaiting that commit, and saves the threadpool round trip (~60–85 µs here, a third of a
+   * commit; bench/README.md). False runs the write on libuv's threadpool, so the loop keeps
+   * running meanwhile: for CPU-heavy work between updates, or a server answering others.
    */
   blocking?: boolean;
   /**
@@ -168,7 +170,7 @@ async function openLog(
 ): Promise<EventLog> {
   const readOnly = lock === undefined;
   const segmentBytes = options.segmentBytes ?? 16 << 20;
-  const blocking = options.blocking ?? false;
+  const blocking = options.blocking ?? true;
   const location = path;
   let gen: number;
   let numbers: number[];

@@ -8,13 +8,14 @@ import { type EventLog, levelLog, memoryLog, open, type Run, type Store } from "
 import { groupMeter, type Subject } from "./subject.ts";
 import { du, removeDir, tempDir } from "./tmp.ts";
 
-export type CkptKind = "sync" | "os" | "memory" | "segments";
+export type CkptKind = "sync" | "os" | "memory" | "segments" | "segments-threadpool";
 
 export const CKPT_LABEL: Record<CkptKind, string> = {
   sync: "ckpt LevelDB sync",
   os: "ckpt LevelDB os",
   memory: "ckpt memory",
-  segments: "ckpt segments (blocking writes)",
+  segments: "ckpt segment log",
+  "segments-threadpool": "ckpt segment log, threadpool writes",
 };
 
 /** Wraps a log to count appends and the events they carry (the group-commit size). */
@@ -44,7 +45,9 @@ export async function openCkpt(kind: CkptKind, name = "bench"): Promise<OpenedCk
     kind === "memory" || dir === undefined
       ? memoryLog()
       : kind === "segments"
-      ? await segmentLog(dir, { blocking: true }) // the variant closest to SQLite: bench/README.md
+      ? await segmentLog(dir) // as `segments:<dir>` opens it: writes on the main thread
+      : kind === "segments-threadpool"
+      ? await segmentLog(dir, { blocking: false })
       : await levelLog(dir, { durability: kind }),
   );
   const store = await open({ log });

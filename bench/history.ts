@@ -1,6 +1,8 @@
 /**
- * Builds stage histories of a given length on LevelDB, left the way a crash mid-run leaves them.
+ * Builds stage histories of a given length on LevelDB (or the segment log), left the way a crash
+ * mid-run leaves them.
  */
+import { segmentLog } from "../adapters/segments.ts";
 import { levelLog, open, type Run } from "../mod.ts";
 import { tempDir } from "./tmp.ts";
 
@@ -26,10 +28,16 @@ async function markRange(run: Run, from: number, to: number): Promise<void> {
  * Every history thus ends with the same tail after its latest snapshot, so resume times compare
  * history lengths alone.
  */
-export async function buildHistory(events: number, tail: number): Promise<History> {
+export async function buildHistory(
+  events: number,
+  tail: number,
+  kind: "level" | "segments" = "level",
+): Promise<History> {
   const dir = tempDir(`h${events}`);
   // "os" only to build faster: the bytes on disk are the same as with "sync".
-  const log = await levelLog(dir, { durability: "os" });
+  const log = kind === "segments"
+    ? await segmentLog(dir)
+    : await levelLog(dir, { durability: "os" });
   const store = await open({ log });
   const run = await store.stage(STAGE).begin({ total: events });
   const before = events - 3 - tail;

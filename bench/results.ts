@@ -11,6 +11,7 @@ import type { HotResult } from "./hotloop.ts";
 import type { PostgresBenchResult } from "./postgres.ts";
 import type { ReplayResult } from "./replay.ts";
 import type { ResumeResult } from "./resume.ts";
+import type { SegmentOpenResult } from "./segments-open.ts";
 import type { SidecarResult } from "./sidecar.ts";
 import type { StateSizeResult } from "./state-size.ts";
 import type { Spread } from "./stats.ts";
@@ -41,6 +42,8 @@ export interface BenchResults {
   resume: ResumeResult[];
   /** Resume time at the largest history over the smallest, per round. */
   resumeRatio?: Spread;
+  /** Resume on the segment log, whose open reads the whole log (absent before it was measured). */
+  segmentResume?: SegmentOpenResult[];
   replay?: ReplayResult;
   disk: {
     hotLoop?: DiskResult;

@@ -68,36 +68,34 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
         ratio: vs.join(", "),
       };
       if (s.key === "ckpt-sync" && w === 64) {
-        const verdicts: string[] = [];
-        const targetsText: string[] = [];
         if (json) {
           const x = ratios(c.perSec.rounds, json.cells[w]!.perSec.rounds).median;
-          targetsText.push(`≥${T.vsJson}× A`);
-          verdicts.push(
-            check(
-              targets,
-              `64 workers sync ≥${T.vsJson}× baseline A`,
-              `${x.toFixed(1)}×`,
-              x >= T.vsJson,
-              short(x, T.vsJson),
-            ),
+          row.target = `≥${T.vsJson}× A`;
+          row.verdict = check(
+            targets,
+            `64 workers sync ≥${T.vsJson}× baseline A`,
+            `${x.toFixed(1)}×`,
+            x >= T.vsJson,
+            short(x, T.vsJson),
           );
+        } else {
+          row.target = "vs baselines (not run here)";
+          row.verdict = "n/a";
         }
-        if (group) {
-          const x = ratios(c.perSec.rounds, group.cells[w]!.perSec.rounds).median;
-          targetsText.push(">1× B-tx");
-          verdicts.push(
-            check(
-              targets,
-              "64 workers sync ahead of SQLite FULL, tx of the group size",
-              `${x.toFixed(2)}×`,
-              x > 1,
-              short(x, 1),
-            ),
-          );
-        }
-        row.target = targetsText.join(", ") || "vs baselines (not run here)";
-        row.verdict = verdicts.join(", ") || "n/a";
+      }
+      // Issue 20: ahead of SQLite at equal batch. LevelDB's own synchronous batch costs what
+      // SQLite's whole transaction does here (bench/README.md), so the target belongs to the log
+      // built for it: the segment log as `segments:<dir>` opens it.
+      if (s.key === "ckpt-segments" && w === 64 && group) {
+        const x = ratios(c.perSec.rounds, group.cells[w]!.perSec.rounds).median;
+        row.target = ">1× B-tx";
+        row.verdict = check(
+          targets,
+          "64 workers on the segment log ahead of SQLite FULL, tx of the group size",
+          `${x.toFixed(2)}×`,
+          x > 1,
+          short(x, 1),
+        );
       }
       rows.push(row);
     }
@@ -164,6 +162,20 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
       row.detail += " (the longest tail snapshots allow)";
     }
     rows.push(row);
+  }
+
+  // 4, the segment log: its open reads the whole log, so resume follows bytes and appends.
+  for (const x of r.segmentResume ?? []) {
+    rows.push({
+      figure:
+        "4. resume after a crash mid-run: open + stage.state(), by history length (latest snapshot + the tail after it)",
+      subject: x.label,
+      value: range(x.ms, ms),
+      detail: `reads ${bytes(x.bytesOnDisk)} on open; index held: ${
+        bytes(x.heapBytes.median)
+      } heap`,
+      ...rssOf(x.peakRss),
+    });
   }
 
   // 5: replay.

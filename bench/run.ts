@@ -25,6 +25,7 @@ import { type ReplayResult, replaySpeed } from "./replay.ts";
 import { type BenchResults, writeResults } from "./results.ts";
 import { type ResumeResult, resumeTimes } from "./resume.ts";
 import { buildRows } from "./rows.ts";
+import { type SegmentOpenResult, segmentOpenTimes } from "./segments-open.ts";
 import { sidecarLoad, type SidecarResult } from "./sidecar.ts";
 import { startupRows, startupTimes } from "./startup.ts";
 import { stateSizePipeline, stateSizeReducer, type StateSizeResult } from "./state-size.ts";
@@ -78,11 +79,15 @@ const config = {
   replayEvents: 1e6,
   stateItems: 1e7,
   statePipeline: full,
-  sidecarSeconds: full ? 10 : 1,
+  // A 1 s load is mostly its first connections and a cold JIT: its p99 says little of steady state.
+  sidecarSeconds: full ? 10 : 3,
   sidecarLibraryEvents: full ? 1_000_000 : 100_000,
   /** Cold starts per command (each a process of a few hundred ms). */
   startupRounds: full ? 10 : 3,
   postgresEvents: full ? 1_000_000 : 200_000,
+  /** Segment log resume: histories of marks, and one of one-event appends (the most pages). */
+  segmentHistories: full ? [1e3, 1e5, 1e6] : [1e3, 1e6],
+  segmentPagesEvents: full ? 1_000_000 : 100_000,
 };
 
 /**
@@ -140,6 +145,7 @@ async function main(): Promise<void> {
       await ckptSubject("os"),
       await ckptSubject("memory"),
       await ckptSubject("segments"),
+      await ckptSubject("segments-threadpool"),
       jsonFileSubject(),
       ...(sqlite ? [await sqliteAutocommitSubject(), await sqliteGroupSubject()] : []),
       ...(pg.server ? [await postgresSubject(pg.server)] : []),
@@ -198,6 +204,15 @@ async function main(): Promise<void> {
       );
     }
     for (const h of histories) removeDir(h.dir);
+  }
+  let segmentResume: SegmentOpenResult[] | undefined;
+  if (wants("resume")) {
+    segmentResume = await segmentOpenTimes({
+      sizes: config.segmentHistories,
+      pagesEvents: config.segmentPagesEvents,
+      rounds: Math.max(5, config.rounds * 2),
+      progress,
+    });
   }
 
   const stateSize: StateSizeResult[] = [];
@@ -283,6 +298,7 @@ async function main(): Promise<void> {
     hot,
     resume,
     ...(atMillion?.vsFirst ? { resumeRatio: atMillion.vsFirst } : {}),
+    ...(segmentResume ? { segmentResume } : {}),
     ...(replay ? { replay } : {}),
     disk: {
       ...(wants("disk") && hotLoopDisk ? { hotLoop: hotLoopDisk } : {}),
