@@ -21,11 +21,13 @@
  * for it (about the time to write the live bytes once) and go into the new generation. A crash at
  * any point leaves the old generation whole (the marker still names it) or the new one.
  *
- * Open cost: recovery reads every segment of the current generation once and keeps one small
- * record per live append (a page) in memory, so open time follows the bytes on disk (at most about
- * twice the live bytes, thanks to the reclaim) and memory follows the number of live appends, not
- * events (open time and memory for 100k/1M events are not measured yet). A log of one-event
- * appends costs one index record per event.
+ * Open cost: recovery reads every segment of the current generation once, through one reused 1 MiB
+ * window (segments/window.ts), and keeps one small record per live append (a page) in memory, so
+ * open time follows the bytes on disk (at most about twice the live bytes, thanks to the reclaim)
+ * and memory follows the number of live appends, not events. Measured (bench/segments-open.ts,
+ * 2026-12-06, 2 cores): 10^6 events marked in a hot loop open in 8–25 ms; 10^6 one-event appends
+ * (112 MiB on disk) in 1.6–2.7 s, holding ~72 MiB of index. LevelDB reads only the snapshot and
+ * the tail, whatever the history.
  */
 import fs from "node:fs";
 import { join } from "node:path";
@@ -812,6 +814,7 @@ async function openLog(
       files.clear();
       closeAll(retired);
       retired = [];
+      streams = new Map(); // the index (a record per append) is not kept alive by a closed log
       await lock?.release().catch(() => undefined);
     },
   };

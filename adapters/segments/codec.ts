@@ -30,7 +30,8 @@ export interface Op {
 }
 
 const meta = new Packr({ useRecords: false });
-const unmeta = new Unpackr({ useRecords: false });
+// copyBuffers: recovery decodes from a reused buffer (segments/window.ts); a snapshot keeps its bytes.
+const unmeta = new Unpackr({ useRecords: false, copyBuffers: true });
 // A fresh Packr per page: sequential records describe themselves, so each page decodes alone.
 const packPage = (v: unknown) => new Packr({ useRecords: true, sequential: true }).pack(v);
 // A page's first byte says how the rest is packed: events with self-describing records (a fresh

@@ -12,7 +12,8 @@ import fs from "node:fs";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 import { crc32c } from "../level/chain.ts";
 import { allZero, HEADER, readHeader } from "./frame.ts";
-import { readAll, segmentName, writeAllSync } from "./segments.ts";
+import { segmentName, writeAllSync } from "./segments.ts";
+import { SegmentWindow } from "./window.ts";
 
 /** Where the next frame goes, and its sequence number. */
 export interface Position {
@@ -32,6 +33,7 @@ export interface Damage {
   torn: boolean;
 }
 
+/** `payload` is a view of a reused buffer: valid during the call only (copy what you keep). */
 export type OnFrame = (seg: number, payloadAt: number, payload: Uint8Array) => void;
 
 /**
@@ -50,9 +52,10 @@ export function scan(
       fs.readSync(fds.get(n)!, head, 0, HEADER, 0);
       return !allZero(head, 0);
     });
+  const w = new SegmentWindow();
   for (let k = 0; k < segments.length; k++) {
     const n = segments[k]!;
-    const bytes = readAll(fds.get(n)!);
+    w.use(fds.get(n)!);
     let at = 0;
     const stop = (why: string, end: number, torn: boolean) => ({
       seg: n,
@@ -61,34 +64,35 @@ export function scan(
       damage: { seg: n, at, end, why, torn },
     });
     for (;;) {
-      const h = readHeader(bytes, at);
+      const head = w.bytes(at, HEADER);
+      const h = head ? readHeader(head, 0) : { kind: "end" as const };
       if (h.kind === "end") break;
-      const fits = h.kind === "ok" && at + HEADER + h.length <= bytes.length;
-      if (
-        fits && h.seq === seq >>> 0 &&
-        crc32c(bytes, at + HEADER, at + HEADER + h.length) === h.crc
-      ) {
-        try {
-          onFrame(n, at + HEADER, bytes.subarray(at + HEADER, at + HEADER + h.length));
-        } catch (e) {
-          return stop(`a frame that does not decode (${(e as Error).message})`, at, false);
+      const fits = h.kind === "ok" && at + HEADER + h.length <= w.size;
+      if (fits && h.seq === seq >>> 0) {
+        const frame = w.bytes(at, HEADER + h.length);
+        if (frame && crc32c(frame, HEADER, HEADER + h.length) === h.crc) {
+          try {
+            onFrame(n, at + HEADER, frame.subarray(HEADER));
+          } catch (e) {
+            return stop(`a frame that does not decode (${(e as Error).message})`, at, false);
+          }
+          seq++;
+          at += HEADER + h.length;
+          continue;
         }
-        seq++;
-        at += HEADER + h.length;
-        continue;
       }
       // A torn write leaves a prefix of one frame and zeros after it; trust the length only when
       // the header checked out.
-      const end = fits ? at + HEADER + h.length : Math.min(at + HEADER, bytes.length);
+      const end = fits ? at + HEADER + h.length : Math.min(at + HEADER, w.size);
       const why = h.kind === "bad"
         ? "a frame header fails its checksum"
         : h.seq !== seq >>> 0
         ? `frame ${h.seq} where ${seq} was due`
         : "a frame fails its checksum";
-      return stop(why, end, allZero(bytes, end) && !laterHasData(k));
+      return stop(why, end, w.zeroFrom(end) && !laterHasData(k));
     }
     // Past the clean end nothing was ever written: data there means a frame's header was lost.
-    if (!allZero(bytes, at)) return stop("a zeroed frame header", at, false);
+    if (!w.zeroFrom(at)) return stop("a zeroed frame header", at, false);
     if (at === 0 || k === segments.length - 1) {
       if (laterHasData(k)) return stop("the log ends early", at, false);
       return { seg: n, pos: at, seq };

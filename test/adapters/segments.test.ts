@@ -111,6 +111,62 @@ test("a flipped byte or a zeroed header in a middle frame is CKPT_CORRUPT and th
   await dir.remove();
 });
 
+test("recovery reads a segment a window at a time: frames across the 1 MiB window, one larger than it, damage past it", async () => {
+  // Default 16 MiB segments: recovery (segments/window.ts) reads 1 MiB at a time, so frames
+  // straddle windows, and a 1.5 MiB frame needs more than one.
+  const dir = await tempDir();
+  let log = await segmentLog(dir.path);
+  let head: number | "no_stream" = "no_stream";
+  const pad = "x".repeat(240);
+  const sizes = [1500, 1500, 5000, 1500, 1500, 1500];
+  let n = 0;
+  for (const size of sizes) {
+    const batch = Array.from({ length: size }, () => item(n, { batch: `${n++}${pad}` }));
+    head = (await log.append("s", batch, { expectedRevision: head })).head;
+  }
+  await log.close();
+  const bytes = new Uint8Array(readFileSync(join(dir.path, segmentName(1, 1))));
+  const v = new DataView(bytes.buffer);
+  const at: number[] = [];
+  for (let o = 0; v.getUint32(o, true) !== 0; o += HEADER + v.getUint32(o, true)) at.push(o);
+  assert.is(at.length, sizes.length);
+  assert.ok(
+    at.some((o, k) => k > 0 && Math.floor(o / (1 << 20)) !== Math.floor(at[k - 1]! / (1 << 20))),
+    "a frame starts in a later window than the one before it",
+  );
+  assert.ok(v.getUint32(at[2]!, true) > 1 << 20, "the third frame is larger than a window");
+
+  log = await segmentLog(dir.path);
+  const events = await collect(log.read("s"));
+  assert.is(events.length, n, "every event is back");
+  assert.equal(events.map((e) => (e.event as { index: number }).index), [...Array(n).keys()]);
+  await log.close();
+
+  // A flipped byte in the fifth frame, past the first two windows: CKPT_CORRUPT, nothing cut.
+  const damaged = bytes.slice();
+  const off = at[4]! + HEADER + 100;
+  assert.ok(off > 2 << 20);
+  damaged[off] = damaged[off]! ^ 0x10;
+  writeFileSync(join(dir.path, segmentName(1, 1)), damaged);
+  try {
+    await segmentLog(dir.path);
+    assert.unreachable("a damaged frame should not open");
+  } catch (e) {
+    assert.is((e as { code?: string }).code, "CKPT_CORRUPT", (e as Error).message);
+  }
+  assert.equal(new Uint8Array(readFileSync(join(dir.path, segmentName(1, 1)))), damaged);
+
+  // A torn last frame past the first window: cut, the rest stays.
+  const torn = bytes.slice();
+  const last = at[5]!;
+  torn.fill(0, last + HEADER + 50, last + HEADER + v.getUint32(last, true));
+  writeFileSync(join(dir.path, segmentName(1, 1)), torn);
+  log = await segmentLog(dir.path);
+  assert.is((await log.info("s"))?.head, n - 1501, "only the torn append is gone");
+  await log.close();
+  await dir.remove();
+});
+
 test("appends roll over into new segments and read back across them after a reopen", async () => {
   const dir = await tempDir();
   let log = await segmentLog(dir.path, { segmentBytes: SEGMENT });
