@@ -341,9 +341,11 @@ export interface SegmentLogOptions {
     /** Bytes per segment file (default 16 MiB); the largest single frame must fit in one. */
     segmentBytes?: number;
     /**
-     * Write on the main thread (`writeSync`), as better-sqlite3 does: the event loop stops for the
-     * disk's ~0.1–0.2 ms, but the threadpool round trip (~60 µs here, a third of the write) is gone.
-     * Default false: the write runs on libuv's threadpool.
+     * Default true: write on the main thread (`writeSync`), as better-sqlite3 does. The event loop
+     * stops for the disk's ~0.1–0.2 ms per group commit, which costs nothing while every worker is
+     * awaiting that commit, and saves the threadpool round trip (~60–85 µs here, a third of a
+     * commit; bench/README.md). False runs the write on libuv's threadpool, so the loop keeps
+     * running meanwhile: for CPU-heavy work between updates, or a server answering others.
      */
     blocking?: boolean;
     /**
