@@ -171,8 +171,9 @@ export function buildRows(r: BenchResults): { rows: Row[]; targets: TargetCheck[
         "4. resume after a crash mid-run: open + stage.state(), by history length (latest snapshot + the tail after it)",
       subject: x.label,
       value: range(x.ms, ms),
+      // Below zero is a collection's noise around nothing held.
       detail: `reads ${bytes(x.bytesOnDisk)} on open; index held: ${
-        bytes(x.heapBytes.median)
+        bytes(Math.max(0, x.heapBytes))
       } heap`,
       ...rssOf(x.peakRss),
     });
