@@ -81,6 +81,7 @@ const config = {
   statePipeline: full,
   // A 1 s load is mostly its first connections and a cold JIT: its p99 says little of steady state.
   sidecarSeconds: full ? 10 : 3,
+  sidecarBatchedSeconds: full ? 10 : 1,
   sidecarLibraryEvents: full ? 1_000_000 : 100_000,
   /** Cold starts per command (each a process of a few hundred ms). */
   startupRounds: full ? 10 : 3,
@@ -241,6 +242,7 @@ async function main(): Promise<void> {
     ? { available: false as const, reason: `sidecar: ${depsProblem}` }
     : await sidecarLoad({
       seconds: config.sidecarSeconds,
+      batchedSeconds: config.sidecarBatchedSeconds,
       rounds: config.rounds,
       libraryEvents: config.sidecarLibraryEvents,
       progress,
