@@ -212,7 +212,13 @@ function render(r: CompactionReport, p: ReturnType<typeof palette>): string {
   } else {
     const space = r.bytesReclaimed === null
       ? ""
-      : `, reclaimed ${bytes(r.bytesReclaimed)} (${bytes(r.bytesBefore)} → ${bytes(r.bytesAfter)})`;
+      : `, reclaimed ${bytes(r.bytesReclaimed)} (${bytes(r.bytesBefore)} → ${
+        bytes(r.bytesAfter)
+      })` +
+        // Removed events leave no free bytes yet when the log frees space in its own time.
+        (r.bytesReclaimed <= 0 && r.eventsRemoved > 0
+          ? "; the log frees the space later (LevelDB as it merges its tables, a segment log once removed bytes outweigh live ones)"
+          : "");
     out.push(
       `\nCompacted ${n(compacted, "stage")}, deleted ${n(r.stagesDeleted, "stage")}, removed ${
         n(r.eventsRemoved, "event")

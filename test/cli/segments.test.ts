@@ -62,14 +62,13 @@ test("a pipeline writes segments:<dir>; ckpt lists, shows, verifies, exports and
       "5",
       "--min-keep",
       "5",
-      "--json",
       "--store",
       path,
     ]);
     assert.is(compact.code, 0, compact.stderr);
-    const report = JSON.parse(compact.stdout);
-    assert.type(report.bytesBefore, "number", "sizeBytes before");
-    assert.type(report.bytesAfter, "number", "sizeBytes after");
+    // One segment holds it all, so nothing is freed yet, and the report says why.
+    assert.match(compact.stdout, /removed \d+ events, reclaimed 0 B \(16\.0 MiB → 16\.0 MiB\)/);
+    assert.match(compact.stdout, "the log frees the space later");
     await readAll(path, 40, "completed", true);
     assert.not.ok(existsSync(join(path, "CURRENT")), "nothing opened it as LevelDB");
   } finally {
