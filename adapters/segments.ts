@@ -139,7 +139,14 @@ export async function segmentLog(
       // A writer between two steps (a segment renamed in, a reclaim deleting the old generation, a
       // frame half written): the files settle within one write; damage stays.
       const again = err instanceof Retry || codeOf(err) === ErrorCode.CORRUPT;
-      if (!again || attempt >= READ_ATTEMPTS) throw err instanceof Retry ? err.cause : err;
+      if (!again || attempt >= READ_ATTEMPTS) {
+        if (!(err instanceof Retry)) throw err;
+        throw err.cause ?? new CkptError(
+          ErrorCode.UNAVAILABLE,
+          `The segment log at ${path} kept changing while it was read (${err.message}): try again.`,
+          { details: { path } },
+        );
+      }
       await new Promise((r) => setTimeout(r, 20 * attempt));
     }
   }
@@ -420,9 +427,11 @@ async function openLog(
     try {
       while (queue.length > 0) {
         if (!queue[0]!.frame) {
-          const p = queue.shift()!;
+          // Kept in `batch` while it runs: a failure below rejects it with everything queued.
+          batch = [queue.shift()!];
           if (reclaimDue()) await reclaim();
-          p.resolve();
+          batch[0]!.resolve();
+          batch = [];
           continue;
         }
         if (pos + queue[0]!.frame.length > files.get(seg)!.size) await roll();
@@ -571,9 +580,9 @@ async function openLog(
         await put(encodePayload(z));
       }
       await flush();
-      // Every frame is on disk (O_DSYNC) and every segment's name too: the switch.
-      switched = true;
-      await writeMarker(path, to);
+      // Every frame is on disk (O_DSYNC) and every segment's name too: the switch, made when the
+      // marker's rename lands (a failure before it leaves the old generation the log).
+      await writeMarker(path, to, () => (switched = true));
     } catch (err) {
       if (switched) throw err;
       closeAll(made.values());
@@ -718,15 +727,23 @@ async function openLog(
       const top = Math.min(options.from ?? s.head, s.head);
       const first = s.first;
       const pages = s.pages.slice(0, firstPage(s.pages, top) + 1).map((p) => ({ ...p }));
-      for (let i = pages.length - 1; i >= 0 && n < limit; i--) {
-        const p = pages[i]!;
-        for await (const [, events] of decoded([p], 0)) {
-          for (let k = Math.min(events.length - 1, top - p.rev); k >= 0; k--) {
-            if (p.rev + k < first) return;
-            yield { revision: p.rev + k, event: events[k]! };
-            if (++n >= limit) return;
+      // Counted as one read from start to end: a reclaim between two pages must not close the
+      // files the copied pages still point at.
+      reading++;
+      try {
+        for (let i = pages.length - 1; i >= 0 && n < limit; i--) {
+          const p = pages[i]!;
+          for await (const [, events] of decoded([p], 0)) {
+            for (let k = Math.min(events.length - 1, top - p.rev); k >= 0; k--) {
+              if (p.rev + k < first) return;
+              yield { revision: p.rev + k, event: events[k]! };
+              if (++n >= limit) return;
+            }
           }
         }
+      } finally {
+        reading--;
+        if (retired.length > 0) closeRetired();
       }
     },
 

@@ -127,7 +127,12 @@ export function readMarker(path: string): Marker {
 }
 
 /** Replaces the marker durably: a crash leaves the old one or the new one. */
-export async function writeMarker(path: string, generation: number): Promise<void> {
+export async function writeMarker(
+  path: string,
+  generation: number,
+  /** Called once the new marker has replaced the old one (before the folder's fsync). */
+  onRenamed?: () => void,
+): Promise<void> {
   const tmp = join(path, MARKER + ".tmp");
   const marker: Marker = { format: FORMAT, version: VERSION, generation };
   const fd = fs.openSync(tmp, "w");
@@ -138,6 +143,7 @@ export async function writeMarker(path: string, generation: number): Promise<voi
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, join(path, MARKER));
+  onRenamed?.();
   await fsyncDir(path);
 }
 

@@ -44,6 +44,8 @@ export function scan(
   segments: number[],
   fds: Map<number, number>,
   onFrame: OnFrame,
+  /** Read each segment in one go (a reader beside a live writer): see SegmentWindow.use. */
+  wholeSegments = false,
 ): Position & { damage?: Damage } {
   let seq = 1;
   const laterHasData = (k: number) =>
@@ -55,7 +57,7 @@ export function scan(
   const w = new SegmentWindow();
   for (let k = 0; k < segments.length; k++) {
     const n = segments[k]!;
-    w.use(fds.get(n)!);
+    w.use(fds.get(n)!, wholeSegments);
     let at = 0;
     const stop = (why: string, end: number, torn: boolean) => ({
       seg: n,
@@ -68,9 +70,14 @@ export function scan(
       const h = head ? readHeader(head, 0) : { kind: "end" as const };
       if (h.kind === "end") break;
       const fits = h.kind === "ok" && at + HEADER + h.length <= w.size;
-      if (fits && h.seq === seq >>> 0) {
+      if (fits) {
         const frame = w.bytes(at, HEADER + h.length);
         if (frame && crc32c(frame, HEADER, HEADER + h.length) === h.crc) {
+          if (h.seq !== seq >>> 0) {
+            // Whole and checked, but not the frame due: frames before it were lost (say the last
+            // of the previous segment). A torn write never leaves a whole frame, so this is damage.
+            return stop(`frame ${h.seq} where ${seq} was due`, at + HEADER + h.length, false);
+          }
           try {
             onFrame(n, at + HEADER, frame.subarray(HEADER));
           } catch (e) {
@@ -124,7 +131,7 @@ export function recover(
   onFrame: OnFrame,
   readOnly: boolean,
 ): Position {
-  const r = scan(segments, fds, onFrame);
+  const r = scan(segments, fds, onFrame, readOnly);
   if (!r.damage) return r;
   if (!r.damage.torn) throw corruptAt(dir, gen, r.damage);
   const { seg, at, end } = r.damage;

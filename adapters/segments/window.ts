@@ -3,7 +3,8 @@
  * segment into a fresh 16 MiB array made every open pay for the zero-filled, never-written part
  * of it and, worse on a VM, fault in 4,096 new pages per segment (10–100 ms per open measured:
  * bench/segments-open.ts). The window is reused across segments, so an open touches the same
- * memory however long the log is.
+ * memory however long the log is. A read-only open, which a live writer may race, reads each
+ * segment whole instead (`use(fd, true)`).
  */
 import fs from "node:fs";
 import { allZero } from "./frame.ts";
@@ -20,12 +21,17 @@ export class SegmentWindow {
   /** The file's size in bytes. */
   size = 0;
 
-  /** Points the window at another segment file. */
-  use(fd: number): void {
+  /**
+   * Points the window at another segment file. `whole` reads all of it at once and never again:
+   * a reader beside a live writer must judge one copy of the file, or a frame appended between two
+   * window reads looks like data past the end (damage).
+   */
+  use(fd: number, whole = false): void {
     this.fd = fd;
     this.size = fs.fstatSync(fd).size;
     this.base = 0;
     this.loaded = 0;
+    if (whole) this.bytes(0, this.size);
   }
 
   /**
