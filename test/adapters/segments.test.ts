@@ -125,10 +125,8 @@ test("recovery reads a segment a window at a time: frames across the 1 MiB windo
     head = (await log.append("s", batch, { expectedRevision: head })).head;
   }
   await log.close();
-  const bytes = new Uint8Array(readFileSync(join(dir.path, segmentName(1, 1))));
+  const { bytes, at } = frames(dir.path);
   const v = new DataView(bytes.buffer);
-  const at: number[] = [];
-  for (let o = 0; v.getUint32(o, true) !== 0; o += HEADER + v.getUint32(o, true)) at.push(o);
   assert.is(at.length, sizes.length);
   assert.ok(
     at.some((o, k) => k > 0 && Math.floor(o / (1 << 20)) !== Math.floor(at[k - 1]! / (1 << 20))),

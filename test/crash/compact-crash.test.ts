@@ -3,49 +3,32 @@
  * trial after trial; every time the store must open and every stage's state must be unchanged.
  * CKPT_CRASH_TRIALS raises the number of trials (default 20).
  */
-import { spawn } from "node:child_process";
 import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { open } from "../../mod.ts";
 import { tempDir } from "../helpers/tmp.ts";
+import { runUntilKilled } from "./kill-child.ts";
 
+const isDeno = "Deno" in globalThis;
 const TRIALS = Number(process.env.CKPT_CRASH_TRIALS ?? 20);
 const STAGES = 12;
 const EVENTS = 3000;
 const child = new URL("./compact-child.ts", import.meta.url).pathname;
-const isDeno = "Deno" in globalThis;
-const command = isDeno
-  ? [process.execPath, "run", "-A", child]
-  : [process.execPath, "--import", "tsx", child];
 
-function compactAndMaybeKill(
+async function compactAndMaybeKill(
   path: string,
   maxEvents: number,
   killAfterMs: number,
 ): Promise<{ killed: boolean; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(command[0]!, [...command.slice(1), path, String(maxEvents)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    p.stdout.on("data", (d) => {
-      out += d;
-      if (timer === undefined && out.includes("ready")) {
-        timer = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
-      }
-    });
-    p.stderr.on("data", (d) => (err += d));
-    p.on("error", reject);
-    p.on("close", (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (signal === "SIGKILL") return resolve({ killed: !out.includes("done"), out });
-      if (code !== 0) return reject(new Error(`compaction child exited ${code}: ${err}`));
-      resolve({ killed: false, out });
-    });
-  });
+  const { out, code, signal, err } = await runUntilKilled(
+    child,
+    [path, String(maxEvents)],
+    killAfterMs,
+  );
+  if (signal === "SIGKILL") return { killed: !out.includes("done"), out };
+  if (code !== 0) throw new Error(`compaction child exited ${code}: ${err}`);
+  return { killed: false, out };
 }
 
 test(`${TRIALS} SIGKILLs during compaction: the store always opens with every state unchanged`, async () => {

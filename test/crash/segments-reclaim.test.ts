@@ -5,7 +5,6 @@
  * and truncate in place, and nothing that was never written (every event is what its revision
  * says). CKPT_CRASH_TRIALS sets the number of trials (default 20).
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
@@ -14,36 +13,16 @@ import * as assert from "uvu/assert";
 import { segmentLog } from "../../adapters/segments.ts";
 import { collect } from "../contract/index.ts";
 import { tempDir } from "../helpers/tmp.ts";
+import { runUntilKilled } from "./kill-child.ts";
 
+const isDeno = "Deno" in globalThis;
 const TRIALS = Number(process.env.CKPT_CRASH_TRIALS ?? 20);
 const child = new URL("./segments-reclaim-child.ts", import.meta.url).pathname;
-const isDeno = "Deno" in globalThis;
 
-function runChild(path: string, killAfterMs: number): Promise<string[]> {
-  const cmd = isDeno
-    ? [process.execPath, "run", "-A", child, path]
-    : [process.execPath, "--import", "tsx", child, path];
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    p.stdout.on("data", (d) => {
-      out += d;
-      if (timer === undefined && out.includes("ready")) {
-        timer = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
-      }
-    });
-    p.stderr.on("data", (d) => (err += d));
-    p.on("error", reject);
-    p.on("close", (_code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (signal !== "SIGKILL") return reject(new Error(`child exited: ${err}`));
-      const lines = out.split("\n");
-      lines.pop(); // a line cut by the kill is not an acknowledgement
-      resolve(lines);
-    });
-  });
+async function runChild(path: string, killAfterMs: number): Promise<string[]> {
+  const { lines, signal, err } = await runUntilKilled(child, [path], killAfterMs);
+  if (signal !== "SIGKILL") throw new Error(`child exited: ${err}`);
+  return lines;
 }
 
 test(`segments: ${TRIALS} SIGKILLs during space reclaims: nothing acknowledged lost, nothing phantom`, async () => {

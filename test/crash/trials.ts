@@ -4,7 +4,6 @@
  * acknowledged item, and hold no item that was never processed. Shared by the adapters' crash test
  * files. CKPT_CRASH_TRIALS=1000 runs more trials locally (default 20).
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
@@ -12,15 +11,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { has } from "../../core/resume-set.ts";
 import { tempDir } from "../helpers/tmp.ts";
+import { runUntilKilled } from "./kill-child.ts";
 import { type CrashAdapter, openStore } from "./open-store.ts";
 
 const TRIALS = Number(process.env.CKPT_CRASH_TRIALS ?? 20);
 const TOTAL = 200_000;
 const child = new URL("./child.ts", import.meta.url).pathname;
-const isDeno = "Deno" in globalThis;
-const command = isDeno
-  ? [process.execPath, "run", "-A", child]
-  : [process.execPath, "--import", "tsx", child];
 
 interface Trial {
   acked: number[];
@@ -28,42 +24,26 @@ interface Trial {
   ready: boolean;
 }
 
-function runChild(
+async function runChild(
   adapter: CrashAdapter,
   dir: string,
   stage: string,
   killAfterMs: number,
 ): Promise<Trial> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(command[0]!, [...command.slice(1), dir, stage, String(TOTAL), adapter], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    p.stdout.on("data", (d) => {
-      out += d;
-      if (timer === undefined && out.includes("ready")) {
-        timer = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
-      }
-    });
-    p.stderr.on("data", (d) => (err += d));
-    p.on("error", reject);
-    p.on("close", (code, signal) => {
-      if (timer) clearTimeout(timer);
-      const lines = out.split("\n");
-      lines.pop(); // a line cut by the kill is not an acknowledgement
-      const completed = lines.includes("complete");
-      if (signal !== "SIGKILL" && !completed) {
-        return reject(new Error(`child exited ${code} ${signal}: ${err}`));
-      }
-      resolve({
-        acked: lines.filter((l) => l.startsWith("ack ")).map((l) => Number(l.slice(4))),
-        completed,
-        ready: lines.some((l) => l.startsWith("ready")),
-      });
-    });
-  });
+  const { lines, code, signal, err } = await runUntilKilled(
+    child,
+    [dir, stage, String(TOTAL), adapter],
+    killAfterMs,
+  );
+  const completed = lines.includes("complete");
+  if (signal !== "SIGKILL" && !completed) {
+    throw new Error(`child exited ${code} ${signal}: ${err}`);
+  }
+  return {
+    acked: lines.filter((l) => l.startsWith("ack ")).map((l) => Number(l.slice(4))),
+    completed,
+    ready: lines.some((l) => l.startsWith("ready")),
+  };
 }
 
 /** Registers the crash test on `adapter`'s store; the caller runs uvu's `test.run()`. */
@@ -111,7 +91,7 @@ export function crashTrials(adapter: CrashAdapter): void {
     }
     console.log(
       `crash (${adapter}): ${TRIALS} trials (${
-        isDeno ? "deno" : "node"
+        "Deno" in globalThis ? "deno" : "node"
       }), ${kills} killed mid-run, ${totalAcked} acks checked, 0 lost, 0 phantom`,
     );
     assert.ok(kills > 0, "at least one trial was killed mid-run");
