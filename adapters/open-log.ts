@@ -21,6 +21,12 @@ export interface OpenLogOptions {
    * opened without its lock, beside the process that writes it.
    */
   readOnly?: boolean | undefined;
+  /**
+   * A segment log: write each group commit on the main thread (true, the default: for a pipeline
+   * whose workers await their commits) or on libuv's threadpool (false: for a server, whose loop
+   * has other requests to read and answer meanwhile).
+   */
+  blockingWrites?: boolean | undefined;
   /** EventStoreDB: stream name prefix (default "ckpt-"). */
   eventstorePrefix?: string | undefined;
 }
@@ -55,7 +61,10 @@ export async function openLog(target: Target, o: OpenLogOptions = {}): Promise<E
           { issues: [{ path: ["durability"], message: "a segment log is always synchronous" }] },
         );
       }
-      return segmentLog(t.path, o.readOnly ? { readOnly: true } : {});
+      return segmentLog(t.path, {
+        ...(o.readOnly ? { readOnly: true } : {}),
+        ...(o.blockingWrites !== undefined ? { blocking: o.blockingWrites } : {}),
+      });
     }
     case "http": {
       // connectHttpLog asks the sidecar what its log supports (and checks URL and token) up front.

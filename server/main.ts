@@ -67,7 +67,13 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   config = { ...config, target: settleTarget(config.target) };
   let log: EventLog;
   try {
-    log = await openLog(config.target, { durability: config.durability });
+    log = await openLog(config.target, {
+      durability: config.durability,
+      // A segment log writes on the threadpool here: the loop has other clients' requests to read
+      // and answer while a commit is on disk (paired runs: more req/s and a lower p99 than writing
+      // on the main thread).
+      blockingWrites: false,
+    });
   } catch (err) {
     return io.stderr(`ckpt-server: ${(err as Error).message}`), 1;
   }
