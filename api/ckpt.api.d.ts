@@ -344,8 +344,10 @@ export interface SegmentLogOptions {
      * Default true: write on the main thread (`writeSync`), as better-sqlite3 does. The event loop
      * stops for the disk's ~0.1–0.2 ms per group commit, which costs nothing while every worker is
      * awaiting that commit, and saves the threadpool round trip (~60–85 µs here, a third of a
-     * commit; bench/README.md). False runs the write on libuv's threadpool, so the loop keeps
-     * running meanwhile: for CPU-heavy work between updates, or a server answering others.
+     * commit; bench/README.md). The write waits for the loop's check phase, so callers woken by
+     * separate I/O callbacks (requests on separate sockets) still share it. False runs the write on
+     * libuv's threadpool, so the loop keeps running meanwhile: for CPU-heavy work between updates,
+     * or a server answering many clients (ckpt-server uses it).
      */
     blocking?: boolean;
     /**

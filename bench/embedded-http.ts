@@ -8,6 +8,7 @@
  *   npx tsx bench/embedded-http.ts [--rounds 3] [--seconds 5] [--before /other/checkout]
  *
  * With --before, the same logs also run from that checkout's adapters (side by side, same rounds).
+ * `--serve <log> <dir> <root>` is the server alone (bench/sidecar-single.ts --embedded starts it).
  */
 import { spawn } from "node:child_process";
 import http from "node:http";
@@ -40,8 +41,14 @@ async function serve(root: string, kind: LogKind, dir: string): Promise<void> {
     req.setEncoding("utf8");
     req.on("data", (c: string) => (body += c));
     req.on("end", () => {
-      const { index } = JSON.parse(body) as { index: number };
-      run.done(index).then(() => {
+      // bench/sidecar-single.ts --embedded drives it with the sidecar's requests: a begin, then
+      // `{"updates":[{"type":"item","index":N}]}`.
+      if (req.url?.endsWith("/runs")) {
+        res.writeHead(201, { "content-type": "application/json" });
+        return void res.end('{"runId":"embedded"}');
+      }
+      const parsed = JSON.parse(body) as { index?: number; updates?: { index: number }[] };
+      run.done(parsed.index ?? parsed.updates![0]!.index).then(() => {
         res.writeHead(200, { "content-type": "application/json", "content-length": "11" });
         res.end('{"ok":true}');
       }, (err: Error) => {

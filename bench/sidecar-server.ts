@@ -18,17 +18,17 @@ export interface SidecarProcess {
 
 /**
  * `root`: another checkout's sidecar (bench/sidecar-single.ts compares against a baseline); `flags`
- * go to its runtime (e.g. --cpu-prof).
+ * go to its runtime (e.g. --cpu-prof); `store`: LevelDB (default) or a segment log.
  */
 export function startSidecar(
   durability: "sync" | "os",
-  o: { root?: string; flags?: string[] } = {},
+  o: { root?: string; flags?: string[]; store?: "level" | "segments" } = {},
 ): Promise<SidecarProcess> {
   const dir = tempDir("sidecar");
   const root = o.root ?? repoRoot;
   const [cmd, args] = commandFor("server/node.ts", [
     "--store",
-    dir,
+    o.store === "segments" ? `segments:${dir}` : dir,
     "--host",
     "127.0.0.1",
     "--port",

@@ -2,21 +2,91 @@
  * The sidecar row on its own: single-update requests (one item each) at 64 connections against a
  * real ckpt-server on 127.0.0.1, LevelDB, durable. With `--before <checkout>` it also runs that
  * checkout's sidecar, alternating rounds, so a change is compared side by side under the same
- * machine load.
+ * machine load. `--segments` adds the sidecar on a segment log; `--embedded` a bare `node:http`
+ * server with ckpt embedded (LevelDB, `run.done()` per request: the durable work without a
+ * framework, auth or checks); `--floor` this machine's floor, a bare `node:http` server that parses
+ * each body and answers, storing nothing (what autocannon and Node's HTTP alone cost on these cores).
  *
- *   npx tsx bench/sidecar-single.ts [--seconds 5] [--rounds 3] [--before /path/to/other/checkout] [--cpu-prof dir]
+ *   npx tsx bench/sidecar-single.ts [--seconds 5] [--rounds 3] [--before /path/to/other/checkout]
+ *     [--segments] [--embedded] [--floor] [--cpu-prof dir]
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { Autocannon } from "./autocannon.ts";
+import { repoRoot } from "./child.ts";
 import { loadDep } from "./deps.ts";
-import { startSidecar } from "./sidecar-server.ts";
+import { type SidecarProcess, startSidecar } from "./sidecar-server.ts";
+import { removeDir, tempDir } from "./tmp.ts";
 
 const CONNECTIONS = 64;
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? undefined : process.argv[i + 1];
+}
+
+/** The floor's server: Node's HTTP, the body read and parsed, a fixed JSON answer, nothing kept. */
+const FLOOR_SERVER = `
+const http = require("node:http");
+const server = http.createServer((req, res) => {
+  let body = "";
+  req.setEncoding("utf8");
+  req.on("data", (c) => (body += c));
+  req.on("end", () => {
+    if (req.url.endsWith("/runs")) {
+      res.writeHead(201, { "content-type": "application/json" });
+      return res.end('{"runId":"floor"}');
+    }
+    JSON.parse(body);
+    res.writeHead(200, { "content-type": "application/json", "content-length": "11" });
+    res.end('{"ok":true}');
+  });
+});
+server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port));
+`;
+
+/**
+ * A plain server child (the floor, or bench/embedded-http.ts's): ready once it prints its URL or
+ * `{"port":N}`.
+ */
+function startPlain(args: string[], cleanup = () => {}): Promise<SidecarProcess> {
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)|"port":(\d+)/.exec(out);
+      if (m) {
+        resolve({
+          url: m[1] ?? `http://127.0.0.1:${m[2]}`,
+          pid: child.pid,
+          peakRss: () => undefined,
+          stop: async () => {
+            child.kill("SIGTERM");
+            await exited;
+            cleanup();
+          },
+        });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${args.at(-1)} exited with ${code}`)));
+  });
+}
+
+const startFloor = () => startPlain(["-e", FLOOR_SERVER]);
+
+/** bench/embedded-http.ts's server: node:http and ckpt on LevelDB, no framework, no checks. */
+function startEmbedded(): Promise<SidecarProcess> {
+  const dir = tempDir("embedded");
+  return startPlain(
+    ["--import", "tsx", "bench/embedded-http.ts", "--serve", "level", dir, repoRoot],
+    () => removeDir(dir),
+  );
 }
 
 /**
@@ -33,15 +103,11 @@ function cpuMs(pid: number | undefined): number | undefined {
 
 async function round(
   label: string,
-  root: string | undefined,
+  start: () => Promise<SidecarProcess>,
   seconds: number,
-  profDir: string | undefined,
 ) {
   const autocannon = loadDep<Autocannon>("autocannon");
-  const server = await startSidecar("sync", {
-    ...(root ? { root } : {}),
-    ...(profDir ? { flags: ["--cpu-prof", `--cpu-prof-dir=${profDir}`] } : {}),
-  });
+  const server = await start();
   try {
     const res = await fetch(`${server.url}/v1/stages/single/runs`, {
       method: "POST",
@@ -96,15 +162,25 @@ const seconds = Number(flag("seconds") ?? 5);
 const rounds = Number(flag("rounds") ?? 3);
 const before = flag("before");
 const prof = flag("cpu-prof");
+const subjects: [string, () => Promise<SidecarProcess>][] = [];
+if (before) subjects.push(["before", () => startSidecar("sync", { root: before })]);
+subjects.push([
+  before ? "after" : "this",
+  () => startSidecar("sync", prof ? { flags: ["--cpu-prof", `--cpu-prof-dir=${prof}`] } : {}),
+]);
+if (process.argv.includes("--segments")) {
+  subjects.push(["segments", () => startSidecar("sync", { store: "segments" })]);
+}
+if (process.argv.includes("--embedded")) subjects.push(["embedded", startEmbedded]);
+if (process.argv.includes("--floor")) subjects.push(["floor", startFloor]);
 const rows = [];
 for (let r = 0; r < rounds; r++) {
-  if (before) rows.push(await round("before", before, seconds, undefined));
-  rows.push(await round(before ? "after" : "this", undefined, seconds, prof));
+  for (const [label, start] of subjects) rows.push(await round(label, start, seconds));
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const labels = [...new Set(rows.map((r) => r.label))];
 console.log(
-  `single-update requests, ${CONNECTIONS} connections, LevelDB durable, ${seconds} s x ${rounds} rounds (median; range)`,
+  `single-update requests, ${CONNECTIONS} connections, durable (LevelDB unless named), ${seconds} s x ${rounds} rounds (median; range)`,
 );
 for (const l of labels) {
   const of = rows.filter((r) => r.label === l);
@@ -113,7 +189,7 @@ for (const l of labels) {
       Math.max(...of.map((r) => r[k]))
     })`;
   console.log(
-    `${l.padEnd(7)} req/s ${col("reqPerSec")}  p50 ${col("p50Ms")} ms  p99 ${
+    `${l.padEnd(8)} req/s ${col("reqPerSec")}  p50 ${col("p50Ms")} ms  p99 ${
       col("p99Ms")
     } ms  max ${col("maxMs")} ms  sidecar CPU ${col("cpuUsPerReq")} µs/req  failed ${
       of.reduce((n, r) => n + r.failed, 0)
