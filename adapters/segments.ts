@@ -497,7 +497,7 @@ async function openLog(
     // blocking pump never finishes before `pumping` is set). A blocking write also waits for the
     // loop's check phase: callers arriving from separate I/O callbacks (requests on separate
     // sockets) each get their microtasks run in between, so from a microtask every one of them
-    // would pay its own O_DSYNC write (3k req/s instead of 15k behind an HTTP server).
+    // would pay its own O_DSYNC write (2.3k req/s instead of 17k behind an HTTP server).
     pumping ??= blocking ? afterThisTurn().then(pump) : Promise.resolve().then(pump);
   };
 

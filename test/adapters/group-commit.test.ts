@@ -3,7 +3,8 @@
  * worker), not from one loop of awaiting workers: every durable log must still share its commits.
  * Node drains microtasks after each callback, so a log that writes from a microtask and blocks
  * (the segment log's default) used to write each caller's event alone: one O_DSYNC write per
- * request, 3k req/s with an 18 ms median where the threadpool variant did 15k.
+ * request: 2.3k req/s with a 25 ms median where the threadpool variant did 17k
+ * (bench/embedded-http.ts).
  */
 import { setImmediate } from "node:timers";
 import { test } from "uvu";
