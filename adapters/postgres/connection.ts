@@ -79,6 +79,14 @@ export function isTransient(e: unknown): boolean {
 export const isUniqueViolation = (e: unknown): boolean => codeOf(e) === "23505";
 
 /**
+ * The server connection does not hold the prepared statement the driver believes it prepared
+ * (26000), or holds one by that name already (42P05): a pooler in transaction mode moved us to
+ * another server connection. Raised at Parse or Bind, so the statement never ran.
+ */
+export const isPreparedStatementLost = (e: unknown): boolean =>
+  codeOf(e) === "26000" || codeOf(e) === "42P05";
+
+/**
  * Wraps anything the driver throws; CkptErrors pass through. Messages name `location`, never a
  * password.
  */

@@ -11,7 +11,14 @@ import { CkptError, ErrorCode } from "../../core/errors.ts";
  * here).
  */
 export interface Queryable {
-  query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  /**
+   * `name`: send it as that named prepared statement (parsed and planned once per connection).
+   */
+  query(
+    text: string,
+    params?: unknown[],
+    name?: string,
+  ): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
 /** A pool that can lend one connection for a transaction. */

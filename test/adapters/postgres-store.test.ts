@@ -15,6 +15,7 @@ import { Store } from "../../core/store.ts";
 import { open } from "../../mod.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { cli, runBin } from "../cli/helpers.ts";
+import { collect, item } from "../contract/index.ts";
 import { adminPool, testPostgres, uniqueSchema } from "../helpers/postgres-server.ts";
 import { serverEntry, sleep, spawnTs } from "../server/helpers.ts";
 
@@ -345,6 +346,64 @@ test("the CLI unchanged on PostgreSQL: verify, export, import into another schem
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("appends go out as a named prepared statement; ?prepare=false (or prepare: false) sends them unnamed", async () => {
+  // One connection, so the session that appended is the one asked.
+  const prepared = async (o: { url: string; prepare?: boolean }) => {
+    const log = await postgresLog({ ...o, max: 1 });
+    try {
+      await log.append("s", [item(0)], { expectedRevision: "no_stream" });
+      await log.append("s", [item(1)], { expectedRevision: 0 });
+      await log.append("s", [item(2)], { expectedRevision: 1 });
+      assert.is((await log.info("s"))?.head, 2);
+      const { rows } = await log.pool.query(
+        "select name, statement from pg_prepared_statements where name like 'ckpt_%'",
+      );
+      return rows as { name: string; statement: string }[];
+    } finally {
+      await log.close();
+    }
+  };
+  const schema = uniqueSchema("p");
+  const on = await prepared({ url: withSchema(schema) });
+  // One per statement text: the first append's (no stream yet) and the later ones' (a revision).
+  assert.is(on.length, 2, JSON.stringify(on));
+  assert.ok(on.every((r) => r.statement.includes(`"${schema}".events`)));
+  const off = uniqueSchema("p");
+  assert.equal(await prepared({ url: `${withSchema(off)}&prepare=false` }), []);
+  assert.equal(await prepared({ url: withSchema(uniqueSchema("p")), prepare: false }), []);
+  for (const s of [schema, off]) await admin.query(`drop schema if exists "${s}" cascade`);
+
+  const bad = await code(postgresLog({ url: `${withSchema(uniqueSchema("p"))}&prepare=no` }));
+  assert.is(bad.code, "CKPT_INVALID");
+  assert.match(bad.message, /prepare=true or prepare=false/);
+  assert.not.match(bad.message, new RegExp(server.password));
+});
+
+test("a prepared statement the connection lost (a pooler's reset, another server connection): the append goes through unnamed", async () => {
+  const schema = uniqueSchema("p");
+  const log = await postgresLog({ url: withSchema(schema), max: 1 });
+  try {
+    await log.append("s", [item(0)], { expectedRevision: "no_stream" });
+    await log.append("s", [item(1)], { expectedRevision: 0 });
+    // What PgBouncer's DISCARD ALL or a switch of server connection does: the driver still believes
+    // the statement prepared, the session no longer has it (SQLSTATE 26000 at Bind).
+    await log.pool.query("deallocate all");
+    assert.is((await log.append("s", [item(2)], { expectedRevision: 1 })).head, 2);
+    assert.is((await log.append("s", [item(3)], { expectedRevision: 2 })).head, 3);
+    const { rows } = await log.pool.query(
+      "select name from pg_prepared_statements where name like 'ckpt_%'",
+    );
+    assert.equal(rows, [], "unnamed from then on");
+    assert.equal(
+      (await collect(log.read("s"))).map((e) => (e.event as { index: number }).index),
+      [0, 1, 2, 3],
+    );
+  } finally {
+    await log.close();
+    await admin.query(`drop schema if exists "${schema}" cascade`);
   }
 });
 

@@ -54,7 +54,7 @@ export function findPgBin(): string | undefined {
   return versions[0] === undefined ? undefined : join(root, versions[0], "bin");
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);
@@ -65,7 +65,7 @@ function freePort(): Promise<number> {
   });
 }
 
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
 /**
  * Runs a PostgreSQL binary, as the `postgres` user when we are root (the server refuses to run as
