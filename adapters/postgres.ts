@@ -15,6 +15,7 @@
  * event is never lost and never written twice.
  */
 import pg from "pg";
+import { createHash } from "node:crypto";
 import { CkptError, ErrorCode } from "../core/errors.ts";
 import { backoffDelay, retry } from "../core/retry.ts";
 import type { CkptEvent } from "../core/events.ts";
@@ -70,9 +71,11 @@ export interface PostgresLogOptions {
   statementTimeoutMs?: number;
   /**
    * Send appends as a named prepared statement, parsed and planned once per connection. Default
-   * true (64 awaiting workers: ~1.4× the durable updates/s, bench/README.md). Set false (or
-   * `?prepare=false` in the URL) behind a connection pooler in transaction mode that does not keep
-   * prepared statements (PgBouncer before 1.21, or without `max_prepared_statements`).
+   * true (64 awaiting workers: 1.07–1.28× the durable updates/s, bench/postgres-prepare.ts). Behind
+   * a connection pooler in transaction mode that keeps no prepared statements (PgBouncer before
+   * 1.21, or later without `max_prepared_statements`) the first append that finds its statement
+   * missing or taken is sent again unnamed, and so is every later one; false (or `?prepare=false`
+   * in the URL) never tries.
    */
   prepare?: boolean;
 }
@@ -172,23 +175,6 @@ export async function postgresLog(options: PostgresLogOptions = {}): Promise<Pos
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-const statementNames = new Map<string, string>();
-
-/**
- * A prepared statement's name, one per text (the driver refuses one name for two texts): `ckpt_`
- * and the text's FNV-1a hash, well under the server's 63-byte limit.
- */
-function statementName(text: string): string {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-    name = `ckpt_${(h >>> 0).toString(16)}_${text.length}`;
-    statementNames.set(text, name);
-  }
-  return name;
-}
-
 /** The pool as migrations and the log use it: a query, or one connection lent for a transaction. */
 class Db implements Lender {
   constructor(readonly pool: pg.Pool) {}
@@ -245,6 +231,8 @@ class PgLog implements PostgresLog {
   private listening: Promise<void> | undefined;
   private listenClient: pg.Client | undefined;
   private closed = false;
+  /** Prepared statement names by text (three texts per log). */
+  private readonly statementNames = new Map<string, string>();
   readonly pool: pg.Pool;
   readonly db: Db;
 
@@ -310,13 +298,14 @@ class PgLog implements PostgresLog {
         // `prepare` off before this one fails.
         const named = this.prepare;
         try {
-          return { head: await this.appendOnce(stream, datas, expected, options.snapshot) };
+          return { head: await this.appendOnce(stream, datas, expected, options.snapshot, named) };
         } catch (e) {
           if (!named || !isPreparedStatementLost(e)) throw e;
           // Behind a pooler in transaction mode that does not keep prepared statements (PgBouncer
           // before 1.21): nothing ran, so send it again unnamed, and every later append too.
           this.prepare = false;
-          return { head: await this.appendOnce(stream, datas, expected, options.snapshot) };
+          this.assertOpen();
+          return { head: await this.appendOnce(stream, datas, expected, options.snapshot, false) };
         }
       }, this.transient());
     } catch (e) {
@@ -333,6 +322,7 @@ class PgLog implements PostgresLog {
     datas: string[],
     expected: ExpectedRevision,
     snapshot: Snapshot | undefined,
+    named: boolean,
   ): Promise<Revision> {
     const k = datas.length;
     const now = Date.now();
@@ -351,7 +341,7 @@ class PgLog implements PostgresLog {
     const run = async (q: Queryable): Promise<Revision> => {
       let rows;
       try {
-        rows = (await q.query(text, params, this.prepare ? statementName(text) : undefined)).rows;
+        rows = (await q.query(text, params, named ? this.statementName(text) : undefined)).rows;
       } catch (e) {
         if (isUniqueViolation(e)) throw this.conflict(stream, expected, await this.headOf(stream));
         throw e;
@@ -396,6 +386,20 @@ class PgLog implements PostgresLog {
       return base + datas.length;
     }
     throw this.conflict(stream, expected, head);
+  }
+
+  /**
+   * A prepared statement's name, one per text (a name must never stand for two texts: behind a
+   * pooler a Bind may reach a connection where another log prepared it): `ckpt_` and 160 bits of
+   * the text's SHA-256, which names the schema too. Under the server's 63-byte limit.
+   */
+  private statementName(text: string): string {
+    let name = this.statementNames.get(text);
+    if (name === undefined) {
+      name = `ckpt_${createHash("sha256").update(text).digest("hex").slice(0, 40)}`;
+      this.statementNames.set(text, name);
+    }
+    return name;
   }
 
   private async headOf(stream: string): Promise<Revision | undefined> {

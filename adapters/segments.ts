@@ -59,7 +59,10 @@ import {
   writeAllSync,
 } from "./segments/segments.ts";
 
-/** Resolves in the loop's check phase: after the I/O callbacks of this turn have run. */
+/**
+ * Resolves in the loop's check phase, after the I/O callbacks of this turn have run (the next turn's,
+ * when called from the check phase itself).
+ */
 const afterThisTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface SegmentLogOptions {

@@ -259,9 +259,11 @@ export interface PostgresLogOptions {
     statementTimeoutMs?: number;
     /**
      * Send appends as a named prepared statement, parsed and planned once per connection. Default
-     * true (64 awaiting workers: ~1.4× the durable updates/s, bench/README.md). Set false (or
-     * `?prepare=false` in the URL) behind a connection pooler in transaction mode that does not keep
-     * prepared statements (PgBouncer before 1.21, or without `max_prepared_statements`).
+     * true (64 awaiting workers: 1.07–1.28× the durable updates/s, bench/postgres-prepare.ts). Behind
+     * a connection pooler in transaction mode that keeps no prepared statements (PgBouncer before
+     * 1.21, or later without `max_prepared_statements`) the first append that finds its statement
+     * missing or taken is sent again unnamed, and so is every later one; false (or `?prepare=false`
+     * in the URL) never tries.
      */
     prepare?: boolean;
 }

@@ -50,7 +50,11 @@ server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:"
  * A plain server child (the floor, or bench/embedded-http.ts's): ready once it prints its URL or
  * `{"port":N}`.
  */
-function startPlain(args: string[], cleanup = () => {}): Promise<SidecarProcess> {
+function startPlain(
+  label: string,
+  args: string[],
+  cleanup = () => {},
+): Promise<SidecarProcess> {
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "inherit"],
@@ -74,16 +78,17 @@ function startPlain(args: string[], cleanup = () => {}): Promise<SidecarProcess>
         });
       }
     });
-    child.once("exit", (code) => reject(new Error(`${args.at(-1)} exited with ${code}`)));
+    child.once("exit", (code) => reject(new Error(`the ${label} server exited with ${code}`)));
   });
 }
 
-const startFloor = () => startPlain(["-e", FLOOR_SERVER]);
+const startFloor = () => startPlain("floor", ["-e", FLOOR_SERVER]);
 
 /** bench/embedded-http.ts's server: node:http and ckpt on LevelDB, no framework, no checks. */
 function startEmbedded(): Promise<SidecarProcess> {
   const dir = tempDir("embedded");
   return startPlain(
+    "embedded",
     ["--import", "tsx", "bench/embedded-http.ts", "--serve", "level", dir, repoRoot],
     () => removeDir(dir),
   );

@@ -13,7 +13,11 @@ import { adminPool, testPostgres, uniqueSchema } from "../helpers/postgres-serve
 
 const server = await testPostgres();
 const admin = adminPool(server.url);
-const bouncer = await startPgBouncer(server, 2);
+const bouncer = await startPgBouncer(server, 2).catch(async (e) => {
+  await admin.end();
+  await server.close();
+  throw e;
+});
 
 test.after(async () => {
   await bouncer.close();

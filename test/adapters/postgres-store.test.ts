@@ -373,8 +373,9 @@ test("appends go out as a named prepared statement; ?prepare=false (or prepare: 
   assert.ok(on.every((r) => r.statement.includes(`"${schema}".events`)));
   const off = uniqueSchema("p");
   assert.equal(await prepared({ url: `${withSchema(off)}&prepare=false` }), []);
-  assert.equal(await prepared({ url: withSchema(uniqueSchema("p")), prepare: false }), []);
-  for (const s of [schema, off]) await admin.query(`drop schema if exists "${s}" cascade`);
+  const offToo = uniqueSchema("p");
+  assert.equal(await prepared({ url: withSchema(offToo), prepare: false }), []);
+  for (const s of [schema, off, offToo]) await admin.query(`drop schema if exists "${s}" cascade`);
 
   const bad = await code(postgresLog({ url: `${withSchema(uniqueSchema("p"))}&prepare=no` }));
   assert.is(bad.code, "CKPT_INVALID");
@@ -388,6 +389,10 @@ test("a prepared statement the connection lost (a pooler's reset, another server
   try {
     await log.append("s", [item(0)], { expectedRevision: "no_stream" });
     await log.append("s", [item(1)], { expectedRevision: 0 });
+    const before = await log.pool.query(
+      "select name from pg_prepared_statements where name like 'ckpt_%'",
+    );
+    assert.is(before.rows.length, 2, "named before");
     // What PgBouncer's DISCARD ALL or a switch of server connection does: the driver still believes
     // the statement prepared, the session no longer has it (SQLSTATE 26000 at Bind).
     await log.pool.query("deallocate all");

@@ -23,6 +23,19 @@ function findPgBouncer(): string | undefined {
   return which.status === 0 ? which.stdout.trim().split("\n")[0] : undefined;
 }
 
+/** `pgbouncer --version`'s numbers, e.g. [1, 18, 0]; [] when it does not say. */
+function versionOf(bin: string): number[] {
+  const out = spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout ?? "";
+  return (/PgBouncer (\d+(?:\.\d+)*)/i.exec(out)?.[1] ?? "").split(".").filter(Boolean).map(Number);
+}
+
+function atLeast(v: number[], min: number[]): boolean {
+  for (let i = 0; i < min.length; i++) {
+    if ((v[i] ?? 0) !== min[i]) return (v[i] ?? 0) > min[i]!;
+  }
+  return true;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function accepts(port: number): Promise<boolean> {
@@ -57,6 +70,9 @@ export async function startPgBouncer(pg: PgServer, poolSize = 2): Promise<Bounce
       "pool_mode = transaction",
       `default_pool_size = ${poolSize}`,
       `logfile = ${join(dir, "pgbouncer.log")}`,
+      // From 1.21 PgBouncer can keep prepared statements (on by default from 1.24): off, so every
+      // version behaves like the ones that cannot.
+      ...(atLeast(versionOf(bin), [1, 21]) ? ["max_prepared_statements = 0"] : []),
       // Startup parameters node-postgres sends that PgBouncer would otherwise refuse.
       "ignore_startup_parameters = extra_float_digits,application_name,statement_timeout",
       "",
