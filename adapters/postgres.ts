@@ -175,6 +175,16 @@ export async function postgresLog(options: PostgresLogOptions = {}): Promise<Pos
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A query on the pool or a lent connection, as the named prepared statement `name` if given. */
+function send(
+  q: pg.Pool | pg.PoolClient,
+  text: string,
+  params: unknown[] | undefined,
+  name: string | undefined,
+): Promise<{ rows: Record<string, unknown>[] }> {
+  return name === undefined ? q.query(text, params) : q.query({ name, text, values: params ?? [] });
+}
+
 /** The pool as migrations and the log use it: a query, or one connection lent for a transaction. */
 class Db implements Lender {
   constructor(readonly pool: pg.Pool) {}
@@ -183,9 +193,7 @@ class Db implements Lender {
     params?: unknown[],
     name?: string,
   ): Promise<{ rows: Record<string, unknown>[] }> {
-    return name === undefined
-      ? this.pool.query(text, params)
-      : this.pool.query({ name, text, values: params ?? [] });
+    return send(this.pool, text, params, name);
   }
   async rows(text: string, params?: unknown[]): Promise<Record<string, unknown>[]> {
     return (await this.pool.query(text, params)).rows;
@@ -199,12 +207,7 @@ class Db implements Lender {
     client.on("error", onError);
     try {
       await client.query("begin");
-      const tx: Queryable = {
-        query: (text, params, name) =>
-          name === undefined
-            ? client.query(text, params)
-            : client.query({ name, text, values: params ?? [] }),
-      };
+      const tx: Queryable = { query: (text, params, name) => send(client, text, params, name) };
       const out = await fn(tx);
       await client.query("commit");
       return out;

@@ -10,13 +10,13 @@
  * With --before, the same logs also run from that checkout's adapters (side by side, same rounds).
  * `--serve <log> <dir> <root>` is the server alone (bench/sidecar-single.ts --embedded starts it).
  */
-import { spawn } from "node:child_process";
 import http from "node:http";
 import { join } from "node:path";
 import process from "node:process";
 import type { Autocannon } from "./autocannon.ts";
 import { repoRoot } from "./child.ts";
 import { loadDep } from "./deps.ts";
+import { startPlainServer } from "./sidecar-server.ts";
 import { spread } from "./stats.ts";
 import { removeDir, tempDir } from "./tmp.ts";
 
@@ -72,26 +72,16 @@ async function round(
   seconds: number,
 ): Promise<{ reqPerSec: number; p50: number; p99: number }> {
   const dir = tempDir("embedded-http");
-  const child = spawn(
-    process.execPath,
+  const server = await startPlainServer(
+    kind,
     ["--import", "tsx", join(repoRoot, "bench/embedded-http.ts"), "--serve", kind, dir, root],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] },
+    () => removeDir(dir),
   );
-  const exited = new Promise((resolve) => child.once("exit", resolve));
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      child.stdout!.on("data", (d) => {
-        out += d;
-        const line = out.split("\n").find((l) => l.startsWith("{"));
-        if (line) resolve((JSON.parse(line) as { port: number }).port);
-      });
-      child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening`)));
-    });
     let index = 0;
     const load = (duration: number) =>
       autocannon({
-        url: `http://127.0.0.1:${port}`,
+        url: server.url,
         connections: 64,
         duration,
         requests: [{
@@ -110,9 +100,7 @@ async function round(
       p99: r.latency.p99,
     };
   } finally {
-    child.kill("SIGTERM");
-    await exited;
-    removeDir(dir);
+    await server.stop();
   }
 }
 

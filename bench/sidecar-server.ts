@@ -81,3 +81,39 @@ export function startSidecar(
     );
   });
 }
+
+/**
+ * A plain server child (bench/sidecar-single.ts's floor, bench/embedded-http.ts's server): ready once it prints its URL or
+ * `{"port":N}`.
+ */
+export function startPlainServer(
+  label: string,
+  args: string[],
+  cleanup = () => {},
+): Promise<SidecarProcess> {
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)|"port":(\d+)/.exec(out);
+      if (m) {
+        resolve({
+          url: m[1] ?? `http://127.0.0.1:${m[2]}`,
+          pid: child.pid,
+          peakRss: () => undefined,
+          stop: async () => {
+            child.kill("SIGTERM");
+            await exited;
+            cleanup();
+          },
+        });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`the ${label} server exited with ${code}`)));
+  });
+}

@@ -10,13 +10,12 @@
  *   npx tsx bench/sidecar-single.ts [--seconds 5] [--rounds 3] [--before /path/to/other/checkout]
  *     [--segments] [--embedded] [--floor] [--cpu-prof dir]
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { Autocannon } from "./autocannon.ts";
 import { repoRoot } from "./child.ts";
 import { loadDep } from "./deps.ts";
-import { type SidecarProcess, startSidecar } from "./sidecar-server.ts";
+import { type SidecarProcess, startPlainServer, startSidecar } from "./sidecar-server.ts";
 import { removeDir, tempDir } from "./tmp.ts";
 
 const CONNECTIONS = 64;
@@ -46,48 +45,12 @@ const server = http.createServer((req, res) => {
 server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port));
 `;
 
-/**
- * A plain server child (the floor, or bench/embedded-http.ts's): ready once it prints its URL or
- * `{"port":N}`.
- */
-function startPlain(
-  label: string,
-  args: string[],
-  cleanup = () => {},
-): Promise<SidecarProcess> {
-  const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)|"port":(\d+)/.exec(out);
-      if (m) {
-        resolve({
-          url: m[1] ?? `http://127.0.0.1:${m[2]}`,
-          pid: child.pid,
-          peakRss: () => undefined,
-          stop: async () => {
-            child.kill("SIGTERM");
-            await exited;
-            cleanup();
-          },
-        });
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`the ${label} server exited with ${code}`)));
-  });
-}
-
-const startFloor = () => startPlain("floor", ["-e", FLOOR_SERVER]);
+const startFloor = () => startPlainServer("floor", ["-e", FLOOR_SERVER]);
 
 /** bench/embedded-http.ts's server: node:http and ckpt on LevelDB, no framework, no checks. */
 function startEmbedded(): Promise<SidecarProcess> {
   const dir = tempDir("embedded");
-  return startPlain(
+  return startPlainServer(
     "embedded",
     ["--import", "tsx", "bench/embedded-http.ts", "--serve", "level", dir, repoRoot],
     () => removeDir(dir),
