@@ -130,8 +130,12 @@ test("sidecar SIGKILLed and restarted twice, workers SIGKILLed at random: every 
       while (all.reduce((s, w) => s + acked(w).length, 0) < n) {
         const dead = slots.find((w) => w.child.exitCode !== null && w.child.exitCode !== 0);
         if (dead) {
+          // 'exit' can come before the pipes are drained: wait for 'close' so the reason is read.
+          const { code } = await dead.exit;
           assert.unreachable(
-            `a worker failed: ${dead.lines.find((l) => l.startsWith("failed")) ?? dead.err}`,
+            `a worker failed (exit ${code}): ${
+              dead.lines.find((l) => l.startsWith("failed")) ?? dead.err
+            }`,
           );
         }
         if (slots.every((w) => w.child.exitCode !== null)) break;
