@@ -3411,6 +3411,7 @@ import type { TokenTable } from "./auth.ts";
 import { type CompactionSchedule } from "./compaction-schedule.ts";
 import type { CompactionNotice } from "./compaction-notice.ts";
 import type { Limits, ServerContext } from "./context.ts";
+import { type HotPath } from "./hot-updates.ts";
 import { type AppEnv, type RouteSpec } from "./route.ts";
 export declare const VERSION = "0.1.0";
 export declare const DEFAULT_LIMITS: Limits;
@@ -3442,6 +3443,11 @@ export interface AppOptions extends Partial<Limits> {
 export interface CkptApp {
     readonly app: Hono<AppEnv>;
     readonly fetch: (req: Request) => Response | Promise<Response>;
+    /**
+     * The single-update request served without the framework, for a server that reads sockets itself
+     * (node.ts); a server that only calls `fetch` loses nothing by ignoring it.
+     */
+    readonly hot: HotPath;
     readonly routes: readonly RouteSpec[];
     readonly context: ServerContext;
     /**
@@ -3663,6 +3669,33 @@ export declare function guardLog(inner: EventLog, options?: GuardOptions): Guard
 /** True when `log` is the sidecar's guarded log. */
 export declare function isGuardedLog(log: EventLog): log is GuardedLog;
 
+// ==== dist/server/hot-updates.d.ts
+import type { ServerContext } from "./context.ts";
+import type { RouteChecks } from "./route.ts";
+/** An answer, ready for the socket. */
+export interface HotReply {
+    status: number;
+    headers: Record<string, string>;
+    body: string;
+}
+/** A request's header by lower-case name, repeated ones joined with ", " (as `Headers` does). */
+export type HeaderOf = (name: string) => string | undefined;
+export interface HotPath {
+    /**
+     * The route's path parameters when this path serves the request (decided from its first line and
+     * headers alone); undefined: the app's.
+     */
+    claim(method: string, url: string, header: HeaderOf): Record<string, string> | undefined;
+    /**
+     * Answers a claimed request; `body` is its bytes, or undefined when the client went away before
+     * sending them all.
+     */
+    serve(params: Record<string, string>, header: HeaderOf, body: Uint8Array | undefined): Promise<HotReply>;
+}
+export declare function hotUpdates(ctx: ServerContext, checks: RouteChecks, 
+/** Admission as the app's middleware does it: throws when draining or at the in-flight cap. */
+admit: () => void, onError: (err: unknown) => void): HotPath;
+
 // ==== dist/server/index.d.ts
 import type { EventLog } from "../core/log.ts";
 import type { Store } from "../core/store.ts";
@@ -3828,7 +3861,23 @@ export interface MountOptions {
     bodyLimit: number;
     logBodyLimit: number;
 }
-export declare function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void;
+/**
+ * A route's checks outside any framework, in the order every request meets them: who is asking
+ * (401/403), the path parameters, the parsed body. `mount` runs them for Hono; the Node server's
+ * hot path (hot-updates.ts) runs the same ones, so both refuse alike.
+ */
+export interface RouteChecks {
+    readonly spec: RouteSpec;
+    /** The caller's role, authenticated and authorized for the route. */
+    role(authorization: string | null): Role;
+    /** Path parameters as the route's schema reads them (remembered once valid). */
+    params(raw: Record<string, string>): unknown;
+    /** A parsed JSON body as the route's schema reads it (its quick shape first). */
+    body(raw: unknown): unknown;
+}
+export declare function routeChecks(spec: RouteSpec, o: MountOptions): RouteChecks;
+/** Mounts `spec` on `app`; returns its checks. */
+export declare function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): RouteChecks;
 /** Parses `value` with `schema` or throws a 400 listing every problem with its path. */
 export declare function check<T>(schema: z.ZodType<T>, value: unknown, where: "path" | "query" | "body"): T;
 

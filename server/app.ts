@@ -15,13 +15,15 @@ import type { Limits, ServerContext } from "./context.ts";
 import { errorResponse, HttpCode, HttpError } from "./errors.ts";
 import { isGuardedLog } from "./guarded-log.ts";
 import { Metrics } from "./metrics.ts";
-import { type AppEnv, mount, type RouteSpec } from "./route.ts";
+import { type HotPath, hotUpdates } from "./hot-updates.ts";
+import { type AppEnv, mount, type RouteChecks, type RouteSpec } from "./route.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
 import { mountDashboard } from "./dashboard-assets.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { logRoutes } from "./routes/log.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { stageRoutes } from "./routes/stages.ts";
+import { Stages } from "../protocol/stages.ts";
 import { RunRegistry } from "./runs.ts";
 
 export const VERSION = "0.1.0";
@@ -63,6 +65,11 @@ export interface AppOptions extends Partial<Limits> {
 export interface CkptApp {
   readonly app: Hono<AppEnv>;
   readonly fetch: (req: Request) => Response | Promise<Response>;
+  /**
+   * The single-update request served without the framework, for a server that reads sockets itself
+   * (node.ts); a server that only calls `fetch` loses nothing by ignoring it.
+   */
+  readonly hot: HotPath;
   readonly routes: readonly RouteSpec[];
   readonly context: ServerContext;
   /**
@@ -121,8 +128,8 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
       metrics.countRequest(c.req.method, c.get("route") ?? "(no route)", c.res.status);
     }
   });
-  app.use("*", async (c, next) => {
-    if (OPS.has(c.req.path)) return next();
+  /** Refuses a request while shutting down or at the in-flight cap (counted once admitted). */
+  const admit = () => {
     if (ctx.status.draining) {
       throw new HttpError(
         ErrorCode.UNAVAILABLE,
@@ -138,6 +145,10 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
         { headers: { "retry-after": "1" } },
       );
     }
+  };
+  app.use("*", async (c, next) => {
+    if (OPS.has(c.req.path)) return next();
+    admit();
     ctx.status.inFlight++;
     try {
       await next();
@@ -159,7 +170,11 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
     logBodyLimit: limits.logBodyLimit,
   };
   routes.push(...dashboardRoutes(ctx));
-  for (const r of routes) mount(app, r, mountOptions);
+  let updates: RouteChecks | undefined;
+  for (const r of routes) {
+    const checks = mount(app, r, mountOptions);
+    if (r.method === Stages.updates.method && r.path === Stages.updates.path) updates = checks;
+  }
   mountDashboard(app);
   const schedule = options.compaction
     ? scheduleCompaction(compactor, options.compaction, onCompaction, clock)
@@ -174,15 +189,17 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
       },
     }, 404)
   );
+  const onError = (err: unknown) => options.onError?.(err);
   app.onError((err, c) => {
     const r = errorResponse(err);
-    if (r.internal) options.onError?.(err);
+    if (r.internal) onError(err);
     return c.json(r.body, r.status as 400, r.headers);
   });
 
   return {
     app,
     fetch: (req) => app.fetch(req),
+    hot: hotUpdates(ctx, updates!, admit, onError),
     routes,
     context: ctx,
     async drain(graceMs = 10_000) {

@@ -12,13 +12,17 @@ const JSON_TYPE = /^application\/json[ \t]*(;[ \t]*charset="?utf-8"?[ \t]*)?$/i;
 /** One strict decoder for every request: without `stream` a decode keeps no state between calls. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
+/** Is `type` (a Content-Type header) JSON in UTF-8, the only body the API takes? */
+export const isJsonType = (type: string | null | undefined): boolean =>
+  typeof type === "string" && JSON_TYPE.test(type.trim());
+
 /** The request's body as parsed JSON; `undefined` when the body is empty and `optional`. */
 export async function readJson(req: Request, limit: number, optional = false): Promise<unknown> {
   const length = req.headers.get("content-length");
   const empty = length === "0" || (length === null && req.body === null);
   if (empty && optional) return undefined;
   const type = req.headers.get("content-type");
-  if (type === null || !JSON_TYPE.test(type.trim())) {
+  if (!isJsonType(type)) {
     throw new HttpError(
       HttpCode.UNSUPPORTED_MEDIA_TYPE,
       `Send the body as JSON with "Content-Type: application/json" (got ${
@@ -36,13 +40,26 @@ export async function readJson(req: Request, limit: number, optional = false): P
       : await readCapped(req, limit);
   } catch (err) {
     if (err instanceof HttpError) throw err;
-    // The client went away (or timed out) mid-body: its refusal, not the sidecar's failure, so no
-    // error log.
-    throw new HttpError(
-      ErrorCode.INVALID,
-      "The request body ended before it was complete (the client disconnected or was too slow).",
-    );
+    throw bodyCutShort();
   }
+  return parseJsonBytes(bytes, limit, optional);
+}
+
+/**
+ * The client went away (or timed out) mid-body: its refusal, not the sidecar's failure, so no error
+ * log.
+ */
+export const bodyCutShort = (): HttpError =>
+  new HttpError(
+    ErrorCode.INVALID,
+    "The request body ended before it was complete (the client disconnected or was too slow).",
+  );
+
+/**
+ * A whole body, read: its size, strict UTF-8, JSON syntax and depth checked, then parsed
+ * (`undefined` when empty and `optional`).
+ */
+export function parseJsonBytes(bytes: Uint8Array, limit: number, optional = false): unknown {
   if (bytes.length > limit) throw tooLarge(limit);
   if (bytes.length === 0) {
     if (optional) return undefined;

@@ -89,10 +89,11 @@ export async function startServer(
     ...(checkTransitions === undefined ? {} : { checkTransitions }),
     ...(rest.clock === undefined ? {} : { clock: rest.clock }),
   });
-  const app = createApp(store, rest);
+  const ckpt = createCkptApp(store, rest);
+  const app: SidecarApp = { fetch: ckpt.fetch, drain: (graceMs?: number) => ckpt.drain(graceMs) };
   let listener;
   try {
-    listener = await listen(app.fetch, { host, port });
+    listener = await listen(ckpt.fetch, { host, port, hot: ckpt.hot });
   } catch (err) {
     await app.drain(0);
     await shutdown(store, "ckpt-server startup failed").catch(() => undefined);

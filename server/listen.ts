@@ -1,4 +1,5 @@
 /** What node.ts and deno.ts each provide: serve a fetch handler, and stop gracefully. */
+import type { HotPath } from "./hot-updates.ts";
 
 export interface Listener {
   /** e.g. http://127.0.0.1:7410 */
@@ -16,6 +17,8 @@ export type Listen = (
     host: string;
     port: number; /** A request not fully received by then is answered 408. */
     requestTimeoutMs?: number;
+    /** The app's single-update path below the framework, for a server that can use it. */
+    hot?: HotPath;
   },
 ) => Promise<Listener>;
 

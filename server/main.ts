@@ -101,6 +101,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
       host: config.host,
       port: config.port,
       requestTimeoutMs: config.requestTimeoutMs,
+      hot: ckpt.hot,
     });
   } catch (err) {
     await ckpt.drain(0); // clears the compaction schedule before the store closes

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /** ckpt-server on Node: listens through @hono/node-server; main.ts does the rest. Installed, `npx ckpt-server` runs its build (dist/server/node.js); in this repo `node server/bin.mjs`. */
 import { realpathSync } from "node:fs";
-import type { Server } from "node:http";
+import { createServer, type RequestListener, type Server, type ServerOptions } from "node:http";
 import type { Duplex } from "node:stream";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
+import type { HotPath } from "./hot-updates.ts";
 import { type Listen, urlHost } from "./listen.ts";
 import { onSignals } from "../runtime/os-signals.ts";
 import { main, type MainIo } from "./main.ts";
@@ -15,7 +16,7 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export const listen: Listen = (
   fetch,
-  { host, port, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS },
+  { host, port, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS, hot },
 ) =>
   new Promise((resolve, reject) => {
     // The raw target, before the URL parser resolves dot segments away.
@@ -30,7 +31,13 @@ export const listen: Listen = (
       // late).
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
     };
-    const server = serve({ fetch: guarded, hostname: host, port, serverOptions }, (info) => {
+    const server = serve({
+      fetch: guarded,
+      hostname: host,
+      port,
+      serverOptions,
+      ...(hot ? { createServer: withHotPath(hot) } : {}),
+    }, (info) => {
       server.off("error", reject);
       resolve({
         url: `http://${urlHost(host)}:${info.port}`,
@@ -57,6 +64,43 @@ export const listen: Listen = (
       socket.end(rawErrorReply(err.code));
     });
   });
+
+/**
+ * Node's HTTP server with the app's hot path in front: a request it claims is read and answered
+ * here, the rest go to @hono/node-server's listener as before.
+ */
+function withHotPath(hot: HotPath): typeof createServer {
+  return ((options: ServerOptions, listener: RequestListener): Server =>
+    createServer(options, (req, res) => {
+      const header = (name: string) => req.headersDistinct[name]?.join(", ");
+      const params = hot.claim(req.method ?? "", req.url ?? "", header);
+      if (!params) return listener(req, res);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let served = false;
+      const serve = (whole: boolean) => {
+        if (served) return;
+        served = true;
+        const body = !whole
+          ? undefined
+          : chunks.length === 1
+          ? chunks[0]!
+          : Buffer.concat(chunks, size);
+        void hot.serve(params, header, body).then((r) => {
+          r.headers["content-length"] = String(Buffer.byteLength(r.body));
+          res.writeHead(r.status, r.headers).end(r.body);
+        }).catch(() => res.destroy()); // an answer that cannot be written: the client is gone
+      };
+      req.on("data", (c: Buffer) => {
+        chunks.push(c);
+        size += c.length;
+      });
+      req.once("end", () => serve(true));
+      // Closed before the end: the client went away (or was timed out) mid-body.
+      req.once("close", () => serve(false));
+      req.once("error", () => serve(false));
+    })) as typeof createServer;
+}
 
 export const nodeIo: MainIo = {
   listen,

@@ -74,19 +74,51 @@ export interface MountOptions {
  */
 const PARAMS_KEPT = 1000;
 
-export function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void {
+/**
+ * A route's checks outside any framework, in the order every request meets them: who is asking
+ * (401/403), the path parameters, the parsed body. `mount` runs them for Hono; the Node server's
+ * hot path (hot-updates.ts) runs the same ones, so both refuse alike.
+ */
+export interface RouteChecks {
+  readonly spec: RouteSpec;
+  /** The caller's role, authenticated and authorized for the route. */
+  role(authorization: string | null): Role;
+  /** Path parameters as the route's schema reads them (remembered once valid). */
+  params(raw: Record<string, string>): unknown;
+  /** A parsed JSON body as the route's schema reads it (its quick shape first). */
+  body(raw: unknown): unknown;
+}
+
+export function routeChecks(spec: RouteSpec, o: MountOptions): RouteChecks {
   const validParams = new Map<string, unknown>();
+  return {
+    spec,
+    role(authorization) {
+      if (spec.role === null) return "admin";
+      const role = authenticate(o.tokens, authorization, spec.role);
+      authorize(role, spec.role);
+      return role;
+    },
+    params: (raw) => spec.params ? cachedParams(spec.params, raw, validParams) : {},
+    body: (raw) => spec.quickBody?.(raw) ?? check(spec.body!, raw, "body"),
+  };
+}
+
+/** Mounts `spec` on `app`; returns its checks. */
+export function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): RouteChecks {
+  const checks = routeChecks(spec, o);
+  // Routes without a query schema see none; those with one, the empty query when the URL has no
+  // "?" (checked once: it is the same every time).
+  let emptyQuery: unknown;
   app.on(spec.method, spec.path, async (c) => {
     c.set("route", spec.path);
-    const role = spec.role === null
-      ? "admin"
-      : authenticate(o.tokens, c.req.header("authorization") ?? null, spec.role);
-    if (spec.role !== null) authorize(role, spec.role);
-    const params = spec.params ? cachedParams(spec.params, c.req.param(), validParams) : {};
-    // No "?" in the URL: no query string to split (the schema still sees the empty query).
-    const query = spec.query
-      ? check(spec.query, c.req.raw.url.includes("?") ? singleQuery(c.req.queries()) : {}, "query")
-      : {};
+    const role = checks.role(c.req.header("authorization") ?? null);
+    const params = checks.params(c.req.param());
+    const query = !spec.query
+      ? {}
+      : c.req.raw.url.includes("?")
+      ? check(spec.query, singleQuery(c.req.queries()), "query")
+      : (emptyQuery ??= Object.freeze(check(spec.query, {}, "query")));
     let body: unknown;
     if (spec.body) {
       const raw = await readJson(
@@ -94,12 +126,11 @@ export function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): void
         spec.bodyLimit === "log" ? o.logBodyLimit : o.bodyLimit,
         spec.bodyOptional,
       );
-      body = raw === undefined
-        ? undefined
-        : (spec.quickBody?.(raw) ?? check(spec.body, raw, "body"));
+      body = raw === undefined ? undefined : checks.body(raw);
     }
     return spec.handle(c, { params, query, body, role });
   });
+  return checks;
 }
 
 /**

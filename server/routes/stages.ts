@@ -7,13 +7,14 @@ import { CkptError, ErrorCode } from "../../core/errors.ts";
 import { progressOf } from "../../core/progress.ts";
 import type { StageState } from "../../core/state.ts";
 import type { ServerContext } from "../context.ts";
+import type { RunRegistry } from "../runs.ts";
 import { HttpError } from "../errors.ts";
 import { jsonResponse } from "../json-response.ts";
 import { quickItemUpdates } from "../quick-updates.ts";
 import { ndjson } from "../ndjson.ts";
 import { route, type RouteSpec } from "../route.ts";
 import { ErrorResponse } from "../../protocol/common.ts";
-import { Stages } from "../../protocol/stages.ts";
+import { Stages, type Update } from "../../protocol/stages.ts";
 import {
   type Broken,
   existingState,
@@ -231,21 +232,8 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
         409: err("CKPT_BAD_TRANSITION (nothing recorded), CKPT_CONFLICT (If-Match)"),
       },
       handle: async (c, { params, body }) => {
-        const held = runs.get(params.stage, params.runId);
-        const ifMatch = c.req.header("if-match");
-        let expected: number | undefined;
-        if (ifMatch !== undefined) {
-          const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(ifMatch);
-          if (!m) throw new HttpError(ErrorCode.INVALID, `If-Match must be a revision, like "41".`);
-          expected = Number(m[1]);
-        }
-        await runs.update(held, body.updates, expected);
-        const s = held.run.state;
-        return jsonResponse(
-          { revision: s.revision, status: s.status, counters: s.counters, ended: held.run.ended },
-          200,
-          { etag: `"${s.revision}"` },
-        );
+        const done = await recordUpdates(runs, params, body, c.req.header("if-match"));
+        return jsonResponse(done.body, 200, done.headers);
       },
     }),
     route({
@@ -351,4 +339,37 @@ export function stageRoutes(ctx: ServerContext): RouteSpec[] {
       },
     }),
   ];
+}
+
+/**
+ * The updates route's work, whichever server path received it (the app's route above, or the Node
+ * server's hot path, hot-updates.ts): records `body.updates` on the held run, durably, and says
+ * where the stage is now.
+ */
+export async function recordUpdates(
+  runs: RunRegistry,
+  params: { stage: string; runId: string },
+  body: { updates: Update[] },
+  ifMatch: string | undefined,
+): Promise<{ body: UpdatesAnswer; headers: { etag: string } }> {
+  const held = runs.get(params.stage, params.runId);
+  let expected: number | undefined;
+  if (ifMatch !== undefined) {
+    const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(ifMatch);
+    if (!m) throw new HttpError(ErrorCode.INVALID, `If-Match must be a revision, like "41".`);
+    expected = Number(m[1]);
+  }
+  await runs.update(held, body.updates, expected);
+  const s = held.run.state;
+  return {
+    body: { revision: s.revision, status: s.status, counters: s.counters, ended: held.run.ended },
+    headers: { etag: `"${s.revision}"` },
+  };
+}
+
+interface UpdatesAnswer {
+  revision: number;
+  status: StageState["status"];
+  counters: StageState["counters"];
+  ended: boolean;
 }

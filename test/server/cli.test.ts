@@ -18,7 +18,7 @@ interface Fake {
   io: MainIo;
   out: string[];
   err: string[];
-  listened: { host: string; port: number }[];
+  listened: { host: string; port: number; hot: boolean }[];
   fetch: Promise<(req: Request) => Response | Promise<Response>>;
   signal(s: Signal): void;
 }
@@ -26,7 +26,7 @@ interface Fake {
 function fake(env: Record<string, string> = {}, listenError?: Error): Fake {
   const out: string[] = [];
   const err: string[] = [];
-  const listened: { host: string; port: number }[] = [];
+  const listened: { host: string; port: number; hot: boolean }[] = [];
   const handlers = new Set<(s: Signal) => void>();
   let served: ((req: Request) => Response | Promise<Response>) | undefined;
   let ready!: (f: (req: Request) => Response | Promise<Response>) => void;
@@ -38,7 +38,7 @@ function fake(env: Record<string, string> = {}, listenError?: Error): Fake {
     stderr: (l) => void err.push(l),
     listen: async (f, o) => {
       if (listenError) throw listenError;
-      listened.push(o);
+      listened.push({ ...o, hot: o.hot !== undefined }); // the app's hot path is handed over
       served = f;
       const l: Listener = {
         url: `http://${o.host}:${o.port}`,
@@ -128,7 +128,12 @@ test("without tokens it only listens on loopback, and says so", async () => {
   const local = fake();
   const done = main(["--memory", "--port", "0"], local.io);
   await local.fetch;
-  assert.equal(local.listened, [{ host: "127.0.0.1", port: 0, requestTimeoutMs: 30_000 }]);
+  assert.equal(local.listened, [{
+    host: "127.0.0.1",
+    port: 0,
+    requestTimeoutMs: 30_000,
+    hot: true,
+  }]);
   assert.match(
     local.out.join("\n"),
     "auth: none (no tokens configured), so listening on loopback only",
@@ -144,7 +149,7 @@ test("tokens from a file and from CKPT_TOKENS open it to other hosts; bad token 
   const f = fake({ CKPT_TOKENS: "write:env-write-secret" });
   const done = main(["--memory", "--host", "0.0.0.0", "--tokens-file", file], f.io);
   const fetch = await f.fetch;
-  assert.equal(f.listened, [{ host: "0.0.0.0", port: 7410, requestTimeoutMs: 30_000 }]);
+  assert.equal(f.listened, [{ host: "0.0.0.0", port: 7410, requestTimeoutMs: 30_000, hot: true }]);
   assert.match(f.out.join("\n"), "auth: 2 bearer token(s): write, admin");
   assert.is((await fetch(new Request("http://x/v1/stages"))).status, 401);
   assert.is(

@@ -11,18 +11,23 @@ import type { Store, StoreOptions } from "../../core/store.ts";
 import { type AppOptions, type CkptApp, createApp } from "../../server/app.ts";
 import { parseTokens } from "../../server/auth.ts";
 import type { GuardOptions } from "../../server/guarded-log.ts";
+import type { HotPath } from "../../server/hot-updates.ts";
 import type { Listener } from "../../server/listen.ts";
 import { serverStore } from "../../server/store.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 export const isDeno = "Deno" in globalThis;
 
-/** This runtime's listener: Deno.serve on Deno, @hono/node-server on Node. */
+/**
+ * This runtime's listener: Deno.serve on Deno, @hono/node-server on Node, with the app's hot path
+ * as ckpt-server has it.
+ */
 export async function listen(
   fetch: (req: Request) => Response | Promise<Response>,
+  hot?: HotPath,
 ): Promise<Listener> {
   const mod = isDeno ? await import("../../server/deno.ts") : await import("../../server/node.ts");
-  return mod.listen(fetch, { host: "127.0.0.1", port: 0 });
+  return mod.listen(fetch, { host: "127.0.0.1", port: 0, ...(hot ? { hot } : {}) });
 }
 
 export const TOKENS = {
@@ -60,7 +65,7 @@ export async function sidecar(
     onError: (e) => console.error("INTERNAL", e),
     ...o.app,
   });
-  const listener = o.serve ? await listen(ckpt.fetch) : undefined;
+  const listener = o.serve ? await listen(ckpt.fetch, ckpt.hot) : undefined;
   return {
     store,
     ckpt,

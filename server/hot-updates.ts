@@ -1,0 +1,109 @@
+/**
+ * The request a worker sends for every item, POST /v1/stages/:stage/runs/:runId/updates, served
+ * below the framework. The Node server (node.ts) hands it here straight from its socket, skipping
+ * the Web Request/Response conversion and Hono's router and middleware: together a quarter of the
+ * sidecar's CPU per single-update request (bench/sidecar-single.ts). Only the plain shape is claimed
+ * (no query, no escapes or dot segments, a JSON body of declared length within the limit);
+ * everything else goes to the app. What runs is the app's own: its admission (shutdown, in-flight
+ * cap), the route's checks (auth, path, body), the route's work, the error table and the request
+ * metrics, so both paths answer alike (test/server/hot-updates.test.ts sends the same requests
+ * both ways).
+ */
+import { bodyCutShort, isJsonType, parseJsonBytes } from "./body.ts";
+import type { ServerContext } from "./context.ts";
+import { errorResponse } from "./errors.ts";
+import type { RouteChecks } from "./route.ts";
+import { recordUpdates } from "./routes/stages.ts";
+import type { Update } from "../protocol/stages.ts";
+
+/** An answer, ready for the socket. */
+export interface HotReply {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A request's header by lower-case name, repeated ones joined with ", " (as `Headers` does). */
+export type HeaderOf = (name: string) => string | undefined;
+
+export interface HotPath {
+  /**
+   * The route's path parameters when this path serves the request (decided from its first line and
+   * headers alone); undefined: the app's.
+   */
+  claim(method: string, url: string, header: HeaderOf): Record<string, string> | undefined;
+  /**
+   * Answers a claimed request; `body` is its bytes, or undefined when the client went away before
+   * sending them all.
+   */
+  serve(params: Record<string, string>, header: HeaderOf, body: Uint8Array | undefined): Promise<
+    HotReply
+  >;
+}
+
+/** Segments as they reach the router unchanged: no escapes to decode, no dot segments. */
+const UPDATES_URL = /^\/v1\/stages\/([^/?#%]+)\/runs\/([^/?#%]+)\/updates$/;
+const DOT_SEGMENT = /^\.\.?$/;
+/** A Host the app's URL parser takes as is (anything odder is left to it). */
+const PLAIN_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const DECLARED_LENGTH = /^\d{1,9}$/;
+
+export function hotUpdates(
+  ctx: ServerContext,
+  checks: RouteChecks,
+  /** Admission as the app's middleware does it: throws when draining or at the in-flight cap. */
+  admit: () => void,
+  onError: (err: unknown) => void,
+): HotPath {
+  const { method, path } = checks.spec;
+  const limit = ctx.limits.bodyLimit;
+  return {
+    claim(m, url, header) {
+      if (m !== method) return undefined;
+      const match = UPDATES_URL.exec(url);
+      if (!match || DOT_SEGMENT.test(match[1]!) || DOT_SEGMENT.test(match[2]!)) return undefined;
+      const host = header("host");
+      if (host === undefined || !PLAIN_HOST.test(host)) return undefined;
+      if (header("transfer-encoding") !== undefined || !isJsonType(header("content-type"))) {
+        return undefined;
+      }
+      const length = header("content-length");
+      if (length === undefined || !DECLARED_LENGTH.test(length)) return undefined;
+      const n = Number(length);
+      if (n === 0 || n > limit) return undefined;
+      return { stage: match[1]!, runId: match[2]! };
+    },
+
+    async serve(raw, header, bytes) {
+      let reply: HotReply;
+      try {
+        admit();
+        ctx.status.inFlight++;
+        try {
+          checks.role(header("authorization") ?? null);
+          const params = checks.params(raw) as { stage: string; runId: string };
+          if (bytes === undefined) throw bodyCutShort();
+          const body = checks.body(parseJsonBytes(bytes, limit)) as { updates: Update[] };
+          const done = await recordUpdates(ctx.runs, params, body, header("if-match"));
+          reply = {
+            status: 200,
+            headers: { "content-type": "application/json", ...done.headers },
+            body: JSON.stringify(done.body),
+          };
+        } finally {
+          ctx.status.inFlight--;
+        }
+      } catch (err) {
+        const r = errorResponse(err);
+        if (r.internal) onError(err);
+        reply = {
+          status: r.status,
+          headers: { "content-type": "application/json", ...r.headers },
+          body: JSON.stringify(r.body),
+        };
+      }
+      ctx.metrics.countRequest(method, path, reply.status);
+      return reply;
+    },
+  };
+}
