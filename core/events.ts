@@ -174,10 +174,22 @@ export const StageName = z
   )
   .refine((s) => !s.includes(".."), "stage names may not contain '..'");
 
+/**
+ * Names found valid, kept: a writer's log checks its stage's name on every append, and the schema
+ * (a pure check of a string) gives a name the same verdict every time.
+ */
+const validNames = new Set<string>();
+const VALID_NAMES_KEPT = 1000;
+
 /** Throws CKPT_INVALID unless `name` is a valid stage name. */
 export function checkStageName(name: unknown): string {
+  if (typeof name === "string" && validNames.has(name)) return name;
   const r = StageName.safeParse(name);
-  if (r.success) return r.data;
+  if (r.success) {
+    if (validNames.size >= VALID_NAMES_KEPT) validNames.clear();
+    validNames.add(r.data);
+    return r.data;
+  }
   const issues = issuesOf(r.error).map((i) => ({ ...i, path: ["stage", ...i.path] }));
   throw new CkptError(
     ErrorCode.INVALID,

@@ -298,6 +298,11 @@ export class RunRegistry {
 function record(run: Run, u: Update): Promise<void> {
   switch (u.type) {
     case "item":
+      // A bare item, the shape a worker sends for every item: no options to gather.
+      if (
+        u.ok === undefined && u.skipped === undefined && u.item === undefined &&
+        u.batch === undefined && u.cost === undefined && u.error === undefined
+      ) return run.done(u.index);
       return run.done(
         u.index,
         strip({
