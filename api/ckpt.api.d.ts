@@ -3687,10 +3687,11 @@ export interface HotPath {
      */
     claim(method: string, url: string, header: HeaderOf): Record<string, string> | undefined;
     /**
-     * Answers a claimed request; `body` is its bytes, or undefined when the client went away before
-     * sending them all.
+     * Answers a claimed request, checking what the app checks in the app's order; `body` reads the
+     * request's body (undefined: the client went away before sending it all), called only once the
+     * request is admitted and authorized, as the app reads it.
      */
-    serve(params: Record<string, string>, header: HeaderOf, body: Uint8Array | undefined): Promise<HotReply>;
+    serve(params: Record<string, string>, header: HeaderOf, body: () => Promise<Uint8Array | undefined>): Promise<HotReply>;
 }
 export declare function hotUpdates(ctx: ServerContext, checks: RouteChecks, 
 /** Admission as the app's middleware does it: throws when draining or at the in-flight cap. */
@@ -3768,6 +3769,8 @@ export interface Gauges {
     runsHeld: number;
     stagesByStatus: Record<string, number>;
 }
+/** The route label of a request refused before any route saw it (shutting down, busy, unknown). */
+export declare const NO_ROUTE = "(no route)";
 export declare class Metrics {
     private readonly clock;
     private readonly requests;

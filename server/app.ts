@@ -14,7 +14,7 @@ import { Compactor } from "./compactor.ts";
 import type { Limits, ServerContext } from "./context.ts";
 import { errorResponse, HttpCode, HttpError } from "./errors.ts";
 import { isGuardedLog } from "./guarded-log.ts";
-import { Metrics } from "./metrics.ts";
+import { Metrics, NO_ROUTE } from "./metrics.ts";
 import { type HotPath, hotUpdates } from "./hot-updates.ts";
 import { type AppEnv, mount, type RouteChecks, type RouteSpec } from "./route.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
@@ -125,7 +125,7 @@ export function createApp(store: Store, options: AppOptions = {}): CkptApp {
     try {
       await next();
     } finally {
-      metrics.countRequest(c.req.method, c.get("route") ?? "(no route)", c.res.status);
+      metrics.countRequest(c.req.method, c.get("route") ?? NO_ROUTE, c.res.status);
     }
   });
   /** Refuses a request while shutting down or at the in-flight cap (counted once admitted). */

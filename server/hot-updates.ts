@@ -12,6 +12,7 @@
 import { bodyCutShort, isJsonType, parseJsonBytes } from "./body.ts";
 import type { ServerContext } from "./context.ts";
 import { errorResponse } from "./errors.ts";
+import { NO_ROUTE } from "./metrics.ts";
 import type { RouteChecks } from "./route.ts";
 import { recordUpdates } from "./routes/stages.ts";
 import type { Update } from "../protocol/stages.ts";
@@ -33,19 +34,29 @@ export interface HotPath {
    */
   claim(method: string, url: string, header: HeaderOf): Record<string, string> | undefined;
   /**
-   * Answers a claimed request; `body` is its bytes, or undefined when the client went away before
-   * sending them all.
+   * Answers a claimed request, checking what the app checks in the app's order; `body` reads the
+   * request's body (undefined: the client went away before sending it all), called only once the
+   * request is admitted and authorized, as the app reads it.
    */
-  serve(params: Record<string, string>, header: HeaderOf, body: Uint8Array | undefined): Promise<
-    HotReply
-  >;
+  serve(
+    params: Record<string, string>,
+    header: HeaderOf,
+    body: () => Promise<Uint8Array | undefined>,
+  ): Promise<HotReply>;
 }
 
-/** Segments as they reach the router unchanged: no escapes to decode, no dot segments. */
-const UPDATES_URL = /^\/v1\/stages\/([^/?#%]+)\/runs\/([^/?#%]+)\/updates$/;
+/**
+ * Segments the Node adapter passes on and the router matches as they are: characters a URL keeps
+ * unescaped, no `%` escapes to decode, no `?`, `#` or backslash.
+ */
+const SEGMENT = "([A-Za-z0-9!$&'()*+,;=:@._~\\[\\]-]+)";
+const UPDATES_URL = new RegExp(`^/v1/stages/${SEGMENT}/runs/${SEGMENT}/updates$`);
 const DOT_SEGMENT = /^\.\.?$/;
-/** A Host the app's URL parser takes as is (anything odder is left to it). */
-const PLAIN_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+/**
+ * A Host @hono/node-server takes as it is (lower case, a port of four or five digits); any other is
+ * parsed, and maybe refused, there.
+ */
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 const DECLARED_LENGTH = /^\d{1,9}$/;
 
 export function hotUpdates(
@@ -74,14 +85,17 @@ export function hotUpdates(
       return { stage: match[1]!, runId: match[2]! };
     },
 
-    async serve(raw, header, bytes) {
+    async serve(raw, header, readBody) {
       let reply: HotReply;
+      let route = NO_ROUTE;
       try {
         admit();
         ctx.status.inFlight++;
         try {
+          route = path;
           checks.role(header("authorization") ?? null);
           const params = checks.params(raw) as { stage: string; runId: string };
+          const bytes = await readBody();
           if (bytes === undefined) throw bodyCutShort();
           const body = checks.body(parseJsonBytes(bytes, limit)) as { updates: Update[] };
           const done = await recordUpdates(ctx.runs, params, body, header("if-match"));
@@ -102,7 +116,7 @@ export function hotUpdates(
           body: JSON.stringify(r.body),
         };
       }
-      ctx.metrics.countRequest(method, path, reply.status);
+      ctx.metrics.countRequest(method, route, reply.status);
       return reply;
     },
   };

@@ -28,6 +28,9 @@ export interface Gauges {
   stagesByStatus: Record<string, number>;
 }
 
+/** The route label of a request refused before any route saw it (shutting down, busy, unknown). */
+export const NO_ROUTE = "(no route)";
+
 export class Metrics {
   private readonly requests = new Map<string, number>();
   private appends = 0;

@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 /** ckpt-server on Node: listens through @hono/node-server; main.ts does the rest. Installed, `npx ckpt-server` runs its build (dist/server/node.js); in this repo `node server/bin.mjs`. */
 import { realpathSync } from "node:fs";
-import { createServer, type RequestListener, type Server, type ServerOptions } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerOptions,
+} from "node:http";
 import type { Duplex } from "node:stream";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
@@ -75,31 +81,50 @@ function withHotPath(hot: HotPath): typeof createServer {
       const header = (name: string) => req.headersDistinct[name]?.join(", ");
       const params = hot.claim(req.method ?? "", req.url ?? "", header);
       if (!params) return listener(req, res);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let served = false;
-      const serve = (whole: boolean) => {
-        if (served) return;
-        served = true;
-        const body = !whole
-          ? undefined
-          : chunks.length === 1
-          ? chunks[0]!
-          : Buffer.concat(chunks, size);
-        void hot.serve(params, header, body).then((r) => {
-          r.headers["content-length"] = String(Buffer.byteLength(r.body));
-          res.writeHead(r.status, r.headers).end(r.body);
-        }).catch(() => res.destroy()); // an answer that cannot be written: the client is gone
+      let reading = false;
+      const body = () => {
+        reading = true;
+        return readBody(req);
       };
-      req.on("data", (c: Buffer) => {
-        chunks.push(c);
-        size += c.length;
-      });
-      req.once("end", () => serve(true));
-      // Closed before the end: the client went away (or was timed out) mid-body.
-      req.once("close", () => serve(false));
-      req.once("error", () => serve(false));
+      void hot.serve(params, header, body).then((r) => {
+        r.headers["content-length"] = String(Buffer.byteLength(r.body));
+        res.writeHead(r.status, r.headers).end(r.body);
+        // Answered before the body was read (refused on its headers): let it go by, as the app's
+        // adapter does.
+        if (!reading) discardBody(req);
+      }).catch(() => res.destroy()); // an answer that cannot be written: the client is gone
     })) as typeof createServer;
+}
+
+/** The whole body; undefined when the client went away (or was timed out) before its end. */
+function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
+  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
+  if (req.destroyed) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+    });
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    // 'close' after 'end' changes nothing (a promise settles once).
+    req.once("close", () => resolve(undefined));
+    req.once("error", () => resolve(undefined));
+  });
+}
+
+/** How long an unread body may take to go by before its connection is closed. */
+const DISCARD_MS = 500;
+
+function discardBody(req: IncomingMessage): void {
+  if (req.readableEnded || req.destroyed) return;
+  const timer = setTimeout(() => req.socket.destroy(), DISCARD_MS);
+  timer.unref();
+  const done = () => clearTimeout(timer);
+  req.once("end", done);
+  req.once("close", done);
+  req.resume();
 }
 
 export const nodeIo: MainIo = {
