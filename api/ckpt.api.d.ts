@@ -3875,6 +3875,8 @@ export interface RouteChecks {
     role(authorization: string | null): Role;
     /** Path parameters as the route's schema reads them (remembered once valid). */
     params(raw: Record<string, string>): unknown;
+    /** The most body bytes the route takes (the API's limit, or the log endpoints'). */
+    readonly bodyLimit: number;
     /** A parsed JSON body as the route's schema reads it (its quick shape first). */
     body(raw: unknown): unknown;
 }

@@ -67,7 +67,7 @@ export function hotUpdates(
   onError: (err: unknown) => void,
 ): HotPath {
   const { method, path } = checks.spec;
-  const limit = ctx.limits.bodyLimit;
+  const limit = checks.bodyLimit;
   return {
     claim(m, url, header) {
       if (m !== method) return undefined;
@@ -99,25 +99,24 @@ export function hotUpdates(
           if (bytes === undefined) throw bodyCutShort();
           const body = checks.body(parseJsonBytes(bytes, limit)) as { updates: Update[] };
           const done = await recordUpdates(ctx.runs, params, body, header("if-match"));
-          reply = {
-            status: 200,
-            headers: { "content-type": "application/json", ...done.headers },
-            body: JSON.stringify(done.body),
-          };
+          reply = jsonReply(200, done.body, done.headers);
         } finally {
           ctx.status.inFlight--;
         }
       } catch (err) {
         const r = errorResponse(err);
         if (r.internal) onError(err);
-        reply = {
-          status: r.status,
-          headers: { "content-type": "application/json", ...r.headers },
-          body: JSON.stringify(r.body),
-        };
+        reply = jsonReply(r.status, r.body, r.headers);
       }
       ctx.metrics.countRequest(method, route, reply.status);
       return reply;
     },
   };
 }
+
+/** Status, headers and body as json-response.ts answers them, for the socket. */
+const jsonReply = (status: number, body: unknown, headers: Record<string, string>): HotReply => ({
+  status,
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body),
+});

@@ -7,7 +7,7 @@ import { CkptError, ErrorCode } from "../core/errors.ts";
 import type { EventLog } from "../core/log.ts";
 import { shutdown } from "../core/store.ts";
 import type { Store } from "../core/store.ts";
-import { type AppOptions, createApp as createCkptApp } from "./app.ts";
+import { type AppOptions, type CkptApp, createApp as createCkptApp } from "./app.ts";
 import { isLoopback } from "./args.ts";
 import type { GuardOptions } from "./guarded-log.ts";
 import { listen } from "./node.ts";
@@ -44,9 +44,14 @@ export interface SidecarApp {
  * Deno.serve(sidecar.fetch)
  */
 export function createApp(store: Store, options: AppOptions = {}): SidecarApp {
-  const app = createCkptApp(store, options);
-  return { fetch: app.fetch, drain: (graceMs?: number) => app.drain(graceMs) };
+  return publicView(createCkptApp(store, options));
 }
+
+/** What library users get of the app: its handler and its drain. */
+const publicView = (app: CkptApp): SidecarApp => ({
+  fetch: app.fetch,
+  drain: (graceMs?: number) => app.drain(graceMs),
+});
 
 export interface StartServerOptions extends AppOptions, GuardOptions {
   /** Default 127.0.0.1. Anything but loopback needs `tokens`. */
@@ -90,7 +95,7 @@ export async function startServer(
     ...(rest.clock === undefined ? {} : { clock: rest.clock }),
   });
   const ckpt = createCkptApp(store, rest);
-  const app: SidecarApp = { fetch: ckpt.fetch, drain: (graceMs?: number) => ckpt.drain(graceMs) };
+  const app = publicView(ckpt);
   let listener;
   try {
     listener = await listen(ckpt.fetch, { host, port, hot: ckpt.hot });

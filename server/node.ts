@@ -98,7 +98,6 @@ function withHotPath(hot: HotPath): typeof createServer {
 
 /** The whole body; undefined when the client went away (or was timed out) before its end. */
 function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
-  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
   if (req.destroyed) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];

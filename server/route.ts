@@ -85,6 +85,8 @@ export interface RouteChecks {
   role(authorization: string | null): Role;
   /** Path parameters as the route's schema reads them (remembered once valid). */
   params(raw: Record<string, string>): unknown;
+  /** The most body bytes the route takes (the API's limit, or the log endpoints'). */
+  readonly bodyLimit: number;
   /** A parsed JSON body as the route's schema reads it (its quick shape first). */
   body(raw: unknown): unknown;
 }
@@ -100,6 +102,7 @@ export function routeChecks(spec: RouteSpec, o: MountOptions): RouteChecks {
       return role;
     },
     params: (raw) => spec.params ? cachedParams(spec.params, raw, validParams) : {},
+    bodyLimit: spec.bodyLimit === "log" ? o.logBodyLimit : o.bodyLimit,
     body: (raw) => spec.quickBody?.(raw) ?? check(spec.body!, raw, "body"),
   };
 }
@@ -121,11 +124,7 @@ export function mount(app: Hono<AppEnv>, spec: RouteSpec, o: MountOptions): Rout
       : (emptyQuery ??= Object.freeze(check(spec.query, {}, "query")));
     let body: unknown;
     if (spec.body) {
-      const raw = await readJson(
-        c.req.raw,
-        spec.bodyLimit === "log" ? o.logBodyLimit : o.bodyLimit,
-        spec.bodyOptional,
-      );
+      const raw = await readJson(c.req.raw, checks.bodyLimit, spec.bodyOptional);
       body = raw === undefined ? undefined : checks.body(raw);
     }
     return spec.handle(c, { params, query, body, role });
