@@ -56,7 +56,7 @@ export async function inspectFolder(path: string): Promise<{ kind: FolderKind; f
   }
   // damaged-*: evidence kept by ckpt; lost/: where LevelDB's repair archives what it could not use.
   const others = names.filter((n) =>
-    !isStoreFile(n) && !n.startsWith("damaged-") && n !== ".open-links" && n !== "lost"
+    !isStoreFile(n) && !n.startsWith("damaged-") && !n.startsWith(".open-links") && n !== "lost"
   );
   if (others.length > 0) {
     throw new CkptError(

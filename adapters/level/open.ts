@@ -3,9 +3,10 @@
  * are checked before LevelDB sees them; a store opened for writing keeps hard links to its files
  * while LevelDB recovers (recovery deletes the old log and any table the MANIFEST does not name),
  * so damage found after the open still has its evidence, moved to `damaged-<time>/`; a read-only
- * open works on a private view and leaves the store alone.
+ * open works on a private view and leaves the store alone. An open refused because another process
+ * holds the store is no damage: it leaves the folder as it was.
  */
-import { link, mkdir, rename, rm } from "node:fs/promises";
+import { link, mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Level } from "level";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
@@ -16,7 +17,12 @@ import { type LogDamage, scanLogs } from "./logscan.ts";
 import { makeView, type View } from "./view.ts";
 
 type Bytes = Uint8Array;
+/**
+ * Each open's links folder is its own (`.open-links-<unique>`): a second process trying the same
+ * store must not replace the links of an open in progress.
+ */
 const LINKS = ".open-links";
+export const isLinksFolder = (name: string) => name === LINKS || name.startsWith(`${LINKS}-`);
 
 export interface OpenedLevel {
   db: Level<string, Bytes>;
@@ -51,10 +57,14 @@ export async function openLevel(path: string, readOnly: boolean): Promise<Opened
   const refuse = async (err: CkptError): Promise<never> => {
     await db.close().catch(() => undefined);
     await release();
-    if (links) {
+    if (links && err.code === ErrorCode.LOCKED) {
+      // LevelDB stopped at the lock and changed nothing: there is no evidence to keep, and links
+      // kept would pin the holder's old files on disk after its compactions.
+      await rm(links, { recursive: true, force: true }).catch(() => undefined);
+    } else if (links) {
       const kept = join(path, `damaged-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-      await rename(links, kept).catch(() => undefined);
-      err.message += ` The files as they were before this open are kept in ${kept}.`;
+      const moved = await rename(links, kept).then(() => true, () => false);
+      if (moved) err.message += ` The files as they were before this open are kept in ${kept}.`;
     }
     throw err;
   };
@@ -73,19 +83,18 @@ export async function openLevel(path: string, readOnly: boolean): Promise<Opened
     db,
     ledger,
     refuse,
-    settle: async () => void (links && (await rm(links, { recursive: true, force: true }))),
+    settle: () => sweepLinks(path),
     release,
   };
 }
 
 /**
- * Hard links to every store file in `<path>/.open-links`: LevelDB's recovery then only removes one
- * name of each.
+ * Hard links to every store file in `<path>/.open-links-<unique>`: LevelDB's recovery then only
+ * removes one name of each.
  */
 async function keepLinks(path: string, files: readonly string[]): Promise<string | undefined> {
-  const dir = join(path, LINKS);
+  const dir = join(path, `${LINKS}-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`);
   try {
-    await rm(dir, { recursive: true, force: true });
     await mkdir(dir);
     for (const name of files) {
       if (isStoreFile(name) && !/^(LOCK|LOG|LOG\.old)$/.test(name)) {
@@ -98,6 +107,17 @@ async function keepLinks(path: string, files: readonly string[]): Promise<string
     // still holds.
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     return undefined;
+  }
+}
+
+/**
+ * Once the open checked out (this process holds the lock, so no other open of the store is in
+ * progress), drops its links and any an open killed midway left behind.
+ */
+async function sweepLinks(path: string): Promise<void> {
+  const names = await readdir(path).catch(() => [] as string[]);
+  for (const name of names.filter(isLinksFolder)) {
+    await rm(join(path, name), { recursive: true, force: true });
   }
 }
 

@@ -1,0 +1,123 @@
+/**
+ * A store another process holds: the open is refused with CKPT_LOCKED and the folder is left as it
+ * was. A refused open is no damage, so it keeps no evidence: no `damaged-*` folder of hard links
+ * (which would also pin the holder's old files on disk after its compactions), and nothing of an
+ * open in progress elsewhere is touched.
+ */
+import { spawn } from "node:child_process";
+import { link, mkdir, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import process from "node:process";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { levelLog } from "../../adapters/level.ts";
+import { tempDir } from "../helpers/tmp.ts";
+
+const isDeno = "Deno" in globalThis;
+
+/** A child process holding the store at `path` open (LevelDB's lock is per process). */
+async function holder(path: string) {
+  const script = new URL("./level-holder.ts", import.meta.url).pathname;
+  const cmd = isDeno
+    ? [process.execPath, "run", "-A", script, path]
+    : [process.execPath, "--import", "tsx", script, path];
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d) => String(d).includes("held") && resolve());
+    child.on("error", reject);
+    child.on("exit", (c) => reject(new Error(`holder exited ${c}`)));
+  });
+  return {
+    kill: async () => {
+      const gone = new Promise((r) => child.on("close", r));
+      child.kill("SIGKILL");
+      await gone;
+    },
+  };
+}
+
+/** Every name in the folder and one level down, LevelDB's info LOG aside (LevelDB rotates it). */
+async function listing(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(path, { withFileTypes: true })) {
+    if (/^LOG(\.old)?$/.test(e.name)) continue;
+    out.push(e.name);
+    if (e.isDirectory()) {
+      for (const n of await readdir(join(path, e.name))) out.push(`${e.name}/${n}`);
+    }
+  }
+  return out.sort();
+}
+
+async function refusal(p: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error("the open was not refused");
+}
+
+test("an open refused because another process holds the store leaves its folder as it was", async () => {
+  const dir = await tempDir();
+  const path = join(dir.path, "store");
+  const held = await holder(path);
+  try {
+    const before = await listing(path);
+    for (let k = 0; k < 3; k++) {
+      const e = await refusal(levelLog(path));
+      assert.is(e.code, "CKPT_LOCKED", e.message);
+      assert.match(e.message, "ckpt-server");
+      assert.not.match(e.message, "kept in", "nothing is damaged, so no evidence is announced");
+    }
+    assert.equal(await listing(path), before, "no damaged-* copy, no links left behind");
+  } finally {
+    await held.kill();
+  }
+  // Once the holder is gone the store opens and holds what it wrote.
+  const log = await levelLog(path);
+  assert.is((await log.info("s"))?.head, 0);
+  await log.close();
+  assert.ok(!(await readdir(path)).some((n) => n.startsWith(".open-links")), "the open cleaned up");
+  await dir.remove();
+});
+
+test("a refused open leaves the evidence links of another open in progress alone", async () => {
+  const dir = await tempDir();
+  const path = join(dir.path, "store");
+  const held = await holder(path);
+  try {
+    // What an open in progress keeps while LevelDB recovers (its hard links to the store's files),
+    // under the name ckpt used for it.
+    const other = join(path, ".open-links");
+    await mkdir(other);
+    await link(join(path, "CURRENT"), join(other, "CURRENT"));
+    const before = await listing(path);
+    assert.is((await refusal(levelLog(path))).code, "CKPT_LOCKED");
+    assert.equal(await listing(path), before);
+  } finally {
+    await held.kill();
+  }
+  await dir.remove();
+});
+
+test("links left by an open that was killed midway are swept by the next open that succeeds", async () => {
+  const dir = await tempDir();
+  const path = join(dir.path, "store");
+  const log = await levelLog(path);
+  await log.append("s", [{ type: "item", v: 1, at: 0, index: 0, outcome: "ok" }], {
+    expectedRevision: "no_stream",
+  });
+  await log.close();
+  for (const stale of [".open-links", ".open-links-1234-dead"]) {
+    await mkdir(join(path, stale));
+    await link(join(path, "CURRENT"), join(path, stale, "CURRENT"));
+  }
+  const again = await levelLog(path);
+  assert.is((await again.info("s"))?.head, 0);
+  assert.ok(!(await readdir(path)).some((n) => n.startsWith(".open-links")));
+  await again.close();
+  await dir.remove();
+});
+
+test.run();
