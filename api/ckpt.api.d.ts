@@ -1907,7 +1907,11 @@ export declare class StageWriter {
     private projected;
     private queue;
     private waiters;
-    private drainWaiters;
+    /**
+     * One wait for room shared by every caller over the high-water mark until the queue drains: a
+     * promise per caller would hold memory per queued event exactly when the queue is longest.
+     */
+    private roomWait;
     private enqueued;
     private committed;
     private phase;

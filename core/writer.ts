@@ -111,7 +111,13 @@ export class StageWriter {
   private projected: StageState;
   private queue: CkptEvent[] = [];
   private waiters: Waiter[] = [];
-  private drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  /**
+   * One wait for room shared by every caller over the high-water mark until the queue drains: a
+   * promise per caller would hold memory per queued event exactly when the queue is longest.
+   */
+  private roomWait:
+    | { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }
+    | undefined;
   private enqueued = 0;
   private committed = 0;
   private phase: Phase = IDLE;
@@ -182,10 +188,11 @@ export class StageWriter {
     this.phase = next;
     if (next.name === "writing") queueMicrotask(() => void this.drain());
     if (next.name === "failed") {
-      const waiters = [...this.waiters, ...this.drainWaiters];
+      const waiters = this.waiters;
       this.waiters = [];
-      this.drainWaiters = [];
       for (const w of waiters) w.reject(next.error);
+      this.roomWait?.reject(next.error);
+      this.roomWait = undefined;
       for (const l of [...this.failListeners]) l(next.error);
     }
   }
@@ -318,7 +325,15 @@ export class StageWriter {
   belowHighWater(): Promise<void> {
     if (this.phase.name === "failed") return Promise.reject(this.phase.error);
     if (!this.overHighWater) return Promise.resolve();
-    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    if (!this.roomWait) {
+      let resolve!: () => void, reject!: (e: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.roomWait = { promise, resolve, reject };
+    }
+    return this.roomWait.promise;
   }
 
   /** Writes queued events until none are left, one append per batch. */
@@ -579,10 +594,9 @@ export class StageWriter {
       this.waiters[k++]!.resolve();
     }
     if (k > 0) this.waiters.splice(0, k);
-    if (this.roomAgain && this.drainWaiters.length > 0) {
-      const d = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of d) w.resolve();
+    if (this.roomAgain && this.roomWait) {
+      this.roomWait.resolve();
+      this.roomWait = undefined;
     }
   }
 

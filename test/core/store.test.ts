@@ -16,6 +16,7 @@ import { open } from "../../mod.ts";
 import { runtimePlatform } from "../../runtime/platform.ts";
 import { manualClock } from "../helpers/manual-clock.ts";
 import { countingLog } from "../helpers/counting-log.ts";
+import { faultyLog } from "../helpers/faulty-log.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 async function code(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
@@ -162,6 +163,51 @@ test("mark() does not wait; flush() makes it durable; memory is bounded by back-
   assert.ok(waits > 0, "the caller was asked to wait at least once");
   assert.is((await store.stage("m").history()).runs[0]?.processed, 20_000);
   await store.close();
+});
+
+test("over the high-water mark every mark() gets one shared wait: it ends when the queue drains, or with the writer's failure", async () => {
+  const { log, faults } = faultyLog(memoryLog());
+  const store = new Store(log, { highWater: 10 });
+  const run = await store.stage("hw").begin();
+  // Appends wait at a gate until the test lets them through.
+  let release: (() => void) | undefined;
+  faults.gate = () => new Promise<void>((r) => (release = r));
+  const letThrough = async () => {
+    while (!release) await new Promise((r) => setTimeout(r, 1));
+    const r = release;
+    release = undefined;
+    r();
+  };
+  const waits = new Set<Promise<void>>();
+  for (let i = 0; i < 100; i++) {
+    const w = run.mark(i);
+    if (w) waits.add(w);
+  }
+  // 100 queued, far over 10: one promise for all 90 asks.
+  assert.is(waits.size, 1);
+  const [shared] = [...waits];
+  let done = false;
+  void shared!.then(() => (done = true));
+  await letThrough();
+  delete faults.gate;
+  await run.flush();
+  await shared;
+  assert.ok(done && run.state.counters.processed === 100);
+  // A writer that fails rejects the wait its callers share, with the sticky error.
+  faults.gate = () => new Promise<void>((r) => (release = r));
+  faults.failAppends.add(faults.appends + 1);
+  const asks = new Set<Promise<void>>();
+  for (let i = 100; i < 120; i++) {
+    const w = run.mark(i);
+    if (w) asks.add(w);
+  }
+  assert.is(asks.size, 1);
+  const [again] = [...asks];
+  assert.ok(again !== shared, "a new wait once the last one ended");
+  await letThrough();
+  const err = await again!.then(() => undefined, (e: { code?: string }) => e);
+  assert.is(err?.code, "CKPT_IO");
+  await store.close().catch(() => undefined);
 });
 
 test("too many items out of order: the caller waits for gaps, then CKPT_TOO_SPARSE", async () => {
