@@ -6,7 +6,7 @@
  * open works on a private view and leaves the store alone. An open refused because another process
  * holds the store is no damage: it leaves the folder as it was.
  */
-import { link, mkdir, readdir, rename, rm } from "node:fs/promises";
+import { link, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Level } from "level";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
@@ -22,7 +22,13 @@ type Bytes = Uint8Array;
  * store must not replace the links of an open in progress.
  */
 const LINKS = ".open-links";
-export const isLinksFolder = (name: string) => name === LINKS || name.startsWith(`${LINKS}-`);
+const isLinksFolder = (name: string) => name === LINKS || name.startsWith(`${LINKS}-`);
+/**
+ * Links folders older than this are left from an open that was killed midway (an open takes
+ * seconds), and are swept. A younger one may be another process's open in progress: the lock a
+ * settled open holds does not tell, since that process may get it right after this one closes.
+ */
+export const STALE_LINKS_MS = 60 * 60 * 1000;
 
 export interface OpenedLevel {
   db: Level<string, Bytes>;
@@ -83,7 +89,12 @@ export async function openLevel(path: string, readOnly: boolean): Promise<Opened
     db,
     ledger,
     refuse,
-    settle: () => sweepLinks(path),
+    // A read-only open has no links and never holds the lock: it sweeps nothing.
+    settle: async () => {
+      if (!links) return;
+      await rm(links, { recursive: true, force: true }).catch(() => undefined);
+      await sweepStaleLinks(path);
+    },
     release,
   };
 }
@@ -111,13 +122,17 @@ async function keepLinks(path: string, files: readonly string[]): Promise<string
 }
 
 /**
- * Once the open checked out (this process holds the lock, so no other open of the store is in
- * progress), drops its links and any an open killed midway left behind.
+ * Removes links folders that opens killed midway left behind (they pin old files on disk). Never
+ * fails the open: a folder that cannot be removed now is tried again at the next open.
  */
-async function sweepLinks(path: string): Promise<void> {
+async function sweepStaleLinks(path: string): Promise<void> {
   const names = await readdir(path).catch(() => [] as string[]);
   for (const name of names.filter(isLinksFolder)) {
-    await rm(join(path, name), { recursive: true, force: true });
+    const dir = join(path, name);
+    const age = await stat(dir).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > STALE_LINKS_MS) {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 }
 

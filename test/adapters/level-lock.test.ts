@@ -5,12 +5,13 @@
  * open in progress elsewhere is touched.
  */
 import { spawn } from "node:child_process";
-import { link, mkdir, readdir } from "node:fs/promises";
+import { link, mkdir, readdir, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { levelLog } from "../../adapters/level.ts";
+import { STALE_LINKS_MS } from "../../adapters/level/open.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const isDeno = "Deno" in globalThis;
@@ -101,7 +102,7 @@ test("a refused open leaves the evidence links of another open in progress alone
   await dir.remove();
 });
 
-test("links left by an open that was killed midway are swept by the next open that succeeds", async () => {
+test("an open that checks out sweeps links folders left hours ago, not one of an open in progress", async () => {
   const dir = await tempDir();
   const path = join(dir.path, "store");
   const log = await levelLog(path);
@@ -109,13 +110,30 @@ test("links left by an open that was killed midway are swept by the next open th
     expectedRevision: "no_stream",
   });
   await log.close();
-  for (const stale of [".open-links", ".open-links-1234-dead"]) {
-    await mkdir(join(path, stale));
-    await link(join(path, "CURRENT"), join(path, stale, "CURRENT"));
-  }
+  const links = async (name: string, ageMs: number) => {
+    await mkdir(join(path, name));
+    await link(join(path, "CURRENT"), join(path, name, "CURRENT"));
+    const t = new Date(Date.now() - ageMs);
+    await utimes(join(path, name), t, t);
+  };
+  // Killed midway, by this version (unique name) and by an older one (the shared name).
+  await links(".open-links-1234-dead", STALE_LINKS_MS + 60_000);
+  await links(".open-links", STALE_LINKS_MS + 60_000);
+  // Another process's open in progress: it may take the lock as soon as this one closes.
+  await links(".open-links-5678-live", 1000);
+  // A read-only open (ckpt show, list, verify…) never holds the lock: it sweeps nothing.
+  const reader = await levelLog(path, { readOnly: true });
+  await reader.close();
+  assert.equal(
+    (await readdir(path)).filter((n) => n.startsWith(".open-links")).sort(),
+    [".open-links", ".open-links-1234-dead", ".open-links-5678-live"],
+  );
   const again = await levelLog(path);
   assert.is((await again.info("s"))?.head, 0);
-  assert.ok(!(await readdir(path)).some((n) => n.startsWith(".open-links")));
+  assert.equal(
+    (await readdir(path)).filter((n) => n.startsWith(".open-links")),
+    [".open-links-5678-live"],
+  );
   await again.close();
   await dir.remove();
 });
