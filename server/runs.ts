@@ -307,34 +307,40 @@ const isBareItem = (u: Update): boolean =>
 /**
  * Many bare items, recorded as `record` would record them (in order, each refusal its own, the
  * others still recorded) but waited for together: `mark()` queues an item without a promise of
- * its own, and the last one's `done()` resolves once all before it are durable (one writer, in
- * order). A promise and a settled result per update held 3/4 of the sidecar's memory under
- * concurrent 20,000-update requests. An item too far out of order is queued once its wait for
- * room ends, and the flush after covers it; over the queue's high-water mark the answer also waits
- * for the queue to drain to half (the back-pressure `mark()` asks for, passed on to the client). A
- * halted run (shutting down) queues nothing and the last `done()` never resolves: nothing is
- * answered as recorded.
+ * its own. A promise and a settled result per update held 3/4 of the sidecar's memory under
+ * concurrent 20,000-update requests. Returns what the request waits for, its first refusal first:
+ * - the items queued at once: a flush taken right after them, before anything else can queue,
+ *   waits for exactly these (the writer commits in order);
+ * - each item that had to wait for room (too far out of order), queued once its wait ends, and a
+ *   flush after those (which may also wait for other requests' events queued meanwhile: rare);
+ * - the last item's `done()`.
+ * Over the queue's high-water mark `mark()` also hands out the writer's one shared wait for the
+ * queue to drain to half: the answer waits for it too (the back-pressure `mark()` asks for, passed
+ * on to the client), but never fails by it. A halted run (shutting down) queues nothing and the
+ * last `done()` never resolves: nothing is answered as recorded.
  */
 function recordItems(run: Run, updates: readonly Update[]): Promise<void>[] {
-  const waits: Promise<void>[] = [];
+  const roomWaits: Promise<void>[] = [];
+  let drained: Promise<unknown> | undefined;
   const last = updates.length - 1;
   for (let k = 0; k < last; k++) {
+    const index = (updates[k] as { index: number }).index;
     try {
-      const wait = run.mark((updates[k] as { index: number }).index);
-      // Over the high-water mark every item gets the writer's one shared wait: kept once.
-      if (wait && wait !== waits[waits.length - 1]) waits.push(wait);
+      const wait = run.mark(index);
+      if (!wait) continue;
+      // Queued already (the wait is back-pressure), or queued once there is room.
+      if (run.isDone(index)) drained ??= wait.catch(() => undefined);
+      else roomWaits.push(wait);
     } catch (err) {
-      waits.push(Promise.reject(err)); // as done() would refuse it: the others still go in
+      roomWaits.push(Promise.reject(err)); // as done() would refuse it: the others still go in
     }
   }
+  const queued = run.flush();
   const done = run.done((updates[last] as { index: number }).index);
-  if (waits.length === 0) return [done];
-  return [
-    Promise.allSettled([...waits, done]).then((all) => {
-      const failed = all.find((s) => s.status === "rejected");
-      return failed ? Promise.reject(failed.reason) : run.flush();
-    }),
-  ];
+  const waited = roomWaits.length === 0
+    ? []
+    : [Promise.all(roomWaits.map((w) => w.catch(() => undefined))).then(() => run.flush())];
+  return [queued, ...roomWaits, ...waited, done, ...(drained ? [drained as Promise<void>] : [])];
 }
 
 function record(run: Run, u: Update): Promise<void> {
