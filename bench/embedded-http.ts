@@ -19,14 +19,10 @@ import { loadDep } from "./deps.ts";
 import { startPlainServer } from "./sidecar-server.ts";
 import { spread } from "./stats.ts";
 import { removeDir, tempDir } from "./tmp.ts";
+import { flag } from "./flags.ts";
 
 const LOGS = ["level", "segments", "segments-threadpool"] as const;
 type LogKind = (typeof LOGS)[number];
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
 
 /** The child: a bare HTTP server whose every POST records one item, durably, before answering. */
 async function serve(root: string, kind: LogKind, dir: string): Promise<void> {

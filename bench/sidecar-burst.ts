@@ -9,11 +9,8 @@
 import http from "node:http";
 import process from "node:process";
 import { startSidecar } from "./sidecar-server.ts";
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
+import { spread } from "./stats.ts";
+import { flag } from "./flags.ts";
 
 const REQUESTS = Number(flag("requests") ?? 64);
 const ITEMS = Number(flag("items") ?? 20_000);
@@ -88,16 +85,15 @@ for (let r = 0; r < ROUNDS; r++) {
   if (before) rows.push(await round("before", before));
   rows.push(await round(before ? "after" : "this", undefined));
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
   `${REQUESTS} concurrent requests of ${ITEMS} bare item updates, ckpt-server on LevelDB (sync), ${ROUNDS} rounds (median; range)`,
 );
 for (const label of [...new Set(rows.map((r) => r.label))]) {
   const of = rows.filter((r) => r.label === label);
-  const col = (k: "seconds" | "updatesPerSec" | "peakRssMiB") =>
-    `${median(of.map((r) => r[k]))} (${Math.min(...of.map((r) => r[k]))}–${
-      Math.max(...of.map((r) => r[k]))
-    })`;
+  const col = (k: "seconds" | "updatesPerSec" | "peakRssMiB") => {
+    const s = spread(of.map((r) => r[k]));
+    return `${s.median} (${s.min}–${s.max})`;
+  };
   console.log(
     `${label.padEnd(7)} peak RSS ${col("peakRssMiB")} MiB  burst ${col("seconds")} s  ${
       col("updatesPerSec")

@@ -17,13 +17,9 @@ import { repoRoot } from "./child.ts";
 import { loadDep } from "./deps.ts";
 import { type SidecarProcess, startPlainServer, startSidecar } from "./sidecar-server.ts";
 import { removeDir, tempDir } from "./tmp.ts";
+import { flag } from "./flags.ts";
 
 const CONNECTIONS = 64;
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
 
 /** The floor's server: Node's HTTP, the body read and parsed, a fixed JSON answer, nothing kept. */
 const FLOOR_SERVER = `

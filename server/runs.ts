@@ -321,7 +321,7 @@ const isBareItem = (u: Update): boolean =>
  */
 function recordItems(run: Run, updates: readonly Update[]): Promise<void>[] {
   const roomWaits: Promise<void>[] = [];
-  let drained: Promise<unknown> | undefined;
+  let drained: Promise<void> | undefined;
   const last = updates.length - 1;
   for (let k = 0; k < last; k++) {
     const index = (updates[k] as { index: number }).index;
@@ -339,8 +339,8 @@ function recordItems(run: Run, updates: readonly Update[]): Promise<void>[] {
   const done = run.done((updates[last] as { index: number }).index);
   const waited = roomWaits.length === 0
     ? []
-    : [Promise.all(roomWaits.map((w) => w.catch(() => undefined))).then(() => run.flush())];
-  return [queued, ...roomWaits, ...waited, done, ...(drained ? [drained as Promise<void>] : [])];
+    : [Promise.allSettled(roomWaits).then(() => run.flush())];
+  return [queued, ...roomWaits, ...waited, done, ...(drained ? [drained] : [])];
 }
 
 function record(run: Run, u: Update): Promise<void> {

@@ -14,6 +14,9 @@ export const isStoreFile = (name: string) =>
   /^(CURRENT|LOCK|LOG|LOG\.old|MANIFEST-\d+|\d+\.(log|ldb|sst|dbtmp)|CKPT-LEDGER(\.tmp)?)$/.test(
     name,
   );
+/** A folder of hard links an open keeps while LevelDB recovers (adapters/level/open.ts). */
+export const LINKS = ".open-links";
+export const isLinksFolder = (name: string) => name === LINKS || name.startsWith(`${LINKS}-`);
 /**
  * Files LevelDB writes for itself that say nothing about data (an aborted first open leaves them).
  */
@@ -56,7 +59,7 @@ export async function inspectFolder(path: string): Promise<{ kind: FolderKind; f
   }
   // damaged-*: evidence kept by ckpt; lost/: where LevelDB's repair archives what it could not use.
   const others = names.filter((n) =>
-    !isStoreFile(n) && !n.startsWith("damaged-") && !n.startsWith(".open-links") && n !== "lost"
+    !isStoreFile(n) && !n.startsWith("damaged-") && !isLinksFolder(n) && n !== "lost"
   );
   if (others.length > 0) {
     throw new CkptError(

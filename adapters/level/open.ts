@@ -11,18 +11,12 @@ import { join } from "node:path";
 import { Level } from "level";
 import { CkptError, ErrorCode } from "../../core/errors.ts";
 import { storageError } from "./errors.ts";
-import { inspectFolder, isStoreFile } from "./folder.ts";
+import { inspectFolder, isLinksFolder, isStoreFile, LINKS } from "./folder.ts";
 import { type LedgerEntry, readLedger } from "./ledger.ts";
 import { type LogDamage, scanLogs } from "./logscan.ts";
 import { makeView, type View } from "./view.ts";
 
 type Bytes = Uint8Array;
-/**
- * Each open's links folder is its own (`.open-links-<unique>`): a second process trying the same
- * store must not replace the links of an open in progress.
- */
-const LINKS = ".open-links";
-const isLinksFolder = (name: string) => name === LINKS || name.startsWith(`${LINKS}-`);
 /**
  * Links folders older than this are left from an open that was killed midway (an open takes
  * seconds), and are swept. A younger one may be another process's open in progress: the lock a
@@ -101,7 +95,8 @@ export async function openLevel(path: string, readOnly: boolean): Promise<Opened
 
 /**
  * Hard links to every store file in `<path>/.open-links-<unique>`: LevelDB's recovery then only
- * removes one name of each.
+ * removes one name of each. The folder is this open's own: a second process trying the same store
+ * must not replace the links of an open in progress.
  */
 async function keepLinks(path: string, files: readonly string[]): Promise<string | undefined> {
   const dir = join(path, `${LINKS}-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`);

@@ -4,38 +4,14 @@
  * (which would also pin the holder's old files on disk after its compactions), and nothing of an
  * open in progress elsewhere is touched.
  */
-import { spawn } from "node:child_process";
 import { link, mkdir, readdir, utimes } from "node:fs/promises";
 import { join } from "node:path";
-import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { levelLog } from "../../adapters/level.ts";
 import { STALE_LINKS_MS } from "../../adapters/level/open.ts";
+import { holder } from "../helpers/holder.ts";
 import { tempDir } from "../helpers/tmp.ts";
-
-const isDeno = "Deno" in globalThis;
-
-/** A child process holding the store at `path` open (LevelDB's lock is per process). */
-async function holder(path: string) {
-  const script = new URL("./level-holder.ts", import.meta.url).pathname;
-  const cmd = isDeno
-    ? [process.execPath, "run", "-A", script, path]
-    : [process.execPath, "--import", "tsx", script, path];
-  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (d) => String(d).includes("held") && resolve());
-    child.on("error", reject);
-    child.on("exit", (c) => reject(new Error(`holder exited ${c}`)));
-  });
-  return {
-    kill: async () => {
-      const gone = new Promise((r) => child.on("close", r));
-      child.kill("SIGKILL");
-      await gone;
-    },
-  };
-}
 
 /** Every name in the folder and one level down, LevelDB's info LOG aside (LevelDB rotates it). */
 async function listing(path: string): Promise<string[]> {
@@ -62,7 +38,7 @@ async function refusal(p: Promise<unknown>): Promise<Error & { code?: string }> 
 test("an open refused because another process holds the store leaves its folder as it was", async () => {
   const dir = await tempDir();
   const path = join(dir.path, "store");
-  const held = await holder(path);
+  const held = await holder(new URL("./level-holder.ts", import.meta.url), path);
   try {
     const before = await listing(path);
     for (let k = 0; k < 3; k++) {
@@ -86,7 +62,7 @@ test("an open refused because another process holds the store leaves its folder 
 test("a refused open leaves the evidence links of another open in progress alone", async () => {
   const dir = await tempDir();
   const path = join(dir.path, "store");
-  const held = await holder(path);
+  const held = await holder(new URL("./level-holder.ts", import.meta.url), path);
   try {
     // What an open in progress keeps while LevelDB recovers (its hard links to the store's files),
     // under the name ckpt used for it.

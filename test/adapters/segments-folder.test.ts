@@ -3,20 +3,18 @@
  * holder is SIGKILLed), the SEGMENTS marker (other folders and newer versions refused), the
  * read-only open beside a live writer, and space given back by truncate/delete.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { segmentLog } from "../../adapters/segments.ts";
 import { levelLog } from "../../adapters/level.ts";
 import { collect, item } from "../contract/index.ts";
+import { holder } from "../helpers/holder.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const SEGMENT = 64 << 10;
 const codeOf = (e: unknown) => (e as { code?: string }).code;
-const isDeno = "Deno" in globalThis;
 
 async function refused(
   p: Promise<unknown>,
@@ -44,24 +42,16 @@ test("a second open in the same process is CKPT_LOCKED naming the folder; after 
 
 test("the lock holds across processes and is released when the holder is SIGKILLed", async () => {
   const dir = await tempDir();
-  const script = new URL("./segments-holder.ts", import.meta.url).pathname;
-  const cmd = isDeno
-    ? [process.execPath, "run", "-A", script, join(dir.path, "log")]
-    : [process.execPath, "--import", "tsx", script, join(dir.path, "log")];
-  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (d) => String(d).includes("held") && resolve());
-    child.on("error", reject);
-    child.on("exit", (c) => reject(new Error(`holder exited ${c}`)));
-  });
+  const held = await holder(
+    new URL("./segments-holder.ts", import.meta.url),
+    join(dir.path, "log"),
+  );
   const e = await refused(segmentLog(join(dir.path, "log")));
   assert.is(e.code, "CKPT_LOCKED", e.message);
   // Reading beside the holder needs no lock.
   const reader = await segmentLog(join(dir.path, "log"), { readOnly: true });
   await reader.close();
-  const gone = new Promise((r) => child.on("close", r));
-  child.kill("SIGKILL");
-  await gone;
+  await held.kill();
   const log = await segmentLog(join(dir.path, "log"));
   await log.close();
   await dir.remove();
